@@ -1,0 +1,49 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Warren",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "warren", targets: ["warren"]),
+        .library(name: "WarrenClient", targets: ["WarrenClient"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    ],
+    targets: [
+        // Wire vocabulary and the Jute codec. No I/O.
+        .target(name: "WarrenJute"),
+        // The data tree: znodes, sessions, watches, ACLs, transactions. No I/O.
+        .target(name: "WarrenTree", dependencies: ["WarrenJute"]),
+        // zlib, for compressed snapshots.
+        .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+        // Transaction log and snapshots on disk.
+        .target(name: "WarrenStorage", dependencies: ["CZlib"]),
+        // The SwiftNIO server shell.
+        .target(name: "WarrenServer", dependencies: [
+            "WarrenJute", "WarrenTree", "WarrenStorage",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // The Swift client library.
+        .target(name: "WarrenClient", dependencies: [
+            "WarrenJute",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "warren", dependencies: [
+            "WarrenServer", "WarrenClient",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "WarrenJuteTests", dependencies: ["WarrenJute"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "WarrenTreeTests", dependencies: ["WarrenTree"]),
+        .testTarget(name: "WarrenStorageTests", dependencies: ["WarrenStorage"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

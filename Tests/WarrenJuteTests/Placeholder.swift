@@ -1,0 +1,5 @@
+import XCTest
+
+final class PlaceholderWarrenJuteTests: XCTestCase {
+    func testBuilds() {}
+}

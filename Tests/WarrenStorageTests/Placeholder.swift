@@ -1,0 +1,5 @@
+import XCTest
+
+final class PlaceholderWarrenStorageTests: XCTestCase {
+    func testBuilds() {}
+}

@@ -1,0 +1,5 @@
+import XCTest
+
+final class PlaceholderWarrenTreeTests: XCTestCase {
+    func testBuilds() {}
+}
