@@ -1,5 +1,0 @@
-import XCTest
-
-final class PlaceholderWarrenJuteTests: XCTestCase {
-    func testBuilds() {}
-}

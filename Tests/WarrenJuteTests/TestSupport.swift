@@ -1,0 +1,39 @@
+import XCTest
+@testable import WarrenJute
+
+/// A stat whose every field differs, so a swapped or skipped field cannot round-trip by accident.
+let sampleStat = Stat(
+    czxid: 0x1_0000_0001, mzxid: 0x1_0000_0002, ctime: 1_700_000_000_123, mtime: 1_700_000_000_456, version: 3,
+    cversion: 4, aversion: 5, ephemeralOwner: 0x1234_5678_9abc_def0, dataLength: 6, numChildren: 7,
+    pzxid: 0x1_0000_0003)
+
+let sampleACL = [
+    ACL(perms: .all, id: .anyoneUnsafe),
+    ACL(perms: [.read, .admin], id: Id(scheme: "digest", id: "bob:c2VjcmV0")),
+]
+
+/// Encodes `record`, decodes it back, and checks that the value, the consumed length and the re-encoding all match.
+/// Returns the encoding for further checks.
+@discardableResult
+func assertRoundTrip<R: JuteRecord & Equatable>(
+    _ record: R, file: StaticString = #filePath, line: UInt = #line
+) throws -> [UInt8] {
+    let bytes = record.juteBytes()
+    var r = JuteReader(bytes)
+    let decoded = try R(from: &r)
+    XCTAssertEqual(decoded, record, "decoded value differs", file: file, line: line)
+    XCTAssertTrue(r.isAtEnd, "\(r.remaining) bytes left unread", file: file, line: line)
+    XCTAssertEqual(decoded.juteBytes(), bytes, "re-encoding differs", file: file, line: line)
+    return bytes
+}
+
+/// Every strict prefix of `record`'s encoding must fail to decode with a `JuteError`.
+func assertPrefixesFail<R: JuteRecord>(_ record: R, file: StaticString = #filePath, line: UInt = #line) {
+    let bytes = record.juteBytes()
+    for cut in 0..<bytes.count {
+        var r = JuteReader(Array(bytes[0..<cut]))
+        XCTAssertThrowsError(try R(from: &r), "prefix of \(cut)/\(bytes.count) bytes decoded", file: file, line: line) {
+            XCTAssertTrue($0 is JuteError, "unexpected error \($0)", file: file, line: line)
+        }
+    }
+}
