@@ -1,0 +1,110 @@
+import Foundation
+import XCTest
+@testable import WarrenJute
+
+/// Frames captured between kazoo and Apache ZooKeeper 3.8.0 (see Fixtures/README.md). Every frame must decode and
+/// re-encode to exactly the bytes ZooKeeper and kazoo put on the wire.
+final class FixtureTests: XCTestCase {
+    private func frames(_ name: String) throws -> [[UInt8]] {
+        let url = try XCTUnwrap(
+            Bundle.module.url(forResource: name, withExtension: "bin", subdirectory: "Fixtures"), "missing \(name).bin")
+        var decoder = FrameDecoder()
+        decoder.feed([UInt8](try Data(contentsOf: url)))
+        var out: [[UInt8]] = []
+        while let frame = try decoder.next() { out.append(frame) }
+        XCTAssertEqual(decoder.bufferedBytes, 0, "\(name) ends mid-frame")
+        return out
+    }
+
+    /// Decodes the client's frames; returns the requests keyed by xid (the server answers in the same order).
+    private func checkClientFrames() throws -> [(RequestHeader, Request)] {
+        let frames = try frames("session-c2s")
+        XCTAssertGreaterThan(frames.count, 1)
+        var r = JuteReader(frames[0])
+        let connect = try ConnectRequest(from: &r)
+        XCTAssertTrue(r.isAtEnd)
+        XCTAssertEqual(connect.juteBytes(), frames[0], "ConnectRequest")
+        XCTAssertEqual(connect.sessionId, 0)
+        XCTAssertEqual(connect.readOnly, false)
+
+        var requests: [(RequestHeader, Request)] = []
+        for (i, frame) in frames.enumerated().dropFirst() {
+            var r = JuteReader(frame)
+            let header = try RequestHeader(from: &r)
+            let request = try Request.decode(opCode: header.type, body: &r)
+            XCTAssertTrue(r.isAtEnd, "client frame \(i) (\(request.opCode)): \(r.remaining) bytes left")
+            XCTAssertEqual(request.packet(xid: header.xid), frame, "client frame \(i) (\(request.opCode)) re-encodes")
+            requests.append((header, request))
+        }
+        return requests
+    }
+
+    func testClientFramesRoundTripByteForByte() throws {
+        let requests = try checkClientFrames()
+        let ops = requests.map(\.1.opCode)
+        for op in [OpCode.create, .create2, .getData, .setData, .exists, .getChildren2, .delete, .multi, .getACL,
+            .setACL, .ping, .closeSession]
+        {
+            XCTAssertTrue(ops.contains(op), "fixture has no \(op) request")
+        }
+        XCTAssertEqual(requests.last?.1, .closeSession)
+        XCTAssertTrue(requests.contains { $0.0.xid == Xid.ping && $0.1 == .ping })
+        let multis = requests.compactMap { if case let .multi(ops) = $0.1 { return ops } else { return nil } }
+        XCTAssertEqual(multis.count, 2)
+        XCTAssertEqual(multis.first?.map(\.opCode), [.create, .setData, .check, .delete])
+        XCTAssertEqual(multis.last?[1], .check(CheckVersionRequest(path: "/fx", version: 999)))
+    }
+
+    func testServerFramesRoundTripByteForByte() throws {
+        let requests = try checkClientFrames()
+        let opByXid = Dictionary(requests.map { ($0.0.xid, $0.1.opCode) }, uniquingKeysWith: { first, _ in first })
+        let frames = try frames("session-s2c")
+
+        var r = JuteReader(frames[0])
+        let connected = try ConnectResponse(from: &r)
+        XCTAssertTrue(r.isAtEnd)
+        XCTAssertEqual(connected.juteBytes(), frames[0], "ConnectResponse")
+        XCTAssertNotEqual(connected.sessionId, 0)
+        XCTAssertEqual(connected.passwd.count, 16)
+        XCTAssertEqual(connected.readOnly, false)
+
+        var responses: [(ReplyHeader, Response?)] = []
+        for (i, frame) in frames.enumerated().dropFirst() {
+            var r = JuteReader(frame)
+            let header = try ReplyHeader(from: &r)
+            let op = header.xid == Xid.notification ? OpCode.notification : opByXid[header.xid]
+            let request = try XCTUnwrap(op, "server frame \(i) answers unknown xid \(header.xid)")
+            guard header.err == ErrorCode.ok.rawValue else {
+                // ZooKeeper sends a bare header with an error.
+                XCTAssertTrue(r.isAtEnd, "server frame \(i): error reply with a body")
+                responses.append((header, nil))
+                continue
+            }
+            let response = try Response.decode(for: request, body: &r)
+            XCTAssertTrue(r.isAtEnd, "server frame \(i) (\(request)): \(r.remaining) bytes left")
+            XCTAssertEqual(response.packet(header: header), frame, "server frame \(i) (\(request)) re-encodes")
+            responses.append((header, response))
+        }
+
+        // Spot-check decoded meaning, not just bytes.
+        let errors = responses.compactMap { $0.0.errorCode }.filter { $0 != .ok }
+        XCTAssertEqual(errors, [.noNode, .noNode, .badVersion])
+        let notifications = responses.compactMap { if case let .notification(e) = $0.1 { return e } else { return nil } }
+        XCTAssertEqual(notifications, [WatcherEvent(type: .nodeDataChanged, state: .syncConnected, path: "/fx")])
+        let multis = responses.compactMap { if case let .multi(results) = $0.1 { return results } else { return nil } }
+        XCTAssertEqual(multis.count, 2)
+        XCTAssertEqual(multis.first?.count, 4)
+        if case .create(CreateResponse(path: "/fx/m1")) = multis.first?[0] {} else {
+            XCTFail("first multi result: \(String(describing: multis.first?[0]))")
+        }
+        XCTAssertEqual(multis.first?[2], .check)
+        XCTAssertEqual(multis.first?[3], .delete)
+        // A failed multi: ops before the failure report ok, the failure its code, the rest runtimeInconsistency.
+        XCTAssertEqual(
+            multis.last,
+            [.error(ErrorResponse(error: .ok)), .error(ErrorResponse(error: .badVersion)),
+             .error(ErrorResponse(error: .runtimeInconsistency))])
+        let created = responses.compactMap { if case let .create(c) = $0.1 { return c.path } else { return nil } }
+        XCTAssertEqual(created, ["/fx", "/fx/eph", "/fx/seq-0000000001"])
+    }
+}
