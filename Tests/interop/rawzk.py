@@ -540,7 +540,7 @@ class RawZK:
             kind = op[0]
             if kind == "create":
                 _, path, data, mode = op
-                w.int(OP_CREATE2).bool(False).int(-1)
+                w.int(OP_CREATE).bool(False).int(-1)
                 w.string(path).buffer(data).acls(OPEN_ACL_UNSAFE).int(mode)
             elif kind == "delete":
                 w.int(OP_DELETE).bool(False).int(-1).string(op[1]).int(op[2])

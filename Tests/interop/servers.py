@@ -157,7 +157,10 @@ class ServerProcess:
             cwd=self.base_dir, start_new_session=True,
         )
         log.close()
+        # ZooKeeper answers ruok as soon as it listens, before it serves sessions; srvr says
+        # "Mode: ..." only once it serves. Both must hold.
         deadline = time.monotonic() + timeout
+        last = ""
         while time.monotonic() < deadline:
             code = self.proc.poll()
             if code is not None:
@@ -166,15 +169,18 @@ class ServerProcess:
                     f"command: {' '.join(self.command())}\n--- log tail ---\n{self.log_tail()}"
                 )
             try:
-                if four_letter("127.0.0.1", self.port, "ruok", timeout=1.0) == "imok":
-                    return self
-            except OSError:
-                pass
+                last = four_letter("127.0.0.1", self.port, "ruok", timeout=1.0)
+                if last == "imok":
+                    last = four_letter("127.0.0.1", self.port, "srvr", timeout=1.0)
+                    if "\nMode: " in last:
+                        return self
+            except OSError as e:
+                last = repr(e)
             time.sleep(0.1)
         self.kill9()
         raise ServerStartError(
-            f"{self.kind} did not answer ruok with imok on {self.hosts} within {timeout:.0f}s.\n"
-            f"--- log tail ---\n{self.log_tail()}"
+            f"{self.kind} did not answer ruok with imok and srvr with a Mode line on {self.hosts} "
+            f"within {timeout:.0f}s; last answer: {last!r}\n--- log tail ---\n{self.log_tail()}"
         )
 
     def run_expecting_exit(self, timeout: float = 20.0) -> tuple[int | None, str]:
