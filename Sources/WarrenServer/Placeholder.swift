@@ -1,1 +1,1 @@
-// placeholder until the module lands
+// The server shell lands here (developed in a separate worktree to keep this tree compiling).
