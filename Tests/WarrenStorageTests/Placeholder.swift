@@ -1,5 +1,0 @@
-import XCTest
-
-final class PlaceholderWarrenStorageTests: XCTestCase {
-    func testBuilds() {}
-}
