@@ -1,0 +1,101 @@
+import WarrenJute
+
+extension DataTree {
+    /// The stat of a committed node, or nil. No ACL check (ZooKeeper's `exists` has none).
+    public func exists(_ path: String) -> Stat? {
+        slotOf(path).map(clientStat)
+    }
+
+    /// Data and stat; needs READ.
+    public func getData(_ path: String, ctx: SessionContext) -> Result<(data: [UInt8], stat: Stat), ErrorCode> {
+        guard let slot = slotOf(path) else { return .failure(.noNode) }
+        guard ACLRules.isAllowed(aclOf(slot), .read, ids: ctx.authIds) else { return .failure(.noAuth) }
+        return .success((slots[Int(slot)].data, clientStat(slot)))
+    }
+
+    /// Child names (not full paths) in no particular order, as ZooKeeper returns them, plus the stat; needs READ.
+    public func getChildren(_ path: String, ctx: SessionContext) -> Result<(children: [String], stat: Stat), ErrorCode> {
+        guard let slot = slotOf(path) else { return .failure(.noNode) }
+        guard ACLRules.isAllowed(aclOf(slot), .read, ids: ctx.authIds) else { return .failure(.noAuth) }
+        return .success((childNames(slot), clientStat(slot)))
+    }
+
+    /// The ACL and stat; needs READ or ADMIN. Without ADMIN, digest ids show only the user ("user:x").
+    public func getACL(_ path: String, ctx: SessionContext) -> Result<(acl: [ACL], stat: Stat), ErrorCode> {
+        guard let slot = slotOf(path) else { return .failure(.noNode) }
+        let acl = aclOf(slot)
+        guard ACLRules.isAllowed(acl, [.read, .admin], ids: ctx.authIds) else { return .failure(.noAuth) }
+        let visible = ACLRules.isAllowed(acl, .admin, ids: ctx.authIds) ? acl : ACLRules.redacted(acl)
+        return .success((visible, clientStat(slot)))
+    }
+
+    /// The number of descendants (not counting the node itself); needs READ on the node.
+    public func getAllChildrenNumber(_ path: String, ctx: SessionContext) -> Result<Int32, ErrorCode> {
+        guard let slot = slotOf(path) else { return .failure(.noNode) }
+        guard ACLRules.isAllowed(aclOf(slot), .read, ids: ctx.authIds) else { return .failure(.noAuth) }
+        var count = 0
+        var stack = [slot]
+        while let next = stack.popLast() {
+            let children = slots[Int(next)].children
+            count += children.count
+            stack.append(contentsOf: children)
+        }
+        return .success(Int32(truncatingIfNeeded: count))
+    }
+
+    /// The session's ephemeral paths, sorted. An empty, blank or "/" prefix means all; otherwise only paths that
+    /// start with `prefix` (plain string prefix, as in ZooKeeper). No ACL check.
+    public func getEphemerals(sessionId: Int64, prefix: String = "") -> [String] {
+        let all = (ephemerals[sessionId] ?? []).map { slots[Int($0)].path }
+        let trimmed = prefix.trimmingWhitespace()
+        let filtered = trimmed.isEmpty || trimmed == "/" ? all : all.filter { $0.hasPrefix(prefix) }
+        return filtered.sorted()
+    }
+
+    /// Paths of every session's ephemerals, by session, each list sorted (for `dump`).
+    public func ephemeralsBySession() -> [Int64: [String]] {
+        ephemerals.mapValues { $0.map { slots[Int($0)].path }.sorted() }
+    }
+
+    /// The stored ACL of a node, unchecked (for the server's watch delivery and tests).
+    public func acl(of path: String) -> [ACL]? {
+        slotOf(path).map(aclOf)
+    }
+
+    /// Empty containers that should be deleted, sorted: ones that have had a child (creation count > 0), and,
+    /// when `maxNeverUsedIntervalMs` > 0, never-used ones older than that (by mtime). Feed each to
+    /// `WriteOp.deleteContainer` (ZooKeeper's ContainerManager).
+    public func containersToDelete(nowMs: Int64, maxNeverUsedIntervalMs: Int64 = 0) -> [String] {
+        containers.compactMap { slot -> String? in
+            let node = slots[Int(slot)]
+            guard node.children.isEmpty else { return nil }
+            if node.stat.cversion > 0 { return node.path }
+            if maxNeverUsedIntervalMs != 0 && nowMs - node.stat.mtime > maxNeverUsedIntervalMs { return node.path }
+            return nil
+        }.sorted()
+    }
+
+    /// Childless TTL nodes not modified for longer than their TTL (`now - mtime > ttl`), sorted; delete them with
+    /// `WriteOp.deleteContainer`.
+    public func expiredTTLNodes(nowMs: Int64) -> [String] {
+        ttls.compactMap { slot -> String? in
+            let node = slots[Int(slot)]
+            guard node.children.isEmpty, case let .ttl(ttl) = ephemeralKind(owner: node.stat.ephemeralOwner) else { return nil }
+            return ttl != 0 && nowMs - node.stat.mtime > ttl ? node.path : nil
+        }.sorted()
+    }
+
+    func childNames(_ slot: Int32) -> [String] {
+        slots[Int(slot)].children.map { String(PathValidation.lastComponent(of: slots[Int($0)].path)) }
+    }
+}
+
+extension String {
+    /// Java's `String.trim()`: strips characters <= U+0020 from both ends.
+    func trimmingWhitespace() -> String {
+        let scalars = unicodeScalars
+        guard let first = scalars.firstIndex(where: { $0.value > 0x20 }) else { return "" }
+        let last = scalars.lastIndex(where: { $0.value > 0x20 })!
+        return String(scalars[first...last])
+    }
+}

@@ -1,5 +1,0 @@
-import XCTest
-
-final class PlaceholderWarrenTreeTests: XCTestCase {
-    func testBuilds() {}
-}
