@@ -30,6 +30,8 @@ public enum StorageError: Error, Equatable, CustomStringConvertible {
     indirect case logFailed(cause: StorageError)
     /// The log was closed.
     case closed
+    /// Recovery cannot produce a state that is known to hold every acknowledged write (see `Recovery.load`).
+    case unrecoverable(reason: String)
 
     public var description: String {
         switch self {
@@ -51,6 +53,8 @@ public enum StorageError: Error, Equatable, CustomStringConvertible {
             return "transaction log failed earlier and must be reopened: \(cause)"
         case .closed:
             return "transaction log is closed"
+        case let .unrecoverable(reason):
+            return "cannot recover: \(reason)"
         }
     }
 }
