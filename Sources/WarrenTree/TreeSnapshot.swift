@@ -1,0 +1,158 @@
+import WarrenJute
+
+/// Why snapshot bytes could not be restored. The bytes come from disk or a peer, so these are faults, not bugs.
+public enum SnapshotError: Error, Equatable, CustomStringConvertible {
+    case badMagic(Int32)
+    case unsupportedVersion(Int32)
+    /// The Jute encoding is broken (truncated, bad length, bad UTF-8).
+    case malformed(JuteError)
+    /// Well-formed bytes that do not describe a tree (orphan node, duplicate path, bad ACL index, ...).
+    case inconsistent(String)
+
+    public var description: String {
+        switch self {
+        case let .badMagic(m): return "not a tree snapshot (magic \(m))"
+        case let .unsupportedVersion(v): return "unsupported tree snapshot version \(v)"
+        case let .malformed(e): return "malformed tree snapshot: \(e)"
+        case let .inconsistent(why): return "inconsistent tree snapshot: \(why)"
+        }
+    }
+}
+
+/// Serialization of the committed tree.
+///
+/// Layout (Jute): `int magic "WTRE"`, `int version`, `long lastProcessedZxid`; `int n` sessions as
+/// `{long id, int timeoutMs}` sorted by id; `int n` ACL lists as `vector<ACL>`; `int n` nodes as
+/// `{ustring path, buffer data, int aclIndex, StatPersisted}` in depth-first pre-order with children sorted by
+/// name, root first. ACL indices are numbered by first use in that order, so the bytes depend only on the tree's
+/// content, never on its history: equal trees give identical snapshots.
+extension DataTree {
+    static let snapshotMagic: Int32 = 0x5754_5245  // "WTRE"
+    static let snapshotVersion: Int32 = 1
+
+    /// The committed state (nodes, ACLs, sessions, lastProcessedZxid) as bytes. Prepared changes are not included.
+    public func snapshot() -> [UInt8] {
+        var w = JuteWriter(capacity: Int(approximateDataSize) + nodeCount * 80 + 64)
+        writeSnapshot(to: &w)
+        return w.bytes
+    }
+
+    public func writeSnapshot(to w: inout JuteWriter) {
+        w.writeInt(DataTree.snapshotMagic)
+        w.writeInt(DataTree.snapshotVersion)
+        w.writeLong(lastProcessedZxid)
+        w.writeInt(Int32(sessions.count))
+        for (id, timeout) in sessions.sorted(by: { $0.key < $1.key }) {
+            w.writeLong(id)
+            w.writeInt(timeout)
+        }
+        let order = preorderSlots()
+        var aclIndex: [Int32: Int32] = [:]
+        var aclRefs: [Int32] = []
+        for slot in order {
+            let ref = slots[Int(slot)].aclRef
+            if aclIndex[ref] == nil {
+                aclIndex[ref] = Int32(aclRefs.count)
+                aclRefs.append(ref)
+            }
+        }
+        w.writeInt(Int32(aclRefs.count))
+        for ref in aclRefs { w.writeVector(acls.list(ref)) { $0.write($1) } }
+        w.writeInt(Int32(order.count))
+        for slot in order {
+            let node = slots[Int(slot)]
+            w.writeString(node.path)
+            w.writeBuffer(node.data)
+            w.writeInt(aclIndex[node.aclRef]!)
+            w.write(node.stat)
+        }
+    }
+
+    /// Every node's slot, parents before children, siblings by name.
+    private func preorderSlots() -> [Int32] {
+        var order: [Int32] = []
+        order.reserveCapacity(index.count)
+        var stack: [Int32] = [DataTree.rootSlot]
+        while let slot = stack.popLast() {
+            order.append(slot)
+            let children = slots[Int(slot)].children.sorted { slots[Int($0)].path > slots[Int($1)].path }
+            stack.append(contentsOf: children)  // reverse name order, so the smallest name pops first
+        }
+        return order
+    }
+
+    /// Rebuilds a tree from `snapshot()` bytes. The result has no prepared changes.
+    public static func restore(from bytes: [UInt8], config: TreeConfig = TreeConfig()) throws(SnapshotError) -> DataTree {
+        var r = JuteReader(bytes)
+        do {
+            return try restore(from: &r, config: config)
+        } catch let e as SnapshotError {
+            throw e
+        } catch let e as JuteError {
+            throw .malformed(e)
+        } catch {
+            throw .inconsistent("\(error)")
+        }
+    }
+
+    private static func restore(from r: inout JuteReader, config: TreeConfig) throws -> DataTree {
+        let magic = try r.readInt()
+        guard magic == snapshotMagic else { throw SnapshotError.badMagic(magic) }
+        let version = try r.readInt()
+        guard version == snapshotVersion else { throw SnapshotError.unsupportedVersion(version) }
+        let tree = DataTree(emptyWith: config)
+        tree.lastProcessedZxid = try r.readLong()
+
+        let sessionCount = try count(&r, elementBytesMin: 12, what: "sessions")
+        for _ in 0..<sessionCount {
+            let id = try r.readLong()
+            let timeout = try r.readInt()
+            guard tree.sessions.updateValue(timeout, forKey: id) == nil else { throw SnapshotError.inconsistent("duplicate session \(id)") }
+            tree.sessionDigest &+= sessionHash(id, timeout)
+        }
+
+        let aclCount = try count(&r, elementBytesMin: 4, what: "ACL lists")
+        var aclLists: [[ACL]] = []
+        aclLists.reserveCapacity(aclCount)
+        for _ in 0..<aclCount {
+            guard let list = try r.readVector({ try ACL(from: &$0) }) else { throw SnapshotError.inconsistent("null ACL list") }
+            aclLists.append(list)
+        }
+
+        let nodeCount = try count(&r, elementBytesMin: 73, what: "nodes")
+        guard nodeCount > 0 else { throw SnapshotError.inconsistent("no root node") }
+        for i in 0..<nodeCount {
+            guard let path = try r.readString() else { throw SnapshotError.inconsistent("null path") }
+            let data = try r.readBuffer() ?? []
+            let aclIndex = try r.readInt()
+            let stat = try PersistedStat(from: &r)
+            guard aclIndex >= 0 && Int(aclIndex) < aclLists.count else {
+                throw SnapshotError.inconsistent("ACL index \(aclIndex) of \(path) outside 0..<\(aclLists.count)")
+            }
+            let aclRef = tree.acls.intern(aclLists[Int(aclIndex)])
+            if i == 0 {
+                guard path == "/" else { throw SnapshotError.inconsistent("first node is \(path), not /") }
+                tree.insertRoot(aclRef: aclRef, stat: stat, data: data)
+                continue
+            }
+            guard path != "/", PathValidation.isValid(path) else { throw SnapshotError.inconsistent("invalid path \(path)") }
+            guard tree.index[path] == nil else { throw SnapshotError.inconsistent("duplicate path \(path)") }
+            guard let parent = PathValidation.parent(of: path).flatMap({ tree.index[$0] }) else {
+                throw SnapshotError.inconsistent("\(path) precedes its parent")
+            }
+            tree.insertChild(path: path, parent: parent, data: data, aclRef: aclRef, stat: stat)
+        }
+        guard r.isAtEnd else { throw SnapshotError.inconsistent("\(r.remaining) bytes after the last node") }
+        return tree
+    }
+
+    /// A count prefix, bounded by what the remaining bytes could hold (a node takes at least 73 bytes: path "/",
+    /// empty data, ACL index, stat).
+    private static func count(_ r: inout JuteReader, elementBytesMin: Int, what: String) throws -> Int {
+        let n = try r.readInt()
+        guard n >= 0 && Int(n) * elementBytesMin <= r.remaining else {
+            throw SnapshotError.inconsistent("\(n) \(what) cannot fit in \(r.remaining) bytes")
+        }
+        return Int(n)
+    }
+}

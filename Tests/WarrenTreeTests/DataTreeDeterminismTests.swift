@@ -1,0 +1,122 @@
+import WarrenJute
+import XCTest
+
+@testable import WarrenTree
+
+/// SplitMix64: a tiny seeded generator so workloads are reproducible.
+struct SeededGenerator: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+final class DataTreeDeterminismTests: XCTestCase {
+    /// A random mix of every write op, prepared in batches of up to 8 before applying (so prepares run against a
+    /// non-empty overlay). Returns the log of txns.
+    private func randomWorkload(seed: UInt64, steps: Int, tree: DataTree) -> [Txn] {
+        var rng = SeededGenerator(state: seed)
+        var log: [Txn] = []
+        var batch: [Txn] = []
+        var zxid: Int64 = 0
+        var known = ["/"]
+        let sessions: [Int64] = [0x100, 0x200, 0x300]
+        let modes: [CreateMode] = [.persistent, .persistent, .ephemeral, .persistentSequential, .ephemeralSequential, .container]
+        func randomOp() -> WriteOp {
+            let path = known.randomElement(using: &rng)!
+            let child = PathValidation.join(path, "n\(Int.random(in: 0..<6, using: &rng))")
+            switch Int.random(in: 0..<10, using: &rng) {
+            case 0...3:
+                return .create(path: child, data: Array(repeating: UInt8.random(in: 0...255, using: &rng), count: Int.random(in: 0..<20, using: &rng)),
+                               acl: Bool.random(using: &rng) ? ACL.openUnsafe : ACL.creatorAll, mode: modes.randomElement(using: &rng)!)
+            case 4: return .delete(path: path, version: -1)
+            case 5: return .setData(path: path, data: [UInt8(zxid & 0xFF)], version: Bool.random(using: &rng) ? -1 : 0)
+            case 6: return .setACL(path: path, acl: Bool.random(using: &rng) ? ACL.openUnsafe : ACL.creatorAll, version: -1)
+            case 7: return .multi([.create(path: child, data: [], acl: ACL.openUnsafe, mode: .persistent), .check(path: path, version: 0)])
+            case 8: return .closeSession(sessionId: sessions.randomElement(using: &rng)!)
+            default: return .createSession(sessionId: sessions.randomElement(using: &rng)!, timeoutMs: 5_000)
+            }
+        }
+        for _ in 0..<steps {
+            let session = sessions.randomElement(using: &rng)!
+            let ctx = SessionContext(sessionId: session, authIds: [Id(scheme: "digest", id: "user\(session):hash")])
+            let op = randomOp()
+            if case let .success(txn) = tree.prepare(op, ctx: ctx, cxid: Int32(zxid), zxid: zxid + 1, timeMs: zxid * 10) {
+                zxid += 1
+                batch.append(txn)
+                if case let .create(path, _, _, _, _) = op { known.append(path) }
+            }
+            if batch.count >= Int.random(in: 1...8, using: &rng) {
+                for txn in batch {
+                    let r = tree.apply(txn)
+                    if case let .create(path, _) = r.result { known.append(path) }
+                }
+                log += batch
+                batch = []
+                known = known.filter { tree.exists($0) != nil }
+            }
+        }
+        for txn in batch { tree.apply(txn) }
+        return log + batch
+    }
+
+    func testSameTxnsGiveSameTreeDigestAndSnapshot() throws {
+        let leader = DataTree()
+        let log = randomWorkload(seed: 42, steps: 2_000, tree: leader)
+        XCTAssertGreaterThan(log.count, 500)
+        XCTAssertGreaterThan(leader.nodeCount, 10)
+
+        let follower = DataTree()
+        for txn in log {
+            // Followers apply decoded log records, not the leader's in-memory values.
+            var r = JuteReader(txn.juteBytes())
+            follower.apply(try Txn(from: &r))
+        }
+        XCTAssertEqual(follower.digest, leader.digest)
+        XCTAssertEqual(follower.snapshot(), leader.snapshot())
+        XCTAssertEqual(follower.lastProcessedZxid, leader.lastProcessedZxid)
+
+        let restored = try DataTree.restore(from: leader.snapshot())
+        XCTAssertEqual(restored.digest, leader.digest)
+        XCTAssertEqual(restored.approximateDataSize, leader.approximateDataSize)
+        XCTAssertEqual(restored.ephemeralsBySession(), leader.ephemeralsBySession())
+    }
+
+    func testDigestTracksChanges() throws {
+        let h = TreeHarness()
+        let d0 = h.tree.digest
+        h.create("/a", "x")
+        let d1 = h.tree.digest
+        XCTAssertNotEqual(d0, d1)
+        XCTAssertNil(h.error(.setData(path: "/a", data: Array("x".utf8), version: -1)))
+        XCTAssertNotEqual(h.tree.digest, d1, "mzxid/version changed")
+        XCTAssertNil(h.error(.createSession(sessionId: 9, timeoutMs: 100)))
+        let withSession = h.tree.digest
+        XCTAssertNil(h.error(.closeSession(sessionId: 9)))
+        XCTAssertNotEqual(h.tree.digest, withSession)
+        // The incremental digest equals one computed from scratch.
+        let recomputed = h.tree.index.values.reduce(UInt64(0)) { $0 &+ h.tree.nodeHash($1) }
+        XCTAssertEqual(h.tree.nodeDigest, recomputed)
+    }
+
+    func testIncrementalCountersMatchRecount() {
+        let tree = DataTree()
+        _ = randomWorkload(seed: 7, steps: 1_000, tree: tree)
+        var size: Int64 = 0
+        var digest: UInt64 = 0
+        for (path, slot) in tree.index {
+            size += Int64(path.utf16.count + tree.slots[Int(slot)].data.count)
+            digest &+= tree.nodeHash(slot)
+            let node = tree.slots[Int(slot)]
+            XCTAssertEqual(node.path, path)
+            for child in node.children { XCTAssertEqual(tree.slots[Int(child)].parent, slot) }
+        }
+        XCTAssertEqual(tree.approximateDataSize, size + Int64(tree.slots[0].data.count))
+        XCTAssertEqual(tree.nodeDigest, digest)
+        XCTAssertEqual(tree.preparedChangeCount, 0)
+    }
+}

@@ -1,0 +1,143 @@
+import WarrenJute
+import XCTest
+
+@testable import WarrenTree
+
+final class SnapshotTests: XCTestCase {
+    private func populatedHarness() -> TreeHarness {
+        let h = TreeHarness(config: TreeConfig(extendedTypesEnabled: true))
+        let s = SessionContext(sessionId: 0x51, authIds: [Id(scheme: "digest", id: ACLRules.digestId(user: "u", password: "p"))])
+        XCTAssertNil(h.error(.createSession(sessionId: 0x51, timeoutMs: 10_000), s))
+        XCTAssertNil(h.error(.createSession(sessionId: 0x52, timeoutMs: 20_000), s))
+        h.create("/app", "config-bytes")
+        h.create("/app/locks", mode: .container)
+        h.create("/app/locks/l-", mode: .ephemeralSequential, ctx: s)
+        h.create("/app/private", "secret", acl: ACL.creatorAll, ctx: s)
+        XCTAssertNil(h.error(.create(path: "/app/ttl", data: [1, 2, 3], acl: ACL.readUnsafe, mode: .persistentWithTTL, ttlMs: 60_000)))
+        h.create("/app/ü-ñ", "unicode")
+        XCTAssertNil(h.error(.setData(path: "/app", data: Array("v2".utf8), version: 0)))
+        XCTAssertNil(h.error(.delete(path: "/app/ü-ñ", version: -1)))
+        return h
+    }
+
+    func testRoundTripPreservesEverything() throws {
+        let h = populatedHarness()
+        let bytes = h.tree.snapshot()
+        let restored = try DataTree.restore(from: bytes, config: h.tree.config)
+        XCTAssertEqual(restored.digest, h.tree.digest)
+        XCTAssertEqual(restored.snapshot(), bytes)
+        XCTAssertEqual(restored.lastProcessedZxid, h.tree.lastProcessedZxid)
+        XCTAssertEqual(restored.sessions, [0x51: 10_000, 0x52: 20_000])
+        XCTAssertEqual(restored.nodeCount, h.tree.nodeCount)
+        XCTAssertEqual(restored.approximateDataSize, h.tree.approximateDataSize)
+        XCTAssertEqual(restored.ephemeralCount, 1)
+        XCTAssertEqual(restored.containerCount, 1)
+        XCTAssertEqual(restored.ttlNodeCount, 1)
+        XCTAssertEqual(restored.aclListCount, h.tree.aclListCount)
+        for path in ["/", "/zookeeper", "/zookeeper/config", "/app", "/app/locks", "/app/locks/l-0000000000", "/app/private", "/app/ttl"] {
+            XCTAssertEqual(restored.exists(path), h.tree.exists(path), path)
+            XCTAssertEqual(restored.acl(of: path), h.tree.acl(of: path), path)
+            XCTAssertEqual(try restored.getData(path, ctx: .superUser()).get().data, try h.tree.getData(path, ctx: .superUser()).get().data)
+        }
+        XCTAssertEqual(restored.getEphemerals(sessionId: 0x51), ["/app/locks/l-0000000000"])
+        XCTAssertEqual(restored.expiredTTLNodes(nowMs: h.timeMs + 60_001), ["/app/ttl"])
+    }
+
+    func testRestoredTreeContinuesLikeTheOriginal() throws {
+        let h = populatedHarness()
+        let restored = try DataTree.restore(from: h.tree.snapshot(), config: h.tree.config)
+        let ops: [WriteOp] = [
+            .create(path: "/app/s-", data: [], acl: ACL.openUnsafe, mode: .persistentSequential),
+            .closeSession(sessionId: 0x51),
+            .setACL(path: "/app", acl: ACL.readUnsafe, version: 0),
+            .deleteContainer(path: "/app/locks"),
+        ]
+        var zxid = h.zxid
+        for op in ops {
+            zxid += 1
+            let a = try h.tree.prepare(op, ctx: .superUser(), zxid: zxid, timeMs: 5_000).get()
+            let b = try restored.prepare(op, ctx: .superUser(), zxid: zxid, timeMs: 5_000).get()
+            XCTAssertEqual(a, b)
+            XCTAssertEqual(h.tree.apply(a), restored.apply(b))
+        }
+        XCTAssertEqual(restored.digest, h.tree.digest)
+        XCTAssertEqual(restored.snapshot(), h.tree.snapshot())
+    }
+
+    func testSnapshotIgnoresHistoryOfSlotsAndACLRefs() throws {
+        // Same content, but the ACL lists were interned in different orders (setACL keeps every stat but aversion,
+        // and the txn fixes the new aversion), so the trees' internal ACL references differ.
+        let aclA = [ACL(perms: .all, id: Id(scheme: "digest", id: "u:h"))]
+        let aclB = [ACL(perms: [.read, .write], id: Id(scheme: "ip", id: "10.0.0.0/8"))]
+        func apply(_ t: DataTree, _ zxid: Int64, _ body: TxnBody) {
+            XCTAssertEqual(t.apply(Txn(header: TxnHeader(sessionId: 1, cxid: 0, zxid: zxid, timeMs: 0), body: body)).errorCode, .ok)
+        }
+        let a = DataTree()
+        let b = DataTree()
+        apply(a, 1, .create(path: "/x", data: [], acl: aclA, ephemeral: false, parentCVersion: 1))
+        apply(a, 2, .create(path: "/y", data: [], acl: aclB, ephemeral: false, parentCVersion: 2))
+        apply(a, 3, .setACL(path: "/x", acl: aclA, version: 1))
+        apply(a, 4, .setACL(path: "/y", acl: aclB, version: 1))
+        apply(b, 1, .create(path: "/x", data: [], acl: aclB, ephemeral: false, parentCVersion: 1))
+        apply(b, 2, .create(path: "/y", data: [], acl: aclA, ephemeral: false, parentCVersion: 2))
+        apply(b, 3, .setACL(path: "/x", acl: aclA, version: 1))
+        apply(b, 4, .setACL(path: "/y", acl: aclB, version: 1))
+        XCTAssertNotEqual(a.slots[Int(a.index["/x"]!)].aclRef, b.slots[Int(b.index["/x"]!)].aclRef)
+        XCTAssertEqual(a.digest, b.digest)
+        XCTAssertEqual(a.snapshot(), b.snapshot())
+    }
+
+    func testMalformedSnapshotsAreRejectedWithTypedErrors() throws {
+        let good = populatedHarness().tree.snapshot()
+        XCTAssertThrowsError(try DataTree.restore(from: [])) { XCTAssertEqual($0 as? SnapshotError, .malformed(.truncated(needed: 4, available: 0))) }
+        var badMagic = good
+        badMagic[0] ^= 0xFF
+        XCTAssertThrowsError(try DataTree.restore(from: badMagic)) {
+            guard case .badMagic = $0 as? SnapshotError else { return XCTFail("\($0)") }
+        }
+        var badVersion = good
+        badVersion[7] = 9
+        XCTAssertThrowsError(try DataTree.restore(from: badVersion)) { XCTAssertEqual($0 as? SnapshotError, .unsupportedVersion(9)) }
+        XCTAssertThrowsError(try DataTree.restore(from: good + [0])) {
+            guard case .inconsistent = $0 as? SnapshotError else { return XCTFail("\($0)") }
+        }
+        for cut in stride(from: 8, to: good.count, by: max(1, good.count / 40)) {
+            XCTAssertThrowsError(try DataTree.restore(from: Array(good[..<cut])), "cut at \(cut)")
+        }
+    }
+
+    func testOrphanAndDuplicateNodesAreRejected() {
+        func snapshot(nodes: [(String, Int32)], aclLists: Int = 1) -> [UInt8] {
+            var w = JuteWriter()
+            w.writeInt(DataTree.snapshotMagic)
+            w.writeInt(DataTree.snapshotVersion)
+            w.writeLong(0)
+            w.writeInt(0)
+            w.writeInt(Int32(aclLists))
+            for _ in 0..<aclLists { w.writeVector(ACL.openUnsafe) { $0.write($1) } }
+            w.writeInt(Int32(nodes.count))
+            for (path, acl) in nodes {
+                w.writeString(path)
+                w.writeBuffer([])
+                w.writeInt(acl)
+                w.write(PersistedStat())
+            }
+            return w.bytes
+        }
+        XCTAssertNoThrow(try DataTree.restore(from: snapshot(nodes: [("/", 0), ("/a", 0), ("/a/b", 0)])))
+        let bad: [[(String, Int32)]] = [
+            [("/a", 0)],
+            [("/", 0), ("/a/b", 0)],
+            [("/", 0), ("/a", 0), ("/a", 0)],
+            [("/", 0), ("/a", 1)],
+            [("/", 0), ("/a/", 0)],
+            [("/", 0), ("/", 0)],
+            [],
+        ]
+        for nodes in bad {
+            XCTAssertThrowsError(try DataTree.restore(from: snapshot(nodes: nodes)), "\(nodes)") {
+                guard case .inconsistent = $0 as? SnapshotError else { return XCTFail("\($0)") }
+            }
+        }
+    }
+}
