@@ -65,7 +65,10 @@ extension ServerCore {
         case .sync(let r):
             return (.ok, .sync(SyncResponse(path: r.path)))
         case .whoAmI:
-            let infos = ctx.authIds.map { ClientInfo(authScheme: $0.scheme, user: $0.id) }
+            // Like ZooKeeper's providers: a digest identity is reported by its user name, without the hash.
+            let infos = ctx.authIds.map { id in
+                ClientInfo(authScheme: id.scheme, user: id.scheme == "digest" ? String(id.id.prefix { $0 != ":" }) : id.id)
+            }
             return (.ok, .whoAmI(WhoAmIResponse(clientInfo: infos)))
         case .addWatch(let r):
             guard PathValidation.isValid(r.path) else { return (.badArguments, .empty) }
