@@ -1,1 +1,62 @@
-print("warren: not yet")
+import ArgumentParser
+import Foundation
+import Logging
+import WarrenServer
+
+struct Warren: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "warren",
+        abstract: "A ZooKeeper-compatible coordination service.",
+        subcommands: [ServerCommand.self])
+}
+
+struct ServerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "server", abstract: "Run a Warren server from a ZooKeeper zoo.cfg.")
+
+    @Option(name: .long, help: "Path to zoo.cfg.")
+    var config: String
+
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+
+    func run() throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var h = StreamLogHandler.standardError(label: label)
+            h.logLevel = level
+            return h
+        }
+        let logger = Logger(label: "warren")
+        let cfg: ServerConfig
+        do {
+            cfg = try ServerConfig.load(path: config)
+        } catch {
+            logger.critical("invalid configuration: \(error)")
+            throw ExitCode(2)
+        }
+        let server = ServerShell(config: cfg, logger: logger)
+        do {
+            try server.start()
+        } catch {
+            logger.critical("cannot start: \(error)")
+            server.shutdown()
+            throw ExitCode(1)
+        }
+        let signals = [SIGTERM, SIGINT].map { sig -> DispatchSourceSignal in
+            signal(sig, SIG_IGN)
+            let src = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            src.setEventHandler {
+                logger.info("shutting down on signal \(sig)")
+                server.shutdown()
+                Foundation.exit(0)
+            }
+            src.resume()
+            return src
+        }
+        _ = signals
+        try server.wait()
+    }
+}
+
+Warren.main()

@@ -1,0 +1,99 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// The shell's view of one client socket. The core addresses it by `id` only; sending and closing are safe from
+/// any thread because they hop to the channel's event loop.
+final class ClientConnection: @unchecked Sendable {
+    let id: UInt64
+    let channel: Channel
+    let remoteAddress: String
+    let remoteIP: String
+    /// Bytes handed to the socket but not yet written. A client that stops reading makes this grow; past
+    /// `outboundBytesMax` the connection is closed so it cannot make the server buffer without bound.
+    private let pendingOutboundBytes = NIOLockedValueBox(0)
+    let outboundBytesMax: Int
+    let logger: Logger
+
+    init(id: UInt64, channel: Channel, outboundBytesMax: Int, logger: Logger) {
+        self.id = id
+        self.channel = channel
+        self.outboundBytesMax = outboundBytesMax
+        self.logger = logger
+        let addr = channel.remoteAddress
+        remoteIP = addr?.ipAddress ?? "unknown"
+        remoteAddress = "/\(remoteIP):\(addr?.port ?? 0)"
+    }
+
+    /// Queues one length-prefixed packet. Order of calls is the order on the wire.
+    func send(_ payload: [UInt8]) {
+        let total = payload.count + 4
+        let overLimit = pendingOutboundBytes.withLockedValue { pending -> Bool in
+            pending += total
+            return pending > outboundBytesMax
+        }
+        if overLimit {
+            close(reason: "client is not reading its responses (more than \(outboundBytesMax) bytes queued)")
+            return
+        }
+        var buf = channel.allocator.buffer(capacity: total)
+        buf.writeInteger(Int32(payload.count))
+        buf.writeBytes(payload)
+        let promise = channel.eventLoop.makePromise(of: Void.self)
+        promise.futureResult.whenComplete { [pendingOutboundBytes] _ in
+            pendingOutboundBytes.withLockedValue { $0 -= total }
+        }
+        channel.writeAndFlush(buf, promise: promise)
+    }
+
+    /// Sends raw text (a four-letter-word answer) and closes.
+    func sendTextAndClose(_ text: String) {
+        var buf = channel.allocator.buffer(capacity: text.utf8.count)
+        buf.writeString(text)
+        channel.writeAndFlush(buf).whenComplete { [channel] _ in channel.close(promise: nil) }
+    }
+
+    func close(reason: String?) {
+        if let reason { logger.info("closing connection", metadata: ["client": "\(remoteAddress)", "reason": "\(reason)"]) }
+        channel.close(promise: nil)
+    }
+}
+
+/// Feeds a connection's frames to the core. Decoding errors (bad lengths) close only this connection.
+final class ClientChannelHandler: ChannelInboundHandler {
+    typealias InboundIn = InboundFrame
+
+    let server: ServerShell
+    var connection: ClientConnection?
+
+    init(server: ServerShell) {
+        self.server = server
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        let conn = server.register(channel: context.channel)
+        connection = conn
+        if conn == nil { context.close(promise: nil) }
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard let connection else { return }
+        switch unwrapInboundIn(data) {
+        case .fourLetterWord(let word): server.fourLetterWord(word, on: connection)
+        case .packet(let bytes): server.packet(bytes, on: connection)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if let connection { server.closed(connection) }
+        connection = nil
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        let who = connection?.remoteAddress ?? "\(context.remoteAddress.map { "\($0)" } ?? "?")"
+        server.logger.warning("closing connection", metadata: ["client": "\(who)", "reason": "\(error)"])
+        context.close(promise: nil)
+    }
+}

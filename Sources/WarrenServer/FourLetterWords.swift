@@ -1,0 +1,182 @@
+import Foundation
+import WarrenJute
+import WarrenTree
+
+/// ZooKeeper's four-letter words, answered in ZooKeeper's text formats so that existing monitoring scripts parse
+/// them unchanged. Only words in `4lw.commands.whitelist` run; `srvr` alone by default, like ZooKeeper.
+extension ServerCore {
+    static let versionString = "3.8.0-warren, built on 2026-11-25 00:00 UTC"
+
+    func fourLetterWord(_ word: String, nowMs: Int64) -> String {
+        guard config.fourLetterWordWhitelist.contains(word) else {
+            return "\(word) is not executed because it is not in the whitelist.\n"
+        }
+        switch word {
+        case "ruok": return "imok"
+        case "isro": return "rw"
+        case "srvr": return serverSummary(withClients: false)
+        case "stat": return serverSummary(withClients: true)
+        case "cons": return connectionsText() + "\n"
+        case "crst":
+            for id in conns.keys { conns[id]?.latency = LatencyStats() }
+            return "Connection stats reset.\n"
+        case "srst":
+            stats.reset()
+            return "Server stats reset.\n"
+        case "mntr": return monitorText(nowMs: nowMs)
+        case "conf": return confText()
+        case "envi": return envText()
+        case "wchs":
+            let s = watches.summary()
+            return "\(s.watchers) connections watching \(s.paths) paths\nTotal watches:\(s.watches)\n"
+        case "wchc":
+            var out = ""
+            for (watcher, paths) in watches.pathsByWatcher() {
+                out += "0x\(Self.hex(conns[watcher]?.sessionId ?? 0))\n"
+                for p in paths { out += "\t\(p)\n" }
+            }
+            return out + "\n"
+        case "wchp":
+            var out = ""
+            for (path, watchers) in watches.watchersByPath() {
+                out += "\(path)\n"
+                for w in watchers { out += "\t0x\(Self.hex(conns[w]?.sessionId ?? 0))\n" }
+            }
+            return out + "\n"
+        case "dump": return dumpText()
+        case "dirs": return "datadir_size: \(Self.dirSize(config.dataDir))\nlogdir_size: \(Self.dirSize(config.dataLogDir))\n"
+        case "hash": return "\(tree.lastProcessedZxid): \(tree.digest)\n"
+        default: return ""
+        }
+    }
+
+    private func serverSummary(withClients: Bool) -> String {
+        var out = "Zookeeper version: \(Self.versionString)\n"
+        if withClients {
+            out += "Clients:\n" + connectionsText(brief: true) + "\n"
+        }
+        out += "Latency min/avg/max: \(stats.latency.minMs)/\(String(format: "%.4f", stats.latency.avg))/\(stats.latency.maxMs)\n"
+        out += "Received: \(stats.packetsReceived)\n"
+        out += "Sent: \(stats.packetsSent)\n"
+        out += "Connections: \(conns.count)\n"
+        out += "Outstanding: \(pipeline.count)\n"
+        out += "Zxid: 0x\(String(tree.lastProcessedZxid, radix: 16))\n"
+        out += "Mode: standalone\n"
+        out += "Node count: \(tree.reportedNodeCount)\n"
+        return out
+    }
+
+    private func connectionsText(brief: Bool = false) -> String {
+        var out = ""
+        for conn in conns.values.sorted(by: { $0.id < $1.id }) {
+            out += " \(conn.remote)[\(conn.connected ? 1 : 0)](queued=\(conn.outstanding),recved=\(conn.received),sent=\(conn.sent)"
+            if !brief && conn.sessionId != 0 {
+                out += ",sid=0x\(Self.hex(conn.sessionId)),lop=\(conn.lastOp),est=\(conn.establishedMs),to=\(conn.timeoutMs)"
+                out += ",lcxid=0x\(String(UInt32(bitPattern: conn.lastCxid), radix: 16)),lzxid=0x\(Self.hex(conn.lastZxid))"
+                out += ",lresp=\(conn.lastResponseMs),llat=\(conn.lastLatencyMs),minlat=\(conn.latency.minMs)"
+                out += ",avglat=\(String(format: "%.4f", conn.latency.avg)),maxlat=\(conn.latency.maxMs)"
+            }
+            out += ")\n"
+        }
+        return out
+    }
+
+    private func monitorText(nowMs: Int64) -> String {
+        let summary = watches.summary()
+        let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1
+        var limit = rlimit()
+        getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        let rows: [(String, String)] = [
+            ("zk_version", Self.versionString),
+            ("zk_server_state", "standalone"),
+            ("zk_ephemerals_count", "\(tree.ephemeralCount)"),
+            ("zk_num_alive_connections", "\(conns.count)"),
+            ("zk_avg_latency", String(format: "%.4f", stats.latency.avg)),
+            ("zk_outstanding_requests", "\(pipeline.count)"),
+            ("zk_znode_count", "\(tree.reportedNodeCount)"),
+            ("zk_global_sessions", "\(sessions.count)"),
+            ("zk_local_sessions", "0"),
+            ("zk_packets_sent", "\(stats.packetsSent)"),
+            ("zk_packets_received", "\(stats.packetsReceived)"),
+            ("zk_bytes_received_count", "\(stats.bytesReceived)"),
+            ("zk_last_client_response_size", "\(stats.lastResponseBytes)"),
+            ("zk_max_client_response_size", "\(stats.maxResponseBytes)"),
+            ("zk_min_client_response_size", "\(stats.minResponseBytes)"),
+            ("zk_watch_count", "\(watches.watchCount)"),
+            ("zk_approximate_data_size", "\(tree.approximateDataSize)"),
+            ("zk_min_latency", "\(stats.latency.minMs)"),
+            ("zk_max_latency", "\(stats.latency.maxMs)"),
+            ("zk_open_file_descriptor_count", "\(fds)"),
+            ("zk_max_file_descriptor_count", "\(limit.rlim_cur)"),
+            ("zk_uptime", "\(nowMs - startedMs)"),
+            ("zk_proposal_count", "\(stats.proposals)"),
+            ("zk_stale_sessions_expired", "\(stats.sessionsExpired)"),
+            ("zk_last_zxid", "0x\(String(tree.lastProcessedZxid, radix: 16))"),
+            ("zk_watching_connections", "\(summary.watchers)"),
+        ]
+        return rows.map { "\($0.0)\t\($0.1)\n" }.joined()
+    }
+
+    private func confText() -> String {
+        var out = "clientPort=\(config.clientPort)\n"
+        out += "secureClientPort=-1\n"
+        out += "dataDir=\(config.dataDir)/version-2\n"
+        out += "dataDirSize=\(Self.dirSize(config.dataDir))\n"
+        out += "dataLogDir=\(config.dataLogDir)/version-2\n"
+        out += "dataLogSize=\(Self.dirSize(config.dataLogDir))\n"
+        out += "tickTime=\(config.tickTimeMs)\n"
+        out += "maxClientCnxns=\(config.maxClientCnxns)\n"
+        out += "minSessionTimeout=\(config.effectiveMinSessionTimeoutMs)\n"
+        out += "maxSessionTimeout=\(config.effectiveMaxSessionTimeoutMs)\n"
+        out += "clientPortListenBacklog=-1\n"
+        out += "serverId=\(config.myid)\n"
+        return out
+    }
+
+    private func envText() -> String {
+        let info = ProcessInfo.processInfo
+        var out = "Environment:\n"
+        out += "zookeeper.version=\(Self.versionString)\n"
+        out += "host.name=\(info.hostName)\n"
+        out += "os.name=Linux\n"
+        out += "os.version=\(info.operatingSystemVersionString)\n"
+        out += "user.name=\(info.environment["USER"] ?? "")\n"
+        out += "user.dir=\(FileManager.default.currentDirectoryPath)\n"
+        out += "process.id=\(info.processIdentifier)\n"
+        out += "warren.cores=\(info.activeProcessorCount)\n"
+        out += "os.memory.total=\(info.physicalMemory / (1 << 20))MB\n"
+        return out
+    }
+
+    private func dumpText() -> String {
+        var out = "SessionTracker dump:\n"
+        let all = sessions.all
+        out += "Session Sets (\(all.count))/(\(all.count)):\n"
+        for s in all.sorted(by: { $0.expiresAtMs < $1.expiresAtMs }) {
+            out += "0x\(Self.hex(s.id)) expires at \(s.expiresAtMs) (timeout \(s.timeoutMs)ms)\n"
+        }
+        out += "ephemeral nodes dump:\n"
+        let eph = tree.ephemeralsBySession()
+        out += "Sessions with Ephemerals (\(eph.count)):\n"
+        for (sid, paths) in eph.sorted(by: { $0.key < $1.key }) {
+            out += "0x\(Self.hex(sid)):\n"
+            for p in paths.sorted() { out += "\t\(p)\n" }
+        }
+        out += "Connections dump:\n"
+        out += "Connections Sets (\(conns.count))/(\(conns.count)):\n"
+        for conn in conns.values.sorted(by: { $0.id < $1.id }) {
+            out += "\tip: \(conn.remote) sessionId: 0x\(Self.hex(conn.sessionId))\n"
+        }
+        return out
+    }
+
+    static func dirSize(_ path: String) -> Int64 {
+        guard !path.isEmpty, let e = FileManager.default.enumerator(atPath: path) else { return 0 }
+        var total: Int64 = 0
+        while let f = e.nextObject() as? String {
+            let attrs = try? FileManager.default.attributesOfItem(atPath: (path as NSString).appendingPathComponent(f))
+            if (attrs?[.type] as? FileAttributeType) == .typeRegular { total += (attrs?[.size] as? Int64) ?? 0 }
+        }
+        return total
+    }
+}

@@ -1,1 +1,0 @@
-// The server shell lands here (developed in a separate worktree to keep this tree compiling).

@@ -1,0 +1,165 @@
+import Foundation
+
+/// A fault in the configuration file: what is wrong and where, so an operator can fix it without reading code.
+public struct ConfigError: Error, CustomStringConvertible {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// One `server.N=host:quorumPort:electionPort[:participant|observer][;clientAddr:clientPort]` line.
+public struct PeerConfig: Equatable, Sendable {
+    public var id: Int64
+    public var host: String
+    public var quorumPort: Int
+    public var electionPort: Int
+    public var isObserver: Bool
+    public var clientHost: String?
+    public var clientPort: Int?
+}
+
+/// The settings Warren reads from a ZooKeeper `zoo.cfg`, unchanged in syntax and defaults.
+///
+/// Keys Warren does not use are kept in `extra` and listed by the `conf` four-letter word, so an existing file with
+/// admin-server or metrics settings still loads.
+public struct ServerConfig: Sendable {
+    public var tickTimeMs: Int = 3000
+    public var initLimit: Int = 10
+    public var syncLimit: Int = 5
+    public var dataDir: String = ""
+    public var dataLogDir: String = ""
+    public var clientPort: Int = 2181
+    public var clientPortAddress: String = "0.0.0.0"
+    /// Connections per client IP address; 0 means unlimited.
+    public var maxClientCnxns: Int = 60
+    public var minSessionTimeoutMs: Int = -1
+    public var maxSessionTimeoutMs: Int = -1
+    public var snapCount: Int = 100_000
+    public var autopurgeSnapRetainCount: Int = 3
+    public var autopurgePurgeIntervalHours: Int = 0
+    /// `jute.maxbuffer`: the largest packet a client may send, and the largest znode value.
+    public var juteMaxBufferBytes: Int = 0xfffff
+    public var fourLetterWordWhitelist: Set<String> = ["srvr"]
+    public var extendedTypesEnabled: Bool = false
+    public var containerCheckIntervalMs: Int = 60_000
+    /// `user:base64(sha1(user:password))`, giving full rights to whoever authenticates as that user.
+    public var superDigest: String?
+    /// Requests in flight across the server before new reads from sockets pause (ZooKeeper's globalOutstandingLimit).
+    public var globalOutstandingLimit: Int = 1000
+    public var peers: [PeerConfig] = []
+    public var myid: Int64 = 0
+    public var extra: [(String, String)] = []
+    public var sourcePath: String?
+
+    public init() {}
+
+    public var effectiveMinSessionTimeoutMs: Int { minSessionTimeoutMs > 0 ? minSessionTimeoutMs : 2 * tickTimeMs }
+    public var effectiveMaxSessionTimeoutMs: Int { maxSessionTimeoutMs > 0 ? maxSessionTimeoutMs : 20 * tickTimeMs }
+    public var isStandalone: Bool { peers.count <= 1 }
+
+    public static let allFourLetterWords: Set<String> = [
+        "ruok", "srvr", "stat", "mntr", "conf", "cons", "crst", "dump", "wchs", "wchc", "wchp", "envi", "isro", "srst",
+        "dirs", "hash",
+    ]
+
+    /// Parses the text of a zoo.cfg. `myidFile` contents are read by `load(path:)`.
+    public static func parse(_ text: String, path: String? = nil) throws -> ServerConfig {
+        var c = ServerConfig()
+        c.sourcePath = path
+        for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = raw.trimmingCharacters(in: .whitespaces)
+            if line.isEmpty || line.hasPrefix("#") || line.hasPrefix("!") { continue }
+            guard let eq = line.firstIndex(where: { $0 == "=" || $0 == ":" }) else {
+                throw ConfigError("\(path ?? "zoo.cfg"):\(n + 1): expected key=value, got '\(line)'")
+            }
+            let key = line[..<eq].trimmingCharacters(in: .whitespaces)
+            let value = line[line.index(after: eq)...].trimmingCharacters(in: .whitespaces)
+            func int() throws -> Int {
+                guard let v = Int(value) ?? (value.hasPrefix("0x") ? Int(value.dropFirst(2), radix: 16) : nil) else {
+                    throw ConfigError("\(path ?? "zoo.cfg"):\(n + 1): \(key) must be an integer, got '\(value)'")
+                }
+                return v
+            }
+            switch key {
+            case "tickTime": c.tickTimeMs = try int()
+            case "initLimit": c.initLimit = try int()
+            case "syncLimit": c.syncLimit = try int()
+            case "dataDir": c.dataDir = value
+            case "dataLogDir": c.dataLogDir = value
+            case "clientPort": c.clientPort = try int()
+            case "clientPortAddress": c.clientPortAddress = value
+            case "maxClientCnxns": c.maxClientCnxns = try int()
+            case "minSessionTimeout": c.minSessionTimeoutMs = try int()
+            case "maxSessionTimeout": c.maxSessionTimeoutMs = try int()
+            case "snapCount": c.snapCount = try int()
+            case "autopurge.snapRetainCount": c.autopurgeSnapRetainCount = max(3, try int())
+            case "autopurge.purgeInterval": c.autopurgePurgeIntervalHours = try int()
+            case "jute.maxbuffer": c.juteMaxBufferBytes = try int()
+            case "4lw.commands.whitelist":
+                let words = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+                c.fourLetterWordWhitelist = words.contains("*") ? allFourLetterWords : Set(words)
+            case "extendedTypesEnabled", "zookeeper.extendedTypesEnabled":
+                c.extendedTypesEnabled = value.lowercased() == "true"
+            case "znode.container.checkIntervalMs": c.containerCheckIntervalMs = try int()
+            case "DigestAuthenticationProvider.superDigest", "zookeeper.DigestAuthenticationProvider.superDigest",
+                "superDigest":
+                c.superDigest = value
+            case "globalOutstandingLimit": c.globalOutstandingLimit = try int()
+            default:
+                if key.hasPrefix("server.") {
+                    c.peers.append(try parsePeer(key: key, value: value, line: n + 1, path: path))
+                } else {
+                    c.extra.append((key, value))
+                }
+            }
+        }
+        if c.tickTimeMs <= 0 { throw ConfigError("tickTime must be positive") }
+        if c.dataLogDir.isEmpty { c.dataLogDir = c.dataDir }
+        if c.effectiveMinSessionTimeoutMs > c.effectiveMaxSessionTimeoutMs {
+            throw ConfigError("minSessionTimeout must not be larger than maxSessionTimeout")
+        }
+        return c
+    }
+
+    static func parsePeer(key: String, value: String, line: Int, path: String?) throws -> PeerConfig {
+        let loc = "\(path ?? "zoo.cfg"):\(line)"
+        guard let id = Int64(key.dropFirst("server.".count)) else { throw ConfigError("\(loc): bad server id in \(key)") }
+        let parts = value.split(separator: ";", maxSplits: 1).map(String.init)
+        let fields = parts[0].split(separator: ":").map(String.init)
+        guard fields.count >= 3, let q = Int(fields[1]), let e = Int(fields[2]) else {
+            throw ConfigError("\(loc): expected host:quorumPort:electionPort[:observer], got '\(value)'")
+        }
+        var peer = PeerConfig(
+            id: id, host: fields[0], quorumPort: q, electionPort: e, isObserver: fields.count > 3 && fields[3] == "observer",
+            clientHost: nil, clientPort: nil)
+        if parts.count > 1 {
+            let client = parts[1].split(separator: ":").map(String.init)
+            if client.count == 2 {
+                peer.clientHost = client[0]
+                peer.clientPort = Int(client[1])
+            } else if client.count == 1 {
+                peer.clientPort = Int(client[0])
+            }
+        }
+        return peer
+    }
+
+    /// Reads zoo.cfg at `path` and, for an ensemble, `myid` in dataDir.
+    public static func load(path: String) throws -> ServerConfig {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw ConfigError("cannot read config file \(path)")
+        }
+        var c = try parse(text, path: path)
+        if c.dataDir.isEmpty { throw ConfigError("\(path): dataDir is not set") }
+        let myidPath = (c.dataDir as NSString).appendingPathComponent("myid")
+        if let d = FileManager.default.contents(atPath: myidPath), let s = String(data: d, encoding: .utf8) {
+            guard let id = Int64(s.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+                throw ConfigError("\(myidPath): expected a server id, got '\(s)'")
+            }
+            c.myid = id
+        } else if !c.isStandalone {
+            throw ConfigError("\(myidPath) is missing: an ensemble member needs its server id there")
+        }
+        return c
+    }
+}

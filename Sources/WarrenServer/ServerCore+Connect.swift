@@ -1,0 +1,97 @@
+import WarrenJute
+import WarrenTree
+
+extension ServerCore {
+    /// The handshake. A new session is a transaction (so it survives a restart); a resumed one is checked against
+    /// its password and answered at once. A client that has seen a zxid this server has not is refused, so it can
+    /// never observe history going backwards.
+    func onConnect(_ id: UInt64, _ bytes: [UInt8], nowMs: Int64) -> [CoreAction] {
+        var r = JuteReader(bytes)
+        guard let request = try? ConnectRequest(from: &r) else {
+            return [.close(id, "malformed connect request (or a request before the handshake)")]
+        }
+        if request.lastZxidSeen > tree.lastProcessedZxid {
+            return [
+                .close(
+                    id,
+                    "refusing session request: client has seen zxid 0x\(String(request.lastZxidSeen, radix: 16)), "
+                        + "our last zxid is 0x\(String(tree.lastProcessedZxid, radix: 16))")
+            ]
+        }
+        let timeoutMs = sessions.negotiate(request.timeOut)
+        conns[id]?.timeoutMs = timeoutMs
+        conns[id]?.handshakeInFlight = true
+        if request.sessionId == 0 {
+            let (sid, password) = sessions.createSession(timeoutMs: timeoutMs, nowMs: nowMs)
+            return submitWrite(
+                .createSession(sessionId: sid, timeoutMs: timeoutMs),
+                ctx: SessionContext(sessionId: sid), origin: .connect(conn: id, request: request, password: password),
+                nowMs: nowMs)
+        }
+        let sid = request.sessionId
+        guard sessions.isValid(sid), !closingSessions.contains(sid),
+            sessions.checkPassword(sid, request.passwd ?? [])
+        else {
+            // ZooKeeper's answer for an expired or unknown session: timeout 0, session 0; the client reports expiry.
+            let resp = ConnectResponse(
+                protocolVersion: 0, timeOut: 0, sessionId: 0, passwd: [UInt8](repeating: 0, count: 16),
+                readOnly: request.readOnly == nil ? nil : false)
+            conns[id]?.closing = true
+            return [.send(id, resp.juteBytes()), .close(id, "session 0x\(Self.hex(sid)) is expired or invalid")]
+        }
+        sessions.touch(sid, nowMs: nowMs)
+        return completeHandshake(id, request: request, sessionId: sid, password: sessions.password(for: sid), nowMs: nowMs)
+    }
+
+    /// Binds the connection to the session and answers the handshake. A previous connection of the same session
+    /// is closed, as in ZooKeeper.
+    func completeHandshake(_ id: UInt64, request: ConnectRequest, sessionId: Int64, password: [UInt8], nowMs: Int64)
+        -> [CoreAction]
+    {
+        guard var conn = conns[id] else { return [] }
+        var actions: [CoreAction] = []
+        if let old = sessionConn[sessionId], old != id {
+            watches.removeAll(old)
+            conns[old]?.closing = true
+            actions.append(.close(old, "session 0x\(Self.hex(sessionId)) moved to another connection"))
+        }
+        conn.sessionId = sessionId
+        conn.connected = true
+        conn.handshakeInFlight = false
+        conns[id] = conn
+        sessionConn[sessionId] = id
+        let resp = ConnectResponse(
+            protocolVersion: 0, timeOut: conn.timeoutMs, sessionId: sessionId, passwd: password,
+            readOnly: request.readOnly == nil ? nil : false)
+        actions.append(.send(id, countSent(id, resp.juteBytes())))
+        let early = conn.earlyPackets
+        conns[id]?.earlyPackets = []
+        for packet in early {
+            conns[id]?.received -= 1
+            stats.packetsReceived -= 1
+            actions += onPacket(id, packet, nowMs: nowMs)
+        }
+        return actions
+    }
+
+    /// `addauth`. Digest credentials add `digest:user:hash` (and `super:` for the configured super digest).
+    /// Unknown schemes fail the connection with AuthFailed, as ZooKeeper does.
+    func onAuth(_ id: UInt64, _ packet: AuthPacket) -> [CoreAction] {
+        guard conns[id] != nil else { return [] }
+        switch packet.scheme {
+        case "digest":
+            let credentials = String(decoding: packet.auth ?? [], as: UTF8.self)
+            for newId in ACLRules.digestAuthIds(credentials: credentials, superDigest: config.superDigest)
+            where !conns[id]!.authIds.contains(newId) {
+                conns[id]!.authIds.append(newId)
+            }
+            return enqueueReply(id, replyBytes(xid: Xid.auth, err: .ok), nowMs: 0)
+        default:
+            logger.info("authentication failed", metadata: ["client": "\(conns[id]!.remote)", "scheme": "\(packet.scheme)"])
+            conns[id]?.closing = true
+            return [.send(id, replyBytes(xid: Xid.auth, err: .authFailed)), .close(id, "unknown auth scheme \(packet.scheme)")]
+        }
+    }
+
+    static func hex(_ v: Int64) -> String { String(UInt64(bitPattern: v), radix: 16) }
+}

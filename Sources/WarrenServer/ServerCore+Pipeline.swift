@@ -1,0 +1,289 @@
+import WarrenJute
+import WarrenTree
+
+extension ServerCore {
+    /// Routes one decoded request. Reads of a connection with nothing in flight are answered at once; everything
+    /// else goes through the ordered pipeline.
+    func handle(_ id: UInt64, _ header: RequestHeader, _ request: Request, nowMs: Int64) -> [CoreAction] {
+        guard let conn = conns[id] else { return [] }
+        let ctx = SessionContext(sessionId: conn.sessionId, authIds: conn.authIds)
+        var subOps: [OpCode] = []
+        if case .multi(let ops) = request { subOps = ops.map(\.opCode) }
+        let origin = TxnOrigin.request(conn: id, xid: header.xid, op: request.opCode, startMs: nowMs, subOps: subOps)
+        switch request {
+        case .ping:
+            return enqueueReply(id, replyBytes(xid: Xid.ping, err: .ok), nowMs: nowMs)
+        case .auth(let packet):
+            return onAuth(id, packet)
+        case .sasl:
+            return enqueueReply(id, replyBytes(xid: header.xid, err: .unimplemented), nowMs: nowMs)
+        case .reconfig:
+            return enqueueReply(id, replyBytes(xid: header.xid, err: .reconfigDisabled), nowMs: nowMs)
+        case .closeSession:
+            conns[id]?.closing = true
+            closingSessions.insert(conn.sessionId)
+            return submitWrite(
+                .closeSession(sessionId: conn.sessionId), ctx: ctx,
+                origin: .closeSession(conn: id, xid: header.xid, startMs: nowMs), nowMs: nowMs)
+        case .create, .create2, .createContainer, .createTTL:
+            guard let op = Self.writeOps([MultiOp(request)!])?.first else {
+                return enqueueReply(id, replyBytes(xid: header.xid, err: .badArguments), nowMs: nowMs)
+            }
+            return submitWrite(op, ctx: ctx, origin: origin, nowMs: nowMs)
+        case .delete(let r):
+            return submitWrite(.delete(path: r.path, version: r.version), ctx: ctx, origin: origin, nowMs: nowMs)
+        case .setData(let r):
+            return submitWrite(.setData(path: r.path, data: r.data ?? [], version: r.version), ctx: ctx, origin: origin, nowMs: nowMs)
+        case .setACL(let r):
+            return submitWrite(.setACL(path: r.path, acl: r.acl, version: r.version), ctx: ctx, origin: origin, nowMs: nowMs)
+        case .check(let r):
+            return submitWrite(.check(path: r.path, version: r.version), ctx: ctx, origin: origin, nowMs: nowMs)
+        case .multi(let ops):
+            guard let writeOps = Self.writeOps(ops) else {
+                return enqueueReply(id, replyBytes(xid: header.xid, err: .badArguments), nowMs: nowMs)
+            }
+            return submitWrite(.multi(writeOps), ctx: ctx, origin: origin, nowMs: nowMs)
+        case .sync:
+            if pipeline.isEmpty {
+                return read(id, header, request)
+            }
+            return enqueueRead(id, header, request, nowMs: nowMs)
+        default:
+            if conn.outstanding == 0 {
+                return read(id, header, request)
+            }
+            return enqueueRead(id, header, request, nowMs: nowMs)
+        }
+    }
+
+    static func writeOps(_ ops: [MultiOp]) -> [WriteOp]? {
+        var out: [WriteOp] = []
+        for op in ops {
+            switch op {
+            case .create(let r), .create2(let r):
+                // ZooKeeper rejects unknown create flags (and TTL modes without createTTL) as bad arguments.
+                guard let mode = CreateMode(rawValue: r.flags), !mode.isTTL else { return nil }
+                out.append(.create(path: r.path, data: r.data ?? [], acl: r.acl, mode: mode, ttlMs: nil))
+            case .createContainer(let r):
+                out.append(.create(path: r.path, data: r.data ?? [], acl: r.acl, mode: .container, ttlMs: nil))
+            case .createTTL(let r):
+                guard let mode = CreateMode(rawValue: r.flags) else { return nil }
+                out.append(.create(path: r.path, data: r.data ?? [], acl: r.acl, mode: mode, ttlMs: r.ttl))
+            case .delete(let r): out.append(.delete(path: r.path, version: r.version))
+            case .setData(let r): out.append(.setData(path: r.path, data: r.data ?? [], version: r.version))
+            case .check(let r): out.append(.check(path: r.path, version: r.version))
+            case .getData, .getChildren: return nil
+            }
+        }
+        return out
+    }
+
+    /// Prepares a write against the tree plus everything already in flight, queues it and asks for persistence.
+    func submitWrite(_ op: WriteOp, ctx: SessionContext, origin: TxnOrigin, nowMs: Int64) -> [CoreAction] {
+        if writesDisabledReason != nil {
+            return failOrigin(origin, err: .systemError)
+        }
+        switch tree.prepare(op, ctx: ctx, zxid: nextZxid, timeMs: nowMs) {
+        case .success(let txn):
+            nextZxid += 1
+            pipeline.append(.txn(txn, origin))
+            if let c = origin.connection { conns[c]?.outstanding += 1 }
+            stats.proposals += 1
+            return [.persist([(txn.zxid, txn.juteBytes())])]
+        case .failure(let err):
+            return failOrigin(origin, err: err)
+        }
+    }
+
+    /// Answers an origin whose transaction will not happen.
+    func failOrigin(_ origin: TxnOrigin, err: ErrorCode) -> [CoreAction] {
+        switch origin {
+        case .request(let conn, let xid, _, let startMs, _):
+            return enqueueReply(conn, replyBytes(xid: xid, err: err), nowMs: startMs)
+        case .connect(let conn, _, _):
+            return [.close(conn, "cannot create session: \(err)")]
+        case .closeSession(let conn, let xid, let startMs):
+            guard let conn else { return [] }
+            return enqueueReply(conn, replyBytes(xid: xid, err: err), nowMs: startMs)
+        case .maintenance:
+            return []
+        }
+    }
+
+    /// Sends `bytes` now if the connection has nothing in flight, else queues it behind its earlier requests.
+    func enqueueReply(_ id: UInt64, _ bytes: [UInt8], nowMs: Int64) -> [CoreAction] {
+        guard let conn = conns[id] else { return [] }
+        if conn.outstanding == 0 {
+            return [.send(id, countSent(id, bytes))]
+        }
+        conns[id]?.outstanding += 1
+        pipeline.append(.reply(conn: id, bytes: bytes, startMs: nowMs))
+        return []
+    }
+
+    func enqueueRead(_ id: UInt64, _ header: RequestHeader, _ request: Request, nowMs: Int64) -> [CoreAction] {
+        conns[id]?.outstanding += 1
+        pipeline.append(.read(conn: id, header: header, request: request, startMs: nowMs))
+        return []
+    }
+
+    /// Completes pipeline entries from the front while they are ready: durable transactions are applied (in zxid
+    /// order, because the pipeline is in zxid order), their watch events sent, then their replies.
+    func drain(nowMs: Int64) -> [CoreAction] {
+        var actions: [CoreAction] = []
+        while let head = pipeline.first {
+            switch head {
+            case .txn(let txn, let origin):
+                guard txn.zxid <= durableZxid else { return actions }
+                pipeline.removeFirst()
+                actions += applyDurable(txn, origin, nowMs: nowMs)
+            case .reply(let conn, let bytes, let startMs):
+                pipeline.removeFirst()
+                if conns[conn] != nil {
+                    conns[conn]!.outstanding -= 1
+                    recordLatency(conn, startMs: startMs, nowMs: nowMs)
+                    actions.append(.send(conn, countSent(conn, bytes)))
+                }
+            case .read(let conn, let header, let request, let startMs):
+                pipeline.removeFirst()
+                if conns[conn] != nil {
+                    conns[conn]!.outstanding -= 1
+                    recordLatency(conn, startMs: startMs, nowMs: nowMs)
+                    actions += read(conn, header, request)
+                }
+            }
+        }
+        return actions
+    }
+
+    private func applyDurable(_ txn: Txn, _ origin: TxnOrigin, nowMs: Int64) -> [CoreAction] {
+        let result = tree.apply(txn)
+        var actions = fireWatches(result.triggers)
+        if case .closeSession = txn.body {
+            let sid = txn.header.sessionId
+            sessions.close(sid)
+            closingSessions.remove(sid)
+            if let c = sessionConn[sid], case .closeSession(nil, _, _) = origin {
+                actions.append(.close(c, "session 0x\(String(UInt64(bitPattern: sid), radix: 16)) expired"))
+            }
+        }
+        switch origin {
+        case .request(let conn, let xid, let op, let startMs, let subOps):
+            if conns[conn] != nil {
+                conns[conn]!.outstanding -= 1
+                conns[conn]!.lastZxid = txn.zxid
+                recordLatency(conn, startMs: startMs, nowMs: nowMs)
+                let (err, response) = Self.response(for: op, subOps: subOps, result: result.result)
+                let bytes = response.packet(header: ReplyHeader(xid: xid, zxid: txn.zxid, err: err.rawValue))
+                actions.append(.send(conn, countSent(conn, bytes)))
+            }
+        case .connect(let conn, let request, let password):
+            conns[conn]?.outstanding -= 1
+            actions += completeHandshake(conn, request: request, sessionId: txn.header.sessionId, password: password, nowMs: nowMs)
+        case .closeSession(let conn, let xid, let startMs):
+            if let conn, conns[conn] != nil {
+                conns[conn]!.outstanding -= 1
+                recordLatency(conn, startMs: startMs, nowMs: nowMs)
+                let bytes = Response.empty.packet(header: ReplyHeader(xid: xid, zxid: txn.zxid, err: 0))
+                actions.append(.send(conn, countSent(conn, bytes)))
+                actions.append(.close(conn, nil))
+            }
+        case .maintenance:
+            break
+        }
+        txnsSinceSnapshot += 1
+        if txnsSinceSnapshot >= snapshotThreshold {
+            txnsSinceSnapshot = 0
+            // SNAPSHOT-TODO actions.append(.snapshot(tree.lastProcessedZxid, tree.snapshotBytes()))
+        }
+        return actions
+    }
+
+    /// Watch events go out before the reply of the transaction that caused them, on every connection.
+    func fireWatches(_ triggers: [WatchTrigger]) -> [CoreAction] {
+        var actions: [CoreAction] = []
+        for trigger in triggers {
+            for (watcher, event) in watches.trigger(path: trigger.path, type: trigger.type) {
+                let packet = Response.notification(
+                    WatcherEvent(type: event.type.rawValue, state: event.state.rawValue, path: event.path)
+                ).packet(header: ReplyHeader(xid: Xid.notification, zxid: -1, err: 0))
+                actions.append(.send(watcher, countSent(watcher, packet)))
+            }
+        }
+        return actions
+    }
+
+    func replyBytes(xid: Int32, err: ErrorCode) -> [UInt8] {
+        Response.empty.packet(header: ReplyHeader(xid: xid, zxid: tree.lastProcessedZxid, err: err.rawValue))
+    }
+
+    func countSent(_ id: UInt64, _ bytes: [UInt8]) -> [UInt8] {
+        stats.packetsSent += 1
+        stats.lastResponseBytes = bytes.count
+        if stats.minResponseBytes < 0 || bytes.count < stats.minResponseBytes { stats.minResponseBytes = bytes.count }
+        if bytes.count > stats.maxResponseBytes { stats.maxResponseBytes = bytes.count }
+        conns[id]?.sent += 1
+        return bytes
+    }
+
+    func recordLatency(_ id: UInt64, startMs: Int64, nowMs: Int64) {
+        let ms = max(0, nowMs - startMs)
+        stats.latency.add(ms)
+        conns[id]?.latency.add(ms)
+        conns[id]?.lastLatencyMs = ms
+        conns[id]?.lastResponseMs = nowMs
+    }
+}
+
+extension TxnOrigin {
+    var connection: UInt64? {
+        switch self {
+        case .request(let c, _, _, _, _), .connect(let c, _, _): return c
+        case .closeSession(let c, _, _): return c
+        case .maintenance: return nil
+        }
+    }
+}
+
+extension ServerCore {
+    /// The wire reply for an applied transaction: a failed single op is an error header with no body; a multi
+    /// always answers ok with one result per op (ZooKeeper's MultiResponse).
+    static func response(for op: OpCode, subOps: [OpCode], result: OpResult) -> (ErrorCode, Response) {
+        switch result {
+        case .error(let e): return (e, .empty)
+        case .create(let path, let stat):
+            return op == .create ? (.ok, .create(CreateResponse(path: path))) : (.ok, .create2(Create2Response(path: path, stat: stat)))
+        case .delete, .check, .createSession, .closeSession: return (.ok, .empty)
+        case .setData(let stat): return (.ok, .setData(StatResponse(stat: stat)))
+        case .setACL(let stat): return (.ok, .setACL(StatResponse(stat: stat)))
+        case .multi(let results):
+            var out: [MultiResult] = []
+            for (i, r) in results.enumerated() {
+                let sub = i < subOps.count ? subOps[i] : .create
+                switch r {
+                case .create(let path, let stat):
+                    out.append(sub == .create ? .create(CreateResponse(path: path)) : .create2(Create2Response(path: path, stat: stat)))
+                case .delete: out.append(.delete)
+                case .setData(let stat): out.append(.setData(StatResponse(stat: stat)))
+                case .check: out.append(.check)
+                case .error(let e): out.append(.error(ErrorResponse(err: e.rawValue)))
+                default: out.append(.error(ErrorResponse(err: ErrorCode.runtimeInconsistency.rawValue)))
+                }
+            }
+            return (.ok, .multi(out))
+        }
+    }
+}
+
+extension MultiOp {
+    /// The create-family requests as multi ops, so single creates and creates inside a multi share one mapping.
+    init?(_ request: Request) {
+        switch request {
+        case .create(let r): self = .create(r)
+        case .create2(let r): self = .create2(r)
+        case .createContainer(let r): self = .createContainer(r)
+        case .createTTL(let r): self = .createTTL(r)
+        default: return nil
+        }
+    }
+}

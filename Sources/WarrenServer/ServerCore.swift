@@ -1,0 +1,273 @@
+import DequeModule
+import Logging
+import WarrenJute
+import WarrenStorage
+import WarrenTree
+
+/// What the shell must do for the core, in the order given.
+enum CoreAction {
+    /// Send one packet (without its length prefix) to a connection.
+    case send(UInt64, [UInt8])
+    /// Close a connection, logging the reason when there is one.
+    case close(UInt64, String?)
+    /// Append these log records and fsync them; report back with `onDurable(upTo:)`.
+    case persist([GroupCommitWriter.Record])
+    /// Write this serialized tree as the snapshot at `zxid`, off the core thread.
+    case snapshot(Int64, [UInt8])
+}
+
+/// Per-connection state the core keeps. A connection becomes bound to a session by the handshake.
+struct ConnState {
+    let id: UInt64
+    let remote: String
+    let ip: String
+    let establishedMs: Int64
+    var sessionId: Int64 = 0
+    var timeoutMs: Int32 = 0
+    var connected = false
+    var handshakeInFlight = false
+    /// Packets that arrived while the session was being created (the Java client sends auth and setWatches right
+    /// behind its ConnectRequest). Replayed in order once the handshake completes.
+    var earlyPackets: [[UInt8]] = []
+    var closing = false
+    var authIds: [Id]
+    var isSuper = false
+    /// Entries of this connection waiting in the pipeline; while non-zero, its reads queue behind them.
+    var outstanding = 0
+    var received = 0
+    var sent = 0
+    var lastCxid: Int32 = 0
+    var lastZxid: Int64 = 0
+    var lastOp = "NA"
+    var lastResponseMs: Int64 = 0
+    var lastLatencyMs: Int64 = 0
+    var latency = LatencyStats()
+}
+
+struct LatencyStats {
+    var count: Int64 = 0
+    var totalMs: Int64 = 0
+    var minMs: Int64 = 0
+    var maxMs: Int64 = 0
+    mutating func add(_ ms: Int64) {
+        if count == 0 || ms < minMs { minMs = ms }
+        if ms > maxMs { maxMs = ms }
+        count += 1
+        totalMs += ms
+    }
+    var avg: Double { count == 0 ? 0 : Double(totalMs) / Double(count) }
+    var text: String { "\(minMs)/\(String(format: "%.4f", avg))/\(maxMs)" }
+}
+
+/// Where a transaction came from, so its result can be delivered once it is durable and applied.
+enum TxnOrigin {
+    case request(conn: UInt64, xid: Int32, op: OpCode, startMs: Int64, subOps: [OpCode] = [])
+    case connect(conn: UInt64, request: ConnectRequest, password: [UInt8])
+    case closeSession(conn: UInt64?, xid: Int32, startMs: Int64)
+    case maintenance
+}
+
+/// One step of the ordered pipeline. Entries complete strictly in order, which gives each client the FIFO order
+/// ZooKeeper promises and makes watch events precede any later reply that reflects their change.
+enum PipelineEntry {
+    /// A prepared transaction, to be applied once the log reports it durable.
+    case txn(Txn, TxnOrigin)
+    /// A reply already computed (usually an error) held back behind earlier entries of its connection.
+    case reply(conn: UInt64, bytes: [UInt8], startMs: Int64)
+    /// A read (or sync) that must see the effect of the entries before it.
+    case read(conn: UInt64, header: RequestHeader, request: Request, startMs: Int64)
+}
+
+/// The server's deterministic heart: connections, sessions, the request pipeline, watches and the data tree.
+///
+/// Driven only by `on…` calls from the shell (all on one thread) with the time passed in; it answers with
+/// `CoreAction`s. Contract for the shell: carry out actions in order; report durability with `onDurable(upTo:)`
+/// only after the records are fsynced. The core in turn never sends a reply that reflects a transaction before
+/// that transaction is durable and applied, and applies transactions strictly in zxid order.
+final class ServerCore {
+    let config: ServerConfig
+    let logger: Logger
+    var tree: DataTree
+    var watches: WatchManager
+    var sessions: SessionTracker
+    var conns: [UInt64: ConnState] = [:]
+    /// The connection currently bound to each session.
+    var sessionConn: [Int64: UInt64] = [:]
+    var pipeline = Deque<PipelineEntry>()
+    /// The zxid the next prepared transaction gets.
+    var nextZxid: Int64
+    var durableZxid: Int64
+    /// Set when the log failed: durability is unknown, so writes are refused until restart.
+    var writesDisabledReason: String?
+    let startedMs: Int64
+    var txnsSinceSnapshot = 0
+    var snapshotThreshold: Int
+    var lastContainerCheckMs: Int64 = 0
+    var stats = ServerStats()
+    /// Sessions whose closeSession transaction is in the pipeline, so expiry does not issue a second one.
+    var closingSessions: Set<Int64> = []
+
+    var lastProcessedZxid: Int64 { tree.lastProcessedZxid }
+    static let earlyPacketsMax = 64
+
+    init(config: ServerConfig, recovered: RecoveredState, nowMs: Int64, logger: Logger) throws {
+        self.config = config
+        self.logger = logger
+        self.tree = recovered.tree
+        self.watches = WatchManager()
+        self.sessions = try SessionTracker(
+            serverId: config.myid, tickTimeMs: Int32(config.tickTimeMs),
+            minSessionTimeoutMs: Int32(config.effectiveMinSessionTimeoutMs),
+            maxSessionTimeoutMs: Int32(config.effectiveMaxSessionTimeoutMs),
+            secret: recovered.sessionSecret, startTimeMs: nowMs)
+        for (id, timeoutMs) in tree.sessions.sorted(by: { $0.key < $1.key }) {
+            sessions.addSession(id: id, timeoutMs: timeoutMs, nowMs: nowMs)
+        }
+        nextZxid = tree.lastProcessedZxid + 1
+        durableZxid = tree.lastProcessedZxid
+        startedMs = nowMs
+        // ZooKeeper randomizes the snapshot point within [snapCount/2, snapCount] so servers do not snapshot together.
+        snapshotThreshold = max(1, config.snapCount / 2 + Int.random(in: 0...max(1, config.snapCount / 2)))
+    }
+
+    // MARK: events from the shell
+
+    func onOpened(_ id: UInt64, remote: String, ip: String, nowMs: Int64) {
+        conns[id] = ConnState(id: id, remote: remote, ip: ip, establishedMs: nowMs, authIds: [Id(scheme: "ip", id: ip)])
+    }
+
+    func onClosed(_ id: UInt64, nowMs: Int64) -> [CoreAction] {
+        guard let conn = conns.removeValue(forKey: id) else { return [] }
+        watches.removeAll(id)
+        if conn.sessionId != 0, sessionConn[conn.sessionId] == id {
+            sessionConn[conn.sessionId] = nil
+        }
+        return []
+    }
+
+    /// One packet from a connection. Before the handshake it must be a ConnectRequest.
+    func onPacket(_ id: UInt64, _ bytes: [UInt8], nowMs: Int64) -> [CoreAction] {
+        guard var conn = conns[id], !conn.closing else { return [] }
+        stats.packetsReceived += 1
+        stats.bytesReceived += bytes.count + 4
+        conn.received += 1
+        conns[id] = conn
+        if !conn.connected {
+            if conn.handshakeInFlight {
+                guard conn.earlyPackets.count < Self.earlyPacketsMax else {
+                    return [.close(id, "too many requests before the handshake completed")]
+                }
+                conns[id]?.earlyPackets.append(bytes)
+                return []
+            }
+            return onConnect(id, bytes, nowMs: nowMs)
+        }
+        var r = JuteReader(bytes)
+        let header: RequestHeader
+        let request: Request
+        do {
+            header = try r.read()
+            request = try Request.decode(opCode: header.type, body: &r)
+        } catch RequestDecodeError.unknownOpCode(let op) {
+            var r2 = JuteReader(bytes)
+            let xid = (try? r2.readInt()) ?? 0
+            logger.info("unknown opcode", metadata: ["client": "\(conn.remote)", "opcode": "\(op)"])
+            return enqueueReply(id, replyBytes(xid: xid, err: .unimplemented), nowMs: nowMs)
+        } catch {
+            return [.close(id, "malformed request: \(error)")]
+        }
+        if conn.sessionId != 0 { sessions.touch(conn.sessionId, nowMs: nowMs) }
+        conns[id]?.lastCxid = header.xid
+        conns[id]?.lastOp = Self.shortName(request.opCode)
+        return handle(id, header, request, nowMs: nowMs) + drain(nowMs: nowMs)
+    }
+
+    /// The log reports records up to `zxid` durable: complete the pipeline up to there, in order.
+    func onDurable(upTo zxid: Int64, nowMs: Int64) -> [CoreAction] {
+        durableZxid = max(durableZxid, zxid)
+        return drain(nowMs: nowMs)
+    }
+
+    /// The log failed. Nothing prepared after the last durable zxid will be applied: fail those requests, forget
+    /// their effects and refuse writes from now on (reads keep working).
+    func onPersistFailed(_ error: Error) -> [CoreAction] {
+        let reason = "transaction log failure: \(error)"
+        logger.critical("refusing writes from now on", metadata: ["reason": "\(reason)"])
+        writesDisabledReason = reason
+        var actions = drain(nowMs: 0)
+        var kept = Deque<PipelineEntry>()
+        while let entry = pipeline.popFirst() {
+            switch entry {
+            case .txn(_, let origin):
+                actions += failOrigin(origin, err: .systemError)
+            default:
+                kept.append(entry)
+            }
+        }
+        pipeline = kept
+        tree.discardPrepared()
+        nextZxid = tree.lastProcessedZxid + 1
+        actions += drain(nowMs: 0)
+        return actions
+    }
+
+    /// Periodic work: session expiry, container and TTL cleanup.
+    func onTick(nowMs: Int64) -> [CoreAction] {
+        var actions: [CoreAction] = []
+        for sid in sessions.expired(nowMs: nowMs) where !closingSessions.contains(sid) {
+            logger.info("session expired", metadata: ["session": "0x\(String(UInt64(bitPattern: sid), radix: 16))"])
+            stats.sessionsExpired += 1
+            actions += submitWrite(.closeSession(sessionId: sid), ctx: .superUser(sessionId: sid),
+                origin: .closeSession(conn: sessionConn[sid], xid: 0, startMs: nowMs), nowMs: nowMs)
+            if let c = sessionConn[sid] { conns[c]?.closing = true }
+        }
+        if writesDisabledReason == nil, nowMs - lastContainerCheckMs >= Int64(config.containerCheckIntervalMs) {
+            lastContainerCheckMs = nowMs
+            let superCtx = SessionContext.superUser()
+            for path in tree.containersToDelete(nowMs: nowMs) {
+                actions += submitWrite(.deleteContainer(path: path), ctx: superCtx, origin: .maintenance, nowMs: nowMs)
+            }
+            for path in tree.expiredTTLNodes(nowMs: nowMs) {
+                actions += submitWrite(.deleteContainer(path: path), ctx: superCtx, origin: .maintenance, nowMs: nowMs)
+            }
+        }
+        return actions
+    }
+
+    static func shortName(_ op: OpCode) -> String {
+        switch op {
+        case .create, .create2, .createContainer, .createTTL: return "CREA"
+        case .delete: return "DELE"
+        case .exists: return "EXIS"
+        case .getData: return "GETD"
+        case .setData: return "SETD"
+        case .getACL: return "GETA"
+        case .setACL: return "SETA"
+        case .getChildren, .getChildren2: return "GETC"
+        case .sync: return "SYNC"
+        case .ping: return "PING"
+        case .multi, .multiRead: return "MULT"
+        case .closeSession: return "CLOS"
+        case .setWatches, .setWatches2: return "SETW"
+        default: return "\(op)".prefix(4).uppercased()
+        }
+    }
+}
+
+/// Counters for srvr/stat/mntr.
+struct ServerStats {
+    var packetsReceived = 0
+    var packetsSent = 0
+    var bytesReceived = 0
+    var latency = LatencyStats()
+    var sessionsExpired = 0
+    var lastResponseBytes = -1
+    var minResponseBytes = -1
+    var maxResponseBytes = -1
+    var proposals = 0
+    mutating func reset() {
+        packetsReceived = 0
+        packetsSent = 0
+        latency = LatencyStats()
+    }
+}

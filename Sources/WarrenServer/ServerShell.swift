@@ -1,0 +1,164 @@
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// The I/O shell around `ServerCore`: sockets (SwiftNIO), the clock, the transaction log thread and snapshots.
+///
+/// Threading: every call into the core runs on `coreLoop`, one thread, so the core needs no locks. Connections live
+/// on the I/O event loops and hop to `coreLoop` with each frame; the core's actions hop back by calling
+/// `ClientConnection.send`, which is thread-safe and keeps call order.
+public final class ServerShell: @unchecked Sendable {
+    public let config: ServerConfig
+    let logger: Logger
+    let ioGroup: MultiThreadedEventLoopGroup
+    let coreGroup: MultiThreadedEventLoopGroup
+    var coreLoop: EventLoop { coreGroup.next() }
+    private var channel: Channel?
+    private var nextConnectionId: UInt64 = 1
+    private let connections = NIOLockedValueBox([UInt64: ClientConnection]())
+    private let perIPCounts = NIOLockedValueBox([String: Int]())
+    var core: ServerCore!
+    private var storage: ServerStorage!
+    private var tickTask: RepeatedTask?
+    /// Bound on bytes queued to one client before it is treated as not reading.
+    public var outboundBytesMax = 16 << 20
+
+    public init(config: ServerConfig, logger: Logger) {
+        self.config = config
+        self.logger = logger
+        ioGroup = MultiThreadedEventLoopGroup(numberOfThreads: max(1, min(4, System.coreCount)))
+        coreGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    }
+
+    /// Recovers state from disk, binds the client port and starts serving. Returns the bound port.
+    @discardableResult
+    public func start() throws -> Int {
+        let storage = try ServerStorage(config: config, logger: logger)
+        let recovered = try storage.recover()
+        self.storage = storage
+        let core = try coreLoop.submit {
+            try ServerCore(config: self.config, recovered: recovered, nowMs: Self.nowMs(), logger: self.logger)
+        }.wait()
+        self.core = core
+        storage.startWriter(
+            onDurable: { [weak self] zxid in
+                guard let self else { return }
+                self.coreLoop.execute { self.perform(self.core.onDurable(upTo: zxid, nowMs: Self.nowMs())) }
+            },
+            onFailure: { [weak self] error in
+                guard let self else { return }
+                self.coreLoop.execute { self.perform(self.core.onPersistFailed(error)) }
+            })
+
+        let frameBytesMax = config.juteMaxBufferBytes
+        let bootstrap = ServerBootstrap(group: ioGroup)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        ByteToMessageHandler(ZooKeeperFrameDecoder(frameBytesMax: frameBytesMax)))
+                    try channel.pipeline.syncOperations.addHandler(ClientChannelHandler(server: self))
+                }
+            }
+        let ch = try bootstrap.bind(host: config.clientPortAddress, port: config.clientPort).wait()
+        channel = ch
+        let port = ch.localAddress?.port ?? config.clientPort
+        let tick = TimeAmount.milliseconds(Int64(max(10, min(config.tickTimeMs / 2, 100))))
+        tickTask = coreLoop.scheduleRepeatedTask(initialDelay: tick, delay: tick) { [weak self] _ in
+            guard let self else { return }
+            self.perform(self.core.onTick(nowMs: Self.nowMs()))
+        }
+        logger.info(
+            "serving",
+            metadata: [
+                "address": "\(config.clientPortAddress):\(port)", "mode": "standalone",
+                "zxid": "0x\(String(core.lastProcessedZxid, radix: 16))",
+            ])
+        return port
+    }
+
+    /// Blocks until the listening socket closes.
+    public func wait() throws {
+        try channel?.closeFuture.wait()
+    }
+
+    public func shutdown() {
+        tickTask?.cancel()
+        try? channel?.close().wait()
+        for conn in connections.withLockedValue({ Array($0.values) }) { conn.close(reason: nil) }
+        storage?.stop()
+        try? ioGroup.syncShutdownGracefully()
+        try? coreGroup.syncShutdownGracefully()
+    }
+
+    static func nowMs() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+
+    // MARK: connection events (called on I/O loops)
+
+    func register(channel: Channel) -> ClientConnection? {
+        let ip = channel.remoteAddress?.ipAddress ?? "unknown"
+        let allowed = perIPCounts.withLockedValue { counts -> Bool in
+            if config.maxClientCnxns > 0 && counts[ip, default: 0] >= config.maxClientCnxns { return false }
+            counts[ip, default: 0] += 1
+            return true
+        }
+        if !allowed {
+            logger.warning(
+                "too many connections from one address",
+                metadata: ["client": "\(ip)", "maxClientCnxns": "\(config.maxClientCnxns)"])
+            return nil
+        }
+        let conn = connections.withLockedValue { conns -> ClientConnection in
+            let id = nextConnectionId
+            nextConnectionId += 1
+            let c = ClientConnection(id: id, channel: channel, outboundBytesMax: outboundBytesMax, logger: logger)
+            conns[id] = c
+            return c
+        }
+        coreLoop.execute { self.core.onOpened(conn.id, remote: conn.remoteAddress, ip: conn.remoteIP, nowMs: Self.nowMs()) }
+        return conn
+    }
+
+    func packet(_ bytes: [UInt8], on conn: ClientConnection) {
+        coreLoop.execute { self.perform(self.core.onPacket(conn.id, bytes, nowMs: Self.nowMs())) }
+    }
+
+    func fourLetterWord(_ word: String, on conn: ClientConnection) {
+        coreLoop.execute {
+            let text = self.core.fourLetterWord(word, nowMs: Self.nowMs())
+            conn.sendTextAndClose(text)
+        }
+    }
+
+    func closed(_ conn: ClientConnection) {
+        connections.withLockedValue { _ = $0.removeValue(forKey: conn.id) }
+        perIPCounts.withLockedValue { counts in
+            counts[conn.remoteIP, default: 1] -= 1
+            if counts[conn.remoteIP] == 0 { counts[conn.remoteIP] = nil }
+        }
+        coreLoop.execute { self.perform(self.core.onClosed(conn.id, nowMs: Self.nowMs())) }
+    }
+
+    // MARK: actions (called on coreLoop)
+
+    /// Carries out the core's actions in the order given: persisting a batch before anything that follows it is
+    /// sent is the core's job (it only emits replies for durable transactions), so here order is simply preserved.
+    func perform(_ actions: [CoreAction]) {
+        for action in actions {
+            switch action {
+            case .send(let id, let bytes):
+                connections.withLockedValue { $0[id] }?.send(bytes)
+            case .close(let id, let reason):
+                connections.withLockedValue { $0[id] }?.close(reason: reason)
+            case .persist(let records):
+                storage.submit(records)
+            case .snapshot(let zxid, let payload):
+                storage.snapshotInBackground(zxid: zxid, payload: payload)
+            }
+        }
+    }
+}
