@@ -194,7 +194,7 @@ extension ServerCore {
         txnsSinceSnapshot += 1
         if txnsSinceSnapshot >= snapshotThreshold {
             txnsSinceSnapshot = 0
-            // SNAPSHOT-TODO actions.append(.snapshot(tree.lastProcessedZxid, tree.snapshotBytes()))
+            actions.append(.snapshot(tree.lastProcessedZxid, tree.snapshot()))
         }
         return actions
     }

@@ -110,7 +110,7 @@ final class ServerCore {
     var lastProcessedZxid: Int64 { tree.lastProcessedZxid }
     static let earlyPacketsMax = 64
 
-    init(config: ServerConfig, recovered: RecoveredState, nowMs: Int64, logger: Logger) throws {
+    init(config: ServerConfig, recovered: RecoveredServerState, nowMs: Int64, logger: Logger) throws {
         self.config = config
         self.logger = logger
         self.tree = recovered.tree

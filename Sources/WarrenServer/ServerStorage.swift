@@ -5,7 +5,7 @@ import WarrenStorage
 import WarrenTree
 
 /// What recovery hands the core: the tree as of the last durable transaction, and the session secret.
-struct RecoveredState {
+struct RecoveredServerState {
     var tree: DataTree
     var sessionSecret: UInt64
 }
@@ -18,6 +18,7 @@ final class ServerStorage: @unchecked Sendable {
     let logDir: String
     let snapDir: String
     let log: TxnLog
+    let snapshots: SnapshotStore
     private var writer: GroupCommitWriter?
     private let snapshotQueue = DispatchQueue(label: "warren-snapshot")
     private var purgeTimer: DispatchSourceTimer?
@@ -32,6 +33,7 @@ final class ServerStorage: @unchecked Sendable {
         }
         log = try TxnLog.open(directory: logDir)
         for line in log.recoveryReport { logger.warning("transaction log repaired: \(line)") }
+        snapshots = try SnapshotStore(directory: snapDir)
     }
 
     var treeConfig: TreeConfig {
@@ -40,18 +42,19 @@ final class ServerStorage: @unchecked Sendable {
 
     /// Newest valid snapshot plus every logged transaction after it, applied in zxid order. A corrupt record
     /// stops start-up with an error that names the file and offset: it is never skipped.
-    func recover() throws -> RecoveredState {
+    func recover() throws -> RecoveredServerState {
         var tree: DataTree
         let started = Date()
-        let snapshot: (zxid: Int64, payload: [UInt8])? = nil  // SNAPSHOT-TODO
-        if let snapshot {
-            tree = DataTree(config: treeConfig) // SNAPSHOT-TODO restore
+        let state = try Recovery.load(snapshots: snapshots, log: log)
+        for line in state.report { logger.info("recovery: \(line)") }
+        if let snapshot = state.snapshot {
+            tree = try DataTree.restore(from: snapshot.payload, config: treeConfig)
             logger.info("loaded snapshot", metadata: ["zxid": "0x\(String(snapshot.zxid, radix: 16))"])
         } else {
             tree = DataTree(config: treeConfig)
         }
         var replayed = 0
-        for record in try log.readRecords(after: tree.lastProcessedZxid) {
+        for record in state.records {
             var r = JuteReader(record.payload)
             let txn = try Txn(from: &r)
             guard txn.zxid == record.zxid else {
@@ -66,7 +69,7 @@ final class ServerStorage: @unchecked Sendable {
                 "zxid": "0x\(String(tree.lastProcessedZxid, radix: 16))", "replayed": "\(replayed)",
                 "nodes": "\(tree.reportedNodeCount)", "ms": "\(Int(Date().timeIntervalSince(started) * 1000))",
             ])
-        return RecoveredState(tree: tree, sessionSecret: try loadSecret())
+        return RecoveredServerState(tree: tree, sessionSecret: try loadSecret())
     }
 
     /// The secret that session passwords derive from; kept in dataDir so sessions survive restarts.
@@ -113,7 +116,7 @@ final class ServerStorage: @unchecked Sendable {
     func snapshotInBackground(zxid: Int64, payload: [UInt8]) {
         snapshotQueue.async { [self] in
             do {
-                // SNAPSHOT-TODO
+                _ = try snapshots.writeSnapshot(zxid: zxid, payload: payload)
                 try log.roll()
                 logger.info("snapshot written", metadata: ["zxid": "0x\(String(zxid, radix: 16))", "bytes": "\(payload.count)"])
             } catch {
@@ -124,8 +127,9 @@ final class ServerStorage: @unchecked Sendable {
 
     func purge() {
         do {
-            let removed: [String] = []  // SNAPSHOT-TODO
-            if !removed.isEmpty { logger.info("autopurge removed \(removed.count) files") }
+            let report = try Autopurge.purge(snapshots: snapshots, log: log, retain: config.autopurgeSnapRetainCount)
+            let removed = report.removedSnapshots + report.removedLogFiles
+            if !removed.isEmpty { logger.info("autopurge removed \(removed.joined(separator: ", "))") }
         } catch {
             logger.error("autopurge failed: \(error)")
         }
