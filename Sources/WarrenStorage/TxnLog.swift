@@ -32,6 +32,9 @@ public struct TxnLogStats: Equatable, Sendable {
 /// exceed `logFileBytesMax` or holds `logFileRecordsMax` records. A file is fsynced before the next one is created,
 /// so only the newest file can ever hold a torn tail.
 ///
+/// Files are not preallocated: each grows as it is written. Zero fill at the end of the newest file (what some
+/// file systems show for space that was allocated but never written before a crash) is treated as a torn tail.
+///
 /// Thread safety: every method may be called from any thread; calls are serialized by an internal lock, and `stats`
 /// has its own lock so monitoring never waits for an fsync.
 public final class TxnLog: @unchecked Sendable {
@@ -111,6 +114,10 @@ public final class TxnLog: @unchecked Sendable {
 
     /// The zxid of the last record appended or found on open; 0 for an empty log.
     public var lastZxid: Int64 { lock.locked { last } }
+
+    /// The first zxid the log still holds (the oldest file's first record), nil if empty. A leader can serve a
+    /// DIFF from zxid `z` only if `z >= oldestZxid - 1`; `readRecords(after:)` throws `zxidOrder` otherwise.
+    public var oldestZxid: Int64? { lock.locked { files.first?.zxid } }
 
     /// Names of the log files, oldest first.
     public var fileNames: [String] { lock.locked { files.map(\.name) } }

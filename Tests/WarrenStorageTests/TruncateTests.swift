@@ -61,9 +61,14 @@ final class TruncateTests: StorageTestCase {
 
     func testRemoveFilesKeepsTheFileSpanningTheZxid() throws {
         let log = try makeLog()
+        XCTAssertEqual(log.oldestZxid, 1)
         XCTAssertEqual(try log.removeFiles(notNeededAfter: 4), [])
         XCTAssertEqual(try log.removeFiles(notNeededAfter: 12).map { ($0 as NSString).lastPathComponent }, ["log.1", "log.6"])
         XCTAssertEqual(try log.readRecords(after: 12), records(13...22))
+        XCTAssertEqual(log.oldestZxid, 11)
+        assertStorageError(try log.readRecords(after: 9)) {
+            if case let .zxidOrder(_, _, previous, zxid) = $0 { return previous == 9 && zxid == 11 } else { return false }
+        }
         // A file ending right at the zxid is not needed: the next one starts at zxid + 1.
         XCTAssertEqual(try log.removeFiles(notNeededAfter: 15).map { ($0 as NSString).lastPathComponent }, ["log.b"])
         XCTAssertEqual(try log.removeFiles(notNeededAfter: 1000).map { ($0 as NSString).lastPathComponent }, ["log.10"])

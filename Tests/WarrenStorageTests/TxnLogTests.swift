@@ -153,6 +153,26 @@ final class TxnLogTests: StorageTestCase {
         }
     }
 
+    func testReadersAndStatsWhileAnotherThreadAppends() throws {
+        let log = try TxnLog.open(directory: logDir, options: TxnLog.Options(logFileBytesMax: 8 << 10))
+        let writer = Thread {
+            for group in 0..<50 {
+                try! log.append(self.records(Int64(group * 20 + 1)...Int64(group * 20 + 20)))
+                try! log.sync()
+            }
+        }
+        writer.start()
+        var reads = 0
+        while log.stats.lastZxid < 1000 || reads == 0 {
+            let seen = try log.readRecords(after: 0)
+            XCTAssertEqual(seen.map(\.zxid), (0..<seen.count).map { Int64($0 + 1) }, "every read is a gap-free prefix")
+            reads += 1
+        }
+        while !writer.isFinished { usleep(1000) }
+        XCTAssertEqual(try log.readRecords(after: 0), records(1...1000))
+        XCTAssertEqual(log.stats.fsyncCount, UInt64(50 + log.stats.logFileCount - 1))
+    }
+
     func testCloseThenUseIsAnError() throws {
         let log = try TxnLog.open(directory: logDir)
         try log.append(records(1...2))
