@@ -35,7 +35,7 @@ public struct PurgeReport: Equatable, Sendable {
 }
 
 public enum Autopurge {
-    /// Keeps the newest `retain` snapshots (at least 3) and the log files holding records after the oldest of
+    /// Keeps the newest `retain` snapshots (at least 3, whatever is passed) and the log files holding records after the oldest of
     /// them; deletes the rest. Snapshots go first, so a crash in between only leaves extra log files. With no
     /// snapshot, no log file is deleted. Safe while the log is being appended to and a snapshot is being written.
     public static func purge(snapshots: SnapshotStore, log: TxnLog, retain: Int) throws -> PurgeReport {

@@ -120,11 +120,12 @@ public final class SnapshotStore: @unchecked Sendable {
     /// Zxids of the snapshot files present, ascending, whether or not they verify.
     public func snapshotZxids() throws -> [Int64] { try lock.locked { try listSnapshots().map(\.zxid) } }
 
-    /// Deletes all but the newest `retain` snapshots and any leftover temp files, then fsyncs the directory.
-    /// Returns the deleted paths and the zxid of the oldest snapshot kept (nil if there is none); log files
-    /// before that zxid are then no longer needed (see `Autopurge`).
-    public func purge(retain: Int) throws -> (removed: [String], oldestRetainedZxid: Int64?) {
-        precondition(retain >= AutopurgeConfig.snapRetainCountMin, "retain \(retain) below \(AutopurgeConfig.snapRetainCountMin)")
+    /// Deletes all but the newest `retain` snapshots (a `retain` below `AutopurgeConfig.snapRetainCountMin` counts
+    /// as that minimum) and any leftover temp files, then fsyncs the directory. Returns the deleted paths and the
+    /// zxid of the oldest snapshot kept (nil if there is none); log files before that zxid are then no longer needed
+    /// (see `Autopurge`).
+    public func purge(retain requested: Int) throws -> (removed: [String], oldestRetainedZxid: Int64?) {
+        let retain = max(requested, AutopurgeConfig.snapRetainCountMin)
         return try lock.locked {
             let names = try Directory.list(directory)
             let snapshots = try listSnapshots(names)

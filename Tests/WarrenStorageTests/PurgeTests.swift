@@ -39,7 +39,7 @@ final class PurgeTests: StorageTestCase {
         try log.append(records(1...20))  // files at 1, 5, 9, 13, 17
         let store = try SnapshotStore(directory: snapDir)
         for zxid: Int64 in [7, 15, 18] { try store.writeSnapshot(zxid: zxid, payload: []) }
-        let result = try Autopurge.purge(snapshots: store, log: log, retain: 3)
+        let result = try Autopurge.purge(snapshots: store, log: log, retain: 1)  // counts as 3
         XCTAssertEqual(result.removedSnapshots, [])
         XCTAssertEqual(result.removedLogFiles.map { ($0 as NSString).lastPathComponent }, ["log.1"])
         XCTAssertEqual(try log.readRecords(after: 7), records(8...20))
