@@ -1,0 +1,65 @@
+import WarrenJute
+import XCTest
+
+@testable import WarrenTree
+
+final class PathTests: XCTestCase {
+    func testValidPaths() {
+        for path in ["/", "/a", "/a/b", "/a.b", "/..a", "/a..", "/.a", "/a/.b/c", "/zookeeper", "/ü", "/a b", "/\u{A0}", "/\u{FFEF}"] {
+            XCTAssertTrue(PathValidation.isValid(path), path)
+        }
+    }
+
+    func testInvalidPathsWithReasons() {
+        let cases: [(String, String)] = [
+            ("", "path length must be > 0"),
+            ("a", "path must start with / character"),
+            ("/a/", "path must not end with / character"),
+            ("//a", "empty node name specified @1"),
+            ("/a//b", "empty node name specified @3"),
+            ("/a/./b", "relative paths not allowed @3"),
+            ("/a/../b", "relative paths not allowed @4"),
+            ("/.", "relative paths not allowed @1"),
+            ("/..", "relative paths not allowed @2"),
+            ("/a\u{0}b", "null character not allowed @2"),
+            ("/a\u{1}", "invalid character @2"),
+            ("/\u{7F}", "invalid character @1"),
+            ("/\u{9F}", "invalid character @1"),
+            ("/\u{E000}", "invalid character @1"),
+            ("/\u{F8FF}", "invalid character @1"),
+            ("/\u{FFF0}", "invalid character @1"),
+            ("/😀", "invalid character @1"),
+        ]
+        for (path, reason) in cases {
+            XCTAssertEqual(PathValidation.invalidReason(path), reason, path.debugDescription)
+        }
+    }
+
+    func testSequentialPrefixes() {
+        XCTAssertTrue(PathValidation.isValid("/a/", sequential: true))
+        XCTAssertTrue(PathValidation.isValid("/", sequential: true))
+        XCTAssertFalse(PathValidation.isValid("/a//", sequential: true))
+        XCTAssertFalse(PathValidation.isValid("/a/", sequential: false))
+    }
+
+    func testParentAndLastComponent() {
+        XCTAssertEqual(PathValidation.parent(of: "/a"), "/")
+        XCTAssertEqual(PathValidation.parent(of: "/a/b/c"), "/a/b")
+        XCTAssertEqual(PathValidation.parent(of: "/a/"), "/a")
+        XCTAssertNil(PathValidation.parent(of: "abc"))
+        XCTAssertNil(PathValidation.parent(of: "/a\u{0}"))
+        XCTAssertEqual(PathValidation.lastComponent(of: "/a/b"), "b")
+        XCTAssertEqual(PathValidation.lastComponent(of: "/"), "")
+        XCTAssertEqual(PathValidation.join("/", "x"), "/x")
+        XCTAssertEqual(PathValidation.join("/a", "x"), "/a/x")
+    }
+
+    func testTreeAnswersBadArgumentsForInvalidPaths() {
+        let h = TreeHarness()
+        XCTAssertEqual(h.error(.setData(path: "/a//b", data: [], version: -1)), .badArguments)
+        XCTAssertEqual(h.error(.check(path: "x", version: -1)), .badArguments)
+        XCTAssertEqual(h.error(.create(path: "/bad\u{1}", data: [], acl: ACL.openUnsafe, mode: .persistent)), .badArguments)
+        XCTAssertEqual(h.error(.create(path: "/\u{0}", data: [], acl: ACL.openUnsafe, mode: .persistent)), .badArguments)
+        XCTAssertEqual(h.create("/", mode: .persistentSequential), "/0000000000")
+    }
+}
