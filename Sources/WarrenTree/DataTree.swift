@@ -40,14 +40,17 @@ public final class DataTree {
     public static let systemPaths = ["/", "/zookeeper", "/zookeeper/quota", "/zookeeper/config"]
 
     /// A fresh tree: "/", "/zookeeper", "/zookeeper/quota" (open ACL) and "/zookeeper/config" (world read-only),
-    /// all with zeroed stats, as in a fresh ZooKeeper.
+    /// with zeroed stats (but aversion -1 on the config node), as in a fresh ZooKeeper 3.8.
     public init(config: TreeConfig = TreeConfig()) {
         self.config = config
         insertRoot(aclRef: acls.intern(ACL.openUnsafe), stat: PersistedStat(), data: [])
         let zookeeper = insertChild(path: "/zookeeper", parent: DataTree.rootSlot, data: [], aclRef: acls.intern(ACL.openUnsafe),
                                     stat: PersistedStat())
         insertChild(path: "/zookeeper/quota", parent: zookeeper, data: [], aclRef: acls.intern(ACL.openUnsafe), stat: PersistedStat())
-        insertChild(path: "/zookeeper/config", parent: zookeeper, data: [], aclRef: acls.intern(ACL.readUnsafe), stat: PersistedStat())
+        // ZooKeeper installs the config node's ACL with setACL(version -1), which leaves aversion at -1.
+        var configStat = PersistedStat()
+        configStat.aversion = -1
+        insertChild(path: "/zookeeper/config", parent: zookeeper, data: [], aclRef: acls.intern(ACL.readUnsafe), stat: configStat)
     }
 
     /// An empty shell for snapshot restore.

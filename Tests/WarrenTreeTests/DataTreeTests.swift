@@ -69,6 +69,7 @@ extension SessionContext {
 }
 
 final class DataTreeTests: XCTestCase {
+    /// Values checked against a fresh ZooKeeper 3.8 server (`stat /`, `mntr`).
     func testFreshTreeLooksLikeZooKeeper() throws {
         let h = TreeHarness()
         XCTAssertEqual(h.children("/"), ["zookeeper"])
@@ -82,6 +83,7 @@ final class DataTreeTests: XCTestCase {
         XCTAssertEqual(h.stat("/zookeeper")?.cversion, -2)
         XCTAssertEqual(h.tree.acl(of: "/"), ACL.openUnsafe)
         XCTAssertEqual(h.tree.acl(of: "/zookeeper/config"), ACL.readUnsafe)
+        XCTAssertEqual(h.stat("/zookeeper/config")?.aversion, -1, "as ZooKeeper 3.8 reports it")
         XCTAssertEqual(h.tree.lastProcessedZxid, 0)
     }
 
@@ -101,6 +103,21 @@ final class DataTreeTests: XCTestCase {
         XCTAssertEqual(h.tree.lastProcessedZxid, 2)
         XCTAssertEqual(h.tree.nodeCount, 6)
         XCTAssertEqual(h.tree.approximateDataSize, 44 + 2 + 5 + 4)
+    }
+
+    /// The same steps against ZooKeeper 3.8 gave these client-visible cversions.
+    func testCVersionMatchesZooKeeperSession() {
+        let h = TreeHarness()
+        XCTAssertEqual(h.create("/t-", mode: .persistentSequential), "/t-0000000000")
+        h.create("/a", "hello")
+        XCTAssertEqual(h.stat("/a")?.cversion, 0)
+        h.create("/a/b")
+        XCTAssertEqual(h.stat("/a")?.cversion, 1)
+        XCTAssertEqual(h.stat("/")?.cversion, 1)
+        XCTAssertEqual(h.stat("/")?.numChildren, 3)
+        XCTAssertNil(h.error(.delete(path: "/a/b", version: -1)))
+        XCTAssertEqual(h.stat("/a")?.cversion, 2)
+        XCTAssertEqual(h.stat("/a")?.pzxid, 4)
     }
 
     func testCreateErrors() {
