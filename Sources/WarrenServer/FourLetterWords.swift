@@ -139,6 +139,11 @@ extension ServerCore {
         out += "zookeeper.version=\(Self.versionString)\n"
         out += "host.name=\(info.hostName)\n"
         out += "os.name=Linux\n"
+        var uts = utsname()
+        uname(&uts)
+        let machine = withUnsafeBytes(of: &uts.machine) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        out += "os.arch=\(machine == "x86_64" ? "amd64" : machine)\n"
+        out += "user.home=\(info.environment["HOME"] ?? "")\n"
         out += "os.version=\(info.operatingSystemVersionString)\n"
         out += "user.name=\(info.environment["USER"] ?? "")\n"
         out += "user.dir=\(FileManager.default.currentDirectoryPath)\n"
@@ -150,10 +155,17 @@ extension ServerCore {
 
     private func dumpText() -> String {
         var out = "SessionTracker dump:\n"
-        let all = sessions.all
-        out += "Session Sets (\(all.count))/(\(all.count)):\n"
-        for s in all.sorted(by: { $0.expiresAtMs < $1.expiresAtMs }) {
-            out += "0x\(Self.hex(s.id)) expires at \(s.expiresAtMs) (timeout \(s.timeoutMs)ms)\n"
+        // ZooKeeper's layout: one set per expiry bucket, dated like Java's Date.toString().
+        let buckets = Dictionary(grouping: sessions.all, by: \.expiresAtMs)
+        out += "Session Sets (\(buckets.count))/(\(sessions.count)):\n"
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "EEE MMM dd HH:mm:ss zzz yyyy"
+        for (expiresAtMs, members) in buckets.sorted(by: { $0.key < $1.key }) {
+            let date = formatter.string(from: Date(timeIntervalSince1970: Double(expiresAtMs) / 1000))
+            out += "\(members.count) expire at \(date):\n"
+            for s in members.sorted(by: { $0.id < $1.id }) { out += "\t0x\(Self.hex(s.id))\n" }
         }
         out += "ephemeral nodes dump:\n"
         let eph = tree.ephemeralsBySession()
