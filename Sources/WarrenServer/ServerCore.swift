@@ -10,6 +10,9 @@ enum CoreAction {
     case send(UInt64, [UInt8])
     /// Close a connection, logging the reason when there is one.
     case close(UInt64, String?)
+    /// Stop (false) or resume (true) reading from a connection: backpressure for clients that pipeline more
+    /// than `connectionOutstandingMax` requests.
+    case setReading(UInt64, Bool)
     /// Append these log records and fsync them; report back with `onDurable(upTo:)`.
     case persist([GroupCommitWriter.Record])
     /// Write this serialized tree as the snapshot at `zxid`, off the core thread.
@@ -34,6 +37,7 @@ struct ConnState {
     var isSuper = false
     /// Entries of this connection waiting in the pipeline; while non-zero, its reads queue behind them.
     var outstanding = 0
+    var readingPaused = false
     var received = 0
     var sent = 0
     var lastCxid: Int32 = 0
@@ -108,7 +112,10 @@ final class ServerCore {
     var closingSessions: Set<Int64> = []
 
     var lastProcessedZxid: Int64 { tree.lastProcessedZxid }
+    var pausedConnections: Int { conns.values.lazy.filter(\.readingPaused).count }
     static let earlyPacketsMax = 64
+    /// Requests one connection may have waiting in the pipeline before the server stops reading its socket.
+    static let connectionOutstandingMax = 1000
 
     init(config: ServerConfig, recovered: RecoveredServerState, nowMs: Int64, logger: Logger) throws {
         self.config = config
@@ -179,13 +186,28 @@ final class ServerCore {
         if conn.sessionId != 0 { sessions.touch(conn.sessionId, nowMs: nowMs) }
         conns[id]?.lastCxid = header.xid
         conns[id]?.lastOp = Self.shortName(request.opCode)
-        return handle(id, header, request, nowMs: nowMs) + drain(nowMs: nowMs)
+        var actions = handle(id, header, request, nowMs: nowMs) + drain(nowMs: nowMs)
+        if let c = conns[id], c.outstanding > Self.connectionOutstandingMax, !c.readingPaused {
+            conns[id]?.readingPaused = true
+            actions.append(.setReading(id, false))
+        }
+        return actions
+    }
+
+    /// Resumes reading from connections paused for backpressure once their queue has drained to half.
+    func resumeDrained(_ actions: inout [CoreAction]) {
+        for (id, c) in conns where c.readingPaused && c.outstanding <= Self.connectionOutstandingMax / 2 {
+            conns[id]?.readingPaused = false
+            actions.append(.setReading(id, true))
+        }
     }
 
     /// The log reports records up to `zxid` durable: complete the pipeline up to there, in order.
     func onDurable(upTo zxid: Int64, nowMs: Int64) -> [CoreAction] {
         durableZxid = max(durableZxid, zxid)
-        return drain(nowMs: nowMs)
+        var actions = drain(nowMs: nowMs)
+        if pausedConnections > 0 { resumeDrained(&actions) }
+        return actions
     }
 
     /// The log failed. Nothing prepared after the last durable zxid will be applied: fail those requests, forget

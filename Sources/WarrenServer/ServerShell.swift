@@ -154,6 +154,12 @@ public final class ServerShell: @unchecked Sendable {
                 connections.withLockedValue { $0[id] }?.send(bytes)
             case .close(let id, let reason):
                 connections.withLockedValue { $0[id] }?.close(reason: reason)
+            case .setReading(let id, let on):
+                if let conn = connections.withLockedValue({ $0[id] }) {
+                    conn.channel.setOption(ChannelOptions.autoRead, value: on).whenComplete { _ in
+                        if on { conn.channel.read() }
+                    }
+                }
             case .persist(let records):
                 storage.submit(records)
             case .snapshot(let zxid, let payload):
