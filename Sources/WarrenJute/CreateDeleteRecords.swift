@@ -23,7 +23,7 @@ public struct CreateRequest: JuteRecord, Sendable, Equatable {
     public var mode: CreateMode? { CreateMode(rawValue: flags) }
 
     public init(from r: inout JuteReader) throws {
-        path = try r.readUString()
+        path = try r.readRequiredPath()
         data = try r.readBuffer()
         acl = try r.readACLs()
         flags = try r.readInt()
@@ -56,7 +56,7 @@ public struct CreateTTLRequest: JuteRecord, Sendable, Equatable {
     public var mode: CreateMode? { CreateMode(rawValue: flags) }
 
     public init(from r: inout JuteReader) throws {
-        path = try r.readUString()
+        path = try r.readRequiredPath()
         data = try r.readBuffer()
         acl = try r.readACLs()
         flags = try r.readInt()

@@ -13,8 +13,22 @@ extension JuteReader {
     /// A `vector<ustring>` where null is read as an empty list (and null elements as "").
     mutating func readStrings() throws -> [String] { try readVector { try $0.readUString() } ?? [] }
 
-    /// A `vector<ACL>` where null is read as an empty list.
-    mutating func readACLs() throws -> [ACL] { try readVector { try $0.read(ACL.self) } ?? [] }
+    /// A `vector<ACL>` where null, or any negative count, is read as an empty list: ZooKeeper's reader loops
+    /// zero times on a negative count, so such a create fails as InvalidACL rather than as a marshalling error.
+    mutating func readACLs() throws -> [ACL] {
+        var peek = self
+        if try peek.readInt() < 0 {
+            self = peek
+            return []
+        }
+        return try readVector { try $0.read(ACL.self) } ?? []
+    }
+
+    /// A request's path, where null is malformed (ZooKeeper fails such a request with MarshallingError).
+    mutating func readRequiredPath() throws -> String {
+        guard let path = try readString() else { throw JuteError.badValue("null path") }
+        return path
+    }
 }
 
 extension JuteWriter {

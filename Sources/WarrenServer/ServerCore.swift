@@ -170,18 +170,21 @@ final class ServerCore {
             return onConnect(id, bytes, nowMs: nowMs)
         }
         var r = JuteReader(bytes)
-        let header: RequestHeader
+        guard let header = try? r.read(RequestHeader.self) else {
+            return [.close(id, "malformed request header (\(bytes.count) bytes)")]
+        }
         let request: Request
         do {
-            header = try r.read()
             request = try Request.decode(opCode: header.type, body: &r)
         } catch RequestDecodeError.unknownOpCode(let op) {
-            var r2 = JuteReader(bytes)
-            let xid = (try? r2.readInt()) ?? 0
-            logger.info("unknown opcode", metadata: ["client": "\(conn.remote)", "opcode": "\(op)"])
-            return enqueueReply(id, replyBytes(xid: xid, err: .unimplemented), nowMs: nowMs)
+            // Like ZooKeeper: answer Unimplemented, then drop the connection (the client is speaking another protocol).
+            conns[id]?.closing = true
+            return enqueueReply(id, replyBytes(xid: header.xid, err: .unimplemented), nowMs: nowMs)
+                + [.close(id, "unknown opcode \(op)")]
         } catch {
-            return [.close(id, "malformed request: \(error)")]
+            // A malformed record inside a well-formed frame: ZooKeeper answers MarshallingError and keeps serving.
+            logger.info("malformed request", metadata: ["client": "\(conn.remote)", "error": "\(error)"])
+            return enqueueReply(id, replyBytes(xid: header.xid, err: .marshallingError), nowMs: nowMs)
         }
         if conn.sessionId != 0 { sessions.touch(conn.sessionId, nowMs: nowMs) }
         conns[id]?.lastCxid = header.xid

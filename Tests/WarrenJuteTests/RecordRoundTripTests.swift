@@ -87,14 +87,27 @@ final class RecordRoundTripTests: XCTestCase {
         XCTAssertEqual(MultiHeader.end.juteBytes(), [0xff, 0xff, 0xff, 0xff, 1, 0xff, 0xff, 0xff, 0xff])
     }
 
-    func testNullVectorsAndStringsDecodeAsEmpty() throws {
+    func testNullAndNegativeACLVectorsDecodeAsEmpty() throws {
+        for count: Int32 in [-1, -5] {
+            var w = JuteWriter()
+            w.writeString("/a")
+            w.writeBuffer(nil)
+            w.writeInt(count)
+            w.writeInt(0)
+            var r = JuteReader(w.bytes)
+            let decoded = try CreateRequest(from: &r)
+            XCTAssertEqual(decoded, CreateRequest(path: "/a", data: nil, acl: [], flags: 0), "count \(count)")
+            XCTAssertTrue(r.isAtEnd)
+        }
+    }
+
+    func testNullCreatePathIsMalformed() {
         var w = JuteWriter()
         w.writeString(nil)
         w.writeBuffer(nil)
         w.writeVector(nil as [ACL]?) { $0.write($1) }
         w.writeInt(0)
         var r = JuteReader(w.bytes)
-        let decoded = try CreateRequest(from: &r)
-        XCTAssertEqual(decoded, CreateRequest(path: "", data: nil, acl: [], flags: 0))
+        XCTAssertThrowsError(try CreateRequest(from: &r)) { XCTAssertEqual($0 as? JuteError, .badValue("null path")) }
     }
 }
