@@ -4,6 +4,12 @@ import WarrenJute
 import WarrenStorage
 import WarrenTree
 
+/// A reason the server cannot start, worded for the operator.
+struct StartupError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
 /// What recovery hands the core: the tree as of the last durable transaction, and the session secret.
 struct RecoveredServerState {
     var tree: DataTree
@@ -31,9 +37,26 @@ final class ServerStorage: @unchecked Sendable {
         for dir in [logDir, snapDir] {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         }
-        log = try TxnLog.open(directory: logDir)
+        let logDir = self.logDir
+        log = try Self.explained { try TxnLog.open(directory: logDir) }
         for line in log.recoveryReport { logger.warning("transaction log repaired: \(line)") }
         snapshots = try SnapshotStore(directory: snapDir)
+    }
+
+    /// Rewords storage faults that stop start-up so the operator learns what is wrong and what to do.
+    static func explained<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as StorageError {
+            switch error {
+            case .corruptRecord, .zxidOrder, .badFile:
+                throw StartupError(
+                    "transaction log is corrupt (\(error)); refusing to start rather than lose or invent "
+                        + "transactions. Restore the data directory from a backup or a replica.")
+            default:
+                throw error
+            }
+        }
     }
 
     var treeConfig: TreeConfig {
@@ -45,7 +68,7 @@ final class ServerStorage: @unchecked Sendable {
     func recover() throws -> RecoveredServerState {
         var tree: DataTree
         let started = Date()
-        let state = try Recovery.load(snapshots: snapshots, log: log)
+        let state = try Self.explained { try Recovery.load(snapshots: snapshots, log: log) }
         for line in state.report { logger.info("recovery: \(line)") }
         if let snapshot = state.snapshot {
             tree = try DataTree.restore(from: snapshot.payload, config: treeConfig)
