@@ -17,7 +17,7 @@ public final class DataTree {
     /// Node storage; a slot is free when its path is not in `index`.
     var slots: ContiguousArray<NodeSlot> = []
     var freeSlots: [Int32] = []
-    var index: [String: Int32] = [:]
+    var index = PathIndex()
     var acls = ACLCache()
     /// Slots of ephemeral nodes by owning session, of container nodes and of TTL nodes.
     var ephemerals: [Int64: Set<Int32>] = [:]
@@ -82,7 +82,7 @@ public final class DataTree {
 
     // MARK: - Slots
 
-    @inline(__always) func slotOf(_ path: String) -> Int32? { index[path] }
+    @inline(__always) func slotOf(_ path: String) -> Int32? { index.find(path) { slots[Int($0)].path } }
 
     func nodeHash(_ slot: Int32) -> UInt64 {
         let n = slots[Int(slot)]
@@ -117,9 +117,9 @@ public final class DataTree {
     }
 
     func insertRoot(aclRef: Int32, stat: PersistedStat, data: [UInt8]) {
-        precondition(slots.isEmpty && index.isEmpty, "root inserted into a non-empty tree (\(index.count) nodes)")
+        precondition(slots.isEmpty && index.count == 0, "root inserted into a non-empty tree (\(index.count) nodes)")
         slots.append(NodeSlot(path: "/", data: data, stat: stat, aclRef: aclRef, parent: -1, children: []))
-        index["/"] = DataTree.rootSlot
+        index.insert("/", slot: DataTree.rootSlot)
         nodeDigest &+= nodeHash(DataTree.rootSlot)
         pathAndDataSize += 1 + Int64(data.count)
     }
@@ -127,7 +127,7 @@ public final class DataTree {
     /// Adds a node under `parent` (which must not already have it) and indexes it. Returns its slot.
     @discardableResult
     func insertChild(path: String, parent: Int32, data: [UInt8], aclRef: Int32, stat: PersistedStat) -> Int32 {
-        precondition(index[path] == nil, "insert of existing path \(path)")
+        precondition(slotOf(path) == nil, "insert of existing path \(path)")
         let node = NodeSlot(path: path, data: data, stat: stat, aclRef: aclRef, parent: parent, children: [])
         let slot: Int32
         if let free = freeSlots.popLast() {
@@ -137,7 +137,7 @@ public final class DataTree {
             slot = Int32(slots.count)
             slots.append(node)
         }
-        index[path] = slot
+        index.insert(path, slot: slot)
         slots[Int(parent)].children.insert(slot)
         nodeDigest &+= nodeHash(slot)
         pathAndDataSize += Int64(path.utf16.count + data.count)
@@ -157,7 +157,7 @@ public final class DataTree {
         nodeDigest &-= nodeHash(slot)
         pathAndDataSize -= Int64(node.path.utf16.count + node.data.count)
         slots[Int(node.parent)].children.remove(slot)
-        index[node.path] = nil
+        index.remove(node.path, slot: slot)
         acls.release(node.aclRef)
         switch EphemeralKind.of(owner: node.stat.ephemeralOwner, extendedTypesEnabled: config.extendedTypesEnabled) {
         case .persistent: break

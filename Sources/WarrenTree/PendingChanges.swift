@@ -18,7 +18,7 @@ struct ChangeRecord {
 /// The overlay of prepared-but-unapplied changes: the latest record per path plus the records in prepare order,
 /// retired as their txns are applied.
 struct PendingChanges {
-    private(set) var latest: [String: ChangeRecord] = [:]
+    private var latest: [PathKey: ChangeRecord] = [:]
     /// Records in prepare order; `log[head...]` are live.
     private(set) var log: [ChangeRecord] = []
     private var head = 0
@@ -27,22 +27,25 @@ struct PendingChanges {
     private var undo: [(path: String, previous: ChangeRecord?)]? = nil
 
     var isEmpty: Bool { head == log.count }
+
+    /// The newest prepared change to `path`, if any.
+    func latest(_ path: String) -> ChangeRecord? { latest[PathKey(path)] }
     /// The live records, oldest first.
     var outstanding: ArraySlice<ChangeRecord> { log[head...] }
 
     mutating func add(zxid: Int64, path: String, node: PendingNode?) {
         let record = ChangeRecord(serial: nextSerial, zxid: zxid, path: path, node: node)
         nextSerial += 1
-        undo?.append((path, latest[path]))
+        undo?.append((path, latest[PathKey(path)]))
         log.append(record)
-        latest[path] = record
+        latest[PathKey(path)] = record
     }
 
     /// Drops every record with zxid <= `zxid`; a path's latest entry goes only if it is that record.
     mutating func retire(upTo zxid: Int64) {
         while head < log.count && log[head].zxid <= zxid {
             let record = log[head]
-            if latest[record.path]?.serial == record.serial { latest[record.path] = nil }
+            if latest[PathKey(record.path)]?.serial == record.serial { latest[PathKey(record.path)] = nil }
             head += 1
         }
         if head == log.count {
@@ -66,7 +69,7 @@ struct PendingChanges {
     mutating func rollbackMulti() {
         guard let changes = undo else { preconditionFailure("rollback without beginMulti") }
         for change in changes.reversed() {
-            latest[change.path] = change.previous
+            latest[PathKey(change.path)] = change.previous
         }
         log.removeLast(changes.count)
         undo = nil

@@ -201,7 +201,7 @@ extension DataTree {
 
     /// A node as it will be after every prepared txn, or `noNode`.
     func record(_ path: String) throws(ErrorCode) -> PendingNode {
-        if let change = pending.latest[path] {
+        if let change = pending.latest(path) {
             guard let node = change.node else { throw .noNode }
             return node
         }

@@ -136,8 +136,8 @@ extension DataTree {
                 continue
             }
             guard path != "/", PathValidation.isValid(path) else { throw SnapshotError.inconsistent("invalid path \(path)") }
-            guard tree.index[path] == nil else { throw SnapshotError.inconsistent("duplicate path \(path)") }
-            guard let parent = PathValidation.parent(of: path).flatMap({ tree.index[$0] }) else {
+            guard tree.slotOf(path) == nil else { throw SnapshotError.inconsistent("duplicate path \(path)") }
+            guard let parent = PathValidation.parent(of: path).flatMap(tree.slotOf) else {
                 throw SnapshotError.inconsistent("\(path) precedes its parent")
             }
             tree.insertChild(path: path, parent: parent, data: data, aclRef: aclRef, stat: stat)

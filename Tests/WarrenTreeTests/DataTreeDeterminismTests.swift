@@ -99,7 +99,7 @@ final class DataTreeDeterminismTests: XCTestCase {
         XCTAssertNil(h.error(.closeSession(sessionId: 9)))
         XCTAssertNotEqual(h.tree.digest, withSession)
         // The incremental digest equals one computed from scratch.
-        let recomputed = h.tree.index.values.reduce(UInt64(0)) { $0 &+ h.tree.nodeHash($1) }
+        let recomputed = h.tree.index.slots.reduce(UInt64(0)) { $0 &+ h.tree.nodeHash($1) }
         XCTAssertEqual(h.tree.nodeDigest, recomputed)
     }
 
@@ -108,7 +108,10 @@ final class DataTreeDeterminismTests: XCTestCase {
         _ = randomWorkload(seed: 7, steps: 1_000, tree: tree)
         var size: Int64 = 0
         var digest: UInt64 = 0
-        for (path, slot) in tree.index {
+        XCTAssertEqual(tree.index.count, tree.nodeCount)
+        for slot in tree.index.slots {
+            let path = tree.slots[Int(slot)].path
+            XCTAssertEqual(tree.slotOf(path), slot)
             size += Int64(path.utf16.count + tree.slots[Int(slot)].data.count)
             digest &+= tree.nodeHash(slot)
             let node = tree.slots[Int(slot)]

@@ -63,3 +63,51 @@ final class PathTests: XCTestCase {
         XCTAssertEqual(h.create("/", mode: .persistentSequential), "/0000000000")
     }
 }
+
+final class PathIndexTests: XCTestCase {
+    func testCanonicallyEquivalentPathsAreDifferentNodes() {
+        let h = TreeHarness()
+        let composed = "/caf\u{E9}"
+        let decomposed = "/cafe\u{301}"
+        XCTAssertEqual(composed, decomposed, "Swift String equality is canonical")
+        h.create(composed, "nfc")
+        XCTAssertNil(h.stat(decomposed))
+        h.create(decomposed, "nfd")
+        XCTAssertEqual(h.data(composed), "nfc")
+        XCTAssertEqual(h.data(decomposed), "nfd")
+        XCTAssertEqual(try h.tree.getChildren("/", ctx: .anyone).get().children.count, 3)
+        // The prepare overlay must keep them apart too.
+        XCTAssertNoThrow(try h.prepare(.delete(path: composed, version: -1)).get())
+        XCTAssertNoThrow(try h.prepare(.setData(path: decomposed, data: [], version: 0)).get())
+    }
+
+    func testMatchesDictionaryUnderRandomInsertsAndRemoves() {
+        var rng = SeededGenerator(state: 99)
+        var paths: [String] = []
+        var index = PathIndex()
+        var reference: [String: Int32] = [:]
+        var free: [Int32] = []
+        for step in 0..<20_000 {
+            if reference.isEmpty || Int.random(in: 0..<3, using: &rng) > 0 {
+                let path = "/n\(Int.random(in: 0..<5_000, using: &rng))"
+                if reference[path] != nil { continue }
+                let slot = free.popLast() ?? Int32(paths.count)
+                if Int(slot) == paths.count { paths.append(path) } else { paths[Int(slot)] = path }
+                index.insert(path, slot: slot)
+                reference[path] = slot
+            } else {
+                let (path, slot) = reference.randomElement(using: &rng)!
+                index.remove(path, slot: slot)
+                reference[path] = nil
+                free.append(slot)
+            }
+            if step % 1_000 == 0 || step == 19_999 {
+                XCTAssertEqual(index.count, reference.count)
+                for probe in 0..<5_000 {
+                    let path = "/n\(probe)"
+                    XCTAssertEqual(index.find(path) { paths[Int($0)] }, reference[path], path)
+                }
+            }
+        }
+    }
+}
