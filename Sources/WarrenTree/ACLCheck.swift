@@ -129,3 +129,16 @@ public enum ACLRules {
         return parts
     }
 }
+
+extension DataTree {
+    /// The digest ACL id for `user:password` (for `addauth digest` and for building ACLs).
+    public static func digestId(user: String, password: String) -> String {
+        ACLRules.digestId(user: user, password: password)
+    }
+
+    /// The identities an auth packet with scheme "digest" and `credentials` ("user:password") grants, including
+    /// `super:` when they match this tree's configured super digest.
+    public func digestAuthIds(credentials: String) -> [Id] {
+        ACLRules.digestAuthIds(credentials: credentials, superDigest: config.superDigest)
+    }
+}

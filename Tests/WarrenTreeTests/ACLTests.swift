@@ -180,3 +180,17 @@ final class ACLTests: XCTestCase {
         XCTAssertEqual(h.tree.aclListCount, base)
     }
 }
+
+final class SuperDigestTests: XCTestCase {
+    func testConfiguredSuperDigestGrantsEverything() throws {
+        let h = TreeHarness(config: TreeConfig(superDigest: DataTree.digestId(user: "super", password: "superpw")))
+        h.create("/locked", acl: [ACL(perms: .read, id: Id(scheme: "digest", id: "someone:else"))])
+        let admin = SessionContext(sessionId: 1, authIds: h.tree.digestAuthIds(credentials: "super:superpw"))
+        XCTAssertTrue(admin.isSuper)
+        let mallory = SessionContext(sessionId: 2, authIds: h.tree.digestAuthIds(credentials: "super:guess"))
+        XCTAssertFalse(mallory.isSuper)
+        XCTAssertEqual(h.error(.setData(path: "/locked", data: [1], version: -1), mallory), .noAuth)
+        XCTAssertNil(h.error(.setData(path: "/locked", data: [1], version: -1), admin))
+        XCTAssertEqual(try h.tree.getACL("/locked", ctx: admin).get().acl.first?.id.id, "someone:else", "super sees unredacted ACLs")
+    }
+}
