@@ -223,3 +223,58 @@ def test_unicode_path(zk, base):
     p = zk.create(f"{base}/naïve-ü-日本")
     assert p == f"{base}/naïve-ü-日本"
     assert "naïve-ü-日本" in zk.get_children(base)
+
+
+def test_set_keeps_creation_fields(zk, base):
+    _, created = zk.create(f"{base}/n", b"a", include_data=True)
+    zk.create(f"{base}/n/child")
+    before = zk.exists(f"{base}/n")
+    after = zk.set(f"{base}/n", b"bb")
+    assert (after.czxid, after.ctime) == (created.czxid, created.ctime)
+    assert after.mtime >= created.mtime
+    assert (after.cversion, after.pzxid, after.numChildren) == (before.cversion, before.pzxid, 1)
+    assert after.aversion == 0
+
+
+def test_set_acls_changes_only_aversion(zk, base):
+    from kazoo.security import OPEN_ACL_UNSAFE
+
+    before = zk.exists(zk.create(f"{base}/n", b"a"))
+    after = zk.set_acls(f"{base}/n", OPEN_ACL_UNSAFE)
+    assert after.aversion == before.aversion + 1
+    assert (after.mzxid, after.mtime, after.version) == (before.mzxid, before.mtime, before.version)
+
+
+def test_many_children(zk, base):
+    t = zk.transaction()
+    for i in range(500):
+        t.create(f"{base}/c{i:03d}", b"")
+    assert all(isinstance(r, str) for r in t.commit())
+    children, stat = zk.get_children(base, include_data=True)
+    assert sorted(children) == [f"c{i:03d}" for i in range(500)]
+    assert stat.numChildren == 500
+
+
+def test_unicode_normal_forms_are_distinct(zk, base):
+    nfc = f"{base}/caf\u00e9"
+    nfd = f"{base}/cafe\u0301"
+    zk.create(nfc, b"nfc")
+    zk.create(nfd, b"nfd")
+    assert zk.get(nfc)[0] == b"nfc"
+    assert zk.get(nfd)[0] == b"nfd"
+    assert sorted(zk.get_children(base)) == sorted(["caf\u00e9", "cafe\u0301"])
+
+
+def test_system_nodes(zk):
+    from kazoo.exceptions import BadArgumentsError, NoAuthError
+    from kazoo.security import READ_ACL_UNSAFE
+
+    acls, stat = zk.get_acls("/zookeeper/config")
+    assert acls == READ_ACL_UNSAFE
+    assert stat.aversion == -1, "ZooKeeper 3.8 reports /zookeeper/config with aversion -1"
+    with pytest.raises(NoAuthError):
+        zk.set("/zookeeper/config", b"x")
+    for path in ("/zookeeper", "/zookeeper/quota", "/zookeeper/config"):
+        with pytest.raises(BadArgumentsError):
+            zk.delete(path)
+    assert zk.exists("/").czxid == 0

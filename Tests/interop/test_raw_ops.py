@@ -4,6 +4,7 @@ getEphemerals, getAllChildrenNumber, create (opcode 1) vs create2, and server-si
 from __future__ import annotations
 
 import time
+from dataclasses import astuple
 
 import pytest
 
@@ -156,3 +157,42 @@ def test_zookeeper_node_cannot_be_recreated(raw):
 def test_sequential_with_trailing_slash_is_valid(raw, base):
     path, _ = raw.create(f"{base}/", b"", rawzk.PERSISTENT_SEQUENTIAL)
     assert path == f"{base}/0000000000"
+
+
+def test_null_data_is_returned_as_null(raw, base):
+    body = rawzk.Writer().string(f"{base}/null").buffer(None).acls(rawzk.OPEN_ACL_UNSAFE).int(0)
+    raw.call(rawzk.OP_CREATE2, body.bytes())
+    xid = raw.send_request(rawzk.OP_GET_DATA, rawzk.Writer().string(f"{base}/null").bool(False).bytes())
+    reply = raw.read_reply(xid)
+    assert reply.err == rawzk.OK
+    assert reply.body.int() == -1, "ZooKeeper keeps null data null (length -1), unlike empty data"
+    assert reply.body.stat().dataLength == 0
+
+
+def test_multi_read(raw, zk, base):
+    zk.create(f"{base}/a", b"A")
+    zk.create(f"{base}/b")
+    w = rawzk.Writer()
+    w.int(rawzk.OP_GET_CHILDREN).bool(False).int(-1).string(base).bool(False)
+    w.int(rawzk.OP_GET_DATA).bool(False).int(-1).string(f"{base}/a").bool(False)
+    w.int(rawzk.OP_GET_DATA).bool(False).int(-1).string(f"{base}/missing").bool(False)
+    w.int(rawzk.OP_GET_DATA).bool(False).int(-1).string(f"{base}/b").bool(False)
+    w.int(-1).bool(True).int(-1)
+    r = raw.call(rawzk.OP_MULTI_READ, w.bytes()).body
+    # Reads are independent: a failed one yields an error entry and the rest still answer.
+    t, done, _ = r.int(), r.bool(), r.int()
+    assert (t, done) == (rawzk.OP_GET_CHILDREN, False)
+    assert sorted(r.strings()) == ["a", "b"]
+    t, done, _ = r.int(), r.bool(), r.int()
+    assert t == rawzk.OP_GET_DATA
+    assert r.buffer() == b"A"
+    assert astuple(r.stat()) == tuple(zk.exists(f"{base}/a"))
+    t, done, _ = r.int(), r.bool(), r.int()
+    assert t == rawzk.OP_ERROR
+    assert r.int() == rawzk.NO_NODE
+    t, done, _ = r.int(), r.bool(), r.int()
+    assert t == rawzk.OP_GET_DATA
+    assert r.buffer() == b""
+    r.stat()
+    t, done, err = r.int(), r.bool(), r.int()
+    assert (t, done, err) == (-1, True, -1)

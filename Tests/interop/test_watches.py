@@ -351,3 +351,34 @@ def test_remove_watches_only_affects_own_session(raw_factory, zk, base):
     zk.set(node, b"x")
     assert ev(b) == (rawzk.EV_DATA_CHANGED, node)
     assert a.no_event()
+
+
+def test_persistent_watch_on_missing_node(raw, zk, base):
+    node = f"{base}/later"
+    raw.add_watch(node, rawzk.ADD_WATCH_PERSISTENT)
+    zk.create(node)
+    zk.delete(node)
+    assert [ev(raw), ev(raw)] == [(rawzk.EV_CREATED, node), (rawzk.EV_DELETED, node)]
+
+
+def test_exists_watch_is_consumed_by_create(raw, zk, base):
+    node = f"{base}/flick"
+    assert raw.exists(node, watch=True) is None
+    zk.create(node)
+    zk.delete(node)
+    assert ev(raw) == (rawzk.EV_CREATED, node)
+    assert raw.no_event(), "the delete finds no watch left"
+
+
+def test_multi_fires_watches_for_each_op(raw, zk, base):
+    a = zk.create(f"{base}/a")
+    raw.get_data(a, watch=True)
+    raw.get_children(base, watch=True)
+    t = zk.transaction()
+    t.set_data(a, b"x")
+    t.create(f"{base}/b")
+    t.commit()
+    assert sorted([ev(raw), ev(raw)]) == sorted([
+        (rawzk.EV_DATA_CHANGED, a),
+        (rawzk.EV_CHILDREN_CHANGED, base),
+    ])
