@@ -203,3 +203,25 @@ def test_cli_mt_ephemeral_sequential_container(cli_mt, zk, base):
 
     out = cli_mt(f"sync {base}")
     assert f"[{base}]: rc = 0" in out
+
+
+def test_zkcli_quota_tracks_usage(zkcli, zk, base):
+    # setquota/listquota are client-side writes under /zookeeper/quota, but the "Output stat" line
+    # is the server's own bookkeeping in .../zookeeper_stats, kept up to date on every change below
+    # the quota root.
+    q = f"{base}/q"
+    zk.create(q)
+    rc, out = zkcli("setquota", "-n", "2", q)
+    assert rc == 0, out
+    zk.create(f"{q}/a", b"1234")
+    zk.create(f"{q}/b")
+    rc, out = zkcli("listquota", q)
+    assert rc == 0, out
+    assert f"Output quota for {q} count=2,bytes=-1" in out
+    assert f"Output stat for {q} count=3,bytes=4" in out
+    assert sorted(zk.get_children(f"/zookeeper/quota{q}")) == ["zookeeper_limits", "zookeeper_stats"]
+    zk.delete(f"{q}/a")
+    rc, out = zkcli("listquota", q)
+    assert f"Output stat for {q} count=2,bytes=0" in out
+    rc, out = zkcli("delquota", q)
+    assert rc == 0, out
