@@ -47,6 +47,7 @@ let package = Package(
         .testTarget(name: "WarrenJuteTests", dependencies: ["WarrenJute"], resources: [.copy("Fixtures")]),
         .testTarget(name: "WarrenTreeTests", dependencies: ["WarrenTree"]),
         .testTarget(name: "WarrenStorageTests", dependencies: ["WarrenStorage"]),
+        .testTarget(name: "WarrenServerTests", dependencies: ["WarrenServer", "WarrenJute", "WarrenTree"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -1,0 +1,118 @@
+import WarrenJute
+import WarrenTree
+import XCTest
+
+@testable import WarrenServer
+
+/// Four-letter words in ZooKeeper's text formats, gated by the whitelist.
+final class FourLetterWordTests: XCTestCase {
+    private func driver(whitelist: Set<String> = ServerConfig.allFourLetterWords) throws -> CoreDriver {
+        try CoreDriver(config: CoreDriver.config { $0.fourLetterWordWhitelist = whitelist })
+    }
+
+    private func lines(_ text: String) -> [String] {
+        text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+    }
+
+    func testRuok() throws {
+        let d = try driver()
+        XCTAssertEqual(d.core.fourLetterWord("ruok", nowMs: d.nowMs), "imok")
+    }
+
+    func testWordOutsideTheWhitelistIsRefusedWithZooKeepersMessage() throws {
+        let d = try CoreDriver()  // the default whitelist: srvr only
+        XCTAssertEqual(
+            d.core.fourLetterWord("ruok", nowMs: d.nowMs), "ruok is not executed because it is not in the whitelist.\n")
+        XCTAssertEqual(
+            d.core.fourLetterWord("mntr", nowMs: d.nowMs), "mntr is not executed because it is not in the whitelist.\n")
+        XCTAssertTrue(d.core.fourLetterWord("srvr", nowMs: d.nowMs).hasPrefix("Zookeeper version: "))
+    }
+
+    func testSrvrOnAFreshTree() throws {
+        let d = try CoreDriver()
+        let out = lines(d.core.fourLetterWord("srvr", nowMs: d.nowMs))
+        XCTAssertTrue(out.contains("Mode: standalone"), "\(out)")
+        XCTAssertTrue(out.contains("Zxid: 0x0"), "\(out)")
+        XCTAssertTrue(out.contains("Node count: 5"), "\(out)")
+        XCTAssertTrue(out.contains("Connections: 0"), "\(out)")
+        XCTAssertTrue(out.contains("Outstanding: 0"), "\(out)")
+        XCTAssertEqual(out.last, "", "the answer ends with a newline")
+    }
+
+    func testSrvrFollowsTheTree() throws {
+        let d = try driver()
+        let (a, _) = try d.connectNewSession()
+        _ = d.write(a, xid: 1, .create("/x"))
+        _ = d.send(a, xid: 2, .create("/y"))  // pending: counted as outstanding, not in the tree
+        let out = lines(d.core.fourLetterWord("srvr", nowMs: d.nowMs))
+        XCTAssertTrue(out.contains("Zxid: 0x2"), "\(out)")
+        XCTAssertTrue(out.contains("Node count: 6"), "\(out)")
+        XCTAssertTrue(out.contains("Connections: 1"), "\(out)")
+        XCTAssertTrue(out.contains("Outstanding: 1"), "\(out)")
+        let stat = lines(d.core.fourLetterWord("stat", nowMs: d.nowMs))
+        XCTAssertEqual(stat[1], "Clients:")
+        XCTAssertTrue(stat[2].hasPrefix(" /127.0.0.1:40001[1](queued=1,"), stat[2])
+    }
+
+    func testMntrIsTabSeparatedKeyValueLines() throws {
+        let d = try driver()
+        let (a, _) = try d.connectNewSession()
+        _ = d.send(a, xid: 1, .getData("/zookeeper", watch: true))
+        let text = d.core.fourLetterWord("mntr", nowMs: d.nowMs + 500)
+        XCTAssertTrue(text.hasSuffix("\n"))
+        var values: [String: String] = [:]
+        for line in text.dropLast().split(separator: "\n", omittingEmptySubsequences: false) {
+            let fields = line.split(separator: "\t", omittingEmptySubsequences: false)
+            XCTAssertEqual(fields.count, 2, "line '\(line)'")
+            XCTAssertTrue(fields[0].hasPrefix("zk_"), "line '\(line)'")
+            XCTAssertFalse(fields[1].isEmpty, "line '\(line)'")
+            XCTAssertNil(values[String(fields[0])], "duplicate key in '\(line)'")
+            values[String(fields[0])] = fields.count == 2 ? String(fields[1]) : nil
+        }
+        XCTAssertEqual(values["zk_server_state"], "standalone")
+        XCTAssertEqual(values["zk_znode_count"], "5")
+        XCTAssertEqual(values["zk_num_alive_connections"], "1")
+        XCTAssertEqual(values["zk_global_sessions"], "1")
+        XCTAssertEqual(values["zk_watch_count"], "1")
+        XCTAssertEqual(values["zk_last_zxid"], "0x1")
+        XCTAssertEqual(values["zk_uptime"], "500")
+        XCTAssertEqual(values["zk_approximate_data_size"], "44")
+    }
+
+    /// Like ZooKeeper's (which reports only its data-watch table), `wchs` counts data and exists watches, not
+    /// child watches.
+    func testWatchSummariesCountDataAndExistsWatches() throws {
+        let d = try driver()
+        let (a, _) = try d.connectNewSession()
+        _ = d.send(a, xid: 1, .getData("/zookeeper", watch: true))
+        _ = d.send(a, xid: 2, .exists("/missing", watch: true))
+        _ = d.send(a, xid: 3, .getChildren("/", watch: true))
+        XCTAssertEqual(
+            d.core.fourLetterWord("wchs", nowMs: d.nowMs), "1 connections watching 2 paths\nTotal watches:2\n")
+        let sessionHex = "0x" + String(d.core.conns[a]!.sessionId, radix: 16)
+        XCTAssertEqual(d.core.fourLetterWord("wchc", nowMs: d.nowMs), "\(sessionHex)\n\t/missing\n\t/zookeeper\n\n")
+    }
+
+    func testResetWords() throws {
+        let d = try driver()
+        let (a, _) = try d.connectNewSession()
+        _ = d.send(a, xid: 1, .exists("/"))
+        XCTAssertEqual(d.core.fourLetterWord("srst", nowMs: d.nowMs), "Server stats reset.\n")
+        XCTAssertTrue(lines(d.core.fourLetterWord("srvr", nowMs: d.nowMs)).contains("Received: 0"))
+        XCTAssertEqual(d.core.fourLetterWord("crst", nowMs: d.nowMs), "Connection stats reset.\n")
+        XCTAssertEqual(d.core.fourLetterWord("isro", nowMs: d.nowMs), "rw")
+    }
+
+    func testFrameDecoderRecognisesOnlyKnownWords() {
+        func prefix(_ s: String) -> Int32 {
+            let b = Array(s.utf8)
+            return Int32(bitPattern: UInt32(b[0]) << 24 | UInt32(b[1]) << 16 | UInt32(b[2]) << 8 | UInt32(b[3]))
+        }
+        for word in ServerConfig.allFourLetterWords {
+            XCTAssertEqual(ZooKeeperFrameDecoder.fourLetterWord(prefix(word)), word)
+        }
+        XCTAssertNil(ZooKeeperFrameDecoder.fourLetterWord(prefix("abcd")), "unknown words are packet lengths")
+        XCTAssertNil(ZooKeeperFrameDecoder.fourLetterWord(prefix("RUOK")))
+        XCTAssertNil(ZooKeeperFrameDecoder.fourLetterWord(44), "an ordinary ConnectRequest length")
+    }
+}

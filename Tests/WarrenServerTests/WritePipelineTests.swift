@@ -1,0 +1,156 @@
+import WarrenJute
+import WarrenTree
+import XCTest
+
+@testable import WarrenServer
+
+/// Persist before reply, apply in zxid order, per-connection FIFO, and reads from the committed tree.
+final class WritePipelineTests: XCTestCase {
+    func testCreateIsAnsweredWithItsZxidOnlyOnceDurable() throws {
+        let d = try CoreDriver()
+        let (a, _) = try d.connectNewSession()
+        XCTAssertEqual(d.send(a, xid: 1, .create("/x", "v")), [.persist([2])])
+        XCTAssertEqual(d.durable(upTo: 1), [], "durability below the txn answers nothing")
+        XCTAssertNil(d.core.tree.exists("/x"), "nothing is applied before it is durable")
+        XCTAssertEqual(d.durable(upTo: 2), [.ok(a, xid: 1, zxid: 2, .create(CreateResponse(path: "/x")))])
+        XCTAssertEqual(d.core.tree.exists("/x")?.mzxid, 2)
+        XCTAssertEqual(d.durable(upTo: 2), [], "a repeated durability report answers nothing twice")
+    }
+
+    func testTwoWritesDurableInOneBatchAreAnsweredInOrder() throws {
+        let d = try CoreDriver()
+        let (a, _) = try d.connectNewSession()
+        XCTAssertEqual(d.send(a, xid: 1, .create("/a")), [.persist([2])])
+        XCTAssertEqual(d.send(a, xid: 2, .create("/b")), [.persist([3])])
+        XCTAssertEqual(
+            d.durable(upTo: 3),
+            [
+                .ok(a, xid: 1, zxid: 2, .create(CreateResponse(path: "/a"))),
+                .ok(a, xid: 2, zxid: 3, .create(CreateResponse(path: "/b"))),
+            ])
+    }
+
+    func testPartialDurabilityAnswersOnlyThePrefix() throws {
+        let d = try CoreDriver()
+        let (a, _) = try d.connectNewSession()
+        _ = d.send(a, xid: 1, .create("/a"))
+        _ = d.send(a, xid: 2, .create("/b"))
+        XCTAssertEqual(d.durable(upTo: 2), [.ok(a, xid: 1, zxid: 2, .create(CreateResponse(path: "/a")))])
+        XCTAssertEqual(d.durable(upTo: 3), [.ok(a, xid: 2, zxid: 3, .create(CreateResponse(path: "/b")))])
+    }
+
+    func testPreparedWritesSeeEarlierPendingWrites() throws {
+        let d = try CoreDriver()
+        let (a, _) = try d.connectNewSession()
+        XCTAssertEqual(d.send(a, xid: 1, .create("/p")), [.persist([2])])
+        // The parent exists only in the pending overlay; the child's create must still be accepted.
+        XCTAssertEqual(d.send(a, xid: 2, .create("/p/c")), [.persist([3])])
+        // A conflicting create is refused at once, but its error reply queues behind the pending writes.
+        XCTAssertEqual(d.send(a, xid: 3, .create("/p")), [])
+        XCTAssertEqual(
+            d.durable(upTo: 3),
+            [
+                .ok(a, xid: 1, zxid: 2, .create(CreateResponse(path: "/p"))),
+                .ok(a, xid: 2, zxid: 3, .create(CreateResponse(path: "/p/c"))),
+                .error(a, xid: 3, zxid: 1, .nodeExists),
+            ])
+    }
+
+    func testReadBehindAPendingWriteOfTheSameConnectionWaitsAndSeesIt() throws {
+        let d = try CoreDriver()
+        let (a, _) = try d.connectNewSession()
+        XCTAssertEqual(d.send(a, xid: 1, .create("/x", "v1")), [.persist([2])])
+        XCTAssertEqual(d.send(a, xid: 2, .getData("/x")), [], "the read waits behind the write")
+        let out = d.durable(upTo: 2)
+        XCTAssertEqual(out.count, 2, "\(out)")
+        XCTAssertEqual(out.first, .ok(a, xid: 1, zxid: 2, .create(CreateResponse(path: "/x"))))
+        let stat = try XCTUnwrap(d.core.tree.exists("/x"))
+        XCTAssertEqual(out.last, .ok(a, xid: 2, zxid: 2, .getData(GetDataResponse(data: Array("v1".utf8), stat: stat))))
+    }
+
+    func testReadFromAnotherConnectionIsAnsweredAtOnceFromTheCommittedTree() throws {
+        let d = try CoreDriver()
+        let (a, _) = try d.connectNewSession()
+        let (b, _) = try d.connectNewSession()
+        XCTAssertEqual(d.send(a, xid: 1, .create("/x", "v1")), [.persist([3])])
+        XCTAssertEqual(
+            d.send(b, xid: 1, .getData("/x")), [.error(b, xid: 1, zxid: 2, .noNode)],
+            "another connection's pending write is invisible")
+        XCTAssertEqual(d.durable(upTo: 3), [.ok(a, xid: 1, zxid: 3, .create(CreateResponse(path: "/x")))])
+        guard case let .reply(_, header, .getData(data))? = d.send(b, xid: 2, .getData("/x")).first else {
+            return XCTFail("no getData reply")
+        }
+        XCTAssertEqual(header, ReplyHeader(xid: 2, zxid: 3, error: .ok))
+        XCTAssertEqual(data.data, Array("v1".utf8))
+    }
+
+    func testSyncWaitsForEveryEarlierWriteOfAnyConnection() throws {
+        let d = try CoreDriver()
+        let (a, _) = try d.connectNewSession()
+        let (b, _) = try d.connectNewSession()
+        _ = d.send(a, xid: 1, .create("/x"))
+        XCTAssertEqual(d.send(b, xid: 7, .sync(SyncRequest(path: "/x"))), [])
+        XCTAssertEqual(
+            d.durable(upTo: 3),
+            [
+                .ok(a, xid: 1, zxid: 3, .create(CreateResponse(path: "/x"))),
+                .ok(b, xid: 7, zxid: 3, .sync(SyncResponse(path: "/x"))),
+            ])
+        XCTAssertEqual(
+            d.send(b, xid: 8, .sync(SyncRequest(path: "/"))), [.ok(b, xid: 8, zxid: 3, .sync(SyncResponse(path: "/")))],
+            "with nothing in flight sync answers at once")
+    }
+
+    func testPingIsAnsweredInOrderBehindPendingWrites() throws {
+        let d = try CoreDriver()
+        let (a, _) = try d.connectNewSession()
+        XCTAssertEqual(d.send(a, xid: Xid.ping, .ping), [.ok(a, xid: Xid.ping, zxid: 1)])
+        _ = d.send(a, xid: 1, .create("/x"))
+        XCTAssertEqual(d.send(a, xid: Xid.ping, .ping), [])
+        XCTAssertEqual(
+            d.durable(upTo: 2),
+            [.ok(a, xid: 1, zxid: 2, .create(CreateResponse(path: "/x"))), .ok(a, xid: Xid.ping, zxid: 1)])
+    }
+
+    func testRepliesToAClosedConnectionAreDroppedButTheWriteApplies() throws {
+        let d = try CoreDriver()
+        let (a, _) = try d.connectNewSession()
+        _ = d.send(a, xid: 1, .create("/x"))
+        XCTAssertEqual(d.closed(a), [])
+        XCTAssertEqual(d.durable(upTo: 2), [])
+        XCTAssertNotNil(d.core.tree.exists("/x"))
+    }
+
+    func testCreate2AndSetDataRepliesCarryTheStat() throws {
+        let d = try CoreDriver()
+        let (a, _) = try d.connectNewSession()
+        let create2 = Request.create2(CreateRequest(path: "/s", data: [1], acl: ACL.openUnsafe, mode: .persistentSequential))
+        let created = d.write(a, xid: 1, create2)
+        XCTAssertEqual(created.count, 2, "\(created)")
+        guard case let .reply(_, _, .create2(r))? = created.last else { return XCTFail("\(created)") }
+        XCTAssertEqual(r.path, "/s0000000000")
+        XCTAssertEqual(r.stat.czxid, 2)
+
+        let set = d.write(a, xid: 2, .setData("/s0000000000", "new", version: 0))
+        guard case let .reply(_, header, .setData(s))? = set.last else { return XCTFail("\(set)") }
+        XCTAssertEqual(header, ReplyHeader(xid: 2, zxid: 3, error: .ok))
+        XCTAssertEqual(s.stat.version, 1)
+        XCTAssertEqual(s.stat.mzxid, 3)
+        XCTAssertEqual(s.stat.dataLength, 3)
+    }
+
+    func testBackpressurePausesAndResumesReading() throws {
+        let d = try CoreDriver()
+        let (a, _) = try d.connectNewSession()
+        _ = d.send(a, xid: 1, .create("/x"))
+        var paused: [Event] = []
+        for xid in 2...Int32(ServerCore.connectionOutstandingMax + 1) {
+            paused = d.send(a, xid: xid, .exists("/x"))
+            if !paused.isEmpty { break }
+        }
+        XCTAssertEqual(paused, [.reading(a, false)])
+        let out = d.durable(upTo: 2)
+        XCTAssertEqual(out.last, .reading(a, true))
+        XCTAssertEqual(out.count, ServerCore.connectionOutstandingMax + 2, "every queued request answered, then resume")
+    }
+}
