@@ -66,7 +66,8 @@ public struct ServerConfig: Sendable {
     public static func parse(_ text: String, path: String? = nil) throws -> ServerConfig {
         var c = ServerConfig()
         c.sourcePath = path
-        for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // Java properties end lines with \n, \r\n or \r; in Swift "\r\n" is one Character, so split on any newline.
+        for (n, raw) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let line = raw.trimmingCharacters(in: .whitespaces)
             if line.isEmpty || line.hasPrefix("#") || line.hasPrefix("!") { continue }
             guard let eq = line.firstIndex(where: { $0 == "=" || $0 == ":" }) else {

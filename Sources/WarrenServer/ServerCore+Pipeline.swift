@@ -83,7 +83,7 @@ extension ServerCore {
         if writesDisabledReason != nil {
             return failOrigin(origin, err: .systemError)
         }
-        switch tree.prepare(op, ctx: ctx, zxid: nextZxid, timeMs: nowMs) {
+        switch tree.prepare(op, ctx: ctx, cxid: origin.cxid, zxid: nextZxid, timeMs: nowMs) {
         case .success(let txn):
             nextZxid += 1
             pipeline.append(.txn(txn, origin))
@@ -137,11 +137,15 @@ extension ServerCore {
                 guard txn.zxid <= durableZxid else { return actions }
                 pipeline.removeFirst()
                 actions += applyDurable(txn, origin, nowMs: nowMs)
-            case .reply(let conn, let bytes, let startMs):
+            case .reply(let conn, var bytes, let startMs):
                 pipeline.removeFirst()
                 if conns[conn] != nil {
                     conns[conn]!.outstanding -= 1
                     recordLatency(conn, startMs: startMs, nowMs: nowMs)
+                    // Like ZooKeeper, a reply carries the last zxid applied when it is sent (ReplyHeader.zxid).
+                    var w = JuteWriter()
+                    w.writeLong(tree.lastProcessedZxid)
+                    bytes.replaceSubrange(4..<12, with: w.bytes)
                     actions.append(.send(conn, countSent(conn, bytes)))
                 }
             case .read(let conn, let header, let request, let startMs):
@@ -236,6 +240,14 @@ extension ServerCore {
 }
 
 extension TxnOrigin {
+    /// The client's xid, recorded in the txn header like ZooKeeper's cxid.
+    var cxid: Int32 {
+        switch self {
+        case .request(_, let xid, _, _, _), .closeSession(_, let xid, _): return xid
+        case .connect, .maintenance: return 0
+        }
+    }
+
     var connection: UInt64? {
         switch self {
         case .request(let c, _, _, _, _), .connect(let c, _, _): return c

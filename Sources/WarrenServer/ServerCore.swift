@@ -222,11 +222,20 @@ final class ServerCore {
         var actions = drain(nowMs: 0)
         var kept = Deque<PipelineEntry>()
         while let entry = pipeline.popFirst() {
-            switch entry {
-            case .txn(_, let origin):
-                actions += failOrigin(origin, err: .systemError)
-            default:
+            guard case .txn(_, let origin) = entry else {
                 kept.append(entry)
+                continue
+            }
+            // The failed request's reply takes its txn's place, so the connection's replies stay in order and its
+            // outstanding count (which the txn held) is released when the reply drains.
+            switch origin {
+            case .request(let conn, let xid, _, let startMs, _), .closeSession(let conn?, let xid, let startMs):
+                kept.append(.reply(conn: conn, bytes: replyBytes(xid: xid, err: .systemError), startMs: startMs))
+            case .connect(let conn, _, _):
+                conns[conn]?.outstanding -= 1
+                actions += failOrigin(origin, err: .systemError)
+            case .closeSession(nil, _, _), .maintenance:
+                break
             }
         }
         pipeline = kept
@@ -242,9 +251,13 @@ final class ServerCore {
         for sid in sessions.expired(nowMs: nowMs) where !closingSessions.contains(sid) {
             logger.info("session expired", metadata: ["session": "0x\(String(UInt64(bitPattern: sid), radix: 16))"])
             stats.sessionsExpired += 1
+            // No connection in the origin: nobody asked, so nobody gets a reply; applyDurable closes the connection.
             actions += submitWrite(.closeSession(sessionId: sid), ctx: .superUser(sessionId: sid),
-                origin: .closeSession(conn: sessionConn[sid], xid: 0, startMs: nowMs), nowMs: nowMs)
-            if let c = sessionConn[sid] { conns[c]?.closing = true }
+                origin: .closeSession(conn: nil, xid: 0, startMs: nowMs), nowMs: nowMs)
+            if let c = sessionConn[sid] {
+                conns[c]?.closing = true
+                if writesDisabledReason != nil { actions.append(.close(c, "session expired; the log is unavailable")) }
+            }
         }
         if writesDisabledReason == nil, nowMs - lastContainerCheckMs >= Int64(config.containerCheckIntervalMs) {
             lastContainerCheckMs = nowMs

@@ -162,9 +162,6 @@ final class ServerConfigTests: XCTestCase {
 
     /// A zoo.cfg saved with Windows line endings loads in ZooKeeper (Java properties accept CRLF).
     func testCRLFLineEndings() throws {
-        try skipKnownBug(
-            "ServerConfig.parse splits on the Character \"\\n\", but \"\\r\\n\" is a single Character in Swift, so a CRLF "
-                + "file is read as one line")
         let c = try ServerConfig.parse("tickTime=2000\r\ndataDir=/data\r\nclientPort=2182\r\n")
         XCTAssertEqual(c.tickTimeMs, 2000)
         XCTAssertEqual(c.dataDir, "/data")

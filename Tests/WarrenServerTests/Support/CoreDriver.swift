@@ -235,11 +235,3 @@ extension Event {
         return nil
     }
 }
-
-/// Skips a test that documents a known bug in the server, unless `WARREN_RUN_KNOWN_BUGS` is set in the environment
-/// (so the fix can be checked with `WARREN_RUN_KNOWN_BUGS=1 swift test --filter WarrenServerTests`).
-func skipKnownBug(_ description: String) throws {
-    if ProcessInfo.processInfo.environment["WARREN_RUN_KNOWN_BUGS"] == nil {
-        throw XCTSkip("bug: \(description)")
-    }
-}
