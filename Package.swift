@@ -39,14 +39,17 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // The load generator behind `warren bench`: its own pipelined client over POSIX sockets.
+        .target(name: "WarrenBench", dependencies: ["WarrenJute"]),
         .executableTarget(name: "warren", dependencies: [
-            "WarrenServer", "WarrenClient",
+            "WarrenServer", "WarrenClient", "WarrenBench",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "WarrenJuteTests", dependencies: ["WarrenJute"], resources: [.copy("Fixtures")]),
         .testTarget(name: "WarrenTreeTests", dependencies: ["WarrenTree"]),
         .testTarget(name: "WarrenStorageTests", dependencies: ["WarrenStorage"]),
+        .testTarget(name: "WarrenBenchTests", dependencies: ["WarrenBench"]),
         .testTarget(name: "WarrenServerTests", dependencies: ["WarrenServer", "WarrenJute", "WarrenTree"]),
     ],
     swiftLanguageModes: [.v5]

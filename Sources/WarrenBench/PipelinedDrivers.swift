@@ -1,0 +1,137 @@
+import WarrenJute
+
+/// Keeps `outstanding` requests in flight on every connection: each reply, while the window is open, is replaced by
+/// the next request for the same slot. Subclasses choose the request.
+class PipelinedDriver: LoadDriver {
+    let outstanding: Int
+
+    init(outstanding: Int) { self.outstanding = outstanding }
+
+    func start(_ engine: Engine) {
+        for c in engine.openConnections {
+            for slot in 0..<outstanding { issue(on: c, slot: slot, engine) }
+        }
+    }
+
+    func replied(_ request: InFlight, _ header: ReplyHeader, body: inout JuteReader, on conn: BenchConnection,
+        _ engine: Engine)
+    {
+        completed(request, header, body: &body, on: conn)
+        if engine.isIssuing { issue(on: conn, slot: request.tag, engine) }
+    }
+
+    /// Queues the next request for `slot` on `conn`, with `tag: slot`.
+    func issue(on conn: BenchConnection, slot: Int, _ engine: Engine) {
+        preconditionFailure("PipelinedDriver.issue must be overridden")
+    }
+
+    /// Bookkeeping for a reply, before the slot's next request is issued.
+    func completed(_ request: InFlight, _ header: ReplyHeader, body: inout JuteReader, on conn: BenchConnection) {}
+}
+
+/// The znodes and request templates shared, read-only, by every engine thread of a run.
+final class KeySpace: @unchecked Sendable {
+    let paths: [String]
+    let getTemplates: [FrameTemplate]
+    let value: [UInt8]
+
+    init(_ config: BenchConfig) {
+        paths = config.keyPaths
+        getTemplates = paths.map { FrameTemplate(.getData(GetDataRequest(path: $0, watch: false))) }
+        value = BenchValue.bytes(config.valueBytes)
+    }
+}
+
+enum BenchValue {
+    /// A recognisable, incompressible-enough value of `count` bytes.
+    static func bytes(_ count: Int) -> [UInt8] { (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) } }
+}
+
+/// read, write and mixed: getData or setData of a uniformly random key.
+final class KeyedDriver: PipelinedDriver {
+    private let keys: KeySpace
+    private let readPercent: Int
+    private var rng: SplitMix64
+
+    init(keys: KeySpace, readPercent: Int, outstanding: Int, seed: UInt64) {
+        self.keys = keys
+        self.readPercent = readPercent
+        rng = SplitMix64(seed: seed)
+        super.init(outstanding: outstanding)
+    }
+
+    override func issue(on conn: BenchConnection, slot: Int, _ engine: Engine) {
+        let key = Int(rng.next() % UInt64(keys.paths.count))
+        let isRead = readPercent >= 100 || (readPercent > 0 && Int(rng.next() % 100) < readPercent)
+        if isRead {
+            conn.send(keys.getTemplates[key], tag: slot, measured: true, nowNs: engine.nowNs)
+        } else {
+            let request = Request.setData(SetDataRequest(path: keys.paths[key], data: keys.value, version: -1))
+            conn.send(request, tag: slot, measured: true, nowNs: engine.nowNs)
+        }
+    }
+}
+
+/// create-seq: persistent-sequential creates under one parent. Remembers every created path for cleanup.
+final class CreateSequentialDriver: PipelinedDriver {
+    private let template: FrameTemplate
+    private(set) var created: [String] = []
+
+    init(parent: String, value: [UInt8], outstanding: Int) {
+        template = FrameTemplate(
+            .create(CreateRequest(path: parent + "/s-", data: value, acl: ACL.openUnsafe, mode: .persistentSequential)))
+        super.init(outstanding: outstanding)
+    }
+
+    override func issue(on conn: BenchConnection, slot: Int, _ engine: Engine) {
+        conn.send(template, tag: slot, measured: true, nowNs: engine.nowNs)
+    }
+
+    override func completed(_ request: InFlight, _ header: ReplyHeader, body: inout JuteReader, on conn: BenchConnection) {
+        guard header.err == 0, let response = try? CreateResponse(from: &body) else { return }
+        created.append(response.path)
+    }
+}
+
+/// churn: every slot creates a fresh znode, then deletes it once the create is answered, and repeats.
+final class ChurnDriver: PipelinedDriver {
+    private let parent: String
+    private let value: [UInt8]
+    /// Created and not yet deleted, by (connection, slot).
+    private var live: [Int: String] = [:]
+    private var counter = 0
+
+    init(parent: String, value: [UInt8], outstanding: Int) {
+        self.parent = parent
+        self.value = value
+        super.init(outstanding: outstanding)
+    }
+
+    /// Znodes this driver created and has not deleted (their delete was cut off by the deadline).
+    var leftovers: [String] { Array(live.values) }
+
+    private func key(_ conn: BenchConnection, _ slot: Int) -> Int { conn.index * outstanding + slot }
+
+    override func issue(on conn: BenchConnection, slot: Int, _ engine: Engine) {
+        if let path = live[key(conn, slot)] {
+            conn.send(.delete(DeleteRequest(path: path, version: -1)), tag: slot, measured: true, nowNs: engine.nowNs)
+        } else {
+            counter += 1
+            let path = "\(parent)/c\(conn.index)-\(slot)-\(counter)"
+            let request = Request.create(CreateRequest(path: path, data: value, acl: ACL.openUnsafe, mode: .persistent))
+            conn.send(request, tag: slot, measured: true, nowNs: engine.nowNs)
+        }
+    }
+
+    override func completed(_ request: InFlight, _ header: ReplyHeader, body: inout JuteReader, on conn: BenchConnection) {
+        let k = key(conn, request.tag)
+        switch request.op {
+        case .create:
+            if header.err == 0, let response = try? CreateResponse(from: &body) { live[k] = response.path }
+        case .delete:
+            live[k] = nil
+        default:
+            preconditionFailure("churn got a reply to \(request.op), tag \(request.tag)")
+        }
+    }
+}
