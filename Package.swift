@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "warren", targets: ["warren"]),
         .library(name: "WarrenClient", targets: ["WarrenClient"]),
+        .executable(name: "zkfs", targets: ["zkfs"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -51,6 +52,18 @@ let package = Package(
         .testTarget(name: "WarrenStorageTests", dependencies: ["WarrenStorage"]),
         .testTarget(name: "WarrenBenchTests", dependencies: ["WarrenBench"]),
         .testTarget(name: "WarrenServerTests", dependencies: ["WarrenServer", "WarrenJute", "WarrenTree"]),
+        // zkfs: the znode tree as a FUSE filesystem (libfuse3 low-level API), a ZooKeeper client.
+        .systemLibrary(name: "CFuse3", pkgConfig: "fuse3", providers: [.apt(["libfuse3-dev"])]),
+        .target(name: "ZKFS", dependencies: [
+            "CFuse3", "WarrenClient", "WarrenJute",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "zkfs", dependencies: [
+            "ZKFS",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "ZKFSTests", dependencies: ["ZKFS", "WarrenJute"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -1,0 +1,213 @@
+import Foundation
+import Logging
+import WarrenClient
+import WarrenJute
+
+/// The mount's ZooKeeper session, kept alive for the life of the mount: if the session expires, a new one is
+/// opened (credentials and the recursive watch re-added) and the mount carries on.
+///
+/// Every request goes through `run`, which bounds its time and retries it after a connection loss.
+public final class ZooKeeperConnection: @unchecked Sendable {
+    public let options: MountOptions
+    let logger: Logger
+    /// Called for every watch event, on a task of its own (never a FUSE request thread).
+    let onWatchEvent: @Sendable (WatchEvent) -> Void
+    /// Called after a new session replaced an expired one: anything cached may be stale.
+    let onNewSession: @Sendable () -> Void
+
+    private let lock = NSLock()
+    private var client: ZooKeeperClient?
+    private var stopped = false
+    /// False if the server refused addWatch (older than 3.6): reads then leave one-shot watches.
+    private var recursiveWatch = true
+
+    public init(options: MountOptions, logger: Logger, onWatchEvent: @escaping @Sendable (WatchEvent) -> Void,
+                onNewSession: @escaping @Sendable () -> Void) {
+        self.options = options
+        self.logger = logger
+        self.onWatchEvent = onWatchEvent
+        self.onNewSession = onNewSession
+    }
+
+    /// The current client. Only valid after `start`.
+    public var current: ZooKeeperClient {
+        lock.withLock {
+            guard let client else { preconditionFailure("ZooKeeperConnection used before start (stopped: \(stopped))") }
+            return client
+        }
+    }
+
+    public var sessionId: Int64 { lock.withLock { client?.sessionId ?? 0 } }
+
+    /// Whether reads must leave one-shot watches (no persistent recursive watch on this server).
+    public var needsOneShotWatches: Bool { lock.withLock { !recursiveWatch } }
+
+    /// Opens the first session. Throws if no server answers, the credentials are refused or the chroot is
+    /// missing, so that a mount with a wrong connect string fails at once.
+    public func start() async throws {
+        let client = try await openSession()
+        guard try await client.exists("/") != nil else {
+            await client.close()
+            throw OptionError("the chroot \(options.chroot) does not exist on \(options.connectString)")
+        }
+        install(client)
+    }
+
+    /// Ends the session (ephemerals go at once).
+    public func stop() async {
+        let client: ZooKeeperClient? = lock.withLock {
+            stopped = true
+            return self.client
+        }
+        await client?.close()
+    }
+
+    private func openSession() async throws -> ZooKeeperClient {
+        var config = ZooKeeperClient.Configuration(sessionTimeoutMs: options.sessionTimeoutMs)
+        config.logger = logger
+        config.initialConnectTimeoutMs = Int64(max(options.sessionTimeoutMs, 5000))
+        let client = try await ZooKeeperClient.connect(options.connectString, configuration: config)
+        if let file = options.credentialsFile {
+            let credential = try Self.readCredential(file)
+            try await client.addAuth(scheme: "digest", auth: Array(credential.utf8))
+        }
+        return client
+    }
+
+    /// The first line of a credentials file, `user:password`.
+    static func readCredential(_ file: String) throws -> String {
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+            throw OptionError("cannot read the credentials file \(file)")
+        }
+        let line = text.split(separator: "\n", omittingEmptySubsequences: true).first.map(String.init) ?? ""
+        let credential = line.trimmingWhitespace()
+        guard credential.contains(":") else { throw OptionError("\(file) must hold user:password on its first line") }
+        return credential
+    }
+
+    /// Makes `client` current: subscribes to its watch and session events and adds the recursive watch.
+    private func install(_ client: ZooKeeperClient) {
+        lock.withLock { self.client = client }
+        let events = client.watchEvents()
+        let sessions = client.sessionEvents()
+        let onWatchEvent = self.onWatchEvent
+        Task.detached { for await event in events { onWatchEvent(event) } }
+        Task.detached { [weak self] in
+            for await event in sessions {
+                guard let self else { return }
+                switch event {
+                case .expired:
+                    self.logger.critical(
+                        "zkfs: SESSION EXPIRED for \(self.options.connectString) (session 0x\(String(UInt64(bitPattern: client.sessionId), radix: 16))): ephemerals and @held locks of this mount are gone; opening a new session")
+                    await self.replaceExpiredSession()
+                case .authFailed:
+                    self.logger.critical("zkfs: the server rejected the credentials; requests will fail with EACCES/EIO")
+                case .disconnected:
+                    self.logger.warning("zkfs: disconnected from \(self.options.connectString); reconnecting")
+                case .connected, .closed:
+                    break
+                }
+            }
+        }
+        Task.detached { [weak self] in await self?.addRecursiveWatch(client) }
+    }
+
+    private func addRecursiveWatch(_ client: ZooKeeperClient) async {
+        do {
+            try await client.addWatch("/", mode: .persistentRecursive)
+            lock.withLock { recursiveWatch = true }
+        } catch let error as ZooKeeperError where error.code == .unimplemented {
+            logger.notice("zkfs: server has no addWatch; falling back to one-shot watches")
+            lock.withLock { recursiveWatch = false }
+        } catch {
+            logger.error("zkfs: addWatch failed (\(error)); falling back to one-shot watches")
+            lock.withLock { recursiveWatch = false }
+        }
+    }
+
+    private func replaceExpiredSession() async {
+        var attempt = 0
+        while !lock.withLock({ stopped }) {
+            attempt += 1
+            do {
+                let client = try await openSession()
+                install(client)
+                logger.critical("zkfs: new session 0x\(String(UInt64(bitPattern: client.sessionId), radix: 16)) after expiry (attempt \(attempt)); the mount goes on")
+                onNewSession()
+                return
+            } catch {
+                logger.error("zkfs: reopening the session failed (attempt \(attempt)): \(error)")
+                try? await Task.sleep(nanoseconds: UInt64(min(attempt, 10)) * 500_000_000)
+            }
+        }
+    }
+
+    // MARK: - Requests
+
+    /// How long one attempt may take: long enough to ride out a reconnect within the session timeout.
+    var attemptTimeoutMs: Int64 { Int64(options.sessionTimeoutMs) + 2000 }
+
+    /// Runs `body` against the current client. A connection loss or timeout is retried `options.retriesMax`
+    /// times (with growing pauses) when `idempotent`; then, or for any other error, the error is thrown.
+    /// `reconcile`, if given, is asked after a retried attempt failed whether the error actually means an
+    /// earlier, lost attempt succeeded; it returns the result to use, or nil to throw.
+    public func run<T: Sendable>(
+        idempotent: Bool = true,
+        reconcile: (@Sendable (ZooKeeperError, ZooKeeperClient) async throws -> T?)? = nil,
+        _ body: @escaping @Sendable (ZooKeeperClient) async throws -> T
+    ) async throws -> T {
+        var attempt = 0
+        var lostOne = false
+        while true {
+            let client = current
+            do {
+                return try await withTimeout(ms: attemptTimeoutMs) { try await body(client) }
+            } catch let error as ZooKeeperError {
+                if lostOne, let reconcile, let result = try await reconcile(error, client) { return result }
+                let transient = error.code == .connectionLoss || error.code == .operationTimeout
+                    || error.code == .sessionExpired
+                guard transient, attempt < options.retriesMax, idempotent || reconcile != nil else { throw error }
+                lostOne = true
+                attempt += 1
+                logger.info("zkfs: \(error); retry \(attempt) of \(options.retriesMax)")
+                try? await Task.sleep(nanoseconds: UInt64(attempt) * 200_000_000)
+            }
+        }
+    }
+}
+
+/// Resumes with whichever comes first: `body`'s outcome or an operationTimeout after `ms`. `body` keeps running
+/// after a timeout (a request already sent cannot be taken back); its outcome is then dropped.
+func withTimeout<T: Sendable>(ms: Int64, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    let once = OnceFlag()
+    return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, Error>) in
+        let timer = Task {
+            try? await Task.sleep(nanoseconds: UInt64(ms) * 1_000_000)
+            if !Task.isCancelled, once.claim() {
+                continuation.resume(throwing: ZooKeeperError(.operationTimeout, message: "no answer within \(ms) ms"))
+            }
+        }
+        Task {
+            do {
+                let value = try await body()
+                timer.cancel()
+                if once.claim() { continuation.resume(returning: value) }
+            } catch {
+                timer.cancel()
+                if once.claim() { continuation.resume(throwing: error) }
+            }
+        }
+    }
+}
+
+/// True for the first `claim()` only.
+final class OnceFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var claimed = false
+    func claim() -> Bool {
+        lock.withLock {
+            defer { claimed = true }
+            return !claimed
+        }
+    }
+}

@@ -1,0 +1,130 @@
+import Foundation
+
+/// The state of one open file: a consistent snapshot for reading, and for writing a whole-file buffer that is
+/// committed with a versioned setData (the version the buffer was based on).
+public final class FileHandle: @unchecked Sendable {
+    public let ino: UInt64
+    /// The znode whose data this is (the directory's own node for a `.data` file).
+    public let path: String
+    public let readable: Bool
+    public let writable: Bool
+    /// O_APPEND: every write goes to the end of the buffer, whatever offset the kernel sends.
+    public let append: Bool
+    /// For `@held`: the session that owns the ephemeral; it is deleted on release if that session still lives.
+    public let heldBySession: Int64?
+
+    private let lock = NSLock()
+    private var buffer: [UInt8]
+    private var baseVersion: Int32
+    private var dirty: Bool
+    /// Bumped by every change of the buffer, so a commit knows whether writes raced with it.
+    private var generation: UInt64 = 0
+
+    public init(ino: UInt64, path: String, readable: Bool, writable: Bool, append: Bool, data: [UInt8],
+                version: Int32, dirty: Bool, heldBySession: Int64? = nil) {
+        self.ino = ino
+        self.path = path
+        self.readable = readable
+        self.writable = writable
+        self.append = append
+        self.buffer = data
+        self.baseVersion = version
+        self.dirty = dirty
+        self.heldBySession = heldBySession
+    }
+
+    /// Up to `size` bytes from `offset` of the snapshot (or of the buffer being written).
+    public func read(offset: Int, size: Int) -> [UInt8] {
+        lock.withLock {
+            guard offset < buffer.count, offset >= 0 else { return [] }
+            return Array(buffer[offset..<min(buffer.count, offset + size)])
+        }
+    }
+
+    /// Writes `bytes` at `offset` (at the end for O_APPEND), zero-filling any gap.
+    /// - Returns: false, changing nothing, if the result would exceed `limit` bytes.
+    public func write(_ bytes: UnsafeRawBufferPointer, offset: Int, limit: Int) -> Bool {
+        lock.withLock {
+            let start = append ? buffer.count : offset
+            let end = start + bytes.count
+            guard end <= limit else { return false }
+            if start > buffer.count { buffer.append(contentsOf: repeatElement(0, count: start - buffer.count)) }
+            let overlap = min(end, buffer.count) - start
+            if overlap > 0 { buffer.replaceSubrange(start..<start + overlap, with: bytes.prefix(overlap)) }
+            if overlap < bytes.count { buffer.append(contentsOf: bytes.dropFirst(max(overlap, 0))) }
+            dirty = true
+            generation += 1
+            return true
+        }
+    }
+
+    /// Cuts or zero-extends the buffer to `size` bytes.
+    public func truncate(to size: Int) {
+        lock.withLock {
+            if size < buffer.count {
+                buffer.removeSubrange(size...)
+            } else if size > buffer.count {
+                buffer.append(contentsOf: repeatElement(0, count: size - buffer.count))
+            }
+            dirty = true
+            generation += 1
+        }
+    }
+
+    public var size: Int { lock.withLock { buffer.count } }
+    public var version: Int32 { lock.withLock { baseVersion } }
+
+    /// What a commit must send: the buffer, the version it is based on and its generation; nil if clean.
+    public func pendingCommit() -> (data: [UInt8], version: Int32, generation: UInt64)? {
+        lock.withLock { dirty ? (buffer, baseVersion, generation) : nil }
+    }
+
+    /// Records a successful setData of the buffer at `generation`: later commits are based on `newVersion`, and
+    /// the buffer is clean unless it changed while the commit was under way.
+    public func committed(generation committedGeneration: UInt64, newVersion: Int32) {
+        lock.withLock {
+            baseVersion = newVersion
+            if generation == committedGeneration { dirty = false }
+        }
+    }
+}
+
+/// The entries of an open directory, listed once at opendir so readdir's offsets stay consistent.
+public final class DirectoryHandle: @unchecked Sendable {
+    public struct Item: Sendable {
+        public var name: String
+        public var ino: UInt64
+        /// `S_IFDIR`, `S_IFREG`, or 0 (unknown: the kernel asks getattr).
+        public var type: UInt32
+    }
+
+    public let items: [Item]
+    public init(items: [Item]) { self.items = items }
+}
+
+/// Open handles by number (`fuse_file_info.fh`). Thread-safe.
+public final class HandleTable<Handle>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var next: UInt64 = 1
+    private var handles: [UInt64: Handle] = [:]
+
+    public init() {}
+
+    public func insert(_ handle: Handle) -> UInt64 {
+        lock.withLock {
+            let fh = next
+            next += 1
+            handles[fh] = handle
+            return fh
+        }
+    }
+
+    public func get(_ fh: UInt64) -> Handle? { lock.withLock { handles[fh] } }
+
+    @discardableResult
+    public func remove(_ fh: UInt64) -> Handle? { lock.withLock { handles.removeValue(forKey: fh) } }
+
+    public var count: Int { lock.withLock { handles.count } }
+
+    public func all() -> [Handle] { lock.withLock { Array(handles.values) } }
+}

@@ -1,0 +1,114 @@
+import ArgumentParser
+import Foundation
+import Glibc
+import Logging
+import ZKFS
+
+/// `zkfs <hosts[/chroot]> <mountpoint> [-o options]`: mounts a ZooKeeper (or Warren) znode tree.
+struct ZKFSCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "zkfs",
+        abstract: "Mount a ZooKeeper znode tree as a filesystem (FUSE).",
+        discussion: """
+            Reads are getData, writes are versioned setData committed on close; see Docs/zkfs.md.
+            Mount options (-o, comma-separated): ro, rw, allow_other, uid=N, gid=N, umask=OCTAL,
+            session_timeout=MS, credentials=FILE (user:password, digest scheme), data_name=NAME (default .data),
+            attr_timeout=S, entry_timeout=S, jute_maxbuffer=BYTES, retries=N, foreground, debug.
+            Unmount with `fusermount3 -u MOUNTPOINT` (or `umount`).
+            """)
+
+    @Argument(help: "host:port[,host:port...][/chroot]")
+    var connectString: String
+
+    @Argument(help: "An existing directory to mount on.")
+    var mountpoint: String
+
+    @Option(name: .shortAndLong, help: "Mount options, comma-separated (may be repeated).")
+    var options: [String] = []
+
+    @Flag(name: .shortAndLong, help: "Stay in the foreground, logging to stderr.")
+    var foreground = false
+
+    @Flag(name: [.customLong("ro")], help: "Mount read-only (same as -o ro).")
+    var readOnly = false
+
+    @Option(help: "Session timeout in milliseconds (same as -o session_timeout=).")
+    var sessionTimeout: Int32?
+
+    @Flag(name: .shortAndLong, help: "libfuse request trace and debug logging (implies --foreground).")
+    var debug = false
+
+    @Option(help: .hidden)
+    var readyFd: Int32?
+
+    mutating func run() throws {
+        var mount = MountOptions()
+        mount.connectString = connectString
+        do {
+            for list in options { try mount.apply(mountOptions: list) }
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        if readOnly { mount.readOnly = true }
+        if let sessionTimeout { mount.sessionTimeoutMs = sessionTimeout }
+        if foreground { mount.foreground = true }
+        if debug { mount.debug = true; mount.foreground = true }
+        guard let resolved = realpath(mountpoint, nil) else {
+            throw ValidationError("mount point \(mountpoint): \(String(cString: strerror(errno)))")
+        }
+        mount.mountpoint = String(cString: resolved)
+        free(resolved)
+        if mount.uid == 0 && mount.gid == 0 && !options.joined().contains("uid=") {
+            mount.uid = getuid()
+            mount.gid = getgid()
+        }
+
+        if !mount.foreground && readyFd == nil {
+            throw ExitCode(Daemon.spawnAndWait(arguments: Array(CommandLine.arguments.dropFirst())))
+        }
+        let logger = makeLogger(mount)
+        let report = ReadyReport(fd: readyFd)
+        let fs = ZKFilesystem(options: mount, logger: logger)
+        do {
+            try blocking { try await fs.connect() }
+        } catch {
+            report.send("cannot connect to \(mount.connectString): \(error)")
+            throw ExitCode(1)
+        }
+        let result = ZKFSMount.serve(fs, logger: logger) { outcome in
+            switch outcome {
+            case .success: report.send(nil)
+            case let .failure(error): report.send("\(error)")
+            }
+        }
+        try? blocking { await fs.disconnect() }
+        if result != 0 && result != -SIGTERM && result != SIGTERM && result != SIGINT && result != SIGHUP {
+            throw ExitCode(1)
+        }
+    }
+
+    private func makeLogger(_ mount: MountOptions) -> Logger {
+        let daemon = readyFd != nil && !foreground && !debug
+        var logger = Logger(label: "zkfs") { label in
+            daemon ? SyslogLogHandler() as LogHandler : StreamLogHandler.standardError(label: label)
+        }
+        logger.logLevel = mount.debug ? .debug : .info
+        return logger
+    }
+}
+
+/// Runs `body` on a task and waits for it on this (non-pool) thread.
+func blocking<T>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
+    let semaphore = DispatchSemaphore(value: 0)
+    let box = ResultBox<T>()
+    Task.detached {
+        do { box.result = .success(try await body()) } catch { box.result = .failure(error) }
+        semaphore.signal()
+    }
+    semaphore.wait()
+    return try box.result!.get()
+}
+
+final class ResultBox<T>: @unchecked Sendable {
+    var result: Result<T, Error>?
+}
