@@ -1,0 +1,118 @@
+import Foundation
+import XCTest
+
+@testable import WarrenBench
+
+/// Runs the engine against a real Warren server binary on a free loopback port: `$WARREN_BIN` if set, else
+/// `.build/debug/warren`. Skipped, saying why, when that binary is missing or exits at start (a stale build).
+final class BenchSmokeTests: XCTestCase {
+    private static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
+
+    private var server: Process?
+    private var workDir: URL?
+
+    override func tearDown() {
+        if let server, server.isRunning {
+            server.terminate()
+            server.waitUntilExit()
+        }
+        if let workDir { try? FileManager.default.removeItem(at: workDir) }
+        super.tearDown()
+    }
+
+    func testReadAndWriteAgainstWarren() throws {
+        let port = try startServer()
+        for workload in [Workload.read, .write] {
+            var config = BenchConfig(hosts: [HostPort(host: "127.0.0.1", port: port)])
+            config.workload = workload
+            config.connections = 2
+            config.outstanding = 8
+            config.keys = 50
+            config.valueBytes = 100
+            config.warmupSeconds = 0
+            config.durationSeconds = 1
+            let result = try BenchRunner.run(config)
+            XCTAssertGreaterThan(result.ops, 0, "\(workload): no ops\n\(result.text())")
+            XCTAssertEqual(result.errorsTotal, 0, "\(workload): \(result.errors)")
+            XCTAssertEqual(result.connectionErrors, 0, "\(workload): \(result.connectionErrorSamples)")
+            let l = result.latencyMicros
+            XCTAssertGreaterThan(l.p50, 0, "\(workload)")
+            XCTAssertLessThanOrEqual(l.p50, l.p90, "\(workload)")
+            XCTAssertLessThanOrEqual(l.p90, l.p99, "\(workload)")
+            XCTAssertLessThanOrEqual(l.p99, l.p999, "\(workload)")
+            XCTAssertLessThanOrEqual(l.p999, l.max, "\(workload)")
+            XCTAssertTrue(result.notes.isEmpty, "\(workload): cleanup left something: \(result.notes)")
+
+            let decoded = try JSONDecoder().decode(BenchResult.self, from: Data(result.json().utf8))
+            XCTAssertEqual(decoded.ops, result.ops)
+            XCTAssertEqual(decoded.workload, workload)
+        }
+    }
+
+    func testUnreachableServerIsAConnectError() throws {
+        var config = BenchConfig(hosts: [HostPort(host: "127.0.0.1", port: try Self.freePort())])
+        config.durationSeconds = 1
+        XCTAssertThrowsError(try BenchRunner.run(config)) { error in
+            guard case BenchError.connect = error else { return XCTFail("expected a connect error, got \(error)") }
+        }
+    }
+
+    // MARK: - Server process
+
+    private func startServer() throws -> Int {
+        let binary = ProcessInfo.processInfo.environment["WARREN_BIN"].map { URL(fileURLWithPath: $0) }
+            ?? Self.repoRoot.appendingPathComponent(".build/debug/warren")
+        guard FileManager.default.isExecutableFile(atPath: binary.path) else {
+            throw XCTSkip("no Warren server binary at \(binary.path); run `swift build` first or set WARREN_BIN")
+        }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("warren-bench-smoke-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("data"), withIntermediateDirectories: true)
+        workDir = dir
+        let port = try Self.freePort()
+        let cfg = dir.appendingPathComponent("zoo.cfg")
+        try """
+            tickTime=2000
+            dataDir=\(dir.appendingPathComponent("data").path)
+            clientPort=\(port)
+            clientPortAddress=127.0.0.1
+            maxClientCnxns=0
+            """.write(to: cfg, atomically: true, encoding: .utf8)
+        let p = Process()
+        p.executableURL = binary
+        p.arguments = ["server", "--config", cfg.path, "--log-level", "warning"]
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        server = p
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline {
+            guard p.isRunning else { throw XCTSkip(
+                    "\(binary.path) exited with status \(p.terminationStatus) instead of serving; rebuild it or set WARREN_BIN") }
+            if (try? BenchConnection.open(index: 0, target: HostPort(host: "127.0.0.1", port: port), sessionTimeoutMs: 5000))
+                .map({ Engine.closeSessions([$0]) }) != nil
+            {
+                return port
+            }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        XCTFail("Warren server did not accept a session on port \(port) within 20 s")
+        throw XCTSkip("server did not start")
+    }
+
+    private static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = 0
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa -> Bool in
+                bind(fd, sa, len) == 0 && getsockname(fd, sa, &len) == 0
+            }
+        }
+        guard bound else { throw XCTSkip("cannot bind a loopback socket") }
+        return Int(UInt16(bigEndian: addr.sin_port))
+    }
+}
