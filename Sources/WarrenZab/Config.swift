@@ -1,0 +1,107 @@
+/// How a server takes part in the ensemble.
+public enum MemberRole: Hashable, Sendable {
+    /// Votes in elections, acks proposals, may lead.
+    case participant
+    /// Follows the leader's committed stream; never votes, never leads, never counts toward a quorum.
+    case observer
+}
+
+/// Static ensemble settings. Every server must use the same membership; limits are in ticks.
+public struct ZabConfig: Sendable, Equatable {
+    /// Every server in the ensemble, this one included.
+    public var members: [ServerId: MemberRole]
+    /// Ticks a new leader and its learners have to finish discovery and synchronization (ZooKeeper's initLimit).
+    public var initLimitTicks: Int
+    /// Ticks without hearing from the other side before a leader drops a learner or a learner drops its leader
+    /// (ZooKeeper's syncLimit).
+    public var syncLimitTicks: Int
+    /// Base interval between re-sent election notifications while looking; each resend waits this plus a random
+    /// jitter in `0...electionJitterTicks`.
+    public var electionResendTicks: Int
+    public var electionJitterTicks: Int
+    /// Ticks to wait, once a quorum agrees on a vote, for a better notification before deciding (finalizeWait).
+    public var finalizeWaitTicks: Int
+    /// A leader pings its learners every this many ticks.
+    public var pingIntervalTicks: Int
+    /// Delivered entries kept in memory for DIFF syncs; learners further behind get a snapshot (SNAP).
+    public var retainedEntriesMax: Int
+    /// The largest zxid counter a leader uses before forcing a new epoch; `Zxid.counterMax` except in tests.
+    public var zxidCounterMax: Int64
+
+    public init(members: [ServerId: MemberRole], initLimitTicks: Int = 10, syncLimitTicks: Int = 5,
+                electionResendTicks: Int = 2, electionJitterTicks: Int = 2, finalizeWaitTicks: Int = 1,
+                pingIntervalTicks: Int = 1, retainedEntriesMax: Int = 500, zxidCounterMax: Int64 = Zxid.counterMax) {
+        precondition(zxidCounterMax >= 1 && zxidCounterMax <= Zxid.counterMax, "zxidCounterMax \(zxidCounterMax)")
+        self.members = members
+        self.initLimitTicks = initLimitTicks
+        self.syncLimitTicks = syncLimitTicks
+        self.electionResendTicks = electionResendTicks
+        self.electionJitterTicks = electionJitterTicks
+        self.finalizeWaitTicks = finalizeWaitTicks
+        self.pingIntervalTicks = pingIntervalTicks
+        self.retainedEntriesMax = retainedEntriesMax
+        self.zxidCounterMax = zxidCounterMax
+    }
+
+    /// Participants (voters), sorted.
+    public var voters: [ServerId] { members.filter { $0.value == .participant }.keys.sorted() }
+
+    /// True when `ids` holds a strict majority of the voters (non-voters in `ids` are ignored).
+    public func isQuorum<S: Sequence>(_ ids: S) -> Bool where S.Element == ServerId {
+        var count = 0
+        for id in Set(ids) where members[id] == .participant { count += 1 }
+        return count * 2 > voters.count
+    }
+
+    public func isVoter(_ id: ServerId) -> Bool { members[id] == .participant }
+}
+
+/// The epochs a server keeps in its `acceptedEpoch`/`currentEpoch` files. The shell writes them durably whenever
+/// the core emits `.persistEpochs` and hands them back at start-up.
+public struct EpochState: Hashable, Sendable, CustomStringConvertible {
+    /// The newest epoch this server promised to follow (LEADERINFO accepted, or chosen as leader).
+    public var acceptedEpoch: Int64
+    /// Which leader `acceptedEpoch` was accepted from: a server accepts one epoch from one leader only, which is
+    /// what keeps two leaders from being established in the same epoch.
+    public var acceptedLeader: ServerId
+    /// The epoch whose leader's history this server has durably adopted (NEWLEADER processed).
+    public var currentEpoch: Int64
+
+    public init(acceptedEpoch: Int64 = 0, acceptedLeader: ServerId = -1, currentEpoch: Int64 = 0) {
+        self.acceptedEpoch = acceptedEpoch
+        self.acceptedLeader = acceptedLeader
+        self.currentEpoch = currentEpoch
+    }
+
+    public var description: String { "accepted=\(acceptedEpoch)@\(acceptedLeader) current=\(currentEpoch)" }
+}
+
+/// What a server recovered from disk at start-up.
+public struct DurableState: Sendable, Equatable {
+    public var epochs: EpochState
+    /// The zxid of the last txn in the state-machine snapshot the shell restored (zero for an empty tree).
+    public var snapshotZxid: Zxid
+    /// The logged txns after `snapshotZxid`, in zxid order, without gaps (a torn or unsynced tail already cut).
+    public var log: [LogEntry]
+
+    public init(epochs: EpochState = EpochState(), snapshotZxid: Zxid = .zero, log: [LogEntry] = []) {
+        self.epochs = epochs
+        self.snapshotZxid = snapshotZxid
+        self.log = log
+    }
+}
+
+/// A small seeded generator (SplitMix64): the core's only source of randomness, so a seed replays a run exactly.
+public struct SeededRandom: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+
+    public init(seed: UInt64) { state = seed }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

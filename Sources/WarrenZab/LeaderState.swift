@@ -1,0 +1,89 @@
+/// What the leader knows about one connected learner.
+struct LearnerHandle: CustomStringConvertible {
+    enum Stage: Equatable {
+        /// FOLLOWERINFO received.
+        case info
+        /// ACKEPOCH received with the learner's currentEpoch and last logged zxid.
+        case epochAcked(currentEpoch: Int64, lastZxid: Zxid)
+        /// Sync and NEWLEADER sent; waiting for its ack.
+        case syncing(newLeaderZxid: Zxid)
+        /// NEWLEADER acknowledged: its acks count toward commits.
+        case synced
+    }
+
+    var isObserver: Bool
+    /// From its FOLLOWERINFO.
+    var acceptedEpoch: Int64
+    var stage: Stage = .info
+    var lastHeard: Int
+    /// Cumulative: every entry through this zxid is durable on the learner.
+    var acked: Zxid = .zero
+    /// Receives proposals and commits (or informs): set when its sync is sent.
+    var forwarding = false
+
+    var description: String { "\(isObserver ? "obs" : "fol") \(stage) heard \(lastHeard) acked \(acked)" }
+}
+
+/// The leader's state for one leadership (discovery → sync → broadcast).
+struct LeaderState: CustomStringConvertible {
+    enum Stage: Equatable { case discovery, sync, broadcast }
+
+    var stage: Stage = .discovery
+    /// The new epoch, once a quorum's FOLLOWERINFO fixed it.
+    var epoch: Int64?
+    var startedAt: Int
+    var learners: [ServerId: LearnerHandle] = [:]
+    /// The last zxid of the history being established (the leader's log when sync started).
+    var historyEnd: Zxid = .zero
+    /// The leader's own NEWLEADER step is done: log durable through `historyEnd`, currentEpoch written.
+    var selfReady = false
+    /// The counter of the last proposal in `epoch`.
+    var counter: Int64 = 0
+    var committed: Zxid = .zero
+    /// The counter hit `zxidCounterMax`: no more proposals; step down once everything is committed.
+    var exhausted = false
+    var nextPingAt: Int
+
+    init(startedAt: Int) {
+        self.startedAt = startedAt
+        nextPingAt = startedAt
+    }
+
+    var description: String {
+        let l = learners.keys.sorted().map { "\($0): \(learners[$0]!)" }.joined(separator: ", ")
+        return "\(stage) epoch \(epoch.map(String.init) ?? "?") since \(startedAt) history \(historyEnd) selfReady \(selfReady) counter \(counter) committed \(committed) exhausted \(exhausted) learners [\(l)]"
+    }
+}
+
+/// A learner's state for one leadership it follows.
+struct LearnerState: CustomStringConvertible {
+    enum Stage: Equatable {
+        case awaitingLeaderInfo
+        /// ACKEPOCH sent; waiting for DIFF/TRUNC/SNAP.
+        case awaitingSync
+        /// Sync started; history entries arriving.
+        case receiving
+        /// NEWLEADER received; waiting for the log to be durable through this zxid.
+        case awaitingDurable(Zxid)
+        /// NEWLEADER acknowledged; waiting for UPTODATE.
+        case awaitingUpToDate
+        case serving
+    }
+
+    var leader: ServerId
+    var isObserver: Bool
+    var epoch: Int64?
+    var stage: Stage = .awaitingLeaderInfo
+    var startedAt: Int
+    var lastHeard: Int
+    /// The highest commit point heard from the leader.
+    var leaderCommitted: Zxid = .zero
+    /// The newest zxid reported in an ACK (acks are sent only after NEWLEADER was acknowledged).
+    var lastAckSent: Zxid = .zero
+
+    var hasAckedNewLeader: Bool { stage == .awaitingUpToDate || stage == .serving }
+
+    var description: String {
+        "leader \(leader) \(isObserver ? "observer" : "follower") epoch \(epoch.map(String.init) ?? "?") \(stage) since \(startedAt) heard \(lastHeard) committed \(leaderCommitted) ackSent \(lastAckSent)"
+    }
+}

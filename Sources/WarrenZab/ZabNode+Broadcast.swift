@@ -1,0 +1,105 @@
+/// Leader side of broadcast, commit and liveness.
+extension ZabNode {
+    func leaderPropose(_ payload: [UInt8]) {
+        guard let l = leading, l.stage == .broadcast, let e = l.epoch else {
+            out.append(.rejected(payload: payload, reason: .noLeader))
+            return
+        }
+        guard !l.exhausted else {
+            out.append(.rejected(payload: payload, reason: .zxidExhausted))
+            return
+        }
+        let prev = log.last
+        let entry = LogEntry(zxid: Zxid(epoch: e, counter: l.counter + 1), payload: payload)
+        precondition(entry.zxid > prev, "proposal \(entry.zxid) not above last logged \(prev): \(stateDescription)")
+        leading!.counter += 1
+        appendAndPersist(entry)
+        for (s, h) in l.learners.sorted(by: { $0.key < $1.key }) where h.forwarding && !h.isObserver {
+            send(s, .proposal(epoch: e, entry: entry, prev: prev))
+        }
+        if leading!.counter >= config.zxidCounterMax {
+            // The next zxid would overflow into the epoch bits: finish what is in flight, then re-elect.
+            leading!.exhausted = true
+        }
+    }
+
+    func onAck(from s: ServerId, upTo z: Zxid) {
+        guard let h = leading!.learners[s], h.stage == .synced, !h.isObserver else { return }
+        leading!.learners[s]!.acked = max(h.acked, min(z, log.last))
+        recomputeCommit()
+    }
+
+    func leaderPersisted() {
+        leaderSelfReadyIfDurable()
+        recomputeCommit()
+    }
+
+    /// Commits the highest zxid durable on a quorum of voters (the leader's own log included), delivers it and
+    /// tells the learners.
+    func recomputeCommit() {
+        guard let l = leading, l.stage == .broadcast, let e = l.epoch else { return }
+        var durable: [(ServerId, Zxid)] = [(id, log.synced)]
+        for (s, h) in l.learners where !h.isObserver && h.stage == .synced { durable.append((s, h.acked)) }
+        let sorted = durable.map(\.1).sorted(by: >)
+        let quorumSize = config.voters.count / 2 + 1
+        guard sorted.count >= quorumSize else { return }
+        let target = min(sorted[quorumSize - 1], log.last)
+        guard target > l.committed else { return }
+        let holders = durable.filter { $0.1 >= target }.map(\.0)
+        precondition(config.isQuorum(holders), "commit \(target) ahead of a quorum's acks \(durable): \(stateDescription)")
+        let previous = l.committed
+        leading!.committed = target
+        deliver(upTo: target)
+        let newlyCommitted = log.entries(after: previous, through: target)
+        for (s, h) in l.learners.sorted(by: { $0.key < $1.key }) where h.forwarding {
+            if h.isObserver {
+                var prev = previous
+                for entry in newlyCommitted {
+                    send(s, .inform(epoch: e, entry: entry, prev: prev))
+                    prev = entry.zxid
+                }
+            } else {
+                send(s, .commit(epoch: e, upTo: target))
+            }
+        }
+        stepDownIfDrained()
+    }
+
+    private func stepDownIfDrained() {
+        guard let l = leading, l.exhausted, l.committed == log.last else { return }
+        startLooking()
+    }
+
+    func leaderTick() {
+        guard let l = leading else { return }
+        if l.stage != .broadcast {
+            if now - l.startedAt > config.initLimitTicks { startLooking() }
+            return
+        }
+        for (s, h) in l.learners where now - h.lastHeard > config.syncLimitTicks {
+            _ = h
+            leading!.learners[s] = nil
+        }
+        if !leaderHasQuorum() {
+            startLooking()
+            return
+        }
+        if now >= leading!.nextPingAt, let e = l.epoch {
+            leading!.nextPingAt = now + max(1, config.pingIntervalTicks)
+            for s in leading!.learners.keys.sorted() { send(s, .ping(epoch: e, committed: leading!.committed)) }
+        }
+    }
+
+    /// An established leader keeps leading only while a quorum of voters (itself included) is synced and alive.
+    private func leaderHasQuorum() -> Bool {
+        guard let l = leading else { return false }
+        let synced = l.learners.filter { !$0.value.isObserver && $0.value.stage == .synced }.keys
+        return config.isQuorum(synced + [id])
+    }
+
+    func leaderLostLearner(_ s: ServerId) {
+        guard leading?.learners[s] != nil else { return }
+        leading!.learners[s] = nil
+        if leading!.stage == .broadcast && !leaderHasQuorum() { startLooking() }
+    }
+}

@@ -1,0 +1,145 @@
+/// Fast leader election state for one round.
+struct Election: CustomStringConvertible {
+    var proposal: Vote
+    /// Latest notification per voter in this round (this server's own included for participants).
+    var received: [ServerId: Notification] = [:]
+    /// Notifications from voters that already left the election (following or leading), any round.
+    var outOfElection: [ServerId: Notification] = [:]
+    var resendAt: Int
+    /// When a quorum agreed on `proposal`: decide at this tick unless a better vote shows up first.
+    var decideAt: Int?
+
+    init(proposal: Vote, resendAt: Int) {
+        self.proposal = proposal
+        self.resendAt = resendAt
+    }
+
+    var description: String {
+        "proposal \(proposal) received \(received.keys.sorted()) out \(outOfElection.keys.sorted()) decideAt \(decideAt.map(String.init) ?? "-")"
+    }
+}
+
+extension ZabNode {
+    /// A participant proposes itself with its currentEpoch and last logged zxid; an observer's vote never counts.
+    var initialVote: Vote { Vote(leader: id, zxid: log.last, peerEpoch: epochs.currentEpoch) }
+
+    /// This server's notification as peers should see it now.
+    var ownNotification: Notification {
+        if let e = election { return Notification(vote: e.proposal, electionEpoch: logicalClock, state: .looking) }
+        return Notification(vote: decidedVote ?? initialVote, electionEpoch: decidedRound, state: state)
+    }
+
+    func broadcastNotification() {
+        let note = ownNotification
+        for voter in config.voters where voter != id { send(voter, .notification(note)) }
+    }
+
+    func electionTick() {
+        guard var e = election else { return }
+        if now >= e.resendAt {
+            let jitter = config.electionJitterTicks > 0 ? Int.random(in: 0...config.electionJitterTicks, using: &rng) : 0
+            e.resendAt = now + max(1, config.electionResendTicks) + jitter
+            election = e
+            broadcastNotification()
+        }
+        if let at = e.decideAt, now >= at { decide(e.proposal) }
+    }
+
+    func onNotification(from sender: ServerId, _ n: Notification) {
+        guard election != nil else {
+            // Not looking: tell a looking peer whom this server follows or leads.
+            if n.state == .looking { send(sender, .notification(ownNotification)) }
+            return
+        }
+        guard config.isVoter(sender) else {
+            // An observer asking: answer with the current proposal; its vote does not count.
+            if n.state == .looking && !isObserver { send(sender, .notification(ownNotification)) }
+            return
+        }
+        switch n.state {
+        case .looking:
+            if !isObserver { lookingVoterNotified(from: sender, n) }
+        case .following, .leading:
+            settledVoterNotified(from: sender, n)
+        case .observing:
+            break
+        }
+    }
+
+    private func lookingVoterNotified(from sender: ServerId, _ n: Notification) {
+        guard var e = election else { return }
+        let candidateOK = config.isVoter(n.vote.leader)
+        if n.electionEpoch > logicalClock {
+            logicalClock = n.electionEpoch
+            e.received = [:]
+            e.proposal = candidateOK ? max(n.vote, initialVote) : initialVote
+            e.decideAt = nil
+            election = e
+            broadcastNotification()
+        } else if n.electionEpoch < logicalClock {
+            // A peer in an older round: bring it up to date.
+            send(sender, .notification(ownNotification))
+            return
+        } else if candidateOK && n.vote > e.proposal {
+            e.proposal = n.vote
+            e.decideAt = nil
+            election = e
+            broadcastNotification()
+        }
+        election!.received[sender] = n
+        election!.received[id] = ownNotification
+        checkElectionQuorum()
+    }
+
+    /// Starts (or cancels) the finalize wait depending on whether a quorum of this round agrees on the proposal.
+    func checkElectionQuorum() {
+        guard let e = election, !isObserver else { return }
+        let agreeing = e.received.filter { $0.value.electionEpoch == logicalClock && $0.value.vote == e.proposal }.keys
+        if config.isQuorum(agreeing) {
+            if Set(agreeing).isSuperset(of: config.voters) {
+                decide(e.proposal)
+            } else if e.decideAt == nil {
+                election!.decideAt = now + config.finalizeWaitTicks
+            }
+        } else {
+            election!.decideAt = nil
+        }
+    }
+
+    private func settledVoterNotified(from sender: ServerId, _ n: Notification) {
+        guard election != nil, config.isVoter(n.vote.leader) else { return }
+        if n.electionEpoch == logicalClock && !isObserver {
+            election!.received[sender] = n
+            let agreeing = election!.received.filter { $0.value.vote == n.vote }.keys
+            if config.isQuorum(agreeing) && leaderConfirmed(n.vote.leader, round: n.electionEpoch, in: election!.received) {
+                decide(n.vote)
+                return
+            }
+        }
+        // Joining an ensemble that already settled: a quorum of settled voters names the same leader.
+        election!.outOfElection[sender] = n
+        let out = election!.outOfElection
+        let agreeing = out.filter { $0.value.vote == n.vote }.keys
+        if config.isQuorum(agreeing) && leaderConfirmed(n.vote.leader, round: n.electionEpoch, in: out) {
+            logicalClock = n.electionEpoch
+            decide(n.vote)
+        }
+    }
+
+    /// A vote for another server counts only once that server itself says it leads (so nobody follows a leader
+    /// that crashed or never took the role); a vote for this server only in the round it was cast.
+    private func leaderConfirmed(_ leader: ServerId, round: Int64, in notes: [ServerId: Notification]) -> Bool {
+        if leader == id { return logicalClock == round }
+        return notes[leader]?.state == .leading
+    }
+
+    /// Ends the election on `vote`.
+    func decide(_ vote: Vote) {
+        precondition(config.isVoter(vote.leader), "decided on non-voter \(vote.leader): \(stateDescription)")
+        precondition(!(isObserver && vote.leader == id), "observer elected itself: \(stateDescription)")
+        election = nil
+        decidedVote = vote
+        decidedRound = logicalClock
+        if vote.leader == id { becomeLeading() } else { becomeLearner(of: vote.leader) }
+    }
+}

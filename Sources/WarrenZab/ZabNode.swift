@@ -1,0 +1,209 @@
+/// One server's Zab protocol state machine: fast leader election, discovery, synchronization and broadcast.
+///
+/// Pure: it does no I/O, reads no clock and draws randomness only from the seeded generator given at init. The
+/// shell feeds `ZabEvent`s through `on(_:)` from a single executor and carries out the returned `ZabAction`s in
+/// order (see `ZabAction` for the disk and network ordering contract). Restarting a server means building a new
+/// node from what is on disk.
+public final class ZabNode {
+    public let id: ServerId
+    public let config: ZabConfig
+    var rng: SeededRandom
+
+    /// The epoch files, as last written through `.persistEpochs`.
+    public internal(set) var epochs: EpochState
+    var log: ReplicaLog
+    /// Ticks since start.
+    public internal(set) var now = 0
+
+    /// The election round (ZooKeeper's logicalclock); kept across elections.
+    var logicalClock: Int64 = 0
+    /// The vote this server decided on, and the round it was decided in (what it tells looking peers).
+    var decidedVote: Vote?
+    var decidedRound: Int64 = 0
+
+    var election: Election?
+    var leading: LeaderState?
+    var learning: LearnerState?
+    var started = false
+
+    /// Per epoch, the leader this server acknowledged NEWLEADER for (in memory; checks one leader per epoch).
+    var newLeaderAcked: [Int64: ServerId] = [:]
+    /// Actions produced by the event being handled.
+    var out: [ZabAction] = []
+
+    /// - Parameters:
+    ///   - durable: the epochs, snapshot zxid and logged entries recovered from disk. The shell's state machine
+    ///     must already hold the snapshot; logged entries are delivered again only once known committed.
+    ///   - seed: seeds the election jitter.
+    public init(id: ServerId, config: ZabConfig, durable: DurableState = DurableState(), seed: UInt64) {
+        precondition(config.members[id] != nil, "server \(id) is not in the ensemble \(config.members)")
+        precondition(durable.epochs.currentEpoch <= durable.epochs.acceptedEpoch,
+                     "currentEpoch above acceptedEpoch: \(durable.epochs)")
+        self.id = id
+        self.config = config
+        self.epochs = durable.epochs
+        self.log = ReplicaLog(snapshotZxid: durable.snapshotZxid, entries: durable.log)
+        self.rng = SeededRandom(seed: seed ^ UInt64(bitPattern: id) &* 0x9E37_79B9_7F4A_7C15)
+    }
+
+    var isObserver: Bool { config.members[id] == .observer }
+
+    // MARK: - Read-only state for the shell
+
+    /// What this server would report in a notification.
+    public var state: PeerState {
+        if leading != nil { return .leading }
+        if let l = learning { return l.isObserver ? .observing : .following }
+        return .looking
+    }
+
+    /// The leader this server follows or is (nil while looking).
+    public var leaderId: ServerId? {
+        if leading != nil { return id }
+        return learning?.leader
+    }
+
+    /// True for an established leader and for a learner that received UPTODATE: clients may be served.
+    public var isServing: Bool {
+        if let l = leading { return l.stage == .broadcast }
+        return learning?.stage == .serving
+    }
+
+    /// The epoch this server leads or follows once discovery agreed on it.
+    public var epoch: Int64? { leading?.epoch ?? learning?.epoch }
+
+    public var lastLoggedZxid: Zxid { log.last }
+    public var lastDeliveredZxid: Zxid { log.delivered }
+    public var durableZxid: Zxid { log.synced }
+
+    /// The zxid the next `.clientProposal` will get on this leader, or nil when it cannot take one now. A shell
+    /// that writes the zxid into the payload (Warren's `Txn` header) reads this, prepares, then submits at once.
+    public var nextProposalZxid: Zxid? {
+        guard let l = leading, l.stage == .broadcast, !l.exhausted, let e = l.epoch else { return nil }
+        return Zxid(epoch: e, counter: l.counter + 1)
+    }
+
+    // MARK: - Events
+
+    /// Handles one event and returns the actions to carry out, in order.
+    public func on(_ event: ZabEvent) -> [ZabAction] {
+        out = []
+        if !started {
+            precondition(event == .start, "first event must be .start, got \(event)")
+        }
+        switch event {
+        case .start:
+            precondition(!started, "started twice: \(stateDescription)")
+            started = true
+            startLooking()
+        case .tick:
+            now += 1
+            onTick()
+        case let .message(from, message):
+            guard from != id, config.members[from] != nil else { break }
+            onMessage(from: from, message)
+        case let .persisted(z):
+            let known = log.persisted(upTo: z)
+            precondition(known, "persisted(upTo: \(z)) matches no outstanding batch: \(stateDescription)")
+            onPersisted()
+        case let .clientProposal(payload):
+            onClientProposal(payload)
+        case let .peerDisconnected(peer):
+            onPeerDisconnected(peer)
+        }
+        return out
+    }
+
+    private func onTick() {
+        if election != nil { electionTick() } else if leading != nil { leaderTick() } else if learning != nil { learnerTick() }
+    }
+
+    private func onMessage(from: ServerId, _ message: ZabMessage) {
+        if case let .notification(n) = message {
+            onNotification(from: from, n)
+        } else if leading != nil {
+            leaderReceive(from: from, message)
+        } else if learning != nil {
+            learnerReceive(from: from, message)
+        }
+    }
+
+    private func onPersisted() {
+        if leading != nil { leaderPersisted() } else if learning != nil { learnerPersisted() }
+    }
+
+    private func onClientProposal(_ payload: [UInt8]) {
+        if leading != nil {
+            leaderPropose(payload)
+        } else if let l = learning, l.stage == .serving {
+            send(l.leader, .forward(payload: payload))
+        } else {
+            out.append(.rejected(payload: payload, reason: .noLeader))
+        }
+    }
+
+    private func onPeerDisconnected(_ peer: ServerId) {
+        if leading != nil {
+            leaderLostLearner(peer)
+        } else if let l = learning, l.leader == peer {
+            startLooking()
+        }
+    }
+
+    // MARK: - Shared helpers
+
+    func send(_ to: ServerId, _ message: ZabMessage) { out.append(.send(to: to, message)) }
+
+    /// Appends to the in-memory log and asks the shell to persist, merging with a `.persist` emitted just before.
+    func appendAndPersist(_ entry: LogEntry) {
+        log.append(entry)
+        if case var .persist(batch)? = out.last {
+            batch.append(entry)
+            out[out.count - 1] = .persist(batch)
+            log.notePersistBatch(endingAt: entry.zxid, merge: true)
+        } else {
+            out.append(.persist([entry]))
+            log.notePersistBatch(endingAt: entry.zxid, merge: false)
+        }
+    }
+
+    /// Writes new epoch values, checking they only move forward.
+    func writeEpochs(_ new: EpochState) {
+        precondition(new.acceptedEpoch >= epochs.acceptedEpoch && new.currentEpoch >= epochs.currentEpoch
+                     && new.currentEpoch <= new.acceptedEpoch,
+                     "epochs may only advance, current <= accepted: \(epochs) -> \(new); \(stateDescription)")
+        guard new != epochs else { return }
+        epochs = new
+        out.append(.persistEpochs(new))
+    }
+
+    /// Delivers logged entries through `c` (never past the log's end).
+    func deliver(upTo c: Zxid) {
+        let entries = log.takeDeliverable(upTo: c)
+        guard !entries.isEmpty else { return }
+        out.append(.deliver(Array(entries)))
+        log.trim(retaining: config.retainedEntriesMax)
+    }
+
+    /// Leaves leading/following and starts a new election round.
+    func startLooking() {
+        leading = nil
+        learning = nil
+        decidedVote = nil
+        logicalClock += 1
+        let vote = initialVote
+        election = Election(proposal: vote, resendAt: now)
+        if !isObserver { election!.received[id] = Notification(vote: vote, electionEpoch: logicalClock, state: .looking) }
+        out.append(.becameLooking)
+        broadcastNotification()
+        checkElectionQuorum()
+    }
+
+    public var stateDescription: String {
+        var parts = ["server \(id) \(state) tick \(now) epochs(\(epochs)) \(log) round \(logicalClock)"]
+        if let e = election { parts.append("election(\(e))") }
+        if let l = leading { parts.append("leading(\(l))") }
+        if let l = learning { parts.append("learning(\(l))") }
+        return parts.joined(separator: " ")
+    }
+}
