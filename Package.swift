@@ -20,6 +20,8 @@ let package = Package(
         .target(name: "WarrenJute"),
         // The data tree: znodes, sessions, watches, ACLs, transactions. No I/O.
         .target(name: "WarrenTree", dependencies: ["WarrenJute"]),
+        // The Zab protocol core (election, discovery, sync, broadcast) as a pure state machine. No I/O.
+        .target(name: "WarrenZab", dependencies: ["WarrenJute", "WarrenTree"]),
         // zlib, for compressed snapshots.
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         // Transaction log and snapshots on disk.
@@ -49,6 +51,7 @@ let package = Package(
         ]),
         .testTarget(name: "WarrenJuteTests", dependencies: ["WarrenJute"], resources: [.copy("Fixtures")]),
         .testTarget(name: "WarrenTreeTests", dependencies: ["WarrenTree"]),
+        .testTarget(name: "WarrenZabTests", dependencies: ["WarrenZab", "WarrenTree", "WarrenJute"]),
         .testTarget(name: "WarrenStorageTests", dependencies: ["WarrenStorage"]),
         .testTarget(name: "WarrenBenchTests", dependencies: ["WarrenBench"]),
         .testTarget(name: "WarrenServerTests", dependencies: ["WarrenServer", "WarrenJute", "WarrenTree"]),
