@@ -166,20 +166,36 @@ extension ZKFilesystem {
         return bytes.count
     }
 
-    /// Commits the handle's buffer if it changed: setData at the version the buffer is based on.
+    /// Commits the handle's buffer if it changed (see `FileHandle.CommitPoint` for what each point commits):
+    /// setData at the version the buffer is based on.
     /// - Throws: ESTALE if someone else changed the node since (logged), ENOENT if it was deleted.
-    public func flush(_ fh: UInt64) async throws {
+    public func flush(_ fh: UInt64, at point: FileHandle.CommitPoint = .flush) async throws {
         guard let handle = files.get(fh) else { throw FSError(EBADF) }
-        guard let pending = handle.pendingCommit() else { return }
-        let stat = try await setData(handle.path, pending.data, version: pending.version)
-        handle.committed(generation: pending.generation, newVersion: stat.version)
-        invalidator?.post([.inode(handle.ino)])
+        try await commit(handle, at: point)
     }
 
-    /// Closes the handle. A `@held` ephemeral is deleted if the session that created it still lives (after an
-    /// expiry the server already deleted it, and the name may belong to someone else now).
+    private func commit(_ handle: FileHandle, at point: FileHandle.CommitPoint) async throws {
+        guard let pending = handle.pendingCommit(at: point) else { return }
+        do {
+            let stat = try await setData(handle.path, pending.data, version: pending.version)
+            handle.committed(generation: pending.generation, newVersion: stat.version)
+            invalidator?.post([.inode(handle.ino)])
+        } catch {
+            handle.commitDidFail()
+            throw error
+        }
+    }
+
+    /// Closes the handle: commits a truncation no flush committed (errors can only be logged here), and
+    /// deletes a `@held` ephemeral if the session that created it still lives (after an expiry the server
+    /// already deleted it, and the name may belong to someone else now).
     public func release(_ fh: UInt64) async {
         guard let handle = files.remove(fh) else { return }
+        do {
+            try await commit(handle, at: .release)
+        } catch {
+            logger.error("zkfs: \(handle.path): data of a closed file not written: \(error)")
+        }
         guard let owner = handle.heldBySession else { return }
         guard owner == connection.sessionId else {
             logger.warning("zkfs: \(handle.path) was held by expired session 0x\(String(UInt64(bitPattern: owner), radix: 16)); nothing to release")

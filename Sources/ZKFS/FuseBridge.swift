@@ -41,7 +41,7 @@ final class FuseBridge: @unchecked Sendable {
 
     func replyError(_ req: fuse_req_t?, _ what: String, _ error: Error) {
         let e = FSError.from(error)
-        if e.errno == EIO || e.errno == ESTALE || e.errno == EFBIG || e.errno == EACCES {
+        if e.errno == EIO || e.errno == EACCES {
             logger.warning("zkfs: \(what) failed: \(e)")
         } else {
             logger.debug("zkfs: \(what): \(e)")

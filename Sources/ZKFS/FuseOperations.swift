@@ -124,7 +124,7 @@ extension FuseBridge {
         ops.fsync = { req, ino, _, fi in
             let b = FuseBridge.from(req)
             guard let fh = fi?.pointee.fh else { fuse_reply_err(req, EBADF); return }
-            b.answer(req, "fsync \(ino)", { try await b.fs.flush(fh) }, reply: { req, _ in fuse_reply_err(req, 0) })
+            b.answer(req, "fsync \(ino)", { try await b.fs.flush(fh, at: .fsync) }, reply: { req, _ in fuse_reply_err(req, 0) })
         }
         ops.release = { req, _, fi in
             let b = FuseBridge.from(req)

@@ -17,6 +17,10 @@ public final class FileHandle: @unchecked Sendable {
     private var buffer: [UInt8]
     private var baseVersion: Int32
     private var dirty: Bool
+    /// Whether write or ftruncate changed the buffer (a handle dirty only from O_TRUNC has not).
+    private var written = false
+    /// Whether the last commit failed (the error went to that flush; release does not repeat it).
+    private var commitFailed = false
     /// Bumped by every change of the buffer, so a commit knows whether writes raced with it.
     private var generation: UInt64 = 0
 
@@ -53,6 +57,7 @@ public final class FileHandle: @unchecked Sendable {
             if overlap > 0 { buffer.replaceSubrange(start..<start + overlap, with: bytes.prefix(overlap)) }
             if overlap < bytes.count { buffer.append(contentsOf: bytes.dropFirst(max(overlap, 0))) }
             dirty = true
+            written = true
             generation += 1
             return true
         }
@@ -67,6 +72,7 @@ public final class FileHandle: @unchecked Sendable {
                 buffer.append(contentsOf: repeatElement(0, count: size - buffer.count))
             }
             dirty = true
+            written = true
             generation += 1
         }
     }
@@ -74,9 +80,29 @@ public final class FileHandle: @unchecked Sendable {
     public var size: Int { lock.withLock { buffer.count } }
     public var version: Int32 { lock.withLock { baseVersion } }
 
-    /// What a commit must send: the buffer, the version it is based on and its generation; nil if clean.
-    public func pendingCommit() -> (data: [UInt8], version: Int32, generation: UInt64)? {
-        lock.withLock { dirty ? (buffer, baseVersion, generation) : nil }
+    /// When a commit happens.
+    public enum CommitPoint {
+        /// close() of one descriptor: commits written data, but not a truncation alone, since the shell's
+        /// `> file` closes a duplicate of the descriptor before writing, and committing the empty file then
+        /// would make two versions (and show readers an empty node in between).
+        case flush
+        /// fsync: commits whatever changed.
+        case fsync
+        /// The last close: commits what no flush did (a truncation alone), unless a commit already failed.
+        case release
+    }
+
+    /// What a commit at `point` must send: the buffer, the version it is based on and its generation; nil if
+    /// there is nothing to commit there.
+    public func pendingCommit(at point: CommitPoint) -> (data: [UInt8], version: Int32, generation: UInt64)? {
+        lock.withLock {
+            guard dirty else { return nil }
+            switch point {
+            case .flush where !written: return nil
+            case .release where commitFailed: return nil
+            default: return (buffer, baseVersion, generation)
+            }
+        }
     }
 
     /// Records a successful setData of the buffer at `generation`: later commits are based on `newVersion`, and
@@ -84,8 +110,14 @@ public final class FileHandle: @unchecked Sendable {
     public func committed(generation committedGeneration: UInt64, newVersion: Int32) {
         lock.withLock {
             baseVersion = newVersion
+            commitFailed = false
             if generation == committedGeneration { dirty = false }
         }
+    }
+
+    /// Records a failed commit (its error was reported to the caller).
+    public func commitDidFail() {
+        lock.withLock { commitFailed = true }
     }
 }
 

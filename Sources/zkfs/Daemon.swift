@@ -8,7 +8,10 @@ enum Daemon {
     /// this process: 0 once mounted, 1 (after printing why) if the child failed.
     static func spawnAndWait(arguments: [String]) -> Int32 {
         var pipeFds: [Int32] = [0, 0]
+        // Close-on-exec: the child must hold only its fd 3 (dup2 clears the flag there), or the read below
+        // would never see end-of-file.
         guard pipe(&pipeFds) == 0 else { return fail("pipe: \(String(cString: strerror(errno)))") }
+        for fd in pipeFds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
