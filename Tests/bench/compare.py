@@ -1,0 +1,485 @@
+#!/usr/bin/env python3
+"""Warren and Apache ZooKeeper side by side, driven by the same load generator (`warren bench`).
+
+    python3 Tests/bench/compare.py [--quick] [--znodes N] [--layout standalone|ensemble3]
+
+Builds Warren in release mode, starts a Warren cluster and a ZooKeeper cluster with identical zoo.cfg settings
+(127.0.0.1 only, data directories side by side on the same disk, forceSync on), runs every workload against both
+alternately, then measures each server's memory after loading N znodes, its data on disk and its restart-to-serving
+time. Writes Docs/benchmarks.md and Docs/benchmarks-throughput.svg; the raw JSON of every run goes to the work
+directory (printed at the end).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from report import write_chart, write_report  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+SYSTEMS = ("warren", "zookeeper")
+ZK_CLASSPATH = ["/usr/share/java/zookeeper.jar", "/usr/share/java/slf4j-simple.jar"]
+ZK_MAIN = "org.apache.zookeeper.server.ZooKeeperServerMain"
+ZK_QUORUM_MAIN = "org.apache.zookeeper.server.quorum.QuorumPeerMain"
+# zkEnv.sh's default server heap; the rest of the JVM settings are the JDK's defaults.
+ZK_JVM_FLAGS = ["-Xmx1000m"]
+LAYOUTS = {"standalone": 1, "ensemble3": 3}
+
+# The zoo.cfg both systems get (plus dataDir, dataLogDir, clientPort and, for ensembles, server.N lines).
+COMMON_CFG = {
+    "tickTime": 2000,
+    "initLimit": 10,
+    "syncLimit": 5,
+    "clientPortAddress": "127.0.0.1",
+    "maxClientCnxns": 0,
+    "snapCount": 100000,
+    "autopurge.snapRetainCount": 3,
+    "autopurge.purgeInterval": 0,
+    "globalOutstandingLimit": 1000,
+    "forceSync": "yes",
+    "4lw.commands.whitelist": "*",
+    "admin.enableServer": "false",
+}
+
+
+@dataclass
+class Settings:
+    quick: bool
+    duration: float
+    warmup: float
+    connections: int
+    outstanding: int
+    keys: int
+    value_bytes: int
+    watchers: int
+    session_loops: int
+    read_percents: list[int]
+    znodes: int
+    znode_bytes: int
+    layout: str
+
+    @staticmethod
+    def from_args(a: argparse.Namespace) -> "Settings":
+        q = a.quick
+        return Settings(
+            quick=q,
+            duration=a.duration if a.duration is not None else (3.0 if q else 10.0),
+            warmup=a.warmup if a.warmup is not None else (1.0 if q else 3.0),
+            connections=16,
+            outstanding=32,
+            keys=1000 if q else 10000,
+            value_bytes=1024,
+            watchers=50 if q else 100,
+            session_loops=4,
+            read_percents=[0, 50, 90, 100] if q else [0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100],
+            znodes=a.znodes if a.znodes is not None else (10_000 if q else 100_000),
+            znode_bytes=a.znode_bytes,
+            layout=a.layout,
+        )
+
+
+# -- servers ------------------------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """One server process with its own zoo.cfg, dataDir and dataLogDir under `base`."""
+
+    def __init__(self, kind: str, base: Path, myid: int, binary: Path):
+        self.kind, self.base, self.myid, self.binary = kind, base, myid, binary
+        self.client_port = free_port()
+        self.quorum_port = free_port()
+        self.election_port = free_port()
+        self.data_dir = base / "data"
+        self.log_dir = base / "datalog"
+        self.cfg_path = base / "zoo.cfg"
+        self.log_path = base / "server.log"
+        self.proc: subprocess.Popen | None = None
+
+    def write_config(self, peers: list["Server"]) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        cfg = dict(COMMON_CFG, dataDir=self.data_dir, dataLogDir=self.log_dir, clientPort=self.client_port)
+        if len(peers) > 1:
+            for p in peers:
+                cfg[f"server.{p.myid}"] = f"127.0.0.1:{p.quorum_port}:{p.election_port}"
+            (self.data_dir / "myid").write_text(f"{self.myid}\n")
+        self.cfg_path.write_text("".join(f"{k}={v}\n" for k, v in cfg.items()))
+
+    def command(self, standalone: bool) -> list[str]:
+        if self.kind == "warren":
+            return [str(self.binary), "server", "--config", str(self.cfg_path), "--log-level", "warning"]
+        return [
+            "java", *ZK_JVM_FLAGS, "-Dzookeeper.admin.enableServer=false",
+            "-cp", ":".join(ZK_CLASSPATH), ZK_MAIN if standalone else ZK_QUORUM_MAIN, str(self.cfg_path),
+        ]
+
+    def start(self, standalone: bool) -> None:
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                self.command(standalone), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                cwd=self.base, start_new_session=True)
+
+    def stop(self, timeout: float = 30) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def rss_bytes(self) -> int:
+        """Resident set size of the server process, from /proc."""
+        assert self.proc is not None
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        raise RuntimeError(f"no VmRSS for pid {self.proc.pid}")
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+
+class Cluster:
+    """The servers of one system in the chosen layout; `hosts` is the generator's --hosts."""
+
+    def __init__(self, kind: str, layout: str, base: Path, binary: Path):
+        self.kind, self.layout = kind, layout
+        self.servers = [Server(kind, base / f"server{i}", i, binary) for i in range(1, LAYOUTS[layout] + 1)]
+        for s in self.servers:
+            s.write_config(self.servers)
+
+    @property
+    def standalone(self) -> bool:
+        return len(self.servers) == 1
+
+    @property
+    def hosts(self) -> str:
+        return ",".join(f"127.0.0.1:{s.client_port}" for s in self.servers)
+
+    def start(self, probe_path: str = "/", timeout: float = 120) -> float:
+        """Starts every server and returns the seconds until each one answers a getData of `probe_path`."""
+        t0 = time.monotonic()
+        for s in self.servers:
+            s.start(self.standalone)
+        for s in self.servers:
+            wait_serving(s, probe_path, t0 + timeout)
+        return time.monotonic() - t0
+
+    def stop(self) -> None:
+        for s in self.servers:
+            s.stop()
+
+    def rss_bytes(self) -> int:
+        return sum(s.rss_bytes() for s in self.servers)
+
+    def disk_usage(self) -> dict:
+        """Bytes in the data and log directories (apparent and allocated) and in the newest snapshot per server."""
+        apparent = allocated = snapshot = 0
+        for s in self.servers:
+            newest: tuple[int, int] | None = None
+            for d in (s.data_dir, s.log_dir):
+                for path in d.rglob("*"):
+                    if not path.is_file():
+                        continue
+                    st = path.stat()
+                    apparent += st.st_size
+                    allocated += st.st_blocks * 512
+                    if path.name.startswith("snapshot.") and not path.name.endswith(".tmp"):
+                        zxid = int(path.name.split(".")[1], 16)
+                        if newest is None or zxid > newest[0]:
+                            newest = (zxid, st.st_size)
+            snapshot += newest[1] if newest else 0
+        return {"apparent": apparent, "allocated": allocated, "snapshot": snapshot}
+
+
+# -- a minimal client for "is it serving" -------------------------------------------------------------------------
+
+
+def _frame(payload: bytes) -> bytes:
+    return struct.pack(">i", len(payload)) + payload
+
+
+def _read_frame(sock: socket.socket) -> bytes:
+    def exactly(n: int) -> bytes:
+        buf = b""
+        while len(buf) < n:
+            chunk = sock.recv(n - len(buf))
+            if not chunk:
+                raise ConnectionError("closed by server")
+            buf += chunk
+        return buf
+
+    (n,) = struct.unpack(">i", exactly(4))
+    return exactly(n)
+
+
+def probe(port: int, path: str, timeout: float = 1.0) -> bool:
+    """True if the server on `port` creates a session and answers getData(path) without error."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(_frame(struct.pack(">iqiqi", 0, 0, 10000, 0, 16) + bytes(16) + b"\0"))
+        _read_frame(sock)
+        p = path.encode()
+        sock.sendall(_frame(struct.pack(">ii", 1, 4) + struct.pack(">i", len(p)) + p + b"\0"))
+        xid, _zxid, err = struct.unpack(">iqi", _read_frame(sock)[:16])
+        sock.sendall(_frame(struct.pack(">ii", 2, -11)))
+        return xid == 1 and err == 0
+
+
+def wait_serving(server: Server, path: str, deadline: float) -> None:
+    last = ""
+    while time.monotonic() < deadline:
+        if server.proc.poll() is not None:
+            raise RuntimeError(f"{server.kind} exited with {server.proc.returncode}:\n{server.log_tail()}")
+        try:
+            if probe(server.client_port, path):
+                return
+            last = "getData failed"
+        except OSError as e:
+            last = repr(e)
+        time.sleep(0.02)
+    raise RuntimeError(f"{server.kind} not serving {path} on {server.client_port}: {last}\n{server.log_tail()}")
+
+
+# -- the generator ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    label: str
+    args: list[str]
+    read_percent: int | None = None
+    results: dict = field(default_factory=dict)
+
+
+def bench(binary: Path, hosts: str, args: list[str], timeout: float) -> dict:
+    cmd = [str(binary), "bench", "--hosts", hosts, "--json", *args]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if out.returncode != 0:
+        return {"failed": (out.stderr.strip().splitlines() or ["exit %d" % out.returncode])[-1]}
+    return json.loads(out.stdout)
+
+
+def workload_runs(s: Settings) -> list[Run]:
+    common = ["--connections", str(s.connections), "--outstanding", str(s.outstanding),
+              "--value-bytes", str(s.value_bytes), "--keys", str(s.keys),
+              "--duration", str(s.duration), "--warmup", str(s.warmup)]
+    runs = []
+    for p in s.read_percents:
+        if p == 100:
+            runs.append(Run("read (getData)", common + ["--workload", "read"], 100))
+        elif p == 0:
+            runs.append(Run("write (setData)", common + ["--workload", "write"], 0))
+        else:
+            runs.append(Run(f"mixed {p}% reads", common + ["--workload", "mixed", "--read-percent", str(p)], p))
+    # Unloaded latency: one session, one request at a time.
+    solo = common + ["--connections", "1", "--outstanding", "1"]
+    runs.append(Run("read, 1 session × 1 outstanding", solo + ["--workload", "read"]))
+    runs.append(Run("write, 1 session × 1 outstanding", solo + ["--workload", "write"]))
+    runs.append(Run("create-seq", common + ["--workload", "create-seq"]))
+    runs.append(Run("churn (create+delete)", common + ["--workload", "churn"]))
+    # Fan-out uses one writer and --watchers sessions; --connections does not apply.
+    runs.append(Run(f"watch-fanout ({s.watchers} watchers)",
+                    common + ["--workload", "watch-fanout", "--watchers", str(s.watchers)]))
+    # Later options win, so this overrides --connections: session-churn runs that many open/close loops.
+    runs.append(Run(f"session-churn ({s.session_loops} loops)",
+                    common + ["--workload", "session-churn", "--connections", str(s.session_loops)]))
+    return runs
+
+
+def run_workloads(s: Settings, binary: Path, work: Path) -> list[Run]:
+    clusters = {k: Cluster(k, s.layout, work / "workloads" / k, binary) for k in SYSTEMS}
+    start_errors: dict[str, str] = {}
+    try:
+        for k, c in clusters.items():
+            print(f"starting {k} ({s.layout}) on {c.hosts}", flush=True)
+            try:
+                c.start()
+            except RuntimeError as e:  # the other system is still measured; the report says why this one is not
+                start_errors[k] = "did not start: " + str(e).splitlines()[0]
+                print(f"  {k} {start_errors[k]}", flush=True)
+                c.stop()
+        runs = workload_runs(s)
+        timeout = s.duration + s.warmup + 300
+        for i, run in enumerate(runs):
+            # Alternate which system goes first so slow drift on a shared machine does not favour one.
+            order = SYSTEMS if i % 2 == 0 else tuple(reversed(SYSTEMS))
+            for k in order:
+                if k in start_errors:
+                    run.results[k] = {"failed": start_errors[k]}
+                    continue
+                r = bench(binary, clusters[k].hosts, run.args, timeout)
+                run.results[k] = r
+                print(f"  {run.label:<32} {k:<10} {summary(r)}", flush=True)
+        return runs
+    finally:
+        for c in clusters.values():
+            c.stop()
+
+
+def summary(r: dict) -> str:
+    if "failed" in r:
+        return "FAILED: " + r["failed"]
+    lat = r["latencyMicros"]
+    return (f"{r['opsPerSecond']:>10.0f} ops/s  p50 {lat['p50']:>8.0f} us  p99 {lat['p99']:>8.0f} us  "
+            f"errors {r['errorsTotal'] + r['connectionErrors']}  gen cpu {r['generatorCPUPercent']:.0f}%")
+
+
+# -- memory, disk, restart ----------------------------------------------------------------------------------------
+
+
+def measure_resources(s: Settings, binary: Path, work: Path) -> dict:
+    """Per system: RSS idle, RSS after loading `znodes` znodes, load time, disk usage, restart-to-serving time and
+    RSS after the restart (recovered from disk)."""
+    out = {}
+    for k in SYSTEMS:
+        c = Cluster(k, s.layout, work / "resources" / k, binary)
+        r: dict = {}
+        try:
+            r["start_seconds"] = c.start()
+            time.sleep(1)
+            r["rss_idle"] = c.rss_bytes()
+            print(f"  {k}: loading {s.znodes} znodes of {s.znode_bytes} bytes", flush=True)
+            load = bench(binary, c.hosts, [
+                "--workload", "read", "--keys", str(s.znodes), "--value-bytes", str(s.znode_bytes),
+                "--connections", "8", "--outstanding", "64", "--duration", "0", "--no-cleanup",
+            ], timeout=1800)
+            if "failed" in load:
+                r["failed"] = load["failed"]
+                out[k] = r
+                continue
+            r["load_seconds"] = load["setupSeconds"]
+            time.sleep(2)
+            r["rss_loaded"] = c.rss_bytes()
+            r["disk_loaded"] = c.disk_usage()
+            c.stop()
+            probe_path = f"/warren-bench/keys/k{s.znodes - 1}"
+            r["restart_seconds"] = c.start(probe_path)
+            time.sleep(2)
+            r["rss_restarted"] = c.rss_bytes()
+            r["disk_restarted"] = c.disk_usage()
+            print(f"  {k}: rss idle {mib(r['rss_idle'])}, loaded {mib(r['rss_loaded'])}, "
+                  f"restarted {mib(r['rss_restarted'])}; restart {r['restart_seconds']:.2f} s", flush=True)
+        except Exception as e:  # a failed measurement is reported in the document, not fatal to the others
+            r["failed"] = str(e).splitlines()[0]
+            print(f"  {k}: FAILED {e}", flush=True)
+        finally:
+            c.stop()
+        out[k] = r
+    return out
+
+
+def mib(n: int) -> str:
+    return f"{n / 2**20:.1f} MiB"
+
+
+# -- machine and build --------------------------------------------------------------------------------------------
+
+
+def machine_info() -> dict:
+    cpuinfo = Path("/proc/cpuinfo").read_text()
+    models = [l.split(":", 1)[1].strip() for l in cpuinfo.splitlines() if l.startswith("model name")]
+    mem_kb = next(int(l.split()[1]) for l in Path("/proc/meminfo").read_text().splitlines()
+                  if l.startswith("MemTotal:"))
+    java = subprocess.run(["java", "-version"], capture_output=True, text=True).stderr.splitlines()
+    swift = subprocess.run(["swift", "--version"], capture_output=True, text=True).stdout.splitlines()
+    zk_jar = Path(ZK_CLASSPATH[0])
+    zk_version = next((p.name[len("zookeeper-"):-len(".jar")] for p in zk_jar.parent.glob("zookeeper-3*.jar")), "?")
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO)
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": models[0] if models else platform.processor() or "unknown",
+        "mem_bytes": mem_kb * 1024,
+        "kernel": platform.release(),
+        "loadavg": Path("/proc/loadavg").read_text().split()[:3],
+        "java": java[0] if java else "?",
+        "swift": swift[0] if swift else "?",
+        "zookeeper": zk_version,
+        "commit": commit.stdout.strip() or "?",
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+def build(scratch: str) -> Path:
+    cmd = ["swift", "build", "-c", "release", "--product", "warren"]
+    if scratch:
+        cmd += ["--scratch-path", scratch]
+    print("building:", " ".join(cmd), flush=True)
+    subprocess.run(cmd, cwd=REPO, check=True)
+    bin_dir = subprocess.run(cmd + ["--show-bin-path"], cwd=REPO, check=True, capture_output=True,
+                             text=True).stdout.strip()
+    return Path(bin_dir) / "warren"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="short runs, fewer points, 10k znodes")
+    ap.add_argument("--layout", choices=sorted(LAYOUTS), default="standalone")
+    ap.add_argument("--znodes", type=int, help="znodes loaded for the memory measurement (100k, quick 10k)")
+    ap.add_argument("--znode-bytes", type=int, default=100, help="value size of those znodes")
+    ap.add_argument("--duration", type=float, help="measured seconds per run (10, quick 3)")
+    ap.add_argument("--warmup", type=float, help="warm-up seconds per run (3, quick 1)")
+    ap.add_argument("--scratch-path", default=os.environ.get("WARREN_SCRATCH", ""),
+                    help="SwiftPM scratch path for the release build (default .build)")
+    ap.add_argument("--warren-bin", help="use this warren binary instead of building")
+    ap.add_argument("--work-dir", help="where servers keep their data (default: a fresh directory under the "
+                                       "build path, on the repository's disk)")
+    ap.add_argument("--docs", default=str(REPO / "Docs"), help="where benchmarks.md and the SVG go")
+    ap.add_argument("--skip-resources", action="store_true", help="skip the memory/disk/restart measurements")
+    a = ap.parse_args()
+    s = Settings.from_args(a)
+
+    binary = Path(a.warren_bin).resolve() if a.warren_bin else build(a.scratch_path)
+    if not os.access(binary, os.X_OK):
+        print(f"no warren binary at {binary}", file=sys.stderr)
+        return 2
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    work = Path(a.work_dir) if a.work_dir else REPO / (a.scratch_path or ".build") / "compare" / stamp
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    info = machine_info()
+    print(f"machine: {info['cpus']} cpus, {mib(info['mem_bytes'])}, load {' '.join(info['loadavg'])}; "
+          f"work dir {work}", flush=True)
+
+    runs = run_workloads(s, binary, work)
+    resources = {} if a.skip_resources else measure_resources(s, binary, work)
+
+    raw = {"settings": s.__dict__, "machine": info, "resources": resources,
+           "runs": [{"label": r.label, "args": r.args, "readPercent": r.read_percent, "results": r.results}
+                    for r in runs]}
+    (work / "results.json").write_text(json.dumps(raw, indent=2, default=str))
+    docs = Path(a.docs)
+    write_chart(docs / "benchmarks-throughput.svg", runs, s)
+    write_report(docs / "benchmarks.md", runs, resources, s, info, COMMON_CFG, ZK_JVM_FLAGS)
+    print(f"wrote {docs / 'benchmarks.md'} and {docs / 'benchmarks-throughput.svg'}; raw results in "
+          f"{work / 'results.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,260 @@
+"""Renders compare.py's results: Docs/benchmarks.md (tables) and the throughput-vs-read-% SVG (hand-written)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+NAMES = {"warren": "Warren", "zookeeper": "ZooKeeper"}
+COLOURS = {"warren": "#c0392b", "zookeeper": "#2c6fbb"}
+
+
+def _ok(r: dict | None) -> bool:
+    return bool(r) and "failed" not in r
+
+
+def _ratio(a: float | None, b: float | None) -> str:
+    if a is None or b is None or b == 0:
+        return "–"
+    return f"{a / b:.2f}×"
+
+
+def _num(v: float) -> str:
+    return f"{v:,.0f}"
+
+
+def _mib(n: int | None) -> str:
+    return "–" if n is None else f"{n / 2**20:,.1f} MiB"
+
+
+# -- chart ----------------------------------------------------------------------------------------------------------
+
+
+def _nice_ceiling(v: float) -> tuple[float, float]:
+    """An axis maximum at or above `v` and a tick step that divides it into 4 to 8 parts."""
+    if v <= 0:
+        return 1.0, 0.25
+    exp = 10 ** math.floor(math.log10(v))
+    for step_mul in (0.1, 0.2, 0.25, 0.5, 1, 2, 2.5, 5, 10):
+        step = step_mul * exp
+        top = math.ceil(v / step) * step
+        if top / step <= 8:
+            return top, step
+    return v, v / 4
+
+
+def write_chart(path: Path, runs: list, s) -> None:
+    """Throughput (ops/s) against the share of reads for both systems, like Figure 5 of the ZooKeeper paper."""
+    points = {k: [] for k in NAMES}
+    for run in runs:
+        if run.read_percent is None:
+            continue
+        for k in NAMES:
+            r = run.results.get(k)
+            if _ok(r):
+                points[k].append((run.read_percent, r["opsPerSecond"]))
+    w, h = 760, 440
+    left, right, top, bottom = 90, 170, 50, 60
+    pw, ph = w - left - right, h - top - bottom
+    y_max, y_step = _nice_ceiling(max([y for pts in points.values() for _, y in pts] + [1]) * 1.05)
+
+    def x_of(p: float) -> float:
+        return left + pw * p / 100
+
+    def y_of(v: float) -> float:
+        return top + ph * (1 - v / y_max)
+
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" '
+        'font-family="Helvetica, Arial, sans-serif" font-size="12">',
+        f'<rect width="{w}" height="{h}" fill="white"/>',
+        f'<text x="{left + pw / 2}" y="24" text-anchor="middle" font-size="15" font-weight="bold">'
+        f'Throughput vs. read percentage ({escape(s.layout)})</text>',
+        f'<text x="{left + pw / 2}" y="40" text-anchor="middle" fill="#555">'
+        f'{s.connections} sessions × {s.outstanding} outstanding, {s.value_bytes}-byte values, '
+        f'{s.keys} keys, forceSync on</text>',
+    ]
+    tick = 0.0
+    while tick <= y_max + 1e-9:
+        y = y_of(tick)
+        out.append(f'<line x1="{left}" y1="{y:.1f}" x2="{left + pw}" y2="{y:.1f}" stroke="#e3e3e3"/>')
+        out.append(f'<text x="{left - 8}" y="{y + 4:.1f}" text-anchor="end">{_num(tick)}</text>')
+        tick += y_step
+    for p in range(0, 101, 10):
+        x = x_of(p)
+        out.append(f'<line x1="{x:.1f}" y1="{top + ph}" x2="{x:.1f}" y2="{top + ph + 5}" stroke="#333"/>')
+        out.append(f'<text x="{x:.1f}" y="{top + ph + 19}" text-anchor="middle">{p}</text>')
+    out.append(f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="#333"/>')
+    out.append(f'<text x="{left + pw / 2}" y="{h - 16}" text-anchor="middle">Percentage of read requests</text>')
+    out.append(f'<text x="22" y="{top + ph / 2}" text-anchor="middle" '
+               f'transform="rotate(-90 22 {top + ph / 2})">Operations per second</text>')
+    for i, (k, pts) in enumerate(points.items()):
+        pts.sort()
+        colour = COLOURS[k]
+        if len(pts) > 1:
+            coords = " ".join(f"{x_of(p):.1f},{y_of(v):.1f}" for p, v in pts)
+            out.append(f'<polyline points="{coords}" fill="none" stroke="{colour}" stroke-width="2"/>')
+        for p, v in pts:
+            out.append(f'<circle cx="{x_of(p):.1f}" cy="{y_of(v):.1f}" r="3.5" fill="{colour}">'
+                       f'<title>{NAMES[k]}: {p}% reads, {_num(v)} ops/s</title></circle>')
+        ly = top + 20 + i * 22
+        out.append(f'<line x1="{left + pw + 16}" y1="{ly}" x2="{left + pw + 40}" y2="{ly}" '
+                   f'stroke="{colour}" stroke-width="2"/>')
+        out.append(f'<circle cx="{left + pw + 28}" cy="{ly}" r="3.5" fill="{colour}"/>')
+        out.append(f'<text x="{left + pw + 48}" y="{ly + 4}">{NAMES[k]}</text>')
+    out.append("</svg>")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(out) + "\n")
+
+
+# -- document -------------------------------------------------------------------------------------------------------
+
+
+def _cell(r: dict | None, what: str) -> str:
+    if not r:
+        return "–"
+    if "failed" in r:
+        return "failed"
+    lat = r["latencyMicros"]
+    if what == "ops":
+        return _num(r["opsPerSecond"])
+    if what == "lat":
+        return f"{_num(lat['p50'])} / {_num(lat['p99'])} / {_num(lat['p999'])}"
+    if what == "err":
+        return str(r["errorsTotal"] + r["connectionErrors"])
+    if what == "cpu":
+        return f"{r['generatorCPUPercent']:.0f}%"
+    raise ValueError(what)
+
+
+def _throughput_table(runs: list) -> list[str]:
+    lines = [
+        "| Workload | Warren ops/s | ZooKeeper ops/s | Warren ÷ ZK | Warren p50 / p99 / p99.9 µs "
+        "| ZooKeeper p50 / p99 / p99.9 µs | p99 Warren ÷ ZK | Errors W / Z | Generator CPU W / Z |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for run in runs:
+        w, z = run.results.get("warren"), run.results.get("zookeeper")
+        ops_ratio = _ratio(w["opsPerSecond"], z["opsPerSecond"]) if _ok(w) and _ok(z) else "–"
+        p99_ratio = (_ratio(w["latencyMicros"]["p99"], z["latencyMicros"]["p99"])
+                     if _ok(w) and _ok(z) else "–")
+        lines.append(
+            f"| {run.label} | {_cell(w, 'ops')} | {_cell(z, 'ops')} | {ops_ratio} | {_cell(w, 'lat')} "
+            f"| {_cell(z, 'lat')} | {p99_ratio} | {_cell(w, 'err')} / {_cell(z, 'err')} "
+            f"| {_cell(w, 'cpu')} / {_cell(z, 'cpu')} |")
+    return lines
+
+
+def _resources_table(res: dict, s) -> list[str]:
+    w, z = res.get("warren", {}), res.get("zookeeper", {})
+
+    def row(label: str, fw, fz, fmt, better: str) -> str:
+        return f"| {label} | {fmt(fw)} | {fmt(fz)} | {_ratio(fw, fz)} ({better} is better) |"
+
+    def get(r: dict, *keys):
+        for k in keys:
+            if not isinstance(r, dict) or k not in r:
+                return None
+            r = r[k]
+        return r
+
+    def secs(v):
+        return "–" if v is None else f"{v:.2f} s"
+
+    lines = ["| Measure | Warren | ZooKeeper | Warren ÷ ZK |", "|---|--:|--:|--:|"]
+    n = f"{s.znodes:,} znodes of {s.znode_bytes} bytes"
+    lines.append(row("RSS, idle after start", get(w, "rss_idle"), get(z, "rss_idle"), _mib, "lower"))
+    lines.append(row(f"RSS after loading {n}", get(w, "rss_loaded"), get(z, "rss_loaded"), _mib, "lower"))
+    lines.append(row("RSS after restart (recovered from disk)", get(w, "rss_restarted"), get(z, "rss_restarted"),
+                     _mib, "lower"))
+    lines.append(row(f"Time to load {n} (pipelined creates)", get(w, "load_seconds"), get(z, "load_seconds"),
+                     secs, "lower"))
+    lines.append(row("Restart to serving (process start to first getData answered)",
+                     get(w, "restart_seconds"), get(z, "restart_seconds"), secs, "lower"))
+    snap_w, snap_z = get(w, "disk_restarted", "snapshot"), get(z, "disk_restarted", "snapshot")
+    lines.append(row("Newest snapshot, after restart", snap_w or None, snap_z or None,
+                     lambda v: "none yet" if v is None else _mib(v), "lower"))
+    lines.append(row("dataDir + dataLogDir, apparent size, after load", get(w, "disk_loaded", "apparent"),
+                     get(z, "disk_loaded", "apparent"), _mib, "lower"))
+    lines.append(row("dataDir + dataLogDir, allocated on disk, after load", get(w, "disk_loaded", "allocated"),
+                     get(z, "disk_loaded", "allocated"), _mib, "lower"))
+    lines.append(row("dataDir + dataLogDir, allocated on disk, after restart", get(w, "disk_restarted", "allocated"),
+                     get(z, "disk_restarted", "allocated"), _mib, "lower"))
+    for k, r in (("Warren", w), ("ZooKeeper", z)):
+        if "failed" in r:
+            lines.append(f"\n{k}'s measurement failed: `{r['failed']}`")
+    return lines
+
+
+def write_report(path: Path, runs: list, resources: dict, s, info: dict, cfg: dict, jvm_flags: list[str]) -> None:
+    mode = "quick" if s.quick else "full"
+    cfg_text = ", ".join(f"`{k}={v}`" for k, v in cfg.items())
+    lines = [
+        "# Benchmarks: Warren vs Apache ZooKeeper",
+        "",
+        f"Generated by `python3 Tests/bench/compare.py{' --quick' if s.quick else ''}` ({mode} mode, "
+        f"`{s.layout}` layout) on {info['date']} at commit `{info['commit']}`. Do not edit by hand: rerun the "
+        "harness.",
+        "",
+        "## Machine",
+        "",
+        f"- CPU: {info['cpus']} × {info['cpu_model']} (load average at start: {' / '.join(info['loadavg'])})",
+        f"- Memory: {info['mem_bytes'] / 2**30:.1f} GiB; kernel {info['kernel']}",
+        f"- {info['swift']}; {info['java']}; Apache ZooKeeper {info['zookeeper']} (Debian package)",
+        "",
+        "The generator and both servers share these cores, and the machine was shared with other work while "
+        "the harness ran, so absolute numbers are noisy; runs alternate between the two systems (the first "
+        "system alternates too) so drift does not favour either.",
+        "",
+        "## Setup",
+        "",
+        f"- Both systems get the same zoo.cfg: {cfg_text}, plus their own `dataDir`/`dataLogDir` side by side on "
+        "the same disk and a free loopback port.",
+        "- Warren: release build, `warren server --config zoo.cfg`.",
+        f"- ZooKeeper: `java {' '.join(jvm_flags)} -cp zookeeper.jar:slf4j-simple.jar "
+        "org.apache.zookeeper.server.ZooKeeperServerMain zoo.cfg` (JDK default GC and JIT).",
+        f"- Load: `warren bench` (the same binary for both) with {s.connections} sessions × {s.outstanding} "
+        f"pipelined requests, {s.value_bytes}-byte values over {s.keys:,} keys, {s.warmup:g} s warm-up then "
+        f"{s.duration:g} s measured per run. watch-fanout uses 1 writer and {s.watchers} watching sessions (an op "
+        f"is one notification, its latency measured from the write); session-churn runs {s.session_loops} loops "
+        "of connect + create session + closeSession (an op is the whole cycle).",
+        "- Latency is measured per request from the generator's send to its reply (µs); \"Generator CPU\" is the "
+        "generator's own user+system time over the measured window, as a share of one core.",
+        "",
+        "## Throughput and latency",
+        "",
+        "Ratios are Warren ÷ ZooKeeper: above 1 means Warren did more ops/s; for p99, below 1 means Warren's tail "
+        "was shorter.",
+        "",
+        *_throughput_table(runs),
+        "",
+        "![Throughput vs read percentage](benchmarks-throughput.svg)",
+        "",
+    ]
+    if resources:
+        lines += [
+            "## Memory, disk and restart",
+            "",
+            f"Fresh servers of each system in turn: RSS (`VmRSS` from `/proc/<pid>/status`) idle, after loading "
+            f"{s.znodes:,} znodes of {s.znode_bytes} bytes with `warren bench --duration 0 --no-cleanup`, and "
+            "after a restart (SIGTERM, then start and time until a getData of the last znode is answered).",
+            "",
+            *_resources_table(resources, s),
+            "",
+            "ZooKeeper's transaction log files are preallocated in 64 MiB steps, which inflates its on-disk size; "
+            "the allocated size counts only blocks written. ZooKeeper's RSS includes whatever heap the JVM has "
+            "touched (up to `-Xmx`), not just live data. ZooKeeper writes a snapshot every time it starts; "
+            "otherwise both systems snapshot after about `snapCount` transactions (\"none yet\" means the loaded "
+            "znodes are only in the transaction log).",
+            "",
+        ]
+    lines += [
+        "## Not measured yet",
+        "",
+        "- The 3-node ensemble (`--layout ensemble3` in the harness starts one once Warren has a quorum mode).",
+        "- Server CPU per op, large values (> 1 KiB), and many-thousand-session connection storms.",
+        "",
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines))
