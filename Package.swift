@@ -55,6 +55,11 @@ let package = Package(
         .testTarget(name: "WarrenStorageTests", dependencies: ["WarrenStorage"]),
         .testTarget(name: "WarrenBenchTests", dependencies: ["WarrenBench"]),
         .testTarget(name: "WarrenServerTests", dependencies: ["WarrenServer", "WarrenJute", "WarrenTree"]),
+        .testTarget(name: "WarrenClientTests", dependencies: [
+            "WarrenClient", "WarrenJute",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
         // zkfs: the znode tree as a FUSE filesystem (libfuse3 low-level API), a ZooKeeper client.
         .systemLibrary(name: "CFuse3", pkgConfig: "fuse3", providers: [.apt(["libfuse3-dev"])]),
         .target(name: "ZKFS", dependencies: [
