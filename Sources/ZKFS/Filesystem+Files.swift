@@ -38,7 +38,7 @@ extension ZKFilesystem {
     /// Reads the node (or, for a write-only truncating open, only its version) into a new handle.
     /// - Throws: ENOENT if the node is gone; ESTALE if `expectedVersion` is given and the node has another.
     func openHandle(ino: UInt64, path: String, mode: AccessMode, expectedVersion: Int32?) async throws
-        -> FileHandle
+        -> OpenFile
     {
         let watch = oneShotWatches
         let data: [UInt8]
@@ -54,7 +54,7 @@ extension ZKFilesystem {
             logger.warning("zkfs: \(path)@v=\(expectedVersion) refused: the node is at version \(stat.version) (ESTALE)")
             throw FSError(ESTALE, "\(path) is at version \(stat.version), not \(expectedVersion)")
         }
-        return FileHandle(ino: ino, path: path, readable: mode.readable, writable: mode.writable,
+        return OpenFile(ino: ino, path: path, readable: mode.readable, writable: mode.writable,
                           append: mode.append, data: mode.truncate ? [] : data, version: stat.version,
                           dirty: mode.truncate)
     }
@@ -88,7 +88,7 @@ extension ZKFilesystem {
             inodes.setRole(.file, of: actual)
             let reply = entry(InodeKey(path: actual, role: .file), stat, entryTimeout: spec.hasSuffixes ? 0 : nil)
             let held: Int64? = spec.held ? connection.sessionId : nil
-            let handle = FileHandle(ino: reply.attributes.ino, path: actual, readable: mode.readable,
+            let handle = OpenFile(ino: reply.attributes.ino, path: actual, readable: mode.readable,
                                     writable: mode.writable, append: mode.append, data: [], version: stat.version,
                                     dirty: false, heldBySession: held)
             if spec.held { logger.info("zkfs: holding \(actual) (ephemeral of session 0x\(String(UInt64(bitPattern: held ?? 0), radix: 16)))") }
@@ -166,15 +166,15 @@ extension ZKFilesystem {
         return bytes.count
     }
 
-    /// Commits the handle's buffer if it changed (see `FileHandle.CommitPoint` for what each point commits):
+    /// Commits the handle's buffer if it changed (see `OpenFile.CommitPoint` for what each point commits):
     /// setData at the version the buffer is based on.
     /// - Throws: ESTALE if someone else changed the node since (logged), ENOENT if it was deleted.
-    public func flush(_ fh: UInt64, at point: FileHandle.CommitPoint = .flush) async throws {
+    public func flush(_ fh: UInt64, at point: OpenFile.CommitPoint = .flush) async throws {
         guard let handle = files.get(fh) else { throw FSError(EBADF) }
         try await commit(handle, at: point)
     }
 
-    private func commit(_ handle: FileHandle, at point: FileHandle.CommitPoint) async throws {
+    private func commit(_ handle: OpenFile, at point: OpenFile.CommitPoint) async throws {
         guard let pending = handle.pendingCommit(at: point) else { return }
         do {
             let stat = try await setData(handle.path, pending.data, version: pending.version)

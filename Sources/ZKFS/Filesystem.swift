@@ -20,7 +20,7 @@ public struct EntryReply: Sendable {
 public final class ZKFilesystem: @unchecked Sendable {
     public let options: MountOptions
     public let inodes = InodeTable()
-    let files = HandleTable<FileHandle>()
+    let files = HandleTable<OpenFile>()
     let directories = HandleTable<DirectoryHandle>()
     let logger: Logger
     /// Set once, before the session starts serving.
