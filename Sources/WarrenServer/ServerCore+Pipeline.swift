@@ -33,7 +33,7 @@ extension ServerCore {
         case .delete(let r):
             return submitWrite(.delete(path: r.path, version: r.version), ctx: ctx, origin: origin, nowMs: nowMs)
         case .setData(let r):
-            return submitWrite(.setData(path: r.path, data: r.data ?? [], version: r.version), ctx: ctx, origin: origin, nowMs: nowMs)
+            return submitWrite(.setData(path: r.path, data: r.data, version: r.version), ctx: ctx, origin: origin, nowMs: nowMs)
         case .setACL(let r):
             return submitWrite(.setACL(path: r.path, acl: r.acl, version: r.version), ctx: ctx, origin: origin, nowMs: nowMs)
         case .check(let r):
@@ -63,14 +63,14 @@ extension ServerCore {
             case .create(let r), .create2(let r):
                 // ZooKeeper rejects unknown create flags (and TTL modes without createTTL) as bad arguments.
                 guard let mode = CreateMode(rawValue: r.flags), !mode.isTTL else { return nil }
-                out.append(.create(path: r.path, data: r.data ?? [], acl: r.acl, mode: mode, ttlMs: nil))
+                out.append(.create(path: r.path, data: r.data, acl: r.acl, mode: mode, ttlMs: nil))
             case .createContainer(let r):
-                out.append(.create(path: r.path, data: r.data ?? [], acl: r.acl, mode: .container, ttlMs: nil))
+                out.append(.create(path: r.path, data: r.data, acl: r.acl, mode: .container, ttlMs: nil))
             case .createTTL(let r):
                 guard let mode = CreateMode(rawValue: r.flags) else { return nil }
-                out.append(.create(path: r.path, data: r.data ?? [], acl: r.acl, mode: mode, ttlMs: r.ttl))
+                out.append(.create(path: r.path, data: r.data, acl: r.acl, mode: mode, ttlMs: r.ttl))
             case .delete(let r): out.append(.delete(path: r.path, version: r.version))
-            case .setData(let r): out.append(.setData(path: r.path, data: r.data ?? [], version: r.version))
+            case .setData(let r): out.append(.setData(path: r.path, data: r.data, version: r.version))
             case .check(let r): out.append(.check(path: r.path, version: r.version))
             case .getData, .getChildren: return nil
             }

@@ -41,16 +41,19 @@ extension DataTree {
             return .delete
         case let .setData(path, data, version):
             guard let slot = slotOf(path) else { return .error(.noNode) }
-            let oldCount = slots[Int(slot)].data.count
+            let oldLength = slots[Int(slot)].dataLength
             modify(slot) { node in
                 node.data = data
                 node.stat.mtime = header.timeMs
                 node.stat.mzxid = header.zxid
                 node.stat.version = version
             }
-            pathAndDataSize += Int64(data.count - oldCount)
+            let newLength = slots[Int(slot)].dataLength
+            pathAndDataSize += Int64(newLength - oldLength)
+            let stat = clientStat(slot)
+            quotaAfterSetData(path: path, bytesDiff: newLength - oldLength)
             triggers.append(WatchTrigger(path: path, type: .nodeDataChanged, acl: aclOf(slot)))
-            return .setData(stat: clientStat(slot))
+            return .setData(stat: stat)
         case let .setACL(path, acl, version):
             guard let slot = slotOf(path) else { return .error(.noNode) }
             let newRef = acls.intern(acl)
@@ -104,16 +107,19 @@ extension DataTree {
         return results
     }
 
-    private func createNode(path: String, data: [UInt8], acl: [ACL], owner: Int64, parentCVersion: Int32,
+    private func createNode(path: String, data: [UInt8]?, acl: [ACL], owner: Int64, parentCVersion: Int32,
                             header: TxnHeader, triggers: inout [WatchTrigger]) -> OpResult {
         guard let parentPath = PathValidation.parent(of: path), let parent = slotOf(parentPath) else { return .error(.noNode) }
         if slotOf(path) != nil { return .error(.nodeExists) }
         raiseCVersion(parent, to: parentCVersion, zxid: header.zxid)
         let stat = PersistedStat(createdAt: header.zxid, timeMs: header.timeMs, ephemeralOwner: owner)
         let slot = insertChild(path: path, parent: parent, data: data, aclRef: acls.intern(acl), stat: stat)
+        // The client sees the node as created, before quota bookkeeping may rewrite it (a stat node under a quota).
+        let created = clientStat(slot)
+        quotaAfterCreate(path: path, dataLength: data?.count ?? 0)
         triggers.append(WatchTrigger(path: path, type: .nodeCreated, acl: aclOf(slot)))
         triggers.append(WatchTrigger(path: parentPath, type: .nodeChildrenChanged, acl: aclOf(parent)))
-        return .create(path: path, stat: clientStat(slot))
+        return .create(path: path, stat: created)
     }
 
     /// Sets the parent's creation count to `newCVersion` (-1: one more than now) and its pzxid to `zxid`, but only
@@ -137,7 +143,9 @@ extension DataTree {
         guard let slot = slotOf(path), slot != DataTree.rootSlot else { return .noNode }
         guard slots[Int(slot)].children.isEmpty else { return .notEmpty }
         let acl = aclOf(slot)
+        let dataLength = slots[Int(slot)].dataLength
         removeNode(slot)
+        quotaAfterDelete(path: path, dataLength: dataLength)
         triggers.append(WatchTrigger(path: path, type: .nodeDeleted, acl: acl))
         triggers.append(WatchTrigger(path: parentPath, type: .nodeChildrenChanged, acl: aclOf(parent)))
         return nil

@@ -23,6 +23,8 @@ public final class DataTree {
     var ephemerals: [Int64: Set<Int32>] = [:]
     var containers: Set<Int32> = []
     var ttls: Set<Int32> = []
+    /// Paths that have a quota (a limit node exists under /zookeeper/quota); see `Quotas`. Derived from the nodes.
+    var quotaPaths: Set<String> = []
     /// Live sessions and their negotiated timeouts (ms), as recorded by createSession/closeSession txns.
     public internal(set) var sessions: [Int64: Int32] = [:]
     /// The highest zxid applied.
@@ -67,7 +69,7 @@ public final class DataTree {
     public var reportedNodeCount: Int { index.count + 1 }
     /// ZooKeeper's `approximateDataSize` (`zk_approximate_data_size`): the sum of path lengths plus data lengths,
     /// with the root counted under both "" and "/" (44 for a fresh tree).
-    public var approximateDataSize: Int64 { pathAndDataSize + Int64(slots[Int(DataTree.rootSlot)].data.count) }
+    public var approximateDataSize: Int64 { pathAndDataSize + Int64(slots[Int(DataTree.rootSlot)].dataLength) }
     /// Number of ephemeral nodes (owned by sessions; containers and TTL nodes excluded).
     public var ephemeralCount: Int { ephemerals.values.reduce(0) { $0 + $1.count } }
     /// Number of sessions that own at least one ephemeral node.
@@ -88,8 +90,13 @@ public final class DataTree {
         let n = slots[Int(slot)]
         var h = FNV1a()
         h.add(n.path)
-        h.add(UInt64(n.data.count))
-        h.add(bytes: n.data)
+        // Null data hashes its Jute length -1, so it differs from empty data.
+        if let data = n.data {
+            h.add(UInt64(data.count))
+            h.add(bytes: data)
+        } else {
+            h.add(UInt64.max)
+        }
         h.add(n.stat.czxid)
         h.add(n.stat.mzxid)
         h.add(n.stat.ctime)
@@ -116,17 +123,17 @@ public final class DataTree {
         nodeDigest &+= nodeHash(slot)
     }
 
-    func insertRoot(aclRef: Int32, stat: PersistedStat, data: [UInt8]) {
+    func insertRoot(aclRef: Int32, stat: PersistedStat, data: [UInt8]?) {
         precondition(slots.isEmpty && index.count == 0, "root inserted into a non-empty tree (\(index.count) nodes)")
         slots.append(NodeSlot(path: "/", data: data, stat: stat, aclRef: aclRef, parent: -1, children: []))
         index.insert("/", slot: DataTree.rootSlot)
         nodeDigest &+= nodeHash(DataTree.rootSlot)
-        pathAndDataSize += 1 + Int64(data.count)
+        pathAndDataSize += 1 + Int64(data?.count ?? 0)
     }
 
     /// Adds a node under `parent` (which must not already have it) and indexes it. Returns its slot.
     @discardableResult
-    func insertChild(path: String, parent: Int32, data: [UInt8], aclRef: Int32, stat: PersistedStat) -> Int32 {
+    func insertChild(path: String, parent: Int32, data: [UInt8]?, aclRef: Int32, stat: PersistedStat) -> Int32 {
         precondition(slotOf(path) == nil, "insert of existing path \(path)")
         let node = NodeSlot(path: path, data: data, stat: stat, aclRef: aclRef, parent: parent, children: [])
         let slot: Int32
@@ -140,7 +147,7 @@ public final class DataTree {
         index.insert(path, slot: slot)
         slots[Int(parent)].children.insert(slot)
         nodeDigest &+= nodeHash(slot)
-        pathAndDataSize += Int64(path.utf16.count + data.count)
+        pathAndDataSize += Int64(path.utf16.count + (data?.count ?? 0))
         switch EphemeralKind.of(owner: stat.ephemeralOwner, extendedTypesEnabled: config.extendedTypesEnabled) {
         case .persistent: break
         case let .ephemeral(session): ephemerals[session, default: []].insert(slot)
@@ -155,7 +162,7 @@ public final class DataTree {
         let node = slots[Int(slot)]
         precondition(node.children.isEmpty, "removing \(node.path) with \(node.children.count) children")
         nodeDigest &-= nodeHash(slot)
-        pathAndDataSize -= Int64(node.path.utf16.count + node.data.count)
+        pathAndDataSize -= Int64(node.path.utf16.count + node.dataLength)
         slots[Int(node.parent)].children.remove(slot)
         index.remove(node.path, slot: slot)
         acls.release(node.aclRef)

@@ -89,12 +89,16 @@ public enum EphemeralKind: Equatable, Sendable {
 /// children costs a few bytes per child and the path string is shared with the path index.
 struct NodeSlot {
     var path: String
-    var data: [UInt8]
+    /// nil for a node created or set with null data (Jute length -1), which ZooKeeper keeps distinct from empty.
+    var data: [UInt8]?
     var stat: PersistedStat
     /// Index into the tree's `ACLCache`.
     var aclRef: Int32
     var parent: Int32
     var children: Set<Int32>
+
+    /// Bytes of data; 0 for null data, as ZooKeeper reports it in `dataLength`.
+    var dataLength: Int { data?.count ?? 0 }
 
     /// The client-visible stat. ZooKeeper reports `cversion` as `2 * creations - liveChildren` (every creation but
     /// the live ones was matched by a deletion) and hides container/TTL markers in `ephemeralOwner`.
@@ -106,6 +110,6 @@ struct NodeSlot {
         return Stat(
             czxid: stat.czxid, mzxid: stat.mzxid, ctime: stat.ctime, mtime: stat.mtime, version: stat.version,
             cversion: stat.cversion &* 2 &- numChildren, aversion: stat.aversion, ephemeralOwner: visibleOwner,
-            dataLength: Int32(truncatingIfNeeded: data.count), numChildren: numChildren, pzxid: stat.pzxid)
+            dataLength: Int32(truncatingIfNeeded: dataLength), numChildren: numChildren, pzxid: stat.pzxid)
     }
 }

@@ -19,11 +19,13 @@ public struct TreeConfig: Sendable, Equatable {
 /// A write request in domain terms. `prepare` turns it into a `Txn` or an error.
 public indirect enum WriteOp: Hashable, Sendable {
     /// `ttlMs` is the TTL of a createTTL request (nil for the other create opcodes). The mode decides the txn type:
-    /// container → createContainer, TTL modes → createTTL, the rest → create.
-    case create(path: String, data: [UInt8], acl: [ACL], mode: CreateMode, ttlMs: Int64? = nil)
+    /// container → createContainer, TTL modes → createTTL, the rest → create. `data` nil is the client's null
+    /// buffer (length -1), kept apart from empty data all the way to `getData`.
+    case create(path: String, data: [UInt8]?, acl: [ACL], mode: CreateMode, ttlMs: Int64? = nil)
     /// `version` -1 matches any version (likewise for setData, setACL, check).
     case delete(path: String, version: Int32)
-    case setData(path: String, data: [UInt8], version: Int32)
+    /// `data` nil sets null data, as for create.
+    case setData(path: String, data: [UInt8]?, version: Int32)
     case setACL(path: String, acl: [ACL], version: Int32)
     case check(path: String, version: Int32)
     /// All-or-nothing. Only create, delete, setData and check may appear inside.

@@ -127,7 +127,7 @@ extension DataTree {
         }
     }
 
-    private func prepareCreate(path requested: String, data: [UInt8], acl: [ACL], mode: CreateMode, ttlMs: Int64,
+    private func prepareCreate(path requested: String, data: [UInt8]?, acl: [ACL], mode: CreateMode, ttlMs: Int64,
                                ctx: SessionContext, header: TxnHeader) throws(ErrorCode) -> TxnBody {
         if mode.isTTL && !config.extendedTypesEnabled { throw .unimplemented }
         if mode.isTTL {

@@ -6,8 +6,9 @@ extension DataTree {
         slotOf(path).map(clientStat)
     }
 
-    /// Data and stat; needs READ.
-    public func getData(_ path: String, ctx: SessionContext) -> Result<(data: [UInt8], stat: Stat), ErrorCode> {
+    /// Data and stat; needs READ. `data` is nil for a node whose data is null (created or set with a -1 length
+    /// buffer); its stat's `dataLength` is 0, as for empty data.
+    public func getData(_ path: String, ctx: SessionContext) -> Result<(data: [UInt8]?, stat: Stat), ErrorCode> {
         guard let slot = slotOf(path) else { return .failure(.noNode) }
         guard ACLRules.isAllowed(aclOf(slot), .read, ids: ctx.authIds) else { return .failure(.noAuth) }
         return .success((slots[Int(slot)].data, clientStat(slot)))

@@ -25,7 +25,8 @@ public enum SnapshotError: Error, Equatable, CustomStringConvertible {
 /// `{long id, int timeoutMs}` sorted by id; `int n` ACL lists as `vector<ACL>`; `int n` nodes as
 /// `{ustring path, buffer data, int aclIndex, StatPersisted}` in depth-first pre-order with children sorted by
 /// name, root first. ACL indices are numbered by first use in that order, so the bytes depend only on the tree's
-/// content, never on its history: equal trees give identical snapshots.
+/// content, never on its history: equal trees give identical snapshots. Null data is a buffer of length -1; version
+/// 1 snapshots written before null data was kept never contain one, so they read as before.
 extension DataTree {
     static let snapshotMagic: Int32 = 0x5754_5245  // "WTRE"
     static let snapshotVersion: Int32 = 1
@@ -123,7 +124,7 @@ extension DataTree {
         guard nodeCount > 0 else { throw SnapshotError.inconsistent("no root node") }
         for i in 0..<nodeCount {
             guard let path = try r.readString() else { throw SnapshotError.inconsistent("null path") }
-            let data = try r.readBuffer() ?? []
+            let data = try r.readBuffer()
             let aclIndex = try r.readInt()
             let stat = try PersistedStat(from: &r)
             guard aclIndex >= 0 && Int(aclIndex) < aclLists.count else {
@@ -143,6 +144,7 @@ extension DataTree {
             tree.insertChild(path: path, parent: parent, data: data, aclRef: aclRef, stat: stat)
         }
         guard r.isAtEnd else { throw SnapshotError.inconsistent("\(r.remaining) bytes after the last node") }
+        tree.rebuildQuotaPaths()
         return tree
     }
 

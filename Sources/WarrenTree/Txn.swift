@@ -17,17 +17,18 @@ public struct TxnHeader: Hashable, Sendable {
 
 /// A fully determined change to the tree: sequential names resolved, `auth` ACLs expanded, versions computed.
 /// Applying the same bodies in the same order always yields the same tree. The encodings are ZooKeeper's txn
-/// records (`CreateTxn`, `DeleteTxn`, ... in `zookeeper.jute`), so `type` values are ZooKeeper opcodes.
+/// records (`CreateTxn`, `DeleteTxn`, ... in `zookeeper.jute`), so `type` values are ZooKeeper opcodes. `data` nil is
+/// null data, encoded as buffer length -1 like ZooKeeper does, so it survives the log.
 public indirect enum TxnBody: Hashable, Sendable {
     /// A persistent or ephemeral node; an ephemeral's owner is the header's session.
-    case create(path: String, data: [UInt8], acl: [ACL], ephemeral: Bool, parentCVersion: Int32)
-    case createContainer(path: String, data: [UInt8], acl: [ACL], parentCVersion: Int32)
-    case createTTL(path: String, data: [UInt8], acl: [ACL], parentCVersion: Int32, ttlMs: Int64)
+    case create(path: String, data: [UInt8]?, acl: [ACL], ephemeral: Bool, parentCVersion: Int32)
+    case createContainer(path: String, data: [UInt8]?, acl: [ACL], parentCVersion: Int32)
+    case createTTL(path: String, data: [UInt8]?, acl: [ACL], parentCVersion: Int32, ttlMs: Int64)
     case delete(path: String)
     /// A delete issued by the server for an empty container or an expired TTL node.
     case deleteContainer(path: String)
     /// `version` is the node's new version.
-    case setData(path: String, data: [UInt8], version: Int32)
+    case setData(path: String, data: [UInt8]?, version: Int32)
     /// `version` is the node's new ACL version.
     case setACL(path: String, acl: [ACL], version: Int32)
     /// `version` is the checked version plus one, as ZooKeeper records it.
@@ -115,16 +116,16 @@ public indirect enum TxnBody: Hashable, Sendable {
         }
         switch type {
         case .create, .create2:
-            return .create(path: try string(), data: try r.readBuffer() ?? [], acl: try acl(), ephemeral: try r.readBool(),
+            return .create(path: try string(), data: try r.readBuffer(), acl: try acl(), ephemeral: try r.readBool(),
                            parentCVersion: try r.readInt())
         case .createContainer:
-            return .createContainer(path: try string(), data: try r.readBuffer() ?? [], acl: try acl(), parentCVersion: try r.readInt())
+            return .createContainer(path: try string(), data: try r.readBuffer(), acl: try acl(), parentCVersion: try r.readInt())
         case .createTTL:
-            return .createTTL(path: try string(), data: try r.readBuffer() ?? [], acl: try acl(), parentCVersion: try r.readInt(),
+            return .createTTL(path: try string(), data: try r.readBuffer(), acl: try acl(), parentCVersion: try r.readInt(),
                               ttlMs: try r.readLong())
         case .delete: return .delete(path: try string())
         case .deleteContainer: return .deleteContainer(path: try string())
-        case .setData: return .setData(path: try string(), data: try r.readBuffer() ?? [], version: try r.readInt())
+        case .setData: return .setData(path: try string(), data: try r.readBuffer(), version: try r.readInt())
         case .setACL: return .setACL(path: try string(), acl: try acl(), version: try r.readInt())
         case .check: return .check(path: try string(), version: try r.readInt())
         case .error:

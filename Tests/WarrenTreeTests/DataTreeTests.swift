@@ -59,8 +59,9 @@ final class TreeHarness {
         (try? tree.getChildren(path, ctx: .superUser()).get().children.sorted()) ?? []
     }
 
+    /// The node's data as text ("" for null data), or nil when the node does not exist.
     func data(_ path: String) -> String? {
-        (try? tree.getData(path, ctx: .superUser()).get()).map { String(decoding: $0.data, as: UTF8.self) }
+        (try? tree.getData(path, ctx: .superUser()).get()).map { String(decoding: $0.data ?? [], as: UTF8.self) }
     }
 }
 
