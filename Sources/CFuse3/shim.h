@@ -28,10 +28,10 @@ static inline int zkfs_session_loop_mt(struct fuse_session *se, unsigned int max
 }
 
 /* Sets the open-reply bits of a fuse_file_info. */
-static inline void zkfs_fi_set_open_bits(struct fuse_file_info *fi, int direct_io, int keep_cache, int nonseekable) {
+static inline void zkfs_fi_set_open_bits(struct fuse_file_info *fi, int direct_io, int keep_cache, int noflush) {
     fi->direct_io = direct_io ? 1 : 0;
     fi->keep_cache = keep_cache ? 1 : 0;
-    fi->nonseekable = nonseekable ? 1 : 0;
+    fi->noflush = noflush ? 1 : 0;
 }
 
 /* Asks for capabilities the kernel offers; returns the subset that was granted. */

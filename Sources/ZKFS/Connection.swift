@@ -144,33 +144,41 @@ public final class ZooKeeperConnection: @unchecked Sendable {
 
     // MARK: - Requests
 
-    /// How long one attempt may take: long enough to ride out a reconnect within the session timeout.
-    var attemptTimeoutMs: Int64 { Int64(options.sessionTimeoutMs) + 2000 }
+    /// How long a request may take in all, retries included: long enough to ride out a reconnect within the
+    /// session timeout, short enough that a dead ensemble answers EIO rather than hanging the caller.
+    var requestDeadlineMs: Int64 { Int64(options.sessionTimeoutMs) + 2000 }
 
-    /// Runs `body` against the current client. A connection loss or timeout is retried `options.retriesMax`
-    /// times (with growing pauses) when `idempotent`; then, or for any other error, the error is thrown.
-    /// `reconcile`, if given, is asked after a retried attempt failed whether the error actually means an
-    /// earlier, lost attempt succeeded; it returns the result to use, or nil to throw.
+    /// Runs `body` against the current client. A connection loss or timeout is retried up to
+    /// `options.retriesMax` times (with growing pauses) when `idempotent`, all within `requestDeadlineMs`; then,
+    /// or for any other error, the error is thrown. `reconcile`, if given, is asked after a retried attempt
+    /// failed whether the error actually means an earlier, lost attempt succeeded; it returns the result to
+    /// use, or nil to throw. Non-idempotent requests are retried only when they have a `reconcile`.
     public func run<T: Sendable>(
         idempotent: Bool = true,
         reconcile: (@Sendable (ZooKeeperError, ZooKeeperClient) async throws -> T?)? = nil,
         _ body: @escaping @Sendable (ZooKeeperClient) async throws -> T
     ) async throws -> T {
+        let start = DispatchTime.now().uptimeNanoseconds
         var attempt = 0
         var lostOne = false
         while true {
             let client = current
+            let elapsedMs = Int64((DispatchTime.now().uptimeNanoseconds - start) / 1_000_000)
+            let remainingMs = max(requestDeadlineMs - elapsedMs, 100)
             do {
-                return try await withTimeout(ms: attemptTimeoutMs) { try await body(client) }
+                return try await withTimeout(ms: remainingMs) { try await body(client) }
             } catch let error as ZooKeeperError {
                 if lostOne, let reconcile, let result = try await reconcile(error, client) { return result }
                 let transient = error.code == .connectionLoss || error.code == .operationTimeout
                     || error.code == .sessionExpired
-                guard transient, attempt < options.retriesMax, idempotent || reconcile != nil else { throw error }
+                let pauseMs = Int64(attempt + 1) * 200
+                guard transient, attempt < options.retriesMax, idempotent || reconcile != nil,
+                      elapsedMs + pauseMs < requestDeadlineMs
+                else { throw error }
                 lostOne = true
                 attempt += 1
                 logger.info("zkfs: \(error); retry \(attempt) of \(options.retriesMax)")
-                try? await Task.sleep(nanoseconds: UInt64(attempt) * 200_000_000)
+                try? await Task.sleep(nanoseconds: UInt64(pauseMs) * 1_000_000)
             }
         }
     }

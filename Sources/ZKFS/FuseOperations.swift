@@ -83,7 +83,8 @@ extension FuseBridge {
                 var reply = info.value
                 reply.fh = fh
                 // Every read goes to the handle's snapshot: the page cache could mix versions of two handles.
-                zkfs_fi_set_open_bits(&reply, 1, 0, 0)
+                // A read-only handle has nothing to commit, so its close needs no flush round trip.
+                zkfs_fi_set_open_bits(&reply, 1, 0, info.value.flags & O_ACCMODE == O_RDONLY ? 1 : 0)
                 if fuse_reply_open(req, &reply) != 0 { Task { await b.fs.release(fh) } }
             })
         }

@@ -16,8 +16,12 @@ public struct InodeKey: Hashable, Sendable {
 /// another key), so the same node gets the same number across lookups and, barring collisions, across mounts.
 /// A node whose role flips (file to directory) gets another number: the kernel never sees an inode change type.
 /// Entries live while the kernel holds a lookup reference (lookup, create, mkdir add one; forget drops them).
+/// The role each path was last shown as outlives its inodes (the kernel forgets a closed file's inode as soon as
+/// a watch invalidates its name): it goes when the node is deleted, or when more than `roleMemoryMax` paths are
+/// remembered (then the roles of paths without inodes are dropped).
 public final class InodeTable: @unchecked Sendable {
     public static let rootIno: UInt64 = 1
+    public let roleMemoryMax: Int
 
     private struct Entry {
         var key: InodeKey
@@ -30,7 +34,8 @@ public final class InodeTable: @unchecked Sendable {
     /// The role each path was last given (directory or file), the memory behind `NodeKindRule`'s rule 3.
     private var lastRole: [String: NodeRole] = [:]
 
-    public init() {
+    public init(roleMemoryMax: Int = 200_000) {
+        self.roleMemoryMax = roleMemoryMax
         let root = InodeKey(path: "/", role: .directory)
         byIno[Self.rootIno] = Entry(key: root, lookups: 1)
         byKey[root] = Self.rootIno
@@ -64,7 +69,10 @@ public final class InodeTable: @unchecked Sendable {
     /// Records that `path` is shown as `role` from now on, without adding a kernel reference.
     public func setRole(_ role: NodeRole, of path: String) {
         precondition(role != .dataFile, "setRole(.dataFile) for \(path): only nodes have roles")
-        lock.withLock { lastRole[path] = role }
+        lock.withLock {
+            lastRole[path] = role
+            pruneRoles()
+        }
     }
 
     /// Forgets the role of `path` (the node was deleted: a node created there later starts afresh).
@@ -76,7 +84,10 @@ public final class InodeTable: @unchecked Sendable {
     /// also becomes the path's last role.
     public func remember(_ key: InodeKey) -> UInt64 {
         lock.withLock {
-            if key.role != .dataFile { lastRole[key.path] = key.role }
+            if key.role != .dataFile {
+                lastRole[key.path] = key.role
+                pruneRoles()
+            }
             if let ino = byKey[key] {
                 byIno[ino]!.lookups += 1
                 return ino
@@ -104,10 +115,14 @@ public final class InodeTable: @unchecked Sendable {
             }
             byIno.removeValue(forKey: ino)
             if byKey[entry.key] == ino { byKey.removeValue(forKey: entry.key) }
-            let path = entry.key.path
-            let stillHeld = [NodeRole.directory, .file].contains { byKey[InodeKey(path: path, role: $0)] != nil }
-            if !stillHeld { lastRole.removeValue(forKey: path) }
         }
+    }
+
+    /// Keeps `lastRole` bounded: past the limit, only paths the kernel holds keep their role. Lock held.
+    private func pruneRoles() {
+        guard lastRole.count > roleMemoryMax else { return }
+        let held = Set(byIno.values.map(\.key.path))
+        lastRole = lastRole.filter { held.contains($0.key) }
     }
 
     /// After a rename the kernel's inodes for `from` (and anything under it) stand for `to`.

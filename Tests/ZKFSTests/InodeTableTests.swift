@@ -34,7 +34,20 @@ final class InodeTableTests: XCTestCase {
         table.forget(n, count: 1)
         XCTAssertNil(table.key(of: n))
         XCTAssertNil(table.ino(of: key))
-        XCTAssertNil(table.lastRole(of: "/x"), "the role is forgotten with the last inode of the path")
+        XCTAssertEqual(table.lastRole(of: "/x"), .file, "the role outlives the inode")
+        table.clearRole(of: "/x")
+        XCTAssertNil(table.lastRole(of: "/x"))
+    }
+
+    func testRoleMemoryIsBounded() {
+        let table = InodeTable(roleMemoryMax: 10)
+        let held = table.remember(InodeKey(path: "/held", role: .file))
+        for i in 0..<10 { table.setRole(.directory, of: "/gone\(i)") }
+        XCTAssertEqual(table.lastRole(of: "/gone9"), .directory)
+        table.setRole(.file, of: "/one-more")
+        XCTAssertNil(table.lastRole(of: "/gone0"), "roles of paths without inodes are dropped past the limit")
+        XCTAssertEqual(table.lastRole(of: "/held"), .file)
+        XCTAssertNotNil(table.key(of: held))
     }
 
     func testLastRoleFollowsTheNewestReference() {

@@ -215,6 +215,22 @@ def test_mkdir_p_rmdir_rm_r(zk, base, tree):
     assert zk.exists(f"{base}/x") is None
 
 
+def test_touch_makes_a_file_and_attribute_changes_are_accepted(zk, base, tree):
+    sh("touch empty && chmod 600 empty && touch empty", tree)
+    data, st = zk.get(f"{base}/empty")
+    assert data == b"" and st.version == 0, "chmod and touch change nothing on the server"
+    time.sleep(0.3)  # the creation's watch event invalidates the name; the role must survive the re-lookup
+    assert (tree / "empty").is_file()
+    os.mkdir(tree / "dir")
+    time.sleep(0.3)
+    assert (tree / "dir").is_dir()
+    with pytest.raises(PermissionError):
+        os.mkfifo(tree / "fifo")
+    with pytest.raises(OSError):
+        os.symlink("empty", tree / "link")
+    assert sorted(os.listdir(tree)) == ["dir", "empty"]
+
+
 def test_rm_of_missing_and_mkdir_of_existing(zk, base, tree):
     with pytest.raises(FileNotFoundError):
         os.unlink(tree / "nope")
