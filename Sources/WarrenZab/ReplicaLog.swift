@@ -11,8 +11,9 @@ struct ReplicaLog: CustomStringConvertible {
     private(set) var delivered: Zxid
     /// Every entry through this zxid is durable.
     private(set) var synced: Zxid
-    /// Last zxid of each `.persist` batch not yet reported, oldest first, capped by later truncations.
-    private var pendingBatches: [Zxid] = []
+    /// Each `.persist` batch not yet reported, oldest first: the zxid its report names, and how far it makes the
+    /// log durable (capped by truncations and snapshots issued after it).
+    private var pendingBatches: [(reported: Zxid, effective: Zxid)] = []
 
     init(snapshotZxid: Zxid, entries: [LogEntry]) {
         for (a, b) in zip(entries, entries.dropFirst()) {
@@ -78,14 +79,18 @@ struct ReplicaLog: CustomStringConvertible {
 
     /// Records that a `.persist` batch ending at `z` was emitted (or extends the newest one when `merge`).
     mutating func notePersistBatch(endingAt z: Zxid, merge: Bool) {
-        if merge && !pendingBatches.isEmpty { pendingBatches[pendingBatches.count - 1] = z } else { pendingBatches.append(z) }
+        if merge && !pendingBatches.isEmpty {
+            pendingBatches[pendingBatches.count - 1] = (z, z)
+        } else {
+            pendingBatches.append((z, z))
+        }
     }
 
     /// Applies a `.persisted(upTo:)` report. Returns false when no outstanding batch ends at `z`.
     mutating func persisted(upTo z: Zxid) -> Bool {
-        guard let i = pendingBatches.firstIndex(of: z) else { return false }
+        guard let i = pendingBatches.firstIndex(where: { $0.reported == z }) else { return false }
         // Batches complete in order, so everything up to this batch's (capped) end is durable.
-        synced = max(synced, min(pendingBatches[i], last))
+        synced = max(synced, min(pendingBatches[i].effective, last))
         pendingBatches.removeFirst(i + 1)
         return true
     }
@@ -96,7 +101,7 @@ struct ReplicaLog: CustomStringConvertible {
         precondition(t >= base, "truncation to \(t) below base \(base): \(self)")
         storage.removeSubrange(firstIndex(after: t)...)
         synced = min(synced, t)
-        pendingBatches = pendingBatches.map { min($0, t) }
+        pendingBatches = pendingBatches.map { ($0.reported, min($0.effective, t)) }
     }
 
     /// Replaces everything with a snapshot at `z` (durable, delivered).
@@ -107,7 +112,7 @@ struct ReplicaLog: CustomStringConvertible {
         base = z
         delivered = z
         synced = z
-        pendingBatches = pendingBatches.map { min($0, z) }
+        pendingBatches = pendingBatches.map { ($0.reported, min($0.effective, z)) }
     }
 
     /// Marks entries through `c` delivered and returns them (in order). Stops at the last logged entry.
@@ -135,6 +140,6 @@ struct ReplicaLog: CustomStringConvertible {
     }
 
     var description: String {
-        "log(base \(base), \(count) entries to \(last), delivered \(delivered), synced \(synced), pending \(pendingBatches))"
+        "log(base \(base), \(count) entries to \(last), delivered \(delivered), synced \(synced), pending \(pendingBatches.map(\.reported)))"
     }
 }

@@ -23,10 +23,14 @@ extension ZabNode {
     /// A participant proposes itself with its currentEpoch and last logged zxid; an observer's vote never counts.
     var initialVote: Vote { Vote(leader: id, zxid: log.last, peerEpoch: epochs.currentEpoch) }
 
-    /// This server's notification as peers should see it now.
+    /// This server's notification as peers should see it now. Once settled, the vote names the leader and — as
+    /// soon as discovery fixed it — the leadership's epoch, so every member of one leadership reports the same
+    /// (leader, epoch) whatever round each of them decided in.
     var ownNotification: Notification {
         if let e = election { return Notification(vote: e.proposal, electionEpoch: logicalClock, state: .looking) }
-        return Notification(vote: decidedVote ?? initialVote, electionEpoch: decidedRound, state: state)
+        var vote = decidedVote ?? initialVote
+        if let e = epoch { vote.peerEpoch = e }
+        return Notification(vote: vote, electionEpoch: decidedRound, state: state)
     }
 
     func broadcastNotification() {
@@ -116,10 +120,11 @@ extension ZabNode {
                 return
             }
         }
-        // Joining an ensemble that already settled: a quorum of settled voters names the same leader.
+        // Joining an ensemble that already settled: a quorum of settled voters names the same leader and epoch
+        // (their zxids and rounds differ with when each decided, so they are not compared).
         election!.outOfElection[sender] = n
         let out = election!.outOfElection
-        let agreeing = out.filter { $0.value.vote == n.vote }.keys
+        let agreeing = out.filter { $0.value.vote.leader == n.vote.leader && $0.value.vote.peerEpoch == n.vote.peerEpoch }.keys
         if config.isQuorum(agreeing) && leaderConfirmed(n.vote.leader, round: n.electionEpoch, in: out) {
             logicalClock = n.electionEpoch
             decide(n.vote)

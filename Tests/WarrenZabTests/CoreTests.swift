@@ -1,0 +1,163 @@
+import XCTest
+@testable import WarrenZab
+
+/// The core with opaque payloads (no DataTree), through `MiniCluster`.
+final class CoreTests: XCTestCase {
+    let three: [ServerId: MemberRole] = [1: .participant, 2: .participant, 3: .participant]
+
+    func testVotesOrderByEpochThenZxidThenId() {
+        let a = Vote(leader: 9, zxid: Zxid(epoch: 1, counter: 50), peerEpoch: 1)
+        let b = Vote(leader: 1, zxid: Zxid(epoch: 1, counter: 2), peerEpoch: 2)
+        let c = Vote(leader: 2, zxid: Zxid(epoch: 1, counter: 2), peerEpoch: 2)
+        XCTAssertLessThan(a, b)
+        XCTAssertLessThan(b, c)
+        XCTAssertEqual([c, a, b].max(), c)
+    }
+
+    func testEmptyEnsembleElectsHighestIdAndCommitsInOrder() {
+        let c = MiniCluster(three)
+        XCTAssertTrue(c.run(until: { c.servingLeader != nil && c.allServing }))
+        XCTAssertEqual(c.servingLeader, 3)
+        XCTAssertEqual(c.nodes[1]!.leaderId, 3)
+        for i in 1...5 { c.propose([UInt8(i)]) }
+        c.tick(2)
+        for id in [ServerId(1), 2, 3] {
+            XCTAssertEqual(c.delivered[id]!.map(\.payload), [[1], [2], [3], [4], [5]], "server \(id)")
+            XCTAssertEqual(c.delivered[id]!.map(\.zxid), (1...5).map { Zxid(epoch: 1, counter: Int64($0)) })
+        }
+        XCTAssertEqual(c.nodes[3]!.epochs, EpochState(acceptedEpoch: 1, acceptedLeader: 3, currentEpoch: 1))
+    }
+
+    func testElectionPrefersCurrentEpochOverLongerLog() {
+        let c = MiniCluster(three, durable: [1: .history(epoch: 2, count: 1), 3: .history(epoch: 1, count: 9)])
+        XCTAssertTrue(c.run(until: { c.servingLeader != nil && c.allServing }))
+        XCTAssertEqual(c.servingLeader, 1)
+        // Server 3's epoch-1 entries after the common prefix are not in the leader's history: truncated away.
+        XCTAssertEqual(c.nodes[3]!.lastLoggedZxid, Zxid(epoch: 2, counter: 1))
+        XCTAssertTrue(c.sent.contains { $0.from == 1 && $0.to == 3 && $0.message == .trunc(epoch: 3, to: .zero) })
+    }
+
+    func testElectionPrefersLongerLogInSameEpoch() {
+        let c = MiniCluster(three, durable: [1: .history(epoch: 1, count: 6), 3: .history(epoch: 1, count: 4)])
+        XCTAssertTrue(c.run(until: { c.servingLeader != nil && c.allServing }))
+        XCTAssertEqual(c.servingLeader, 1)
+        XCTAssertTrue(c.sent.contains { $0.from == 1 && $0.to == 3 && $0.message == .diff(epoch: 2, from: Zxid(epoch: 1, counter: 4)) })
+        for id in [ServerId(1), 2, 3] {
+            XCTAssertEqual(c.delivered[id]!.count, 6, "the new leader commits its whole history on server \(id)")
+        }
+    }
+
+    /// The follower's NEWLEADER ack waits for its log, and the currentEpoch write comes between the two.
+    func testNewLeaderAckWaitsForDurableLogThenEpoch() {
+        let c = MiniCluster(three, durable: [3: .history(epoch: 1, count: 3)])
+        c.instantDisks = false
+        c.run(ticks: 20) { c.nodes[1]!.state == .following && c.nodes[1]!.lastLoggedZxid == Zxid(epoch: 1, counter: 3) }
+        c.tick(3)
+        XCTAssertFalse(c.sent.contains { if case .ackNewLeader = $0.message { return true } else { return false } },
+                       "no follower may ack NEWLEADER before its synced entries are durable")
+        XCTAssertEqual(c.nodes[1]!.epochs.currentEpoch, 0)
+        XCTAssertEqual(c.nodes[1]!.epochs.acceptedEpoch, 2)
+
+        let before = c.actions[1]!.count
+        c.flushDisk(1)
+        let after = Array(c.actions[1]![before...])
+        let epochWrite = after.firstIndex(of: .persistEpochs(EpochState(acceptedEpoch: 2, acceptedLeader: 3, currentEpoch: 2)))
+        let ack = after.firstIndex(of: .send(to: 3, .ackNewLeader(epoch: 2, lastZxid: Zxid(epoch: 1, counter: 3))))
+        XCTAssertNotNil(epochWrite)
+        XCTAssertNotNil(ack)
+        XCTAssertLessThan(epochWrite!, ack!)
+        c.pump()
+        XCTAssertEqual(c.servingLeader, 3, "the leader's own history was durable already; one ack makes a quorum")
+    }
+
+    func testFarBehindFollowerGetsSnapshot() {
+        let c = MiniCluster(three, configure: { $0.retainedEntriesMax = 3 })
+        XCTAssertTrue(c.run(until: { c.allServing && c.servingLeader != nil }))
+        c.down.insert(1)
+        for i in 1...10 { c.propose([UInt8(i)]) }
+        c.tick()
+        XCTAssertEqual(c.delivered[2]!.count, 10)
+        c.down.remove(1)
+        c.feed(1, .peerDisconnected(3))  // its session with the leader is gone; it looks again
+        XCTAssertTrue(c.run(until: { c.nodes[1]!.isServing }), c.nodes.values.map(\.stateDescription).joined(separator: "\n"))
+        XCTAssertTrue(c.sent.contains { if $0.to == 1, case .snapshot = $0.message { return true } else { return false } })
+        XCTAssertEqual(c.nodes[1]!.lastDeliveredZxid, Zxid(epoch: 1, counter: 10))
+    }
+
+    func testObserverFollowsCommitsButDoesNotCountTowardQuorum() {
+        let c = MiniCluster([1: .participant, 2: .participant, 3: .observer])
+        XCTAssertTrue(c.run(until: { c.allServing && c.servingLeader != nil }))
+        XCTAssertEqual(c.servingLeader, 2)
+        XCTAssertEqual(c.nodes[3]!.state, .observing)
+        for i in 1...3 { c.propose([UInt8(i)]) }
+        c.tick()
+        XCTAssertEqual(c.delivered[3]!.map(\.payload), [[1], [2], [3]])
+        // Without voter 1 the leader has no quorum: nothing more commits, and it gives up leading.
+        c.down.insert(1)
+        c.feed(2, .peerDisconnected(1))
+        c.propose([4])
+        c.tick()
+        XCTAssertEqual(c.delivered[2]!.count, 3)
+        XCTAssertNotEqual(c.nodes[2]!.state, .leading)
+    }
+
+    func testFollowerForwardsClientWritesToLeader() {
+        let c = MiniCluster(three)
+        XCTAssertTrue(c.run(until: { c.allServing && c.servingLeader != nil }))
+        c.feed(1, .clientProposal(payload: [42]))
+        XCTAssertEqual(c.sent.last?.message, .forward(payload: [42]))
+        c.pump()
+        XCTAssertEqual(c.actions[3]!.last, .forwarded(from: 1, payload: [42]))
+    }
+
+    /// With a tiny counter limit the leader re-elects every few proposals; accepted writes are never lost or
+    /// reordered, and every epoch change is a new election.
+    func testZxidCounterExhaustionForcesNewEpochWithoutLoss() {
+        let c = MiniCluster(three, configure: { $0.zxidCounterMax = 3 })
+        var accepted: [[UInt8]] = []
+        var next: UInt8 = 0
+        for _ in 0..<400 where accepted.count < 10 {
+            if let l = c.servingLeader, c.nodes[l]!.nextProposalZxid != nil {
+                next += 1
+                c.propose([next])
+                accepted.append([next])
+            }
+            c.tick()
+        }
+        c.run { c.allServing && c.servingLeader != nil && c.delivered[1]!.count == accepted.count }
+        for id in [ServerId(1), 2, 3] { XCTAssertEqual(c.delivered[id]!.map(\.payload), accepted, "server \(id)") }
+        let zxids = c.delivered[1]!.map(\.zxid)
+        XCTAssertEqual(zxids, zxids.sorted())
+        XCTAssertTrue(zxids.allSatisfy { $0.counter <= 3 })
+        XCTAssertGreaterThanOrEqual(Set(zxids.map(\.epoch)).count, 4)
+    }
+
+    func testExhaustedLeaderRejectsThenStepsDown() {
+        let c = MiniCluster(three, configure: { $0.zxidCounterMax = 2 })
+        XCTAssertTrue(c.run(until: { c.allServing && c.servingLeader != nil }))
+        let leader = c.servingLeader!
+        c.instantDisks = false
+        c.feed(leader, .clientProposal(payload: [1]))
+        c.feed(leader, .clientProposal(payload: [2]))
+        c.feed(leader, .clientProposal(payload: [3]))
+        XCTAssertEqual(c.actions[leader]!.last, .rejected(payload: [3], reason: .zxidExhausted))
+        XCTAssertEqual(c.nodes[leader]!.state, .leading, "it drains in-flight proposals before stepping down")
+        c.instantDisks = true
+        for id in c.nodes.keys.sorted() { c.flushDisk(id) }
+        c.pump()
+        for id in c.nodes.keys.sorted() { c.flushDisk(id) }
+        c.pump()
+        XCTAssertEqual(c.delivered[leader]!.map(\.payload), [[1], [2]])
+        XCTAssertTrue(c.run(until: { c.allServing && c.servingLeader != nil }))
+        XCTAssertEqual(c.nodes[c.servingLeader!]!.epoch, 2)
+    }
+
+    func testLeaderWithoutQuorumStepsDownAfterSyncLimit() {
+        let c = MiniCluster(three)
+        XCTAssertTrue(c.run(until: { c.allServing && c.servingLeader != nil }))
+        c.down.formUnion([1, 2])
+        c.tick(c.nodes[3]!.config.syncLimitTicks + 2)
+        XCTAssertEqual(c.nodes[3]!.state, .looking)
+        XCTAssertEqual(c.actions[3]!.last(where: { $0 == .becameLooking }), .becameLooking)
+    }
+}

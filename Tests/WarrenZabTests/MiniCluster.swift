@@ -1,0 +1,111 @@
+import WarrenZab
+
+/// A minimal in-memory ensemble for core tests with opaque payloads: a FIFO message queue, fsyncs that
+/// complete on `flushDisks()` (or immediately when `instantDisks`), and delivered sequences per server.
+/// No DataTree, no randomness beyond the nodes' own seeds.
+final class MiniCluster {
+    var nodes: [ServerId: ZabNode] = [:]
+    var delivered: [ServerId: [LogEntry]] = [:]
+    var sent: [(from: ServerId, to: ServerId, message: ZabMessage)] = []
+    var actions: [ServerId: [ZabAction]] = [:]
+    var down: Set<ServerId> = []
+    var instantDisks = true
+    private var inbox: [(from: ServerId, to: ServerId, message: ZabMessage)] = []
+    private var pendingFsync: [ServerId: [Zxid]] = [:]
+
+    init(_ members: [ServerId: MemberRole], durable: [ServerId: DurableState] = [:],
+         configure: (inout ZabConfig) -> Void = { _ in }) {
+        var config = ZabConfig(members: members)
+        configure(&config)
+        for id in members.keys.sorted() {
+            nodes[id] = ZabNode(id: id, config: config, durable: durable[id] ?? DurableState(), seed: UInt64(id))
+            delivered[id] = []
+        }
+        for id in members.keys.sorted() { feed(id, .start) }
+    }
+
+    func feed(_ id: ServerId, _ event: ZabEvent) {
+        guard !down.contains(id) else { return }
+        let out = nodes[id]!.on(event)
+        actions[id, default: []] += out
+        for action in out {
+            switch action {
+            case let .send(to, m):
+                sent.append((id, to, m))
+                inbox.append((id, to, m))
+            case let .sendSnapshot(to, epoch, z):
+                // Opaque state: the delivered zxids stand in for the state machine.
+                let state = delivered[id]!.flatMap { withUnsafeBytes(of: $0.zxid.raw.bigEndian, Array.init) }
+                sent.append((id, to, .snapshot(epoch: epoch, lastZxid: z, state: state)))
+                inbox.append(sent.last!)
+            case let .persist(entries):
+                pendingFsync[id, default: []].append(entries.last!.zxid)
+            case let .deliver(entries):
+                delivered[id]! += entries
+            case .installSnapshot(_, _):
+                delivered[id] = []  // the opaque snapshot replaces the state; tests using SNAP check zxids only
+            default:
+                break
+            }
+        }
+        if instantDisks { flushDisk(id) }
+    }
+
+    func flushDisk(_ id: ServerId) {
+        let reports = pendingFsync[id] ?? []
+        pendingFsync[id] = []
+        for z in reports { feed(id, .persisted(upTo: z)) }
+    }
+
+    /// Delivers queued messages (FIFO) until none are left or `limit` were handled.
+    func pump(limit: Int = 100_000) {
+        var handled = 0
+        while !inbox.isEmpty && handled < limit {
+            let (from, to, m) = inbox.removeFirst()
+            handled += 1
+            guard !down.contains(to), !down.contains(from) else { continue }
+            feed(to, .message(from: from, m))
+        }
+    }
+
+    func tick(_ n: Int = 1) {
+        for _ in 0..<n {
+            for id in nodes.keys.sorted() { feed(id, .tick) }
+            pump()
+        }
+    }
+
+    /// Ticks until `done` or `max` ticks.
+    @discardableResult
+    func run(ticks max: Int = 100, until done: () -> Bool) -> Bool {
+        pump()
+        for _ in 0..<max {
+            if done() { return true }
+            tick()
+        }
+        return done()
+    }
+
+    var servingLeader: ServerId? {
+        nodes.values.first { $0.state == .leading && $0.isServing && !down.contains($0.id) }?.id
+    }
+
+    var allServing: Bool { nodes.values.allSatisfy { down.contains($0.id) || $0.isServing } }
+
+    func propose(_ payload: [UInt8]) {
+        guard let l = servingLeader else { return }
+        feed(l, .clientProposal(payload: payload))
+        pump()
+    }
+}
+
+extension DurableState {
+    /// A history of `count` entries in `epoch` with payloads naming their zxid.
+    static func history(epoch: Int64, count: Int, currentEpoch: Int64? = nil) -> DurableState {
+        let entries = (1...max(1, count)).prefix(count).map {
+            LogEntry(zxid: Zxid(epoch: epoch, counter: Int64($0)), payload: [UInt8(truncatingIfNeeded: $0)])
+        }
+        let e = currentEpoch ?? epoch
+        return DurableState(epochs: EpochState(acceptedEpoch: e, acceptedLeader: -1, currentEpoch: e), log: entries)
+    }
+}

@@ -1,0 +1,285 @@
+import WarrenZab
+
+/// A whole ensemble in one process, driven by one seed: servers (`SimServer`), a network with per-pair FIFO
+/// connections for the Zab stream and lossy datagrams for election notifications, disks that lose unsynced
+/// tails on a crash, and a checker (`SimChecker`) that watches safety on every event.
+///
+/// Time is in units; one tick is `tickUnits` units. Nothing here reads a clock or global randomness.
+final class Simulator {
+    static let tickUnits = 10
+
+    enum Event {
+        case message(from: ServerId, to: ServerId, ZabMessage, generation: Int, incarnation: Int)
+        case fsync(server: ServerId, batch: Int, upTo: Zxid, incarnation: Int)
+        case disconnected(server: ServerId, peer: ServerId, incarnation: Int)
+        case tick
+    }
+
+    /// Knobs for the network and disk; chaos runs change them as they go.
+    struct Faults {
+        /// Chance an election notification is lost / duplicated.
+        var notificationDrop = 0.0
+        var notificationDuplicate = 0.0
+        /// Chance a stream message breaks its connection (the message and everything in flight are lost).
+        var streamBreak = 0.0
+        /// Message delay range in units; notifications are reordered freely within it, stream messages stay FIFO.
+        var delayUnits = 1...8
+        /// Occasionally a much longer delay (a stalled link).
+        var longDelayChance = 0.0
+        var fsyncUnits = 1...10
+    }
+
+    let config: ZabConfig
+    var rng: SeededRandom
+    var now = 0
+    var servers: [ServerId: SimServer] = [:]
+    var ids: [ServerId] { servers.keys.sorted() }
+    var faults = Faults()
+    var checker = SimChecker()
+    /// Requests acknowledged to their client, with the zxid they got.
+    var acknowledged: [SimRequest: Zxid] = [:]
+    /// Servers whose fsyncs do not complete until released (scenario tests).
+    var fsyncHeld: Set<ServerId> = []
+    private var heldFsyncs: [(server: ServerId, batch: Int, upTo: Zxid, incarnation: Int)] = []
+    /// Partition group per server; servers talk only within a group.
+    private var group: [ServerId: Int] = [:]
+    /// Per unordered pair: connection generation (bumped on every break) and per direction the last delivery time.
+    private var generation: [Pair: Int] = [:]
+    private var lastDelivery: [Pair: Int] = [:]
+    private var queue = EventQueue<Event>()
+    /// Everything the servers did, when `tracing` (scenario tests assert on orders).
+    var tracing = false
+    private(set) var log: [(time: Int, server: ServerId, action: ZabAction)] = []
+
+    struct Pair: Hashable {
+        var a: ServerId, b: ServerId
+        static func unordered(_ x: ServerId, _ y: ServerId) -> Pair { Pair(a: min(x, y), b: max(x, y)) }
+    }
+
+    init(members: [ServerId: MemberRole], seed: UInt64, configure: (inout ZabConfig) -> Void = { _ in }) {
+        var cfg = ZabConfig(members: members)
+        configure(&cfg)
+        config = cfg
+        rng = SeededRandom(seed: seed)
+        for id in members.keys.sorted() {
+            servers[id] = SimServer(id: id, sim: self, config: cfg, seed: rng.next(),
+                                    snapshotEvery: Int.random(in: 3...30, using: &rng))
+        }
+        queue.push(.tick, at: Simulator.tickUnits)
+        for id in ids { servers[id]!.handle(servers[id]!.node.on(.start)) }
+    }
+
+    /// How often the interesting paths ran (tests assert the seed set reaches them).
+    struct Coverage: CustomStringConvertible {
+        var counts: [String: Int] = [:]
+        mutating func note(_ what: String) { counts[what, default: 0] += 1 }
+        mutating func merge(_ other: Coverage) { counts.merge(other.counts, uniquingKeysWith: +) }
+        subscript(_ what: String) -> Int { counts[what] ?? 0 }
+        var description: String { counts.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ") }
+    }
+    var coverage = Coverage()
+
+    /// Called before each action is carried out (scenario tests check what is durable at that moment).
+    var onAction: ((SimServer, ZabAction) -> Void)?
+
+    func trace(_ server: ServerId, _ action: ZabAction) {
+        if tracing { log.append((now, server, action)) }
+        switch action {
+        case .send(_, .diff): coverage.note("diff")
+        case .send(_, .trunc): coverage.note("trunc")
+        case .sendSnapshot: coverage.note("snap")
+        case .becameLeader: coverage.note("leader")
+        case let .persist(entries) where entries.contains { $0.zxid.counter == config.zxidCounterMax }:
+            coverage.note("zxidExhausted")
+        case .send(_, .inform): coverage.note("inform")
+        case .deliver: coverage.note("deliver")
+        default: break
+        }
+        onAction?(servers[server]!, action)
+    }
+
+    // MARK: - Network
+
+    func connected(_ a: ServerId, _ b: ServerId) -> Bool {
+        servers[a]!.up && servers[b]!.up && group[a, default: 0] == group[b, default: 0]
+    }
+
+    private func delay() -> Int {
+        if faults.longDelayChance > 0 && Double.random(in: 0..<1, using: &rng) < faults.longDelayChance {
+            return Int.random(in: 20...60, using: &rng)
+        }
+        return Int.random(in: faults.delayUnits, using: &rng)
+    }
+
+    func send(from: ServerId, to: ServerId, _ message: ZabMessage) {
+        let target = servers[to]!
+        if case .notification = message {
+            guard connected(from, to) else { return }
+            if Double.random(in: 0..<1, using: &rng) < faults.notificationDrop { return }
+            let copies = Double.random(in: 0..<1, using: &rng) < faults.notificationDuplicate ? 2 : 1
+            for _ in 0..<copies {
+                queue.push(.message(from: from, to: to, message, generation: -1, incarnation: target.incarnation), at: now + delay())
+            }
+            return
+        }
+        let pair = Pair.unordered(from, to)
+        guard connected(from, to), Double.random(in: 0..<1, using: &rng) >= faults.streamBreak else {
+            breakConnection(from, to)
+            return
+        }
+        let direction = Pair(a: from, b: to)
+        let at = max(now + delay(), lastDelivery[direction, default: 0])
+        lastDelivery[direction] = at
+        queue.push(.message(from: from, to: to, message, generation: generation[pair, default: 0],
+                            incarnation: target.incarnation), at: at)
+    }
+
+    /// Drops the connection between two servers: in-flight stream messages are lost, both sides are told.
+    func breakConnection(_ x: ServerId, _ y: ServerId) {
+        generation[Pair.unordered(x, y), default: 0] += 1
+        for (s, p) in [(x, y), (y, x)] where servers[s]!.up {
+            queue.push(.disconnected(server: s, peer: p, incarnation: servers[s]!.incarnation), at: now + delay())
+        }
+    }
+
+    func scheduleFsync(server: SimServer, batch: Int, upTo: Zxid) {
+        if fsyncHeld.contains(server.id) {
+            heldFsyncs.append((server.id, batch, upTo, server.incarnation))
+            return
+        }
+        // One disk per server: fsyncs complete in the order they were issued.
+        let at = max(now + Int.random(in: faults.fsyncUnits, using: &rng), lastFsync[server.id, default: 0])
+        lastFsync[server.id] = at
+        queue.push(.fsync(server: server.id, batch: batch, upTo: upTo, incarnation: server.incarnation), at: at)
+    }
+    private var lastFsync: [ServerId: Int] = [:]
+
+    /// Lets held fsyncs of `id` complete (in order) from now on.
+    func releaseFsync(_ id: ServerId) {
+        fsyncHeld.remove(id)
+        for h in heldFsyncs where h.server == id {
+            queue.push(.fsync(server: h.server, batch: h.batch, upTo: h.upTo, incarnation: h.incarnation), at: now + 1)
+        }
+        heldFsyncs.removeAll { $0.server == id }
+    }
+
+    func quorumHoldsDurably(_ z: Zxid) -> Bool {
+        config.isQuorum(ids.filter { servers[$0]!.disk.holdsDurably(z) })
+    }
+
+    // MARK: - Faults
+
+    func crash(_ id: ServerId) {
+        let s = servers[id]!
+        guard s.up else { return }
+        if !s.disk.unsynced.isEmpty { coverage.note("crashWithUnsynced") }
+        s.crash()
+        heldFsyncs.removeAll { $0.server == id }
+        for p in ids where p != id { breakConnection(id, p) }
+    }
+
+    func restart(_ id: ServerId) {
+        let s = servers[id]!
+        guard !s.up else { return }
+        s.restart(seed: rng.next())
+    }
+
+    /// Splits the servers into groups that cannot talk across; connections across groups break.
+    func partition(_ groups: [[ServerId]]) {
+        group = [:]
+        for (i, g) in groups.enumerated() { for s in g { group[s] = i + 1 } }
+        for a in ids { for b in ids where a < b && group[a, default: 0] != group[b, default: 0] { breakConnection(a, b) } }
+    }
+
+    func heal() { group = [:] }
+
+    // MARK: - Running
+
+    /// Processes events up to `time` (inclusive).
+    func run(until time: Int) {
+        while let next = queue.nextTime, next <= time {
+            let (t, event) = queue.pop()!
+            now = t
+            dispatch(event)
+        }
+        now = max(now, time)
+    }
+
+    func run(ticks: Int) { run(until: now + ticks * Simulator.tickUnits) }
+
+    /// Runs tick by tick until `done` holds or `ticks` pass; returns whether it held.
+    @discardableResult
+    func run(ticks: Int, until done: () -> Bool) -> Bool {
+        for _ in 0..<ticks {
+            if done() { return true }
+            run(ticks: 1)
+        }
+        return done()
+    }
+
+    private func dispatch(_ event: Event) {
+        switch event {
+        case .tick:
+            queue.push(.tick, at: now + Simulator.tickUnits)
+            for id in ids.shuffled(using: &rng) where servers[id]!.up {
+                servers[id]!.handle(servers[id]!.node.on(.tick))
+            }
+        case let .message(from, to, message, gen, incarnation):
+            let s = servers[to]!
+            guard s.up, s.incarnation == incarnation else { return }
+            if gen >= 0 {
+                guard gen == generation[Pair.unordered(from, to), default: 0] else { return }
+                guard connected(from, to) else { return breakConnection(from, to) }
+            } else if !connected(from, to) {
+                return
+            }
+            s.handle(s.node.on(.message(from: from, message)))
+        case let .fsync(server, batch, upTo, incarnation):
+            let s = servers[server]!
+            guard s.up, s.incarnation == incarnation else { return }
+            s.disk.complete(batch)
+            s.handle(s.node.on(.persisted(upTo: upTo)))
+        case let .disconnected(server, peer, incarnation):
+            let s = servers[server]!
+            guard s.up, s.incarnation == incarnation else { return }
+            s.handle(s.node.on(.peerDisconnected(peer)))
+        }
+    }
+
+    // MARK: - Observing
+
+    /// The serving leader, when exactly one up server is one.
+    var leader: ServerId? {
+        let leaders = ids.filter { servers[$0]!.up && servers[$0]!.node.state == .leading && servers[$0]!.node.isServing }
+        return leaders.count == 1 ? leaders[0] : nil
+    }
+
+    /// True when every up server serves under the same leader.
+    var settled: Bool {
+        guard let l = leader else { return false }
+        return ids.allSatisfy { !servers[$0]!.up || (servers[$0]!.node.isServing && servers[$0]!.node.leaderId == l) }
+    }
+
+    private var nextSeq: [Int64: Int32] = [:]
+
+    /// A new write from client `client` submitted through `server`.
+    @discardableResult
+    func write(via server: ServerId, client: Int64 = 1) -> SimRequest {
+        let seq = nextSeq[client, default: 0]
+        nextSeq[client] = seq + 1
+        let request = SimRequest(client: client, seq: seq)
+        if servers[server]!.up { servers[server]!.submit(request) }
+        return request
+    }
+
+    func actions(of server: ServerId) -> [(time: Int, action: ZabAction)] {
+        log.filter { $0.server == server }.map { ($0.time, $0.action) }
+    }
+
+    var stateDump: String {
+        ids.map { id in
+            let s = servers[id]!
+            return "  \(s.up ? "up" : "DOWN") count \(s.count) tree \(s.lastZxid) disk(\(s.disk.epochs), snap \(s.disk.snapshot.zxid), \(s.disk.durable.count) durable, \(s.disk.unsynced.count) unsynced) \(s.node.stateDescription)"
+        }.joined(separator: "\n")
+    }
+}

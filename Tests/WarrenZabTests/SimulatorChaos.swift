@@ -1,0 +1,116 @@
+import Foundation
+import WarrenJute
+import WarrenTree
+import WarrenZab
+
+/// One randomized run: an ensemble under crashes, partitions, lossy links and slow disks while clients write,
+/// then everything heals and the ensemble must elect a leader and make progress. Every parameter comes from the
+/// seed, so `ZAB_SEED=<seed>` replays a failure exactly.
+enum ChaosRun {
+    static let chaosTicks = 400
+    static let settleTicksMax = 300
+    static let progressTicksMax = 100
+
+    /// Returns nil when the run is safe and live, else a report starting with the seed.
+    static func run(seed: UInt64, coverage: inout Simulator.Coverage) -> String? {
+        defer { coverage.merge(lastCoverage) }
+        return runOne(seed: seed)
+    }
+
+    static func run(seed: UInt64) -> String? { runOne(seed: seed) }
+
+    private static var lastCoverage = Simulator.Coverage()
+
+    private static func runOne(seed: UInt64) -> String? {
+        var pick = SeededRandom(seed: seed ^ 0x5A5A_5A5A)
+        let shape = Int.random(in: 0..<3, using: &pick)
+        var members: [ServerId: MemberRole] = [1: .participant, 2: .participant, 3: .participant]
+        if shape == 1 { members[4] = .participant; members[5] = .participant }
+        if shape == 2 { members[4] = .observer }
+        let retained = Int.random(in: 3...40, using: &pick)
+        let counterMax: Int64 = Int.random(in: 0..<4, using: &pick) == 0 ? Int64.random(in: 2...12, using: &pick) : Zxid.counterMax
+        let sim = Simulator(members: members, seed: seed) { cfg in
+            cfg.retainedEntriesMax = retained
+            cfg.zxidCounterMax = counterMax
+        }
+        defer { lastCoverage = sim.coverage }
+        let setup = "\(members.count) servers (\(members.values.filter { $0 == .observer }.count) observers), retain \(retained), counterMax \(counterMax)"
+        func report(_ why: String) -> String {
+            "ZAB_SEED=\(seed) [\(setup)] at time \(sim.now): \(why)\n\(sim.checker.violations.joined(separator: "\n"))\n\(sim.stateDump)"
+        }
+
+        for _ in 0..<chaosTicks {
+            injectFaults(sim)
+            if Double.random(in: 0..<1, using: &sim.rng) < 0.4, let via = sim.ids.filter({ sim.servers[$0]!.up }).randomElement(using: &sim.rng) {
+                sim.write(via: via, client: Int64.random(in: 1...3, using: &sim.rng))
+            }
+            sim.run(ticks: 1)
+            if !sim.checker.violations.isEmpty { return report("safety violated during chaos") }
+        }
+
+        // Heal everything; the ensemble must converge and serve.
+        sim.heal()
+        sim.faults = Simulator.Faults()
+        for id in sim.ids { sim.restart(id) }
+        guard sim.run(ticks: settleTicksMax, until: { sim.settled }) else {
+            return report("no settled leader within \(settleTicksMax) ticks of healing")
+        }
+        // A client writes through the leader, retrying when a write is not acknowledged in time (a leader that
+        // used up its zxid counters rejects writes and re-elects).
+        var probes: [SimRequest] = []
+        let progressed = sim.run(ticks: progressTicksMax) {
+            if let z = probes.compactMap({ sim.acknowledged[$0] }).max() {
+                return sim.ids.allSatisfy { sim.servers[$0]!.lastZxid >= z }
+            }
+            if sim.now % (10 * Simulator.tickUnits) == 0, let leader = sim.leader {
+                probes.append(sim.write(via: leader, client: 99))
+            }
+            return false
+        }
+        guard progressed else { return report("no write reached every server within \(progressTicksMax) ticks (\(probes.count) tries)") }
+        // Txns still in flight when the probe went out (forwarded writes) land too.
+        sim.run(ticks: progressTicksMax) { sim.ids.allSatisfy { sim.servers[$0]!.count == sim.checker.history.count } }
+        if !sim.checker.violations.isEmpty { return report("safety violated after healing") }
+        return finalCheck(sim).map(report)
+    }
+
+    /// Every server holds the whole history; every acknowledged write is in it at its zxid.
+    private static func finalCheck(_ sim: Simulator) -> String? {
+        let history = sim.checker.history
+        for id in sim.ids where sim.servers[id]!.count != history.count {
+            return "server \(id) holds \(sim.servers[id]!.count) txns, the history has \(history.count)"
+        }
+        var at: [SimRequest: Zxid] = [:]
+        for entry in history {
+            var r = JuteReader(entry.payload)
+            guard let txn = try? Txn(from: &r) else { return "history entry \(entry.zxid) is not a txn" }
+            at[SimRequest(client: txn.header.sessionId, seq: txn.header.cxid)] = entry.zxid
+        }
+        for (request, zxid) in sim.acknowledged where at[request] != zxid {
+            return "acknowledged write \(request) at \(zxid) is missing from the final history (found \(String(describing: at[request])))"
+        }
+        return nil
+    }
+
+    private static func chance(_ p: Double, _ sim: Simulator) -> Bool { Double.random(in: 0..<1, using: &sim.rng) < p }
+
+    private static func injectFaults(_ sim: Simulator) {
+        let up = sim.ids.filter { sim.servers[$0]!.up }
+        let down = sim.ids.filter { !sim.servers[$0]!.up }
+        if chance(0.015, sim), let victim = up.randomElement(using: &sim.rng) { sim.crash(victim) }
+        if chance(0.05, sim), let back = down.randomElement(using: &sim.rng) { sim.restart(back) }
+        if chance(0.01, sim) {
+            let order = sim.ids.shuffled(using: &sim.rng)
+            let cut = Int.random(in: 1..<order.count, using: &sim.rng)
+            sim.partition([Array(order[..<cut]), Array(order[cut...])])
+        }
+        if chance(0.03, sim) { sim.heal() }
+        if chance(0.01, sim) {
+            sim.faults.notificationDrop = Double.random(in: 0...0.3, using: &sim.rng)
+            sim.faults.notificationDuplicate = Double.random(in: 0...0.2, using: &sim.rng)
+            sim.faults.streamBreak = Double.random(in: 0...0.02, using: &sim.rng)
+            sim.faults.longDelayChance = Double.random(in: 0...0.05, using: &sim.rng)
+            sim.faults.fsyncUnits = 1...Int.random(in: 1...40, using: &sim.rng)
+        }
+    }
+}
