@@ -19,7 +19,7 @@ public final class ZooKeeperConnection: @unchecked Sendable {
     private var client: ZooKeeperClient?
     private var stopped = false
     /// False if the server refused addWatch (older than 3.6): reads then leave one-shot watches.
-    private var recursiveWatch = true
+    private var recursiveWatch: Bool
 
     public init(options: MountOptions, logger: Logger, onWatchEvent: @escaping @Sendable (WatchEvent) -> Void,
                 onNewSession: @escaping @Sendable () -> Void) {
@@ -27,6 +27,7 @@ public final class ZooKeeperConnection: @unchecked Sendable {
         self.logger = logger
         self.onWatchEvent = onWatchEvent
         self.onNewSession = onNewSession
+        self.recursiveWatch = !options.oneShotWatches
     }
 
     /// The current client. Only valid after `start`.
@@ -113,6 +114,10 @@ public final class ZooKeeperConnection: @unchecked Sendable {
     }
 
     private func addRecursiveWatch(_ client: ZooKeeperClient) async {
+        if options.oneShotWatches {
+            lock.withLock { recursiveWatch = false }
+            return
+        }
         do {
             try await client.addWatch("/", mode: .persistentRecursive)
             lock.withLock { recursiveWatch = true }

@@ -26,6 +26,9 @@ public struct MountOptions: Equatable, Sendable {
     public var juteMaxBufferBytes = 1_048_575
     /// How often a request failing with ConnectionLoss is retried before the kernel gets EIO.
     public var retriesMax = 3
+    /// Use one-shot watches left by every read instead of one persistent recursive watch (for servers older
+    /// than ZooKeeper 3.6, which zkfs also detects by itself).
+    public var oneShotWatches = false
 
     public init() {}
 
@@ -104,6 +107,7 @@ extension MountOptions {
                 throw OptionError("data_name=\(name) must be a plain file name")
             }
             dataName = name
+        case "oneshot_watches": oneShotWatches = true
         case "foreground": foreground = true
         case "debug": debug = true
         case "attr_timeout": attrTimeoutSeconds = try seconds()

@@ -23,6 +23,18 @@ from servers import REPO_ROOT
 MOUNT_HELPER = REPO_ROOT / "mount-helpers" / "mount.zkfs"
 
 
+def is_mounted(path: Path) -> bool:
+    """Whether `path` is a mount point, from the mount table (stat-based checks fail on a mount whose server or
+    daemon is gone)."""
+    target = os.path.realpath(path).encode()
+    with open("/proc/self/mounts", "rb") as f:
+        for line in f:
+            fields = line.split()
+            if len(fields) > 1 and fields[1].decode("unicode_escape").encode("latin-1") == target:
+                return True
+    return False
+
+
 def zkfs_binary() -> Path:
     return Path(os.environ.get("ZKFS_BIN", REPO_ROOT / ".build" / "debug" / "zkfs"))
 
@@ -46,7 +58,7 @@ class Mount:
         self.log = open(log_path, "ab")
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + 20
-        while not os.path.ismount(mountpoint):
+        while not is_mounted(mountpoint):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 self.close()
                 pytest.fail(f"zkfs did not mount {hosts} at {mountpoint}:\n{self.log_tail()}", pytrace=False)
@@ -59,7 +71,7 @@ class Mount:
             return "(no log)"
 
     def close(self) -> None:
-        if os.path.ismount(self.path):
+        if is_mounted(self.path):
             r = subprocess.run(["fusermount3", "-u", str(self.path)], capture_output=True)
             if r.returncode != 0:
                 subprocess.run(["fusermount3", "-uz", str(self.path)], capture_output=True)
@@ -419,16 +431,16 @@ def test_read_only_chrooted_mount_through_the_mount_helper(server, zk, base, tmp
         r = subprocess.run([str(MOUNT_HELPER), f"{server.hosts}{base}/app", str(mnt), "-o",
                             "ro,session_timeout=6000"], env=env, capture_output=True, text=True, timeout=30)
         assert r.returncode == 0, r.stderr
-        assert os.path.ismount(mnt)
+        assert is_mounted(mnt)
         assert (mnt / "conf").read_bytes() == b"c"
         with pytest.raises(OSError) as e:
             (mnt / "conf").write_bytes(b"x")
         assert e.value.errno == errno.EROFS
         assert os.getxattr(mnt / "conf", "user.zk.path") == b"/conf"
     finally:
-        if os.path.ismount(mnt):
+        if is_mounted(mnt):
             subprocess.run(["fusermount3", "-u", str(mnt)], capture_output=True)
-    eventually(lambda: not os.path.ismount(mnt), what="unmounted")
+    eventually(lambda: not is_mounted(mnt), what="unmounted")
 
 
 def test_missing_chroot_fails_to_mount(server, tmp_path):
@@ -437,7 +449,7 @@ def test_missing_chroot_fails_to_mount(server, tmp_path):
     r = subprocess.run([str(zkfs_binary()), f"{server.hosts}/no/such/chroot", str(mnt)], capture_output=True,
                        text=True, timeout=30)
     assert r.returncode != 0 and "chroot" in r.stderr
-    assert not os.path.ismount(mnt)
+    assert not is_mounted(mnt)
 
 
 # -- latency -----------------------------------------------------------------------------------------
@@ -459,3 +471,75 @@ def test_cat_latency_compared_with_get(zk, base, tree, record_property):
     record_property("open_read_close_us", int(through * 1e6))
     print(f"\nkazoo get {direct * 1e6:.0f} us; open+read+close through zkfs {through * 1e6:.0f} us")
     assert through < 0.05, "a cached-name read is one getData round trip plus FUSE overhead"
+
+
+# -- sessions, credentials, failures -----------------------------------------------------------------
+
+
+@pytest.fixture
+def mount_factory(tmp_path):
+    """Extra mounts with their own options; all unmounted at the end of the test."""
+    mounts: list[Mount] = []
+
+    def make(hosts: str, options: str = "") -> Mount:
+        i = len(mounts)
+        m = Mount(hosts, tmp_path / f"mnt{i}", tmp_path / f"zkfs{i}.log", options)
+        mounts.append(m)
+        return m
+
+    yield make
+    for m in mounts:
+        m.close()
+
+
+def test_one_shot_watches_keep_the_mount_fresh(server, zk, base, mount_factory):
+    m = mount_factory(server.hosts + base, "oneshot_watches")
+    zk.create(f"{base}/w", b"1")
+    assert (m.path / "w").read_bytes() == b"1"
+    assert os.stat(m.path / "w").st_size == 1
+    zk.set(f"{base}/w", b"22")
+    eventually(lambda: os.stat(m.path / "w").st_size == 2, timeout=1.0, what="size invalidated by a one-shot watch")
+    zk.delete(f"{base}/w")
+    eventually(lambda: not (m.path / "w").exists(), timeout=1.0, what="deleted node gone")
+
+
+def test_digest_credentials_from_a_file(server, zk, base, mount_factory, tmp_path):
+    from kazoo.security import make_digest_acl
+
+    zk.create(f"{base}/private", b"secret", acl=[make_digest_acl("alice", "pw", all=True)])
+    cred = tmp_path / "cred"
+    cred.write_text("alice:pw\n")
+    m = mount_factory(server.hosts + base, f"credentials={cred}")
+    assert (m.path / "private").read_bytes() == b"secret"
+    (m.path / "private").write_bytes(b"changed")
+    zk.add_auth("digest", "alice:pw")
+    assert zk.get(f"{base}/private")[0] == b"changed"
+
+
+def test_session_expiry_reopens_a_session_and_keeps_the_mount(server, zk, base, mount_factory):
+    m = mount_factory(server.hosts + base, "session_timeout=2000")
+    sh("echo x > eph@e", m.path)
+    owner = zk.get(f"{base}/eph")[1].ephemeralOwner
+    m.proc.send_signal(signal.SIGSTOP)
+    try:
+        eventually(lambda: zk.exists(f"{base}/eph") is None, timeout=15, what="session expired on the server")
+    finally:
+        m.proc.send_signal(signal.SIGCONT)
+    eventually(lambda: "new session" in m.log_tail(), timeout=15, what="a new session")
+    assert "SESSION EXPIRED" in m.log_tail()
+    sh("echo y > eph@e", m.path)
+    new_owner = zk.get(f"{base}/eph")[1].ephemeralOwner
+    assert new_owner not in (0, owner)
+    assert sh("cat eph", m.path).stdout == "y\n"
+
+
+def test_a_dead_server_gives_eio_within_the_session_timeout(server_factory, target, tmp_path, mount_factory):
+    own = server_factory.start(target)
+    m = mount_factory(own.hosts, "session_timeout=2000,retries=2")
+    (m.path / "n").write_bytes(b"v")
+    own.kill9()
+    t0 = time.monotonic()
+    with pytest.raises(OSError) as e:
+        (m.path / "n").read_bytes()
+    assert e.value.errno == errno.EIO
+    assert time.monotonic() - t0 < 10
