@@ -443,6 +443,25 @@ def test_read_only_chrooted_mount_through_the_mount_helper(server, zk, base, tmp
     eventually(lambda: not is_mounted(mnt), what="unmounted")
 
 
+def as_user(uid: int, script: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "bash", "-c", script],
+                          cwd=cwd, capture_output=True, text=True, timeout=30)
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None, reason="needs root and setpriv")
+def test_owner_umask_and_allow_other(server, zk, base, mount_factory):
+    zk.create(f"{base}/f", b"data")
+    private = mount_factory(server.hosts + base, "")
+    r = as_user(65534, "cat f", private.path)
+    assert r.returncode != 0, "without allow_other only the mounting user gets in"
+    shared = mount_factory(server.hosts + base, "allow_other,uid=65534,gid=65534,umask=077")
+    st = os.stat(shared.path / "f")
+    assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (65534, 65534, 0o600)
+    assert as_user(65534, "cat f", shared.path).stdout == "data"
+    r = as_user(12345, "cat f", shared.path)
+    assert r.returncode != 0 and "Permission denied" in r.stderr, "the kernel checks the mode bits"
+
+
 def test_missing_chroot_fails_to_mount(server, tmp_path):
     mnt = tmp_path / "m"
     mnt.mkdir()
