@@ -6,7 +6,8 @@ public enum ZabEvent: Hashable, Sendable {
     case tick
     case message(from: ServerId, ZabMessage)
     /// Every `.persist` batch up to and including the one whose last entry is `upTo` is durable. Report batches
-    /// in the order they were emitted, once each.
+    /// in the order they were emitted, once each, and only to the node that emitted them (drop reports still
+    /// pending from before a restart).
     case persisted(upTo: Zxid)
     /// A client write. On the leader it becomes the next proposal (its zxid is `nextProposalZxid`, read just
     /// before); on a serving learner it is forwarded to the leader; otherwise it is rejected.

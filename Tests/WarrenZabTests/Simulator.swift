@@ -12,6 +12,7 @@ final class Simulator {
         case message(from: ServerId, to: ServerId, ZabMessage, generation: Int, incarnation: Int)
         case fsync(server: ServerId, batch: Int, upTo: Zxid, incarnation: Int)
         case disconnected(server: ServerId, peer: ServerId, incarnation: Int)
+        case resume(ServerId)
         case tick
     }
 
@@ -191,7 +192,10 @@ final class Simulator {
         for a in ids { for b in ids where a < b && group[a, default: 0] != group[b, default: 0] { breakConnection(a, b) } }
     }
 
-    func heal() { group = [:] }
+    func heal() {
+        group = [:]
+        for id in pausedUntil.keys { pausedUntil[id] = now }
+    }
 
     // MARK: - Running
 
@@ -217,11 +221,42 @@ final class Simulator {
         return done()
     }
 
+    /// Servers stalled (a long GC pause, a swapped-out process) until the given time: they handle nothing, and
+    /// what arrives for them waits, in order.
+    private(set) var pausedUntil: [ServerId: Int] = [:]
+    /// Events that arrived for a paused server, in arrival order.
+    private var held: [ServerId: [Event]] = [:]
+
+    func pause(_ id: ServerId, ticks: Int) {
+        let until = max(pausedUntil[id] ?? 0, now + ticks * Simulator.tickUnits)
+        pausedUntil[id] = until
+        queue.push(.resume(id), at: until)
+        coverage.note("pause")
+    }
+
+    private func target(of event: Event) -> ServerId? {
+        switch event {
+        case let .message(_, to, _, _, _): return to
+        case let .fsync(server, _, _, _), let .disconnected(server, _, _): return server
+        case .tick, .resume: return nil
+        }
+    }
+
     private func dispatch(_ event: Event) {
+        if let s = target(of: event), (pausedUntil[s] ?? 0) > now || held[s] != nil {
+            held[s, default: []].append(event)
+            return
+        }
+        if case let .resume(s) = event {
+            if let until = pausedUntil[s], until > now { return }  // extended: a later resume is queued
+            let backlog = held.removeValue(forKey: s) ?? []
+            for e in backlog { dispatch(e) }
+            return
+        }
         switch event {
         case .tick:
             queue.push(.tick, at: now + Simulator.tickUnits)
-            for id in ids.shuffled(using: &rng) where servers[id]!.up {
+            for id in ids.shuffled(using: &rng) where servers[id]!.up && (pausedUntil[id] ?? 0) <= now {
                 servers[id]!.handle(servers[id]!.node.on(.tick))
             }
         case let .message(from, to, message, gen, incarnation):
@@ -243,6 +278,8 @@ final class Simulator {
             let s = servers[server]!
             guard s.up, s.incarnation == incarnation else { return }
             s.handle(s.node.on(.peerDisconnected(peer)))
+        case .resume:
+            break
         }
     }
 

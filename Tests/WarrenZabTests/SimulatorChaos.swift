@@ -105,6 +105,9 @@ enum ChaosRun {
             sim.partition([Array(order[..<cut]), Array(order[cut...])])
         }
         if chance(0.03, sim) { sim.heal() }
+        if chance(0.01, sim), let victim = up.randomElement(using: &sim.rng) {
+            sim.pause(victim, ticks: Int.random(in: 3...40, using: &sim.rng))
+        }
         if chance(0.01, sim) {
             sim.faults.notificationDrop = Double.random(in: 0...0.3, using: &sim.rng)
             sim.faults.notificationDuplicate = Double.random(in: 0...0.2, using: &sim.rng)
