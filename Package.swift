@@ -59,6 +59,7 @@ let package = Package(
             "WarrenClient", "WarrenJute",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
         // zkfs: the znode tree as a FUSE filesystem (libfuse3 low-level API), a ZooKeeper client.
         .systemLibrary(name: "CFuse3", pkgConfig: "fuse3", providers: [.apt(["libfuse3-dev"])]),

@@ -32,6 +32,7 @@ extension SessionEngine {
 
     private func handleReply(_ reader: inout JuteReader) throws {
         let header = try ReplyHeader(from: &reader)
+        logger.trace("reply xid \(header.xid) zxid \(hex(header.zxid)) err \(header.err), \(reader.remaining) body bytes")
         switch header.xid {
         case Xid.ping:
             return

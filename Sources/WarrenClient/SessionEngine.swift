@@ -197,24 +197,28 @@ final class SessionEngine: @unchecked Sendable {
     func connectionLost(_ gen: Int, reason: String) {
         loop.preconditionInEventLoop()
         guard gen == generation else { return }
-        cancelConnectionTimers()
         var wasConnected = false
+        var channel: Channel?
         switch phase {
         case .stopped:
             return
         case .closing:
             stop(.closed)
             return
-        case let .connected(channel):
+        case let .connected(c):
             wasConnected = true
-            channel.close(promise: nil)
-        case let .handshaking(channel, _):
-            channel.close(promise: nil)
+            channel = c
+        case let .handshaking(c, _):
+            channel = c
         case .idle, .connecting:
             break
         }
-        logger.info("\(reason)", metadata: ["session": "\(hex(sessionId))"])
+        // Retire this connection before closing it: closing calls back into here, and that call must be ignored.
+        generation += 1
         phase = .idle
+        cancelConnectionTimers()
+        channel?.close(promise: nil)
+        logger.debug("\(reason)", metadata: ["session": "\(hex(sessionId))"])
         failInFlight(ZooKeeperError(.connectionLoss))
         if wasConnected {
             failedAttempts = 0
@@ -252,7 +256,6 @@ final class SessionEngine: @unchecked Sendable {
         attemptTimer = nil
         if response.timeOut <= 0 {
             logger.info("session \(hex(sessionId)) expired")
-            channel.close(promise: nil)
             stop(.expired)
             return
         }
@@ -280,7 +283,11 @@ final class SessionEngine: @unchecked Sendable {
             authWaiters.append((index, authInfo[index].waiter))
             authInfo[index].waiter = nil
         }
-        for packet in setWatchesPackets() { write(packet, to: channel) }
+        let setWatches = setWatchesPackets()
+        if !setWatches.isEmpty {
+            logger.debug("re-registering watches from zxid \(hex(lastZxidSeen)) in \(setWatches.count) packet(s)")
+        }
+        for packet in setWatches { write(packet, to: channel) }
         while let request = queued.popFirst() { send(request, on: channel) }
         hub.publish(.connected(readOnly: readOnly))
         initialTimer?.cancel()
@@ -351,16 +358,19 @@ final class SessionEngine: @unchecked Sendable {
     func stop(_ event: SessionEvent, failFirstWith firstError: ZooKeeperError? = nil) {
         loop.preconditionInEventLoop()
         precondition(event.isTerminal, "stop with non-terminal event \(event)")
+        var channel: Channel?
         switch phase {
         case .stopped:
             return
-        case let .connected(channel), let .closing(channel), let .handshaking(channel, _):
-            channel.close(promise: nil)
+        case let .connected(c), let .closing(c), let .handshaking(c, _):
+            channel = c
         case .idle, .connecting:
             break
         }
+        // State first: closing the channel calls `connectionLost`, which must see a stopped engine.
         phase = .stopped(event)
         generation += 1
+        channel?.close(promise: nil)
         cancelConnectionTimers()
         initialTimer?.cancel()
         closeTimer?.cancel()

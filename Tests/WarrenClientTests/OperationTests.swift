@@ -208,7 +208,7 @@ final class OperationTests: ClientTestCase {
         try await writer.create(path("big"), data: Array(repeating: 7, count: 4000))
         let config = ZooKeeperClient.Configuration(sessionTimeoutMs: 10_000, frameBytesMax: 2000)
         let client = try await ZooKeeperClient.connect(try server.connectString, configuration: config)
-        let events = client.sessionEvents()
+        let events = Recorder(client.sessionEvents())
         await assertZooKeeperError(.connectionLoss) { try await client.getData(self.path("big")) }
         let first = await next(events)
         XCTAssertEqual(first, .disconnected)

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import WarrenClient
 import WarrenJute
 import XCTest
@@ -57,7 +58,11 @@ class ClientTestCase: XCTestCase {
         _ suffix: String = "", sessionTimeoutMs: Int32 = 10_000, connectString: String? = nil
     ) async throws -> ZooKeeperClient {
         let target = try connectString ?? server.connectString
-        let config = ZooKeeperClient.Configuration(sessionTimeoutMs: sessionTimeoutMs)
+        var logger = Logger(label: "test.client")
+        // WARREN_CLIENT_TEST_LOG=debug shows the client's connection chatter.
+        logger.logLevel = ProcessInfo.processInfo.environment["WARREN_CLIENT_TEST_LOG"]
+            .flatMap(Logger.Level.init(rawValue:)) ?? .warning
+        let config = ZooKeeperClient.Configuration(sessionTimeoutMs: sessionTimeoutMs, logger: logger)
         let client = try await ZooKeeperClient.connect(target + suffix, configuration: config)
         clients.append(client)
         return client
@@ -67,44 +72,69 @@ class ClientTestCase: XCTestCase {
     func path(_ name: String) -> String { "\(root)/\(name)" }
 }
 
-/// Waits for the next element of `stream` for at most `seconds`; nil on timeout or end of stream.
-func next<T: Sendable>(_ stream: AsyncStream<T>, within seconds: Double = 10) async -> T? {
-    await withTaskGroup(of: T?.self) { group in
-        group.addTask {
-            var iterator = stream.makeAsyncIterator()
-            return await iterator.next()
+/// Records every element of a stream from the moment it is made, so that tests can wait for elements with a
+/// timeout without cancelling (and so ending) the stream.
+final class Recorder<T: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var items: [T] = []
+    private var finished = false
+    private var cursor = 0
+    private var task: Task<Void, Never>?
+
+    init(_ stream: AsyncStream<T>) {
+        task = Task { [weak self] in
+            for await item in stream {
+                guard let self else { return }
+                self.lock.withLock { self.items.append(item) }
+            }
+            self?.lock.withLock { self?.finished = true }
         }
-        group.addTask {
-            try? await Task.sleep(nanoseconds: UInt64(seconds * 1_000_000_000))
-            return nil
+    }
+
+    deinit { task?.cancel() }
+
+    /// Everything recorded so far.
+    var all: [T] { lock.withLock { items } }
+
+    /// Whether the stream has ended and every element was read with `next`.
+    var isExhausted: Bool { lock.withLock { finished && cursor == items.count } }
+
+    /// The next unread element, waiting at most `seconds`; nil on timeout or at the end of the stream.
+    func next(within seconds: Double = 10) async -> T? {
+        let deadline = Date().addingTimeInterval(seconds)
+        while true {
+            let (item, done): (T?, Bool) = lock.withLock {
+                if cursor < items.count {
+                    cursor += 1
+                    return (items[cursor - 1], false)
+                }
+                return (nil, finished)
+            }
+            if let item { return item }
+            if done || Date() >= deadline { return nil }
+            try? await Task.sleep(nanoseconds: 10_000_000)
         }
-        let first = await group.next() ?? nil
-        group.cancelAll()
-        return first
+    }
+
+    /// Unread elements until `done` holds for them or `seconds` pass; returns what was read either way.
+    func collect(within seconds: Double = 10, until done: ([T]) -> Bool) async -> [T] {
+        var got: [T] = []
+        let deadline = Date().addingTimeInterval(seconds)
+        while !done(got) {
+            let left = deadline.timeIntervalSinceNow
+            guard left > 0, let item = await next(within: left) else { break }
+            got.append(item)
+        }
+        return got
     }
 }
 
-/// Collects elements of `stream` until `done` holds for the collected list or `seconds` pass.
-func collect<T: Sendable>(
-    _ stream: AsyncStream<T>, within seconds: Double = 10, until done: @escaping @Sendable ([T]) -> Bool
-) async -> [T] {
-    await withTaskGroup(of: [T]?.self) { group in
-        group.addTask {
-            var got: [T] = []
-            for await item in stream {
-                got.append(item)
-                if done(got) { break }
-            }
-            return got
-        }
-        group.addTask {
-            try? await Task.sleep(nanoseconds: UInt64(seconds * 1_000_000_000))
-            return nil
-        }
-        let first = await group.next() ?? nil
-        group.cancelAll()
-        return first ?? []
-    }
+func next<T: Sendable>(_ recorder: Recorder<T>, within seconds: Double = 10) async -> T? {
+    await recorder.next(within: seconds)
+}
+
+func collect<T: Sendable>(_ recorder: Recorder<T>, within seconds: Double = 10, until done: ([T]) -> Bool) async -> [T] {
+    await recorder.collect(within: seconds, until: done)
 }
 
 /// Asserts that `body` throws a `ZooKeeperError` with `code` (and `path`, if given).

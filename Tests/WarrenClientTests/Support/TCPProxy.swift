@@ -16,7 +16,6 @@ final class TCPProxy: @unchecked Sendable {
         self.state = state
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(ChannelOptions.autoRead, value: false)
             .childChannelInitializer { inbound in state.accept(inbound, targetPort: targetPort) }
         listener = try bootstrap.bind(host: "127.0.0.1", port: 0).wait()
         port = listener.localAddress?.port ?? 0
@@ -44,19 +43,22 @@ private final class ProxyState: @unchecked Sendable {
     func accept(_ inbound: Channel, targetPort: Int) -> EventLoopFuture<Void> {
         let refuse: Bool = lock.withLock { refusing }
         if refuse { return inbound.close() }
+        // Bytes that arrive before the server side is connected wait in the inbound forwarder.
         let inboundHandler = Forwarder()
-        return inbound.pipeline.addHandler(inboundHandler).flatMap {
-            ClientBootstrap(group: inbound.eventLoop)
-                .channelInitializer { outbound in
-                    outbound.pipeline.addHandler(Forwarder(peer: inbound))
+        ClientBootstrap(group: inbound.eventLoop)
+            .channelInitializer { outbound in outbound.pipeline.addHandler(Forwarder(peer: inbound)) }
+            .connect(host: "127.0.0.1", port: targetPort)
+            .whenComplete { result in
+                switch result {
+                case let .success(outbound):
+                    inboundHandler.attach(outbound)
+                    self.track(inbound)
+                    self.track(outbound)
+                case .failure:
+                    inbound.close(promise: nil)
                 }
-                .connect(host: "127.0.0.1", port: targetPort)
-        }.map { outbound in
-            inboundHandler.peer = outbound
-            self.track(inbound)
-            self.track(outbound)
-            inbound.read()
-        }.flatMapError { _ in inbound.close() }
+            }
+        return inbound.pipeline.addHandler(inboundHandler)
     }
 
     private func track(_ channel: Channel) {
@@ -82,23 +84,31 @@ private final class Forwarder: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    var peer: Channel?
+    private var peer: Channel?
+    private var pending: [ByteBuffer] = []
+    private var closed = false
 
     init(peer: Channel? = nil) { self.peer = peer }
 
+    /// Sets the other side and forwards what arrived before it existed. Runs on the channel's event loop.
+    func attach(_ peer: Channel) {
+        if closed {
+            peer.close(promise: nil)
+            return
+        }
+        self.peer = peer
+        for buffer in pending { peer.write(buffer, promise: nil) }
+        pending = []
+        peer.flush()
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        peer?.writeAndFlush(unwrapInboundIn(data), promise: nil)
-    }
-
-    func channelReadComplete(context: ChannelHandlerContext) {
-        context.read()
-    }
-
-    func channelActive(context: ChannelHandlerContext) {
-        context.fireChannelActive()
+        let buffer = unwrapInboundIn(data)
+        if let peer { peer.writeAndFlush(buffer, promise: nil) } else { pending.append(buffer) }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        closed = true
         peer?.close(promise: nil)
         context.fireChannelInactive()
     }
