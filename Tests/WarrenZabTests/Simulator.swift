@@ -41,13 +41,15 @@ final class Simulator {
     var acknowledged: [SimRequest: Zxid] = [:]
     /// Servers whose fsyncs do not complete until released (scenario tests).
     var fsyncHeld: Set<ServerId> = []
-    private var heldFsyncs: [(server: ServerId, batch: Int, upTo: Zxid, incarnation: Int)] = []
+    var heldFsyncs: [(server: ServerId, batch: Int, upTo: Zxid, incarnation: Int)] = []
     /// Partition group per server; servers talk only within a group.
-    private var group: [ServerId: Int] = [:]
+    var group: [ServerId: Int] = [:]
     /// Per unordered pair: connection generation (bumped on every break) and per direction the last delivery time.
-    private var generation: [Pair: Int] = [:]
-    private var lastDelivery: [Pair: Int] = [:]
-    private var queue = EventQueue<Event>()
+    var generation: [Pair: Int] = [:]
+    var lastDelivery: [Pair: Int] = [:]
+    var queue = EventQueue<Event>()
+    /// Per server, when its newest fsync completes (fsyncs complete in issue order).
+    var lastFsync: [ServerId: Int] = [:]
     /// Everything the servers did, when `tracing` (scenario tests assert on orders).
     var tracing = false
     private(set) var log: [(time: Int, server: ServerId, action: ZabAction)] = []
@@ -99,104 +101,6 @@ final class Simulator {
         onAction?(servers[server]!, action)
     }
 
-    // MARK: - Network
-
-    func connected(_ a: ServerId, _ b: ServerId) -> Bool {
-        servers[a]!.up && servers[b]!.up && group[a, default: 0] == group[b, default: 0]
-    }
-
-    private func delay() -> Int {
-        if faults.longDelayChance > 0 && Double.random(in: 0..<1, using: &rng) < faults.longDelayChance {
-            return Int.random(in: 20...60, using: &rng)
-        }
-        return Int.random(in: faults.delayUnits, using: &rng)
-    }
-
-    func send(from: ServerId, to: ServerId, _ message: ZabMessage) {
-        let target = servers[to]!
-        if case .notification = message {
-            guard connected(from, to) else { return }
-            if Double.random(in: 0..<1, using: &rng) < faults.notificationDrop { return }
-            let copies = Double.random(in: 0..<1, using: &rng) < faults.notificationDuplicate ? 2 : 1
-            for _ in 0..<copies {
-                queue.push(.message(from: from, to: to, message, generation: -1, incarnation: target.incarnation), at: now + delay())
-            }
-            return
-        }
-        let pair = Pair.unordered(from, to)
-        guard connected(from, to), Double.random(in: 0..<1, using: &rng) >= faults.streamBreak else {
-            breakConnection(from, to)
-            return
-        }
-        let direction = Pair(a: from, b: to)
-        let at = max(now + delay(), lastDelivery[direction, default: 0])
-        lastDelivery[direction] = at
-        queue.push(.message(from: from, to: to, message, generation: generation[pair, default: 0],
-                            incarnation: target.incarnation), at: at)
-    }
-
-    /// Drops the connection between two servers: in-flight stream messages are lost, both sides are told.
-    func breakConnection(_ x: ServerId, _ y: ServerId) {
-        generation[Pair.unordered(x, y), default: 0] += 1
-        for (s, p) in [(x, y), (y, x)] where servers[s]!.up {
-            queue.push(.disconnected(server: s, peer: p, incarnation: servers[s]!.incarnation), at: now + delay())
-        }
-    }
-
-    func scheduleFsync(server: SimServer, batch: Int, upTo: Zxid) {
-        if fsyncHeld.contains(server.id) {
-            heldFsyncs.append((server.id, batch, upTo, server.incarnation))
-            return
-        }
-        // One disk per server: fsyncs complete in the order they were issued.
-        let at = max(now + Int.random(in: faults.fsyncUnits, using: &rng), lastFsync[server.id, default: 0])
-        lastFsync[server.id] = at
-        queue.push(.fsync(server: server.id, batch: batch, upTo: upTo, incarnation: server.incarnation), at: at)
-    }
-    private var lastFsync: [ServerId: Int] = [:]
-
-    /// Lets held fsyncs of `id` complete (in order) from now on.
-    func releaseFsync(_ id: ServerId) {
-        fsyncHeld.remove(id)
-        for h in heldFsyncs where h.server == id {
-            queue.push(.fsync(server: h.server, batch: h.batch, upTo: h.upTo, incarnation: h.incarnation), at: now + 1)
-        }
-        heldFsyncs.removeAll { $0.server == id }
-    }
-
-    func quorumHoldsDurably(_ z: Zxid) -> Bool {
-        config.isQuorum(ids.filter { servers[$0]!.disk.holdsDurably(z) })
-    }
-
-    // MARK: - Faults
-
-    func crash(_ id: ServerId) {
-        let s = servers[id]!
-        guard s.up else { return }
-        if !s.disk.unsynced.isEmpty { coverage.note("crashWithUnsynced") }
-        s.crash()
-        heldFsyncs.removeAll { $0.server == id }
-        for p in ids where p != id { breakConnection(id, p) }
-    }
-
-    func restart(_ id: ServerId) {
-        let s = servers[id]!
-        guard !s.up else { return }
-        s.restart(seed: rng.next())
-    }
-
-    /// Splits the servers into groups that cannot talk across; connections across groups break.
-    func partition(_ groups: [[ServerId]]) {
-        group = [:]
-        for (i, g) in groups.enumerated() { for s in g { group[s] = i + 1 } }
-        for a in ids { for b in ids where a < b && group[a, default: 0] != group[b, default: 0] { breakConnection(a, b) } }
-    }
-
-    func heal() {
-        group = [:]
-        for id in pausedUntil.keys { pausedUntil[id] = now }
-    }
-
     // MARK: - Running
 
     /// Processes events up to `time` (inclusive).
@@ -223,7 +127,7 @@ final class Simulator {
 
     /// Servers stalled (a long GC pause, a swapped-out process) until the given time: they handle nothing, and
     /// what arrives for them waits, in order.
-    private(set) var pausedUntil: [ServerId: Int] = [:]
+    var pausedUntil: [ServerId: Int] = [:]
     /// Events that arrived for a paused server, in arrival order.
     private var held: [ServerId: [Event]] = [:]
 
