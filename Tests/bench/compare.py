@@ -68,6 +68,7 @@ class Settings:
     watchers: int
     session_loops: int
     read_percents: list[int]
+    repeat: int
     znodes: int
     znode_bytes: int
     layout: str
@@ -77,8 +78,8 @@ class Settings:
         q = a.quick
         return Settings(
             quick=q,
-            duration=a.duration if a.duration is not None else (3.0 if q else 10.0),
-            warmup=a.warmup if a.warmup is not None else (1.0 if q else 3.0),
+            duration=a.duration if a.duration is not None else (3.0 if q else 8.0),
+            warmup=a.warmup if a.warmup is not None else (1.0 if q else 2.0),
             connections=16,
             outstanding=32,
             keys=1000 if q else 10000,
@@ -86,6 +87,7 @@ class Settings:
             watchers=50 if q else 100,
             session_loops=4,
             read_percents=[0, 50, 90, 100] if q else [0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100],
+            repeat=a.repeat if a.repeat is not None else (1 if q else 3),
             znodes=a.znodes if a.znodes is not None else (10_000 if q else 100_000),
             znode_bytes=a.znode_bytes,
             layout=a.layout,
@@ -270,10 +272,26 @@ def wait_serving(server: Server, path: str, deadline: float) -> None:
 
 @dataclass
 class Run:
+    """One workload row. `samples` holds every repeat per system; `results` the median repeat (by ops/s), with
+    `opsPerSecondAll` and `errorsAllRepeats` added so the report can show the spread."""
+
     label: str
     args: list[str]
     read_percent: int | None = None
+    samples: dict = field(default_factory=lambda: {k: [] for k in SYSTEMS})
     results: dict = field(default_factory=dict)
+
+    def summarise(self) -> None:
+        for k, xs in self.samples.items():
+            ok = sorted((x for x in xs if "failed" not in x), key=lambda x: x["opsPerSecond"])
+            if not ok:
+                self.results[k] = xs[-1] if xs else {"failed": "not run"}
+                continue
+            median = dict(ok[len(ok) // 2])
+            median["opsPerSecondAll"] = [x["opsPerSecond"] for x in ok]
+            median["failedRepeats"] = len(xs) - len(ok)
+            median["errorsAllRepeats"] = sum(x["errorsTotal"] + x["connectionErrors"] for x in ok)
+            self.results[k] = median
 
 
 def bench(binary: Path, hosts: str, args: list[str], timeout: float) -> dict:
@@ -325,16 +343,21 @@ def run_workloads(s: Settings, binary: Path, work: Path) -> list[Run]:
                 c.stop()
         runs = workload_runs(s)
         timeout = s.duration + s.warmup + 300
-        for i, run in enumerate(runs):
-            # Alternate which system goes first so slow drift on a shared machine does not favour one.
-            order = SYSTEMS if i % 2 == 0 else tuple(reversed(SYSTEMS))
-            for k in order:
-                if k in start_errors:
-                    run.results[k] = {"failed": start_errors[k]}
-                    continue
-                r = bench(binary, clusters[k].hosts, run.args, timeout)
-                run.results[k] = r
-                print(f"  {run.label:<32} {k:<10} {summary(r)}", flush=True)
+        # Repeats go round the whole list, so a burst of outside load hits one repeat of several rows rather than
+        # every repeat of one row; the median repeat is reported.
+        for rep in range(s.repeat):
+            for i, run in enumerate(runs):
+                # Alternate which system goes first so slow drift on a shared machine does not favour one.
+                order = SYSTEMS if (i + rep) % 2 == 0 else tuple(reversed(SYSTEMS))
+                for k in order:
+                    if k in start_errors:
+                        run.samples[k].append({"failed": start_errors[k]})
+                        continue
+                    r = bench(binary, clusters[k].hosts, run.args, timeout)
+                    run.samples[k].append(r)
+                    print(f"  [{rep + 1}/{s.repeat}] {run.label:<32} {k:<10} {summary(r)}", flush=True)
+        for run in runs:
+            run.summarise()
         return runs
     finally:
         for c in clusters.values():
@@ -441,8 +464,9 @@ def main() -> int:
     ap.add_argument("--layout", choices=sorted(LAYOUTS), default="standalone")
     ap.add_argument("--znodes", type=int, help="znodes loaded for the memory measurement (100k, quick 10k)")
     ap.add_argument("--znode-bytes", type=int, default=100, help="value size of those znodes")
-    ap.add_argument("--duration", type=float, help="measured seconds per run (10, quick 3)")
-    ap.add_argument("--warmup", type=float, help="warm-up seconds per run (3, quick 1)")
+    ap.add_argument("--duration", type=float, help="measured seconds per run (8, quick 3)")
+    ap.add_argument("--warmup", type=float, help="warm-up seconds per run (2, quick 1)")
+    ap.add_argument("--repeat", type=int, help="runs per workload and system; the median is reported (3, quick 1)")
     ap.add_argument("--scratch-path", default=os.environ.get("WARREN_SCRATCH", ""),
                     help="SwiftPM scratch path for the release build (default .build)")
     ap.add_argument("--warren-bin", help="use this warren binary instead of building")
@@ -470,7 +494,7 @@ def main() -> int:
     resources = {} if a.skip_resources else measure_resources(s, binary, work)
 
     raw = {"settings": s.__dict__, "machine": info, "resources": resources,
-           "runs": [{"label": r.label, "args": r.args, "readPercent": r.read_percent, "results": r.results}
+           "runs": [{"label": r.label, "args": r.args, "readPercent": r.read_percent, "samples": r.samples}
                     for r in runs]}
     (work / "results.json").write_text(json.dumps(raw, indent=2, default=str))
     docs = Path(a.docs)

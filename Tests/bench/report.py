@@ -118,11 +118,15 @@ def _cell(r: dict | None, what: str) -> str:
         return "failed"
     lat = r["latencyMicros"]
     if what == "ops":
-        return _num(r["opsPerSecond"])
+        all_ops = r.get("opsPerSecondAll", [])
+        if len(all_ops) < 2 or r["opsPerSecond"] == 0:
+            return _num(r["opsPerSecond"])
+        spread = (max(all_ops) - min(all_ops)) / 2 / r["opsPerSecond"] * 100
+        return f"{_num(r['opsPerSecond'])} ±{spread:.0f}%"
     if what == "lat":
         return f"{_num(lat['p50'])} / {_num(lat['p99'])} / {_num(lat['p999'])}"
     if what == "err":
-        return str(r["errorsTotal"] + r["connectionErrors"])
+        return str(r.get("errorsAllRepeats", r["errorsTotal"] + r["connectionErrors"]))
     if what == "cpu":
         return f"{r['generatorCPUPercent']:.0f}%"
     raise ValueError(what)
@@ -216,7 +220,9 @@ def write_report(path: Path, runs: list, resources: dict, s, info: dict, cfg: di
         "org.apache.zookeeper.server.ZooKeeperServerMain zoo.cfg` (JDK default GC and JIT).",
         f"- Load: `warren bench` (the same binary for both) with {s.connections} sessions × {s.outstanding} "
         f"pipelined requests, {s.value_bytes}-byte values over {s.keys:,} keys, {s.warmup:g} s warm-up then "
-        f"{s.duration:g} s measured per run. watch-fanout uses 1 writer and {s.watchers} watching sessions (an op "
+        f"{s.duration:g} s measured per run; each run is repeated {s.repeat} time(s), repeats going round the "
+        "whole list, and the table shows the median repeat (by ops/s) with ± half the range of its repeats. "
+        "Errors are summed over all repeats. watch-fanout uses 1 writer and {s.watchers} watching sessions (an op "
         f"is one notification, its latency measured from the write); session-churn runs {s.session_loops} loops "
         "of connect + create session + closeSession (an op is the whole cycle).",
         "- Latency is measured per request from the generator's send to its reply (µs); \"Generator CPU\" is the "
