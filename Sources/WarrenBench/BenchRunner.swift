@@ -130,7 +130,7 @@ public enum BenchRunner {
 
         let threads = fanout ? 1 : min(config.threads, conns.count)
         let keySpace = [.read, .write, .mixed].contains(config.workload) ? KeySpace(config) : nil
-        let value = BenchValue.bytes(config.valueBytes)
+        let value = BenchValue.bytes(config.valueBytes, seed: 0)
         let w = window(config)
         var engines: [Engine] = []
         var drivers: [LoadDriver] = []

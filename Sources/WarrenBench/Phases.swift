@@ -37,7 +37,7 @@ enum Phases {
     /// - Throws: `BenchError.setupFailed` with the first failures if any request failed or went unanswered.
     static func setup(_ config: BenchConfig, on conns: [BenchConnection], withKeys: Bool) throws {
         guard let first = conns.first else { throw BenchError.setupFailed("no connection") }
-        let value = BenchValue.bytes(config.valueBytes)
+        let value = BenchValue.bytes(config.valueBytes, seed: 0)
         func create(_ path: String, _ data: [UInt8]) -> Request {
             .create(CreateRequest(path: path, data: data, acl: ACL.openUnsafe, mode: .persistent))
         }
@@ -50,13 +50,14 @@ enum Phases {
             dirs, on: [first], outstanding: dirs.count, limitSeconds: 30, onReply: ScriptDriver.tolerating([.nodeExists]))
         try check(tree, "creating \(config.root)")
         guard withKeys else { return }
-        let keys = config.keyPaths.map { create($0, value) }
+        // Every key gets its own random value, so stored data does not compress better than real data would.
+        let keys = config.keyPaths.enumerated().map { create($1, BenchValue.bytes(config.valueBytes, seed: UInt64($0) + 1)) }
         let loaded = runScript(
             keys, on: conns, outstanding: max(config.outstanding, 16), limitSeconds: 120 + Double(config.keys) / 500
         ) { request, header, _ in
             if header.err == 0 { return .done }
             if header.errorCode == .nodeExists, case let .create(c) = request {
-                return .followUp(.setData(SetDataRequest(path: c.path, data: value, version: -1)))
+                return .followUp(.setData(SetDataRequest(path: c.path, data: c.data, version: -1)))
             }
             return .failed("\(request.opCode) \(request.path ?? ""): \(ErrorCode.name(header.err))")
         }

@@ -38,13 +38,24 @@ final class KeySpace: @unchecked Sendable {
     init(_ config: BenchConfig) {
         paths = config.keyPaths
         getTemplates = paths.map { FrameTemplate(.getData(GetDataRequest(path: $0, watch: false))) }
-        value = BenchValue.bytes(config.valueBytes)
+        value = BenchValue.bytes(config.valueBytes, seed: 0)
     }
 }
 
 enum BenchValue {
-    /// A recognisable, incompressible-enough value of `count` bytes.
-    static func bytes(_ count: Int) -> [UInt8] { (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) } }
+    /// `count` pseudo-random bytes determined by `seed`. Random so that compressed snapshots and logs store about
+    /// as much as the values hold; a repeated pattern would make any compressing server look unfairly small.
+    static func bytes(_ count: Int, seed: UInt64) -> [UInt8] {
+        var rng = SplitMix64(seed: seed &* 0x2545_F491_4F6C_DD1D &+ 1)
+        var out: [UInt8] = []
+        out.reserveCapacity(count + 8)
+        while out.count < count {
+            let word = rng.next()
+            for shift in stride(from: 0, to: 64, by: 8) { out.append(UInt8(truncatingIfNeeded: word >> UInt64(shift))) }
+        }
+        out.removeLast(out.count - count)
+        return out
+    }
 }
 
 /// read, write and mixed: getData or setData of a uniformly random key.
