@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <fcntl.h>
+#include <unistd.h>
+#include <sys/syscall.h>
 
 /* Helpers for what Swift cannot reach directly: function-like macros and bitfields. */
 
@@ -32,6 +34,16 @@ static inline void zkfs_fi_set_open_bits(struct fuse_file_info *fi, int direct_i
     fi->direct_io = direct_io ? 1 : 0;
     fi->keep_cache = keep_cache ? 1 : 0;
     fi->noflush = noflush ? 1 : 0;
+}
+
+/* The calling thread's id: what the kernel puts in the pid of a FUSE request the thread causes. */
+static inline pid_t zkfs_gettid(void) {
+    return (pid_t)syscall(SYS_gettid);
+}
+
+/* Marks an open file as not seekable (the event stream). */
+static inline void zkfs_fi_set_nonseekable(struct fuse_file_info *fi) {
+    fi->nonseekable = 1;
 }
 
 /* Asks for capabilities the kernel offers; returns the subset that was granted. */

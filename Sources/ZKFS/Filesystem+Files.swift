@@ -84,7 +84,7 @@ extension ZKFilesystem {
             return try await (reply, openExisting(reply, path: path, mode: mode, expectedVersion: version))
         }
         do {
-            let (actual, stat) = try await createNode(path, spec: spec)
+            let (actual, stat) = try await createNode(path, spec: spec, role: .file)
             inodes.setRole(.file, of: actual)
             let reply = entry(InodeKey(path: actual, role: .file), stat, entryTimeout: spec.hasSuffixes ? 0 : nil)
             let held: Int64? = spec.held ? connection.sessionId : nil
@@ -117,9 +117,12 @@ extension ZKFilesystem {
         }
     }
 
-    /// Creates the node `spec` asks for at `path` with empty data; returns its real path and `Stat`.
-    func createNode(_ path: String, spec: NameSpec) async throws -> (String, Stat) {
+    /// Creates the node `spec` asks for at `path` with empty data, to be shown as `role` (the caller remembers
+    /// that role once this returns; the creation's watch event may be handled before); returns its real path and
+    /// `Stat`.
+    func createNode(_ path: String, spec: NameSpec, role: NodeRole) async throws -> (String, Stat) {
         let mode = spec.createMode
+        ownChanges.announceRole(role, of: path, sequential: mode.isSequential)
         let ttl = spec.ttlMs
         let sessionId = connection.sessionId
         // A create whose reply was lost may have happened: the node is then there (and ours, if ephemeral).
@@ -134,10 +137,12 @@ extension ZKFilesystem {
             }
         }
         let created = try await mapErrors {
+            try await self.expectingOwn(.nodeCreated, mode.isSequential ? [] : [path]) {
             try await self.connection.run(idempotent: false, reconcile: reconcile) { client -> Created in
                 let (actual, stat) = try await client.createWithStat(path, data: [], acl: ACL.openUnsafe,
                                                                      mode: mode, ttl: ttl)
                 return Created(path: actual, stat: stat)
+            }
             }
         }
         return (created.path, created.stat)
@@ -202,7 +207,9 @@ extension ZKFilesystem {
             return
         }
         do {
-            try await connection.run(idempotent: true) { try await $0.delete(handle.path) }
+            try await expectingOwn(.nodeDeleted, [handle.path]) {
+                try await connection.run(idempotent: true) { try await $0.delete(handle.path) }
+            }
             logger.info("zkfs: released \(handle.path)")
         } catch let error as ZooKeeperError where error.code == .noNode {
             logger.info("zkfs: \(handle.path) was already gone at release")
@@ -214,12 +221,14 @@ extension ZKFilesystem {
     /// setData with the version check; a conflict is logged and becomes ESTALE.
     func setData(_ path: String, _ data: [UInt8], version: Int32) async throws -> Stat {
         do {
-            return try await connection.run(idempotent: false, reconcile: { error, client in
-                // A lost reply may hide our own success: the node then holds exactly our data.
-                guard error.code == .badVersion else { return nil }
-                let (current, stat) = try await client.getData(path)
-                return (current ?? []) == data && stat.version == version &+ 1 ? stat : nil
-            }) { try await $0.setData(path, data: data, version: version) }
+            return try await expectingOwn(.nodeDataChanged, [path]) {
+                try await connection.run(idempotent: false, reconcile: { error, client in
+                    // A lost reply may hide our own success: the node then holds exactly our data.
+                    guard error.code == .badVersion else { return nil }
+                    let (current, stat) = try await client.getData(path)
+                    return (current ?? []) == data && stat.version == version &+ 1 ? stat : nil
+                }) { try await $0.setData(path, data: data, version: version) }
+            }
         } catch let error as ZooKeeperError where error.code == .badVersion {
             let now = (try? await connection.current.exists(path))?.map { "version \($0.version)" } ?? "deleted"
             logger.warning("zkfs: write to \(path) rejected: it changed since it was opened (opened at version \(version), now \(now)) (ESTALE)")

@@ -17,7 +17,7 @@ extension ZKFilesystem {
         if spec.ephemeral || spec.held || spec.expectedVersion != nil {
             throw FSError(EINVAL, "\(name): a directory cannot be ephemeral or versioned")
         }
-        let (actual, stat) = try await createNode(ZPath.join(dir, spec.base), spec: spec)
+        let (actual, stat) = try await createNode(ZPath.join(dir, spec.base), spec: spec, role: .directory)
         inodes.setRole(.directory, of: actual)
         return entry(InodeKey(path: actual, role: .directory), stat, entryTimeout: spec.hasSuffixes ? 0 : nil)
     }
@@ -30,7 +30,7 @@ extension ZKFilesystem {
         guard name != options.dataName else { throw FSError(EEXIST, "\(name) is reserved for the node's data") }
         let spec = try parseForCreate(name)
         if spec.expectedVersion != nil || spec.held { throw FSError(EINVAL, "\(name): needs an open file") }
-        let (actual, stat) = try await createNode(ZPath.join(dir, spec.base), spec: spec)
+        let (actual, stat) = try await createNode(ZPath.join(dir, spec.base), spec: spec, role: .file)
         inodes.setRole(.file, of: actual)
         return entry(InodeKey(path: actual, role: .file), stat, entryTimeout: spec.hasSuffixes ? 0 : nil)
     }
@@ -44,7 +44,11 @@ extension ZKFilesystem {
         let dir = try directoryPath(parent)
         try checkWritable()
         if name == options.dataName {
-            _ = try await mapErrors { try await self.connection.run { try await $0.setData(dir, data: []) } }
+            _ = try await mapErrors {
+                try await self.expectingOwn(.nodeDataChanged, [dir]) {
+                    try await self.connection.run { try await $0.setData(dir, data: []) }
+                }
+            }
             invalidator?.post(inodeNotices(dir))
             return
         }
@@ -66,9 +70,11 @@ extension ZKFilesystem {
 
     private func deleteNode(_ path: String) async throws {
         try await mapErrors {
-            try await self.connection.run(idempotent: false, reconcile: { error, _ in
-                error.code == .noNode ? () : nil  // our lost attempt deleted it
-            }) { try await $0.delete(path) }
+            try await self.expectingOwn(.nodeDeleted, [path]) {
+                try await self.connection.run(idempotent: false, reconcile: { error, _ in
+                    error.code == .noNode ? () : nil  // our lost attempt deleted it
+                }) { try await $0.delete(path) }
+            }
         }
         inodes.clearRole(of: path)
     }
@@ -111,7 +117,12 @@ extension ZKFilesystem {
             builder.delete(from, version: stat.version)
             let ops = builder.ops
             do {
-                _ = try await connection.run(idempotent: false) { try await $0.multi(ops) }
+                let deleted = target == nil ? [from] : [to, from]
+                _ = try await expectingOwn(.nodeCreated, [to]) {
+                    try await expectingOwn(.nodeDeleted, deleted) {
+                        try await connection.run(idempotent: false) { try await $0.multi(ops) }
+                    }
+                }
                 break
             } catch let error as ZooKeeperError
                 where attempt < 3 && [.badVersion, .nodeExists, .noNode].contains(error.code)

@@ -6,6 +6,8 @@ import WarrenJute
 /// cached, so a listing is always fresh.
 extension ZKFilesystem {
     func watchEventArrived(_ event: WatchEvent) {
+        changes.yield(PendingChange(event: event,
+                                    roleBefore: event.type == .nodeDeleted ? inodes.lastRole(of: event.path) : nil))
         guard let invalidator else { return }
         let path = event.path
         switch event.type {
@@ -15,7 +17,9 @@ extension ZKFilesystem {
             invalidator.post(entryChangedNotices(path) + parentChangedNotices(of: path))
         case .nodeDeleted:
             inodes.clearRole(of: path)
-            invalidator.post(entryGoneNotices(path) + parentChangedNotices(of: path))
+            // With replays the replayed unlink/rmdir removes the name, after the deletions of its children
+            // (an invalidation now would raise DELETE_SELF before the children's DELETE events).
+            invalidator.post((replaySink == nil ? entryGoneNotices(path) : []) + parentChangedNotices(of: path))
         case .nodeChildrenChanged:
             invalidator.post(inodeNotices(path))
         case .none, .dataWatchRemoved, .childWatchRemoved, .persistentWatchRemoved:

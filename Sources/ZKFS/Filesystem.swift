@@ -27,11 +27,27 @@ public final class ZKFilesystem: @unchecked Sendable {
     public private(set) var connection: ZooKeeperConnection!
     /// Where kernel cache invalidations go; set by the mount before the first request.
     public var invalidator: Invalidator?
+    /// Open descriptors of the event-stream file.
+    let eventReaders = HandleTable<EventReader>()
+    /// Where remote changes go to be replayed through the mount (`-o inotify`); set by the mount before the
+    /// first request, nil when replay is off.
+    public var replaySink: ((ChangeEvent) -> Void)?
+    /// This mount's own changes whose watch events must not be replayed.
+    let ownChanges = OwnChanges()
+    /// The roles events gave to paths (for ISDIR on deletion).
+    let eventRoles = EventRoles()
+    /// Watch events in arrival order, consumed by one task (see `Filesystem+Events`).
+    let changes: AsyncStream<PendingChange>.Continuation
 
     public init(options: MountOptions, logger: Logger) {
         self.options = options
         self.logger = logger
+        let (stream, continuation) = AsyncStream<PendingChange>.makeStream()
+        changes = continuation
+        startChangeConsumer(stream)
     }
+
+    deinit { changes.finish() }
 
     /// Opens the session (throws if the servers, credentials or chroot are wrong).
     public func connect() async throws {
@@ -167,7 +183,9 @@ public final class ZKFilesystem: @unchecked Sendable {
             let dataIno = inodes.peekNumber(of: InodeKey(path: path, role: .dataFile))
             items.append(.init(name: options.dataName, ino: dataIno, type: NodeAttributes.typeRegular))
         }
-        for name in children.sorted() where name != options.dataName {
+        // The event-stream file is never listed, and a real child of its name in the root is shadowed.
+        let hidden = path == "/" ? options.eventsName : nil
+        for name in children.sorted() where name != options.dataName && name != hidden {
             let child = ZPath.join(path, name)
             let role = inodes.lastRole(of: child)
             let number = inodes.peekNumber(of: InodeKey(path: child, role: role ?? .file))

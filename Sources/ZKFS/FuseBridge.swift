@@ -10,6 +10,12 @@ import Logging
 final class FuseBridge: @unchecked Sendable {
     let fs: ZKFilesystem
     let logger: Logger
+    /// Poll handles the kernel left for wake-ups.
+    let polls = PollHandles()
+    /// Reads of the event stream waiting for lines, by the number given to their interrupt callback.
+    let waitingReads = WaitingReads()
+    /// Set before the session serves when `-o inotify` is on.
+    var replayer: Replayer?
 
     init(fs: ZKFilesystem, logger: Logger) {
         self.fs = fs

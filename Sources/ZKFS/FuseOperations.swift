@@ -16,6 +16,8 @@ extension FuseBridge {
         ops.lookup = { req, parent, name in
             let b = FuseBridge.from(req)
             guard let name = decodeName(name) else { fuse_reply_err(req, ENOENT); return }
+            if b.fs.isEventsFile(parent: parent, name: name) { b.replyEntry(req, b.fs.eventsEntry()); return }
+            if b.answerReplayLookup(req, parent: parent, name: name) { return }
             b.answer(req, "lookup \(name)", { try await b.fs.lookup(parent: parent, name: name) },
                      reply: { b.replyEntry($0, $1) })
         }
@@ -32,10 +34,25 @@ extension FuseBridge {
         }
         ops.getattr = { req, ino, _ in
             let b = FuseBridge.from(req)
+            if ino == ZKFilesystem.eventsIno { b.replyAttr(req, (b.fs.eventsAttributes(), 0)); return }
+            if b.replaying(req) != nil {
+                b.answer(req, "replay getattr \(ino)", { try await b.fs.replayGetattr(ino) }, reply: { b.replyAttr($0, $1) })
+                return
+            }
             b.answer(req, "getattr \(ino)", { try await b.fs.getattr(ino) }, reply: { b.replyAttr($0, $1) })
         }
         ops.setattr = { req, ino, attr, toSet, fi in
             let b = FuseBridge.from(req)
+            if ino == ZKFilesystem.eventsIno {
+                if toSet & ZKFS_SET_ATTR_SIZE != 0 { fuse_reply_err(req, EACCES) } else {
+                    b.replyAttr(req, (b.fs.eventsAttributes(), 0))
+                }
+                return
+            }
+            if b.replaying(req) != nil {  // a replayed truncate: the data already changed on the server
+                b.answer(req, "replay setattr \(ino)", { try await b.fs.getattr(ino) }, reply: { b.replyAttr($0, $1) })
+                return
+            }
             let size: Int? = toSet & ZKFS_SET_ATTR_SIZE != 0 ? attr.map { Int($0.pointee.st_size) } : nil
             let fh = fi?.pointee.fh
             b.answer(req, "setattr \(ino)", { try await b.fs.setattr(ino, size: size, fh: fh) },
@@ -44,24 +61,35 @@ extension FuseBridge {
         ops.mknod = { req, parent, name, mode, _ in
             let b = FuseBridge.from(req)
             guard let name = decodeName(name) else { fuse_reply_err(req, EINVAL); return }
+            if let job = b.replaying(req), job.kind == .create {
+                b.answerReplayEntry(req, path: job.path, role: job.isDirectory ? .directory : .file)
+                return
+            }
             b.answer(req, "mknod \(name)", { try await b.fs.mknod(parent: parent, name: name, mode: mode) },
                      reply: { b.replyEntry($0, $1) })
         }
         ops.mkdir = { req, parent, name, _ in
             let b = FuseBridge.from(req)
             guard let name = decodeName(name) else { fuse_reply_err(req, EINVAL); return }
+            if let job = b.replaying(req), job.kind == .create {
+                b.answerReplayEntry(req, path: job.path, role: job.isDirectory ? .directory : .file)
+                return
+            }
             b.answer(req, "mkdir \(name)", { try await b.fs.mkdir(parent: parent, name: name) },
                      reply: { b.replyEntry($0, $1) })
         }
         ops.unlink = { req, parent, name in
             let b = FuseBridge.from(req)
             guard let name = decodeName(name) else { fuse_reply_err(req, ENOENT); return }
+            if b.fs.isEventsFile(parent: parent, name: name) { fuse_reply_err(req, EPERM); return }
+            if b.answerReplayRemoval(req, parent: parent, name: name) { return }
             b.answer(req, "unlink \(name)", { try await b.fs.unlink(parent: parent, name: name) },
                      reply: { req, _ in fuse_reply_err(req, 0) })
         }
         ops.rmdir = { req, parent, name in
             let b = FuseBridge.from(req)
             guard let name = decodeName(name) else { fuse_reply_err(req, ENOENT); return }
+            if b.answerReplayRemoval(req, parent: parent, name: name) { return }
             b.answer(req, "rmdir \(name)", { try await b.fs.rmdir(parent: parent, name: name) },
                      reply: { req, _ in fuse_reply_err(req, 0) })
         }
@@ -79,6 +107,16 @@ extension FuseBridge {
             let b = FuseBridge.from(req)
             guard let fi else { fuse_reply_err(req, EINVAL); return }
             let info = FileInfo(fi.pointee)
+            if ino == ZKFilesystem.eventsIno {
+                b.answerNow(req, "open events") {
+                    var reply = info.value
+                    reply.fh = try b.fs.openEvents(flags: info.value.flags)
+                    zkfs_fi_set_open_bits(&reply, 1, 0, 1)
+                    zkfs_fi_set_nonseekable(&reply)
+                    if fuse_reply_open(req, &reply) != 0 { b.fs.releaseEvents(reply.fh) }
+                }
+                return
+            }
             b.answer(req, "open \(ino)", { try await b.fs.open(ino, flags: info.value.flags) }, reply: { req, fh in
                 var reply = info.value
                 reply.fh = fh
@@ -104,9 +142,20 @@ extension FuseBridge {
                 }
             })
         }
-        ops.read = { req, _, size, offset, fi in
+        ops.read = { req, ino, size, offset, fi in
             let b = FuseBridge.from(req)
             guard let fh = fi?.pointee.fh else { fuse_reply_err(req, EBADF); return }
+            if ino == ZKFilesystem.eventsIno {
+                b.readEvents(req, fh: fh, size: size, flags: fi?.pointee.flags ?? 0)
+                return
+            }
+            if b.fs.readNeedsRefresh(fh, offset: Int(offset)) {
+                b.answer(req, "read", {
+                    try await b.fs.refreshSnapshot(fh)
+                    return try b.fs.read(fh, offset: Int(offset), size: size)
+                }, reply: { b.replyBytes($0, $1) })
+                return
+            }
             b.answerNow(req, "read") { b.replyBytes(req, try b.fs.read(fh, offset: Int(offset), size: size)) }
         }
         ops.write = { req, _, buf, size, offset, fi in
@@ -119,7 +168,7 @@ extension FuseBridge {
         }
         ops.flush = { req, ino, fi in
             let b = FuseBridge.from(req)
-            guard let fh = fi?.pointee.fh else { fuse_reply_err(req, EBADF); return }
+            guard let fh = fi?.pointee.fh, ino != ZKFilesystem.eventsIno else { fuse_reply_err(req, 0); return }
             b.answer(req, "flush \(ino)", { try await b.fs.flush(fh) }, reply: { req, _ in fuse_reply_err(req, 0) })
         }
         ops.fsync = { req, ino, _, fi in
@@ -127,9 +176,16 @@ extension FuseBridge {
             guard let fh = fi?.pointee.fh else { fuse_reply_err(req, EBADF); return }
             b.answer(req, "fsync \(ino)", { try await b.fs.flush(fh, at: .fsync) }, reply: { req, _ in fuse_reply_err(req, 0) })
         }
-        ops.release = { req, _, fi in
+        ops.release = { req, ino, fi in
             let b = FuseBridge.from(req)
             guard let fh = fi?.pointee.fh else { fuse_reply_err(req, 0); return }
+            if ino == ZKFilesystem.eventsIno {
+                b.fs.releaseEvents(fh)
+                b.polls.drop(.events(fh))
+                fuse_reply_err(req, 0)
+                return
+            }
+            b.polls.drop(.file(fh))
             b.answer(req, "release", { await b.fs.release(fh) }, reply: { req, _ in fuse_reply_err(req, 0) })
         }
         ops.opendir = { req, ino, fi in
@@ -159,18 +215,22 @@ extension FuseBridge {
             st.f_namemax = 1024
             fuse_reply_statfs(req, &st)
         }
+        ops.poll = { req, ino, fi, ph in FuseBridge.poll(req, ino, fi, ph) }
         ops.getxattr = { req, ino, name, size in
             let b = FuseBridge.from(req)
+            if ino == ZKFilesystem.eventsIno { fuse_reply_err(req, ENODATA); return }
             guard let name = decodeName(name) else { fuse_reply_err(req, ENODATA); return }
             b.answer(req, "getxattr \(name)", { try await b.fs.getxattr(ino, name: name) },
                      reply: { b.replyXattr($0, $1, size: size) })
         }
         ops.listxattr = { req, ino, size in
             let b = FuseBridge.from(req)
+            if ino == ZKFilesystem.eventsIno { b.replyXattr(req, [], size: size); return }
             b.answerNow(req, "listxattr") { b.replyXattr(req, try b.fs.listxattr(ino), size: size) }
         }
         ops.setxattr = { req, ino, name, value, size, _ in
             let b = FuseBridge.from(req)
+            if ino == ZKFilesystem.eventsIno { fuse_reply_err(req, ENOTSUP); return }
             guard let name = decodeName(name) else { fuse_reply_err(req, EINVAL); return }
             let bytes = value.map { Array(UnsafeRawBufferPointer(start: $0, count: size)) } ?? []
             b.answer(req, "setxattr \(name)", { try await b.fs.setxattr(ino, name: name, value: bytes) },

@@ -23,6 +23,8 @@ public final class OpenFile: @unchecked Sendable {
     private var commitFailed = false
     /// Bumped by every change of the buffer, so a commit knows whether writes raced with it.
     private var generation: UInt64 = 0
+    /// Whether the node changed (or was deleted) after the snapshot was taken: what poll reports.
+    private var changed = false
 
     public init(ino: UInt64, path: String, readable: Bool, writable: Bool, append: Bool, data: [UInt8],
                 version: Int32, dirty: Bool, heldBySession: Int64? = nil) {
@@ -78,6 +80,29 @@ public final class OpenFile: @unchecked Sendable {
     }
 
     public var size: Int { lock.withLock { buffer.count } }
+
+    /// Whether the node changed since the snapshot was taken (see `markChanged`).
+    public var changedSinceSnapshot: Bool { lock.withLock { changed } }
+
+    /// Records that the node changed remotely; returns true if the handle was not marked yet (pollers must be
+    /// woken).
+    public func markChanged() -> Bool {
+        lock.withLock {
+            defer { changed = true }
+            return !changed
+        }
+    }
+
+    public func clearChanged() { lock.withLock { changed = false } }
+
+    /// A new snapshot for a read-only handle (after its node changed).
+    public func replaceSnapshot(_ data: [UInt8], version: Int32) {
+        lock.withLock {
+            precondition(!dirty, "replaceSnapshot of \(path) with uncommitted writes (version \(baseVersion))")
+            buffer = data
+            baseVersion = version
+        }
+    }
     public var version: Int32 { lock.withLock { baseVersion } }
 
     /// When a commit happens.
@@ -159,4 +184,6 @@ public final class HandleTable<Handle>: @unchecked Sendable {
     public var count: Int { lock.withLock { handles.count } }
 
     public func all() -> [Handle] { lock.withLock { Array(handles.values) } }
+
+    public func allWithNumbers() -> [(UInt64, Handle)] { lock.withLock { handles.map { ($0.key, $0.value) } } }
 }

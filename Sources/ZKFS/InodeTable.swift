@@ -21,6 +21,8 @@ public struct InodeKey: Hashable, Sendable {
 /// remembered (then the roles of paths without inodes are dropped).
 public final class InodeTable: @unchecked Sendable {
     public static let rootIno: UInt64 = 1
+    /// The event-stream file's inode; no key ever gets this number.
+    public static let eventsIno: UInt64 = .max
     public let roleMemoryMax: Int
 
     private struct Entry {
@@ -153,17 +155,17 @@ public final class InodeTable: @unchecked Sendable {
 
     private func freeNumber(for key: InodeKey) -> UInt64 {
         var n = Self.hash(key)
-        while let taken = byIno[n], taken.key != key { n = n &+ 1 < 2 ? 2 : n &+ 1 }
+        while let taken = byIno[n], taken.key != key { n = n &+ 1 < 2 || n &+ 1 == Self.eventsIno ? 2 : n &+ 1 }
         return n
     }
 
-    /// FNV-1a over the role byte and the path's UTF-8; never 0 (invalid) or 1 (the root).
+    /// FNV-1a over the role byte and the path's UTF-8; never 0 (invalid), 1 (the root) or `eventsIno`.
     static func hash(_ key: InodeKey) -> UInt64 {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in [key.role.rawValue] + Array(key.path.utf8) {
             h ^= UInt64(byte)
             h = h &* 0x0000_0100_0000_01b3
         }
-        return h < 2 ? h + 2 : h
+        return h < 2 || h == eventsIno ? h &+ 3 : h
     }
 }

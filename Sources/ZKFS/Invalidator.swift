@@ -8,6 +8,8 @@ public enum Notice: Equatable, Sendable {
     case entry(parent: UInt64, name: String)
     /// The name is gone: drop it and tell the kernel the inode `child` was deleted.
     case delete(parent: UInt64, child: UInt64, name: String)
+    /// Wake the kernel's pollers of a handle (after the invalidations queued before it).
+    case poll(PollTarget)
 }
 
 /// Sends invalidations to the kernel from a thread of its own. The kernel may need a directory's lock to apply

@@ -55,10 +55,12 @@ public enum ZKFSMount {
             defer { fuse_session_unmount(session) }
 
             let sessionBox = SessionPointer(raw: session)
-            let invalidator = Invalidator { notice in deliver(notice, to: sessionBox, logger: logger) }
+            let invalidator = Invalidator { notice in deliver(notice, to: sessionBox, polls: bridge.polls, logger: logger) }
             invalidator.start()
             fs.invalidator = invalidator
             defer { invalidator.stop() }
+            let replayer = startReplayer(fs, bridge: bridge, session: sessionBox, logger: logger)
+            defer { replayer?.stop() }
 
             logger.notice("zkfs: mounted \(fs.options.connectString) at \(fs.options.mountpoint)\(fs.options.readOnly ? " (read-only)" : "")")
             ready(.success(()))
@@ -73,9 +75,36 @@ public enum ZKFSMount {
         }
     }
 
-    static func deliver(_ notice: Notice, to session: SessionPointer, logger: Logger) {
+    /// With `-o inotify` on a read-write mount: the thread that replays remote changes through the mount.
+    static func startReplayer(_ fs: ZKFilesystem, bridge: FuseBridge, session: SessionPointer, logger: Logger)
+        -> Replayer?
+    {
+        guard fs.options.inotify else { return nil }
+        guard !fs.options.readOnly else {
+            logger.warning("zkfs: inotify ignored on a read-only mount (the kernel refuses the replayed calls)")
+            return nil
+        }
+        let inodes = fs.inodes
+        let replayer = Replayer(mountpoint: fs.options.mountpoint, logger: logger, forgetName: { event in
+            guard let parent = inodes.ino(of: InodeKey(path: event.directory, role: .directory)) else { return }
+            deliver(.entry(parent: parent, name: event.name), to: session, polls: bridge.polls, logger: logger)
+        }, removalFailed: { [weak fs] event in
+            for notice in fs?.entryGoneNotices(event.path) ?? [] {
+                deliver(notice, to: session, polls: bridge.polls, logger: logger)
+            }
+        })
+        replayer.start()
+        bridge.replayer = replayer
+        fs.replaySink = { [weak replayer] event in replayer?.post(event) }
+        return replayer
+    }
+
+    static func deliver(_ notice: Notice, to session: SessionPointer, polls: PollHandles, logger: Logger) {
         let result: Int32
         switch notice {
+        case let .poll(target):
+            polls.wake(target)
+            return
         case let .inode(ino):
             result = fuse_lowlevel_notify_inval_inode(session.raw, ino, 0, 0)
         case let .entry(parent, name):

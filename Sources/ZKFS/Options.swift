@@ -29,6 +29,12 @@ public struct MountOptions: Equatable, Sendable {
     /// Use one-shot watches left by every read instead of one persistent recursive watch (for servers older
     /// than ZooKeeper 3.6, which zkfs also detects by itself).
     public var oneShotWatches = false
+    /// The name of the event-stream file in the mount's root; nil: no event stream (`noevents`).
+    public var eventsName: String? = ".events"
+    /// Lines an event-stream reader may have unread before the oldest are dropped.
+    public var eventsQueueLines = 4096
+    /// Replay remote changes through the mount so that inotify watchers see them (`inotify`).
+    public var inotify = false
 
     public init() {}
 
@@ -108,6 +114,17 @@ extension MountOptions {
             }
             dataName = name
         case "oneshot_watches": oneShotWatches = true
+        case "events_name":
+            let name = try required()
+            guard !name.contains("/"), name != ".", name != "..", !name.contains("@") else {
+                throw OptionError("events_name=\(name) must be a plain file name without @")
+            }
+            eventsName = name
+        case "noevents": eventsName = nil
+        case "events_queue":
+            eventsQueueLines = try number(Int.self)
+            guard (1...1_000_000).contains(eventsQueueLines) else { throw OptionError("events_queue must be 1...1000000 lines") }
+        case "inotify": inotify = true
         case "foreground": foreground = true
         case "debug": debug = true
         case "attr_timeout": attrTimeoutSeconds = try seconds()

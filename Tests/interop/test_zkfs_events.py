@@ -1,0 +1,387 @@
+"""zkfs change notification: poll readiness of open files, the event-stream file (`.events`) and inotify through
+`-o inotify` replays. Real FUSE mounts against each target (Apache ZooKeeper and Warren); changes are made by
+another client (kazoo) unless a test says otherwise.
+
+Needs what test_zkfs.py needs (root, /dev/fuse, fusermount3, the zkfs binary via ZKFS_BIN) and inotifywait
+(inotify-tools) for the inotify tests.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import select
+import shutil
+import statistics
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from test_zkfs import Mount, eventually
+
+READY = select.POLLIN | select.POLLPRI
+
+
+@pytest.fixture(scope="module")
+def mount(server, tmp_path_factory):
+    """A read-write mount with the default event stream."""
+    d = tmp_path_factory.mktemp("zkfs-events")
+    m = Mount(server.hosts, d / "mnt", d / "zkfs.log")
+    try:
+        yield m
+    finally:
+        m.close()
+
+
+@pytest.fixture(scope="module")
+def imount(server, tmp_path_factory):
+    """A mount replaying remote changes for inotify, with a small event queue."""
+    d = tmp_path_factory.mktemp("zkfs-inotify")
+    m = Mount(server.hosts, d / "mnt", d / "zkfs.log", options="inotify,events_queue=5")
+    try:
+        yield m
+    finally:
+        m.close()
+
+
+class Lines:
+    """Lines of a stream read by a thread, for waiting on them without blocking the test."""
+
+    def __init__(self, stream):
+        self.lines: list[str] = []
+        self.cond = threading.Condition()
+        self.thread = threading.Thread(target=self._pump, args=(stream,), daemon=True)
+        self.thread.start()
+
+    def _pump(self, stream):
+        for raw in stream:
+            line = raw.decode(errors="replace") if isinstance(raw, bytes) else raw
+            with self.cond:
+                self.lines.append(line.rstrip("\n"))
+                self.cond.notify_all()
+
+    def wait_for(self, predicate, timeout: float = 5.0, what: str = "lines"):
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while not predicate(self.lines):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    pytest.fail(f"{what} did not arrive within {timeout}s; got {self.lines}")
+                self.cond.wait(left)
+            return list(self.lines)
+
+
+def read_lines(fd: int, count: int, timeout: float = 5.0, within: str = "") -> list[str]:
+    """Reads `count` lines mentioning `within` from the event stream `fd` (a blocking descriptor, guarded by
+    poll); other lines are skipped (e.g. the test's own base node being created)."""
+    buf = b""
+    deadline = time.monotonic() + timeout
+    while len([x for x in buf.decode().splitlines() if within in x]) < count:
+        left = deadline - time.monotonic()
+        p = select.poll()
+        p.register(fd, select.POLLIN)
+        if left <= 0 or not p.poll(left * 1000):
+            pytest.fail(f"only {buf!r} after {timeout}s, wanted {count} lines")
+        buf += os.read(fd, 65536)
+    return [x for x in buf.decode().splitlines() if within in x]
+
+
+# MARK: - poll on open files
+
+
+def test_poll_reports_a_remote_change_then_read_from_start_refreshes(zk, base, mount):
+    zk.create(f"{base}/cfg", b"v1")
+    fd = os.open(mount.path / base.lstrip("/") / "cfg", os.O_RDONLY)
+    try:
+        p = select.poll()
+        p.register(fd, READY)
+        assert p.poll(0) == [], "an unchanged file must not be ready"
+        assert os.read(fd, 100) == b"v1"
+        zk.set(f"{base}/cfg", b"version 2")
+        ready = p.poll(5000)
+        assert ready and ready[0][1] & READY == READY
+        assert os.pread(fd, 100, 0) == b"version 2"
+        assert p.poll(0) == [], "reading from the start takes the new snapshot and clears readiness"
+    finally:
+        os.close(fd)
+
+
+def test_select_and_epoll_wake_on_change_and_delete(zk, base, mount):
+    zk.create(f"{base}/a", b"1")
+    zk.create(f"{base}/b", b"1")
+    fa = os.open(mount.path / base.lstrip("/") / "a", os.O_RDONLY)
+    fb = os.open(mount.path / base.lstrip("/") / "b", os.O_RDONLY)
+    ep = select.epoll()
+    try:
+        ep.register(fb, select.EPOLLIN | select.EPOLLPRI)
+        assert select.select([fa], [], [], 0)[0] == []
+        assert ep.poll(0) == []
+        zk.set(f"{base}/a", b"2")
+        assert select.select([fa], [], [], 5)[0] == [fa]
+        zk.delete(f"{base}/b")
+        events = ep.poll(5)
+        assert events and events[0][0] == fb and events[0][1] & select.EPOLLIN
+        assert os.pread(fb, 10, 0) == b"1", "a deleted node's handle keeps its snapshot"
+    finally:
+        ep.close()
+        os.close(fa)
+        os.close(fb)
+
+
+def test_writable_handle_is_always_writable(zk, base, mount):
+    zk.create(f"{base}/w", b"x")
+    fd = os.open(mount.path / base.lstrip("/") / "w", os.O_RDWR)
+    try:
+        p = select.poll()
+        p.register(fd, select.POLLIN | select.POLLOUT)
+        assert p.poll(0) == [(fd, select.POLLOUT)]
+    finally:
+        os.close(fd)
+
+
+# MARK: - The event-stream file
+
+
+def test_event_stream_lines_in_inotifywait_format(zk, base, mount):
+    mnt = str(mount.path)
+    fd = os.open(mount.path / ".events", os.O_RDONLY)
+    try:
+        zk.create(f"{base}/f", b"data")
+        zk.set(f"{base}/f", b"more")
+        zk.create(f"{base}/d", b"")
+        zk.create(f"{base}/d/x", b"")
+        zk.set(f"{base}/d", b"own data")
+        zk.delete(f"{base}/f")
+        zk.delete(f"{base}/d/x")
+        zk.delete(f"{base}/d")
+        lines = read_lines(fd, 8, within=base)
+        assert lines == [
+            f"{mnt}{base}/ CREATE f",
+            f"{mnt}{base}/ MODIFY f",
+            f"{mnt}{base}/ CREATE,ISDIR d",
+            f"{mnt}{base}/d/ CREATE,ISDIR x",
+            f"{mnt}{base}/d/ MODIFY .data",
+            f"{mnt}{base}/ DELETE f",
+            f"{mnt}{base}/d/ DELETE,ISDIR x",
+            f"{mnt}{base}/ DELETE,ISDIR d",
+        ]
+    finally:
+        os.close(fd)
+
+
+def test_event_stream_reports_the_mounts_own_changes_with_their_roles(base, mount):
+    root = mount.path / base.lstrip("/")
+    fd = os.open(mount.path / ".events", os.O_RDONLY)
+    try:
+        (root / "t").touch()  # an empty node shown as a file, as this mount created it
+        (root / "dir").mkdir()
+        (root / "t").write_bytes(b"x")
+        lines = read_lines(fd, 3, within=base + "/")
+        assert lines == [f"{mount.path}{base}/ CREATE t", f"{mount.path}{base}/ CREATE,ISDIR dir",
+                         f"{mount.path}{base}/ MODIFY t"]
+    finally:
+        os.close(fd)
+
+
+def test_event_stream_is_hidden_read_only_and_not_seekable(mount):
+    assert ".events" not in os.listdir(mount.path)
+    st = os.stat(mount.path / ".events")
+    assert st.st_size == 0 and st.st_mode & 0o777 == 0o444
+    with pytest.raises(PermissionError):
+        os.open(mount.path / ".events", os.O_WRONLY)
+    with pytest.raises(PermissionError):
+        os.unlink(mount.path / ".events")
+    fd = os.open(mount.path / ".events", os.O_RDONLY)
+    try:
+        with pytest.raises(OSError) as e:
+            os.lseek(fd, 0, os.SEEK_SET)
+        assert e.value.errno == errno.ESPIPE
+    finally:
+        os.close(fd)
+
+
+def test_event_stream_nonblocking_read_and_poll(zk, base, mount):
+    fd = os.open(mount.path / ".events", os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        time.sleep(0.3)  # lets the creation of `base` arrive, then drains it
+        try:
+            os.read(fd, 65536)
+        except BlockingIOError:
+            pass
+        with pytest.raises(BlockingIOError):
+            os.read(fd, 4096)
+        p = select.poll()
+        p.register(fd, select.POLLIN)
+        assert p.poll(0) == []
+        zk.create(f"{base}/n", b"")
+        assert p.poll(5000) == [(fd, select.POLLIN)]
+        assert os.read(fd, 4096).decode() == f"{mount.path}{base}/ CREATE,ISDIR n\n"
+        assert p.poll(0) == []
+    finally:
+        os.close(fd)
+
+
+def test_each_reader_gets_every_line_and_cat_follows_until_killed(zk, base, mount):
+    cat = subprocess.Popen(["cat", str(mount.path / ".events")], stdout=subprocess.PIPE)
+    fd = os.open(mount.path / ".events", os.O_RDONLY)
+    try:
+        lines = Lines(cat.stdout)
+        time.sleep(0.3)  # cat's first read is waiting
+        zk.create(f"{base}/c1", b"x")
+        assert read_lines(fd, 1, within=base + "/") == [f"{mount.path}{base}/ CREATE c1"]
+        lines.wait_for(lambda ls: f"{mount.path}{base}/ CREATE c1" in ls, what="cat's line")
+        cat.terminate()  # the blocked read is interrupted
+        assert cat.wait(timeout=5) == -15
+    finally:
+        os.close(fd)
+        if cat.poll() is None:
+            cat.kill()
+
+
+def test_slow_reader_gets_an_overflow_line(zk, base, imount):
+    fd = os.open(imount.path / ".events", os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        time.sleep(0.3)  # lets the creation of `base` arrive, then drains it
+        try:
+            os.read(fd, 65536)
+        except BlockingIOError:
+            pass
+        for i in range(12):
+            zk.create(f"{base}/o{i}", b"x")
+        eventually(lambda: select.select([fd], [], [], 0)[0], what="event stream ready")
+        time.sleep(0.5)
+        lines = os.read(fd, 65536).decode().splitlines()
+        assert lines[0] == f"{imount.path}/ Q_OVERFLOW 7"
+        assert lines[1:] == [f"{imount.path}{base}/ CREATE o{i}" for i in range(7, 12)]
+    finally:
+        os.close(fd)
+
+
+# MARK: - inotify
+
+
+def inotifywait(path: Path) -> tuple[subprocess.Popen, Lines]:
+    if shutil.which("inotifywait") is None:
+        pytest.fail("inotifywait (inotify-tools) is not installed", pytrace=False)
+    proc = subprocess.Popen(["inotifywait", "-m", "-r", str(path)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    err = Lines(proc.stderr)
+    err.wait_for(lambda ls: any("Watches established" in x for x in ls), what="inotifywait's watches")
+    return proc, Lines(proc.stdout)
+
+
+def test_inotifywait_reports_other_clients_changes(zk, base, imount):
+    root = imount.path / base.lstrip("/")
+    d = f"{root}/"
+    proc, out = inotifywait(root)
+    try:
+        zk.create(f"{base}/f", b"1")
+        zk.set(f"{base}/f", b"22")
+        zk.create(f"{base}/sub", b"")
+        out.wait_for(lambda ls: f"{d} CREATE,ISDIR sub" in ls, what="CREATE,ISDIR")
+        time.sleep(0.2)  # inotifywait -r adds its watch on the new directory
+        zk.create(f"{base}/sub/inner", b"x")
+        zk.delete(f"{base}/sub/inner")
+        zk.delete(f"{base}/sub")
+        zk.delete(f"{base}/f")
+        want = [
+            f"{d} CREATE f",
+            f"{d} MODIFY f",
+            f"{d} CREATE,ISDIR sub",
+            f"{d}sub/ CREATE inner",
+            f"{d}sub/ DELETE inner",
+            f"{d} DELETE,ISDIR sub",
+            f"{d} DELETE f",
+        ]
+        lines = out.wait_for(lambda ls: all(w in ls for w in want), what="inotify events")
+        positions = [lines.index(w) for w in want]
+        assert positions == sorted(positions), lines
+        assert sum(1 for x in lines if x == f"{d} MODIFY f") == 1, lines
+    finally:
+        proc.terminate()
+        proc.wait(timeout=5)
+
+
+def test_inotify_does_not_replay_the_mounts_own_changes(zk, base, imount):
+    root = imount.path / base.lstrip("/")
+    d = f"{root}/"
+    proc, out = inotifywait(root)
+    try:
+        (root / "own").write_bytes(b"hello")
+        (root / "own").rename(root / "moved")
+        (root / "moved").unlink()
+        (root / "dir").mkdir()
+        (root / "job-@s").write_bytes(b"")  # a sequential name cannot be expected: its creation is replayed
+        zk.create(f"{base}/marker", b"")  # a remote change after ours: once it shows, ours were handled
+        lines = out.wait_for(lambda ls: f"{d} CREATE,ISDIR marker" in ls, what="the marker")
+        time.sleep(0.3)
+        lines = out.lines
+        assert lines.count(f"{d} CREATE own") == 1, lines
+        assert lines.count(f"{d} MOVED_FROM own") == 1 and lines.count(f"{d} MOVED_TO moved") == 1, lines
+        assert not any(x.endswith(" own") and "DELETE" in x or x.endswith(" moved") and "CREATE" in x
+                       for x in lines), lines
+        assert lines.count(f"{d} DELETE moved") == 1, lines
+        assert lines.count(f"{d} CREATE,ISDIR dir") == 1, lines
+        assert f"{d} CREATE job-@s" in lines, lines
+        (seq,) = [c for c in zk.get_children(base) if c.startswith("job-")]
+        assert f"{d} CREATE {seq}" in lines, lines
+        assert not zk.exists(f"{base}/own") and zk.exists(f"{base}/dir")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=5)
+
+
+# MARK: - Delay
+
+
+def delays(zk, base: str, wait_change, n: int = 50) -> float:
+    """Median seconds from a kazoo setData to `wait_change` returning, over `n` changes."""
+    samples = []
+    for i in range(n):
+        t0 = time.monotonic()
+        zk.set(f"{base}/m", str(i).encode())
+        wait_change(i)
+        samples.append(time.monotonic() - t0)
+    return statistics.median(samples)
+
+
+def test_delay_from_remote_change_to_event(zk, base, imount, target):
+    zk.create(f"{base}/m", b"0")
+    f = imount.path / base.lstrip("/") / "m"
+    results = {}
+
+    fd = os.open(f, os.O_RDONLY)
+    p = select.poll()
+    p.register(fd, READY)
+
+    def polled(i):
+        assert p.poll(5000), f"poll: change {i} not seen"
+        os.pread(fd, 10, 0)
+
+    results["poll"] = delays(zk, base, polled)
+    os.close(fd)
+
+    ev = os.open(imount.path / ".events", os.O_RDONLY)
+
+    def streamed(i):
+        assert read_lines(ev, 1, within=base) == [f"{imount.path}{base}/ MODIFY m"]
+
+    results["events"] = delays(zk, base, streamed)
+    os.close(ev)
+
+    proc, out = inotifywait(imount.path / base.lstrip("/"))
+    try:
+        def notified(i):
+            out.wait_for(lambda ls: sum(1 for x in ls if x.endswith(" MODIFY m")) > i, what=f"MODIFY {i}")
+
+        results["inotify"] = delays(zk, base, notified)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=5)
+    print(f"\n{target}: median delay over 50 setData (kazoo set returned included): "
+          + ", ".join(f"{k} {v * 1000:.2f} ms" for k, v in results.items()))
+    for k, v in results.items():
+        assert v < 1.0, f"{k}: median {v}s"
