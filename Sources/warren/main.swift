@@ -35,6 +35,13 @@ struct ServerCommand: ParsableCommand {
             logger.critical("invalid configuration: \(error)")
             throw ExitCode(2)
         }
+        // Block SIGTERM/SIGINT in every thread (threads started later inherit the mask) and take them with sigwait
+        // on a thread of our own: a clean shutdown that does not depend on which thread the kernel picks.
+        var stopSignals = sigset_t()
+        sigemptyset(&stopSignals)
+        sigaddset(&stopSignals, SIGTERM)
+        sigaddset(&stopSignals, SIGINT)
+        pthread_sigmask(SIG_BLOCK, &stopSignals, nil)
         let server = ServerShell(config: cfg, logger: logger)
         do {
             try server.start()
@@ -43,18 +50,17 @@ struct ServerCommand: ParsableCommand {
             server.shutdown()
             throw ExitCode(1)
         }
-        let signals = [SIGTERM, SIGINT].map { sig -> DispatchSourceSignal in
-            signal(sig, SIG_IGN)
-            let src = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            src.setEventHandler {
-                logger.info("shutting down on signal \(sig)")
-                server.shutdown()
-                Foundation.exit(0)
-            }
-            src.resume()
-            return src
+        let waitFor = stopSignals
+        let signalThread = Thread {
+            var set = waitFor
+            var received: Int32 = 0
+            sigwait(&set, &received)
+            logger.info("shutting down on signal \(received)")
+            server.shutdown()
+            Foundation.exit(0)
         }
-        _ = signals
+        signalThread.name = "warren-signals"
+        signalThread.start()
         try server.wait()
     }
 }
