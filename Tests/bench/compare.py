@@ -141,15 +141,19 @@ class Server:
                 self.command(standalone), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 cwd=self.base, start_new_session=True)
 
-    def stop(self, timeout: float = 30) -> None:
+    def stop(self, timeout: float = 10) -> tuple[float, bool]:
+        """SIGTERM, then SIGKILL after `timeout` seconds. Returns (seconds until exit, whether it was killed)."""
         if self.proc is None or self.proc.poll() is not None:
-            return
+            return 0.0, False
+        t0 = time.monotonic()
         self.proc.terminate()
         try:
             self.proc.wait(timeout)
+            return time.monotonic() - t0, False
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+            return time.monotonic() - t0, True
 
     def rss_bytes(self) -> int:
         """Resident set size of the server process, from /proc."""
@@ -192,9 +196,10 @@ class Cluster:
             wait_serving(s, probe_path, t0 + timeout)
         return time.monotonic() - t0
 
-    def stop(self) -> None:
-        for s in self.servers:
-            s.stop()
+    def stop(self) -> tuple[float, bool]:
+        """Stops every server; returns the slowest stop and whether any server needed SIGKILL."""
+        outcomes = [s.stop() for s in self.servers]
+        return max(t for t, _ in outcomes), any(k for _, k in outcomes)
 
     def rss_bytes(self) -> int:
         return sum(s.rss_bytes() for s in self.servers)
@@ -399,7 +404,7 @@ def measure_resources(s: Settings, binary: Path, work: Path) -> dict:
             time.sleep(2)
             r["rss_loaded"] = c.rss_bytes()
             r["disk_loaded"] = c.disk_usage()
-            c.stop()
+            r["stop_seconds"], r["stop_killed"] = c.stop()
             probe_path = f"/warren-bench/keys/k{s.znodes - 1}"
             r["restart_seconds"] = c.start(probe_path)
             time.sleep(2)
@@ -433,6 +438,9 @@ def machine_info() -> dict:
     zk_jar = Path(ZK_CLASSPATH[0])
     zk_version = next((p.name[len("zookeeper-"):-len(".jar")] for p in zk_jar.parent.glob("zookeeper-3*.jar")), "?")
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO)
+    # The release build takes the working tree, so say whether it differed from the commit.
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", "Sources", "Package.swift"], capture_output=True,
+                           text=True, cwd=REPO).stdout.splitlines()
     return {
         "cpus": os.cpu_count(),
         "cpu_model": models[0] if models else platform.processor() or "unknown",
@@ -443,6 +451,7 @@ def machine_info() -> dict:
         "swift": swift[0] if swift else "?",
         "zookeeper": zk_version,
         "commit": commit.stdout.strip() or "?",
+        "uncommitted_source_files": len(dirty),
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     }
 
@@ -474,7 +483,11 @@ def main() -> int:
                                        "build path, on the repository's disk)")
     ap.add_argument("--docs", default=str(REPO / "Docs"), help="where benchmarks.md and the SVG go")
     ap.add_argument("--skip-resources", action="store_true", help="skip the memory/disk/restart measurements")
+    ap.add_argument("--report-only", metavar="RESULTS_JSON",
+                    help="only re-render the documents from an earlier run's results.json")
     a = ap.parse_args()
+    if a.report_only:
+        return render(json.loads(Path(a.report_only).read_text()), Path(a.docs))
     s = Settings.from_args(a)
 
     binary = Path(a.warren_bin).resolve() if a.warren_bin else build(a.scratch_path)
@@ -493,15 +506,24 @@ def main() -> int:
     runs = run_workloads(s, binary, work)
     resources = {} if a.skip_resources else measure_resources(s, binary, work)
 
+    info["loadavg_end"] = Path("/proc/loadavg").read_text().split()[:3]
     raw = {"settings": s.__dict__, "machine": info, "resources": resources,
            "runs": [{"label": r.label, "args": r.args, "readPercent": r.read_percent, "samples": r.samples}
                     for r in runs]}
     (work / "results.json").write_text(json.dumps(raw, indent=2, default=str))
-    docs = Path(a.docs)
+    print(f"raw results in {work / 'results.json'}")
+    return render(raw, Path(a.docs))
+
+
+def render(raw: dict, docs: Path) -> int:
+    """Writes benchmarks.md and the chart from the raw results of a run."""
+    s = Settings(**raw["settings"])
+    runs = [Run(r["label"], r["args"], r["readPercent"], r["samples"]) for r in raw["runs"]]
+    for run in runs:
+        run.summarise()
     write_chart(docs / "benchmarks-throughput.svg", runs, s)
-    write_report(docs / "benchmarks.md", runs, resources, s, info, COMMON_CFG, ZK_JVM_FLAGS)
-    print(f"wrote {docs / 'benchmarks.md'} and {docs / 'benchmarks-throughput.svg'}; raw results in "
-          f"{work / 'results.json'}")
+    write_report(docs / "benchmarks.md", runs, raw["resources"], s, raw["machine"], COMMON_CFG, ZK_JVM_FLAGS)
+    print(f"wrote {docs / 'benchmarks.md'} and {docs / 'benchmarks-throughput.svg'}")
     return 0
 
 

@@ -176,6 +176,15 @@ def _resources_table(res: dict, s) -> list[str]:
                      secs, "lower"))
     lines.append(row("Restart to serving (process start to first getData answered)",
                      get(w, "restart_seconds"), get(z, "restart_seconds"), secs, "lower"))
+    def stop_text(r: dict) -> str:
+        if "stop_seconds" not in r:
+            return "–"
+        if r.get("stop_killed"):
+            return f"no exit; SIGKILL after {r['stop_seconds']:.0f} s"
+        return f"{r['stop_seconds']:.2f} s"
+
+    if "stop_seconds" in w or "stop_seconds" in z:
+        lines.append(f"| Stop on SIGTERM (after the load) | {stop_text(w)} | {stop_text(z)} | |")
     snap_w, snap_z = get(w, "disk_restarted", "snapshot"), get(z, "disk_restarted", "snapshot")
     lines.append(row("Newest snapshot, after restart", snap_w or None, snap_z or None,
                      lambda v: "none yet" if v is None else _mib(v), "lower"))
@@ -203,7 +212,9 @@ def write_report(path: Path, runs: list, resources: dict, s, info: dict, cfg: di
         "",
         "## Machine",
         "",
-        f"- CPU: {info['cpus']} × {info['cpu_model']} (load average at start: {' / '.join(info['loadavg'])})",
+        f"- CPU: {info['cpus']} × {info['cpu_model']} (1/5/15-minute load average at start: "
+        f"{' / '.join(info['loadavg'])}" + (f"; at end: {' / '.join(info['loadavg_end'])}" if "loadavg_end" in info
+                                            else "") + ")",
         f"- Memory: {info['mem_bytes'] / 2**30:.1f} GiB; kernel {info['kernel']}",
         f"- {info['swift']}; {info['java']}; Apache ZooKeeper {info['zookeeper']} (Debian package)",
         "",
@@ -215,14 +226,18 @@ def write_report(path: Path, runs: list, resources: dict, s, info: dict, cfg: di
         "",
         f"- Both systems get the same zoo.cfg: {cfg_text}, plus their own `dataDir`/`dataLogDir` side by side on "
         "the same disk and a free loopback port.",
-        "- Warren: release build, `warren server --config zoo.cfg`.",
+        "- Warren: release build of the working tree (commit above"
+        + ({None: "", 0: ", no uncommitted source changes"}.get(info.get("uncommitted_source_files"),
+           f", plus {info.get('uncommitted_source_files')} uncommitted source files of work in progress")
+           if "uncommitted_source_files" in info else " plus whatever work in progress was uncommitted")
+        + "), `warren server --config zoo.cfg`.",
         f"- ZooKeeper: `java {' '.join(jvm_flags)} -cp zookeeper.jar:slf4j-simple.jar "
         "org.apache.zookeeper.server.ZooKeeperServerMain zoo.cfg` (JDK default GC and JIT).",
         f"- Load: `warren bench` (the same binary for both) with {s.connections} sessions × {s.outstanding} "
         f"pipelined requests, {s.value_bytes}-byte values over {s.keys:,} keys, {s.warmup:g} s warm-up then "
-        f"{s.duration:g} s measured per run; each run is repeated {s.repeat} time(s), repeats going round the "
+        f"{s.duration:g} s measured per run; each run is repeated {s.repeat} {'time' if s.repeat == 1 else 'times'}, repeats going round the "
         "whole list, and the table shows the median repeat (by ops/s) with ± half the range of its repeats. "
-        "Errors are summed over all repeats. watch-fanout uses 1 writer and {s.watchers} watching sessions (an op "
+        f"Errors are summed over all repeats. watch-fanout uses 1 writer and {s.watchers} watching sessions (an op "
         f"is one notification, its latency measured from the write); session-churn runs {s.session_loops} loops "
         "of connect + create session + closeSession (an op is the whole cycle).",
         "- Latency is measured per request from the generator's send to its reply (µs); \"Generator CPU\" is the "
