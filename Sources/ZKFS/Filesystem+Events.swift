@@ -257,8 +257,9 @@ final class OwnChanges: @unchecked Sendable {
 // MARK: - Replays
 
 extension ZKFilesystem {
-    /// The entry a replayed `mknod`/`mkdir`, or a replayed lookup of a deleted name, is answered with: the node
-    /// at `path` shown as `role`, with its current `Stat` if it still exists (a zero one if not).
+    /// The entry a replayed `mknod`/`mkdir`, or a replayed lookup, is answered with: the node at `path` shown as
+    /// `role` (`.dataFile`: the data file of the directory `path`), with its current `Stat` if it still exists
+    /// (a zero one if not).
     public func replayEntry(path: String, role: NodeRole) async -> EntryReply {
         let stat = (try? await self.stat(path)) ?? nil
         return entry(InodeKey(path: path, role: role), stat ?? Stat())

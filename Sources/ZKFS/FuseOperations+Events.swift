@@ -52,23 +52,25 @@ extension FuseBridge {
         return replayer.replaying(pid: ctx.pointee.pid)
     }
 
-    /// A lookup by the replay thread of the very name it replays: a creation must find the name absent (so the
-    /// kernel calls mknod/mkdir), a deletion present (so it calls unlink/rmdir); the directories on the way
-    /// are present (they may be gone by now: their own deletions are replayed later, in order). Returns whether
-    /// it answered.
+    /// A lookup by the replay thread on the way to the name it replays: a creation must find the name absent
+    /// (so the kernel calls mknod/mkdir), a deletion or a modification present (so it calls unlink/rmdir or
+    /// truncate), and the directories on the way are present. Any of them may be gone from the server by now:
+    /// the changes after this one are replayed later, in order. Returns whether it answered.
     func answerReplayLookup(_ req: fuse_req_t?, parent: UInt64, name: String) -> Bool {
-        guard let job = replaying(req), job.kind == .create || job.kind == .delete,
-              let path = fs.childPath(parent: parent, name: name) else { return false }
-        if path == job.path {
-            if job.kind == .create {
-                fuse_reply_err(req, ENOENT)
-            } else {
-                answerReplayEntry(req, path: path, role: job.isDirectory ? .directory : .file)
-            }
+        guard let job = replaying(req), let path = fs.childPath(parent: parent, name: name),
+              ZPath.isWithin(job.path, path) else { return false }
+        guard path == job.path else {
+            answerReplayEntry(req, path: path, role: .directory)
             return true
         }
-        guard ZPath.isWithin(job.path, path) else { return false }
-        answerReplayEntry(req, path: path, role: .directory)
+        switch job.kind {
+        case .create:
+            fuse_reply_err(req, ENOENT)
+        case .modify where name == fs.options.dataName:
+            answerReplayEntry(req, path: job.directory, role: .dataFile)
+        case .modify, .attrib, .delete:
+            answerReplayEntry(req, path: path, role: job.isDirectory ? .directory : .file)
+        }
         return true
     }
 

@@ -50,7 +50,7 @@ extension FuseBridge {
                 return
             }
             if b.replaying(req) != nil {  // a replayed truncate: the data already changed on the server
-                b.answer(req, "replay setattr \(ino)", { try await b.fs.getattr(ino) }, reply: { b.replyAttr($0, $1) })
+                b.answer(req, "replay setattr \(ino)", { try await b.fs.replayGetattr(ino) }, reply: { b.replyAttr($0, $1) })
                 return
             }
             let size: Int? = toSet & ZKFS_SET_ATTR_SIZE != 0 ? attr.map { Int($0.pointee.st_size) } : nil
