@@ -50,6 +50,7 @@ enum Phases {
             dirs, on: [first], outstanding: dirs.count, limitSeconds: 30, onReply: ScriptDriver.tolerating([.nodeExists]))
         try check(tree, "creating \(config.root)")
         guard withKeys else { return }
+        try check(syncAll(conns, config.root), "syncing \(config.root) to every server")
         // Every key gets its own random value, so stored data does not compress better than real data would.
         let keys = config.keyPaths.enumerated().map { create($1, BenchValue.bytes(config.valueBytes, seed: UInt64($0) + 1)) }
         let loaded = runScript(
@@ -62,6 +63,15 @@ enum Phases {
             return .failed("\(request.opCode) \(request.path ?? ""): \(ErrorCode.name(header.err))")
         }
         try check(loaded, "creating \(config.keys) keys")
+    }
+
+    /// One `sync` per connection: in an ensemble, each connection's server has then seen every change made before
+    /// through any other server (a follower may lag otherwise, and a create under a parent it has not applied yet
+    /// fails with noNode).
+    @discardableResult
+    static func syncAll(_ conns: [BenchConnection], _ path: String) -> ScriptDriver {
+        let syncs = conns.map { _ in Request.sync(SyncRequest(path: path)) }
+        return runScript(syncs, on: conns, outstanding: 1, limitSeconds: 30, onReply: ScriptDriver.tolerating([]))
     }
 
     private static func check(_ script: ScriptDriver, _ what: String) throws {
@@ -99,6 +109,8 @@ enum Phases {
             if swept.unfinished > 0 { notes.append("cleanup: \(swept.unfinished) of \(stragglers.count) stragglers left") }
         }
 
+        let synced = syncAll(conns, config.root)
+        if synced.unfinished > 0 { notes.append("cleanup: sync failed: \(synced.failures)") }
         let dirs = [config.fanoutPath, config.seqDir, config.churnDir, config.keysDir, config.root]
         let tree = runScript(
             delete(dirs), on: [first], outstanding: dirs.count, limitSeconds: 30,
