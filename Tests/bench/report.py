@@ -273,7 +273,9 @@ def write_report(path: Path, runs: list, resources: dict, s, info: dict, cfg: di
     lines += [
         "## Not measured yet",
         "",
-        "- The 3-node ensemble (`--layout ensemble3` in the harness starts one once Warren has a quorum mode).",
+        "- The 3-node ensemble: `compare.py --layout ensemble3` already starts three servers of each system "
+        "(server.N lines, myid files, connections spread over the three) and runs the same list; the results "
+        "will be added once Warren's quorum mode replicates.",
         "- Server CPU per op, large values (> 1 KiB), and many-thousand-session connection storms.",
         "",
     ]
