@@ -28,7 +28,7 @@ let package = Package(
         .target(name: "WarrenStorage", dependencies: ["CZlib"]),
         // The SwiftNIO server shell.
         .target(name: "WarrenServer", dependencies: [
-            "WarrenJute", "WarrenTree", "WarrenStorage",
+            "WarrenJute", "WarrenTree", "WarrenStorage", "WarrenZab",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "DequeModule", package: "swift-collections"),

@@ -61,7 +61,7 @@ extension ServerCore {
         out += "Connections: \(conns.count)\n"
         out += "Outstanding: \(pipeline.count)\n"
         out += "Zxid: 0x\(String(tree.lastProcessedZxid, radix: 16))\n"
-        out += "Mode: standalone\n"
+        out += "Mode: \(serverMode)\n"
         out += "Node count: \(tree.reportedNodeCount)\n"
         return out
     }
@@ -88,7 +88,7 @@ extension ServerCore {
         getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
         let rows: [(String, String)] = [
             ("zk_version", Self.versionString),
-            ("zk_server_state", "standalone"),
+            ("zk_server_state", serverMode),
             ("zk_ephemerals_count", "\(tree.ephemeralCount)"),
             ("zk_num_alive_connections", "\(conns.count)"),
             ("zk_avg_latency", String(format: "%.4f", stats.latency.avg)),
@@ -113,8 +113,22 @@ extension ServerCore {
             ("zk_stale_sessions_expired", "\(stats.sessionsExpired)"),
             ("zk_last_zxid", "0x\(String(tree.lastProcessedZxid, radix: 16))"),
             ("zk_watching_connections", "\(summary.watchers)"),
-        ]
+        ] + leaderRows
         return rows.map { "\($0.0)\t\($0.1)\n" }.joined()
+    }
+
+    /// `standalone`, or in an ensemble `leader`, `follower`, `observer` (or `looking` between leaders).
+    var serverMode: String { ensemble?.mode ?? "standalone" }
+
+    /// ZooKeeper's leader-only mntr rows.
+    private var leaderRows: [(String, String)] {
+        guard let ens = ensemble, let counts = ens.zab.followerCounts else { return [] }
+        return [
+            ("zk_followers", "\(counts.connected)"),
+            ("zk_synced_followers", "\(counts.synced)"),
+            ("zk_pending_syncs", "\(ens.pendingSyncZxids.count)"),
+            ("zk_last_proposal_size", "\(ens.lastProposalBytes)"),
+        ]
     }
 
     private func confText() -> String {

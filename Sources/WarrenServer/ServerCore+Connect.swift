@@ -10,6 +10,9 @@ extension ServerCore {
         guard let request = try? ConnectRequest(from: &r) else {
             return [.close(id, "malformed connect request (or a request before the handshake)")]
         }
+        if let ens = ensemble, !ens.zab.isServing {
+            return [.close(id, "not serving: this server is not synchronized with a leader")]
+        }
         if request.lastZxidSeen > tree.lastProcessedZxid {
             return [
                 .close(

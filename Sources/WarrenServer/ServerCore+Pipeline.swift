@@ -44,6 +44,7 @@ extension ServerCore {
             }
             return submitWrite(.multi(writeOps), ctx: ctx, origin: origin, nowMs: nowMs)
         case .sync:
+            if isEnsembleFollower { return forwardSync(id, header, request, nowMs: nowMs) }
             if pipeline.isEmpty {
                 return read(id, header, request)
             }
@@ -83,6 +84,7 @@ extension ServerCore {
         if writesDisabledReason != nil {
             return failOrigin(origin, err: .systemError)
         }
+        if ensemble != nil { return submitEnsembleWrite(op, ctx: ctx, origin: origin, nowMs: nowMs) }
         switch tree.prepare(op, ctx: ctx, cxid: origin.cxid, zxid: nextZxid, timeMs: nowMs) {
         case .success(let txn):
             nextZxid += 1
@@ -134,7 +136,8 @@ extension ServerCore {
         while let head = pipeline.first {
             switch head {
             case .txn(let txn, let origin):
-                guard txn.zxid <= durableZxid else { return actions }
+                // In an ensemble a txn completes only when delivered (committed), never here.
+                guard ensemble == nil, txn.zxid <= durableZxid else { return actions }
                 pipeline.removeFirst()
                 actions += applyDurable(txn, origin, nowMs: nowMs)
             case .reply(let conn, var bytes, let startMs):
@@ -148,6 +151,8 @@ extension ServerCore {
                     bytes.replaceSubrange(4..<12, with: w.bytes)
                     actions.append(.send(conn, countSent(conn, bytes)))
                 }
+            case .forwarded:
+                return actions
             case .read(let conn, let header, let request, let startMs):
                 pipeline.removeFirst()
                 if conns[conn] != nil {
@@ -160,7 +165,7 @@ extension ServerCore {
         return actions
     }
 
-    private func applyDurable(_ txn: Txn, _ origin: TxnOrigin, nowMs: Int64) -> [CoreAction] {
+    func applyDurable(_ txn: Txn, _ origin: TxnOrigin, nowMs: Int64) -> [CoreAction] {
         let result = tree.apply(txn)
         var actions = fireWatches(result.triggers)
         if case .closeSession = txn.body {

@@ -3,6 +3,7 @@ import Logging
 import WarrenJute
 import WarrenStorage
 import WarrenTree
+import WarrenZab
 
 /// What the shell must do for the core, in the order given.
 enum CoreAction {
@@ -17,6 +18,16 @@ enum CoreAction {
     case persist([GroupCommitWriter.Record])
     /// Write this serialized tree as the snapshot at `zxid`, off the core thread.
     case snapshot(Int64, [UInt8])
+    /// Ensemble: send a message to a peer (in order per peer).
+    case quorumSend(ServerId, ZabMessage)
+    /// Ensemble: once every earlier persist is durable, remove logged records after this zxid, durably, before
+    /// carrying out the next action.
+    case truncateLog(Int64)
+    /// Ensemble: once every earlier persist is durable, make this snapshot (taken at `zxid`) the durable state and
+    /// drop the log after it, before carrying out the next action.
+    case installSnapshot(Int64, [UInt8])
+    /// Ensemble: write the epoch files durably before carrying out the next action.
+    case persistEpochs(EpochState)
 }
 
 /// Per-connection state the core keeps. A connection becomes bound to a session by the handshake.
@@ -80,6 +91,9 @@ enum PipelineEntry {
     case reply(conn: UInt64, bytes: [UInt8], startMs: Int64)
     /// A read (or sync) that must see the effect of the entries before it.
     case read(conn: UInt64, header: RequestHeader, request: Request, startMs: Int64)
+    /// Ensemble follower: a write forwarded to the leader, completed when the committed txn with this session id
+    /// and cxid is delivered.
+    case forwarded(sessionId: Int64, cxid: Int32, TxnOrigin)
 }
 
 /// The server's deterministic heart: connections, sessions, the request pipeline, watches and the data tree.
@@ -110,6 +124,8 @@ final class ServerCore {
     var stats = ServerStats()
     /// Sessions whose closeSession transaction is in the pipeline, so expiry does not issue a second one.
     var closingSessions: Set<Int64> = []
+    /// Ensemble mode (nil when standalone): the Zab node decides the order of transactions.
+    var ensemble: EnsembleState?
 
     var lastProcessedZxid: Int64 { tree.lastProcessedZxid }
     var pausedConnections: Int { conns.values.lazy.filter(\.readingPaused).count }
@@ -117,7 +133,10 @@ final class ServerCore {
     /// Requests one connection may have waiting in the pipeline before the server stops reading its socket.
     static let connectionOutstandingMax = 1000
 
-    init(config: ServerConfig, recovered: RecoveredServerState, nowMs: Int64, logger: Logger) throws {
+    /// - Parameter durable: for an ensemble member, what Zab recovered from disk (the tree then holds the snapshot
+    ///   only; logged txns are applied once Zab knows them committed). Nil for a standalone server.
+    init(config: ServerConfig, recovered: RecoveredServerState, nowMs: Int64, logger: Logger,
+         durable: DurableState? = nil, seed: UInt64 = 0) throws {
         self.config = config
         self.logger = logger
         self.tree = recovered.tree
@@ -135,6 +154,9 @@ final class ServerCore {
         startedMs = nowMs
         // ZooKeeper randomizes the snapshot point within [snapCount/2, snapCount] so servers do not snapshot together.
         snapshotThreshold = max(1, config.snapCount / 2 + Int.random(in: 0...max(1, config.snapCount / 2)))
+        if let durable {
+            ensemble = EnsembleState(zab: ZabNode(id: config.myid, config: Self.zabConfig(config), durable: durable, seed: seed))
+        }
     }
 
     // MARK: events from the shell
@@ -186,7 +208,10 @@ final class ServerCore {
             logger.info("malformed request", metadata: ["client": "\(conn.remote)", "error": "\(error)"])
             return enqueueReply(id, replyBytes(xid: header.xid, err: .marshallingError), nowMs: nowMs)
         }
-        if conn.sessionId != 0 { sessions.touch(conn.sessionId, nowMs: nowMs) }
+        if conn.sessionId != 0 {
+            sessions.touch(conn.sessionId, nowMs: nowMs)
+            ensemble?.touchedSessions.insert(conn.sessionId)
+        }
         conns[id]?.lastCxid = header.xid
         conns[id]?.lastOp = Self.shortName(request.opCode)
         var actions = handle(id, header, request, nowMs: nowMs) + drain(nowMs: nowMs)
@@ -207,6 +232,7 @@ final class ServerCore {
 
     /// The log reports records up to `zxid` durable: complete the pipeline up to there, in order.
     func onDurable(upTo zxid: Int64, nowMs: Int64) -> [CoreAction] {
+        if ensemble != nil { return runZab(.persisted(upTo: Zxid(raw: zxid)), nowMs: nowMs) }
         durableZxid = max(durableZxid, zxid)
         var actions = drain(nowMs: nowMs)
         if pausedConnections > 0 { resumeDrained(&actions) }
@@ -247,6 +273,8 @@ final class ServerCore {
 
     /// Periodic work: session expiry, container and TTL cleanup.
     func onTick(nowMs: Int64) -> [CoreAction] {
+        // In an ensemble only the leader expires sessions and cleans up nodes (through proposals).
+        if let ens = ensemble, !ens.isLeader { return [] }
         var actions: [CoreAction] = []
         for sid in sessions.expired(nowMs: nowMs) where !closingSessions.contains(sid) {
             logger.info("session expired", metadata: ["session": "0x\(String(UInt64(bitPattern: sid), radix: 16))"])

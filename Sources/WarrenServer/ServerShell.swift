@@ -3,6 +3,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import WarrenZab
 
 /// The I/O shell around `ServerCore`: sockets (SwiftNIO), the clock, the transaction log thread and snapshots.
 ///
@@ -22,6 +23,8 @@ public final class ServerShell: @unchecked Sendable {
     var core: ServerCore!
     private var storage: ServerStorage!
     private var tickTask: RepeatedTask?
+    private var zabTickTask: RepeatedTask?
+    private var quorum: QuorumTransport?
     /// Bound on bytes queued to one client before it is treated as not reading.
     public var outboundBytesMax = 16 << 20
 
@@ -36,10 +39,18 @@ public final class ServerShell: @unchecked Sendable {
     @discardableResult
     public func start() throws -> Int {
         let storage = try ServerStorage(config: config, logger: logger)
-        let recovered = try storage.recover()
+        let ensembleMode = !config.isStandalone
+        let recovered = try storage.recover(applyLog: !ensembleMode)
         self.storage = storage
+        var durable: DurableState?
+        if ensembleMode {
+            durable = DurableState(
+                epochs: try storage.readEpochs(), snapshotZxid: Zxid(raw: recovered.tree.lastProcessedZxid),
+                log: recovered.logged.map { LogEntry(zxid: Zxid(raw: $0.zxid), payload: $0.payload) })
+        }
         let core = try coreLoop.submit {
-            try ServerCore(config: self.config, recovered: recovered, nowMs: Self.nowMs(), logger: self.logger)
+            try ServerCore(config: self.config, recovered: recovered, nowMs: Self.nowMs(), logger: self.logger,
+                           durable: durable, seed: UInt64.random(in: 0...UInt64.max))
         }.wait()
         self.core = core
         storage.startWriter(
@@ -49,6 +60,7 @@ public final class ServerShell: @unchecked Sendable {
             },
             onFailure: { [weak self] error in
                 guard let self else { return }
+                if ensembleMode { self.fatalDiskError("transaction log", error) }
                 self.coreLoop.execute { self.perform(self.core.onPersistFailed(error)) }
             })
 
@@ -72,10 +84,11 @@ public final class ServerShell: @unchecked Sendable {
             guard let self else { return }
             self.perform(self.core.onTick(nowMs: Self.nowMs()))
         }
+        if ensembleMode { try startQuorum() }
         logger.info(
             "serving",
             metadata: [
-                "address": "\(config.clientPortAddress):\(port)", "mode": "standalone",
+                "address": "\(config.clientPortAddress):\(port)", "mode": "\(ensembleMode ? "ensemble" : "standalone")",
                 "zxid": "0x\(String(core.lastProcessedZxid, radix: 16))",
             ])
         return port
@@ -86,7 +99,39 @@ public final class ServerShell: @unchecked Sendable {
         try channel?.closeFuture.wait()
     }
 
+    /// Ensemble: binds the quorum port, dials the peers, starts the Zab node and its tick (every tickTime).
+    private func startQuorum() throws {
+        var peers: [ServerId: (host: String, port: Int)] = [:]
+        for p in config.peers { peers[p.id] = (p.host, p.quorumPort) }
+        let transport = QuorumTransport(
+            myid: config.myid, peers: peers, group: ioGroup, logger: logger,
+            onMessage: { [weak self] peer, message in
+                guard let self else { return }
+                self.coreLoop.execute { self.perform(self.core.onQuorumMessage(from: peer, message, nowMs: Self.nowMs())) }
+            },
+            onDisconnected: { [weak self] peer in
+                guard let self else { return }
+                self.coreLoop.execute { self.perform(self.core.onPeerDisconnected(peer, nowMs: Self.nowMs())) }
+            })
+        try coreLoop.submit { self.quorum = transport }.wait()
+        try transport.start()
+        coreLoop.execute { self.perform(self.core.ensembleStart(nowMs: Self.nowMs())) }
+        let tick = TimeAmount.milliseconds(Int64(config.tickTimeMs))
+        zabTickTask = coreLoop.scheduleRepeatedTask(initialDelay: tick, delay: tick) { [weak self] _ in
+            guard let self else { return }
+            self.perform(self.core.onZabTick(nowMs: Self.nowMs()))
+        }
+    }
+
+    /// A replica whose disk failed must not keep voting or acknowledging: it stops, and rejoins after repair.
+    private func fatalDiskError(_ what: String, _ error: Error) -> Never {
+        logger.critical("\(what) failed; stopping this ensemble member", metadata: ["error": "\(error)"])
+        exit(1)
+    }
+
     public func shutdown() {
+        zabTickTask?.cancel()
+        quorum?.stop()
         tickTask?.cancel()
         try? channel?.close().wait()
         for conn in connections.withLockedValue({ Array($0.values) }) { conn.close(reason: nil) }
@@ -164,6 +209,14 @@ public final class ServerShell: @unchecked Sendable {
                 storage.submit(records)
             case .snapshot(let zxid, let payload):
                 storage.snapshotInBackground(zxid: zxid, payload: payload)
+            case .quorumSend(let peer, let message):
+                quorum?.send(peer, message)
+            case .truncateLog(let zxid):
+                do { try storage.truncateLog(after: zxid) } catch { fatalDiskError("log truncation", error) }
+            case .installSnapshot(let zxid, let payload):
+                do { try storage.installSnapshot(zxid: zxid, payload: payload) } catch { fatalDiskError("snapshot install", error) }
+            case .persistEpochs(let epochs):
+                do { try storage.writeEpochs(epochs) } catch { fatalDiskError("epoch file write", error) }
             }
         }
     }

@@ -14,6 +14,8 @@ struct StartupError: Error, CustomStringConvertible {
 struct RecoveredServerState {
     var tree: DataTree
     var sessionSecret: UInt64
+    /// Ensemble only: logged records after the snapshot, not applied to `tree`.
+    var logged: [LogRecord] = []
 }
 
 /// The disk side of the shell: the transaction log with group commit, snapshots and autopurge, laid out like
@@ -28,6 +30,10 @@ final class ServerStorage: @unchecked Sendable {
     private var writer: GroupCommitWriter?
     private let snapshotQueue = DispatchQueue(label: "warren-snapshot")
     private var purgeTimer: DispatchSourceTimer?
+    /// Records submitted to the writer and records it reported durable (or lost), for `flush()`.
+    let flushCondition = NSCondition()
+    var submittedRecords = 0
+    var settledRecords = 0
 
     init(config: ServerConfig, logger: Logger) throws {
         self.config = config
@@ -65,7 +71,9 @@ final class ServerStorage: @unchecked Sendable {
 
     /// Newest valid snapshot plus every logged transaction after it, applied in zxid order. A corrupt record
     /// stops start-up with an error that names the file and offset: it is never skipped.
-    func recover() throws -> RecoveredServerState {
+    /// - Parameter applyLog: false for an ensemble member, whose logged txns are applied only once Zab knows them
+    ///   committed; they are returned in `logged` instead.
+    func recover(applyLog: Bool = true) throws -> RecoveredServerState {
         var tree: DataTree
         let started = Date()
         let state = try Self.explained { try Recovery.load(snapshots: snapshots, log: log) }
@@ -77,14 +85,19 @@ final class ServerStorage: @unchecked Sendable {
             tree = DataTree(config: treeConfig)
         }
         var replayed = 0
+        var logged: [LogRecord] = []
         for record in state.records {
             var r = JuteReader(record.payload)
             let txn = try Txn(from: &r)
             guard txn.zxid == record.zxid else {
                 throw StorageError.badFile(file: logDir, reason: "record zxid \(record.zxid) holds txn \(txn.zxid)")
             }
-            _ = tree.apply(txn)
-            replayed += 1
+            if applyLog {
+                _ = tree.apply(txn)
+                replayed += 1
+            } else {
+                logged.append(record)
+            }
         }
         logger.info(
             "recovered",
@@ -92,7 +105,8 @@ final class ServerStorage: @unchecked Sendable {
                 "zxid": "0x\(String(tree.lastProcessedZxid, radix: 16))", "replayed": "\(replayed)",
                 "nodes": "\(tree.reportedNodeCount)", "ms": "\(Int(Date().timeIntervalSince(started) * 1000))",
             ])
-        return RecoveredServerState(tree: tree, sessionSecret: try loadSecret())
+        let secret = config.isStandalone ? try loadSecret() : Self.ensembleSecret(config)
+        return RecoveredServerState(tree: tree, sessionSecret: secret, logged: logged)
     }
 
     /// The secret that session passwords derive from; kept in dataDir so sessions survive restarts.
@@ -114,8 +128,12 @@ final class ServerStorage: @unchecked Sendable {
         let w = GroupCommitWriter(
             write: { records in try log.append(records.map { LogRecord(zxid: $0.zxid, payload: $0.payload) }) },
             sync: { try log.sync() },
-            onDurable: { zxid, _ in onDurable(zxid) },
-            onFailure: { error, lost in
+            onDurable: { [weak self] zxid, count in
+                self?.noteSettled(count)
+                onDurable(zxid)
+            },
+            onFailure: { [weak self] error, lost in
+                self?.noteSettled(lost.count)
                 logger.critical("transaction log write failed", metadata: ["error": "\(error)", "unacknowledged": "\(lost.count)"])
                 onFailure(error)
             })
@@ -132,7 +150,23 @@ final class ServerStorage: @unchecked Sendable {
     }
 
     func submit(_ records: [GroupCommitWriter.Record]) {
-        writer?.submit(records)
+        guard let writer else { return }
+        flushCondition.withLock { submittedRecords += records.count }
+        writer.submit(records)
+    }
+
+    private func noteSettled(_ count: Int) {
+        flushCondition.withLock {
+            settledRecords += count
+            flushCondition.broadcast()
+        }
+    }
+
+    /// Blocks until every record submitted so far was written and fsynced (or reported lost).
+    func flush() {
+        flushCondition.withLock {
+            while settledRecords < submittedRecords { flushCondition.wait() }
+        }
     }
 
     /// Compresses and writes a snapshot off the core thread, then rolls the log so old files can be purged.

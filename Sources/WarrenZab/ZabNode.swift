@@ -72,6 +72,14 @@ public final class ZabNode {
     /// The epoch this server leads or follows once discovery agreed on it.
     public var epoch: Int64? { leading?.epoch ?? learning?.epoch }
 
+    /// On a leader: its followers (observers excluded) in this leadership, and how many of them are synced (their
+    /// acks count toward commits). Nil when not leading. For monitoring.
+    public var followerCounts: (connected: Int, synced: Int)? {
+        guard let l = leading else { return nil }
+        let followers = l.learners.values.filter { !$0.isObserver }
+        return (followers.count, followers.filter { $0.stage == .synced }.count)
+    }
+
     public var lastLoggedZxid: Zxid { log.last }
     public var lastDeliveredZxid: Zxid { log.delivered }
     public var durableZxid: Zxid { log.synced }

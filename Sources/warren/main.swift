@@ -7,7 +7,7 @@ struct Warren: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "warren",
         abstract: "A ZooKeeper-compatible coordination service.",
-        subcommands: [ServerCommand.self, CLICommand.self, BenchCommand.self])
+        subcommands: [ServerCommand.self, CLICommand.self, BenchCommand.self, EnsembleCommand.self])
 }
 
 struct ServerCommand: ParsableCommand {

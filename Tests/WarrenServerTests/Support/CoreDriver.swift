@@ -157,6 +157,8 @@ final class CoreDriver {
             return .persist(records.map(\.zxid))
         case let .snapshot(zxid, _):
             return .snapshot(zxid)
+        case .quorumSend, .truncateLog, .installSnapshot, .persistEpochs:
+            preconditionFailure("ensemble action from a standalone core: \(action)")
         }
     }
 

@@ -1,0 +1,289 @@
+import DequeModule
+import WarrenJute
+import WarrenTree
+import WarrenZab
+
+/// The replicated side of a `ServerCore`: the Zab node and what the core tracks about its role.
+final class EnsembleState {
+    let zab: ZabNode
+    var mode = "looking"
+    /// Sessions with client activity on this follower since the last report to the leader.
+    var touchedSessions: Set<Int64> = []
+    var lastTouchReportMs: Int64 = 0
+    var lastProposalBytes = 0
+    /// Zxids of sync markers proposed by this leader and not yet committed.
+    var pendingSyncZxids: Set<Int64> = []
+    /// Learner messages that arrived while this server was still deciding the election (a peer that decided first
+    /// sends FOLLOWERINFO at once); replayed in arrival order if this server ends up leading, dropped otherwise.
+    var earlyMessages: [(ServerId, ZabMessage)] = []
+    static let earlyMessagesMax = 64
+
+    init(zab: ZabNode) { self.zab = zab }
+
+    var isLeader: Bool { zab.state == .leading && zab.isServing }
+}
+
+/// Ensemble mode: Zab decides the order of transactions; "committed → apply" replaces "durable → apply".
+///
+/// Writes: the leader prepares a Txn at `nextProposalZxid` and proposes it; a follower forwards the `WriteOp` to the
+/// leader (`ForwardedWrite`) and keeps a `.forwarded` marker in its pipeline, completed when the txn with the same
+/// session id and cxid is delivered. Every delivered txn is applied in zxid order on every server; the server that
+/// received the request answers it. Losing the leader (or leadership) closes every client connection, as ZooKeeper
+/// does: clients reconnect, and requests in flight end as connection loss.
+extension ServerCore {
+    static func zabConfig(_ config: ServerConfig) -> ZabConfig {
+        var members: [ServerId: MemberRole] = [:]
+        for p in config.peers { members[p.id] = p.isObserver ? .observer : .participant }
+        return ZabConfig(members: members, initLimitTicks: max(2, config.initLimit),
+                         syncLimitTicks: max(2, config.syncLimit))
+    }
+
+    /// Starts the Zab node: the server begins looking for a leader.
+    func ensembleStart(nowMs: Int64) -> [CoreAction] { runZab(.start, nowMs: nowMs) }
+
+    func onQuorumMessage(from peer: ServerId, _ message: ZabMessage, nowMs: Int64) -> [CoreAction] {
+        guard let ens = ensemble else { return [] }
+        if ens.zab.state == .looking {
+            if case .notification = message {} else {
+                // The core drops these while looking; without the replay a learner waits initLimit and re-elects.
+                if ens.earlyMessages.count < EnsembleState.earlyMessagesMax { ens.earlyMessages.append((peer, message)) }
+                return []
+            }
+        }
+        return runZab(.message(from: peer, message), nowMs: nowMs)
+    }
+
+    func onPeerDisconnected(_ peer: ServerId, nowMs: Int64) -> [CoreAction] {
+        runZab(.peerDisconnected(peer), nowMs: nowMs)
+    }
+
+    /// One Zab tick (every tickTime). A serving follower also reports its active sessions to the leader.
+    func onZabTick(nowMs: Int64) -> [CoreAction] {
+        guard let ens = ensemble else { return [] }
+        var actions = runZab(.tick, nowMs: nowMs)
+        if ens.zab.state == .looking || !ens.zab.isServing {
+            logger.debug("not serving", metadata: ["zab": "\(ens.zab.stateDescription)"])
+        }
+        if ens.zab.state != .leading, ens.zab.isServing, !ens.touchedSessions.isEmpty {
+            let ids = ens.touchedSessions.sorted()
+            ens.touchedSessions = []
+            actions += runZab(.clientProposal(payload: ForwardedWrite.touch(ids).encode()), nowMs: nowMs)
+        }
+        return actions
+    }
+
+    /// Feeds one event to the Zab node and carries out its actions in order. Actions caused by an action (a
+    /// forwarded write turned into a proposal) are queued behind the ones already emitted, keeping emission order.
+    func runZab(_ event: ZabEvent, nowMs: Int64) -> [CoreAction] {
+        guard let ens = ensemble else { return [] }
+        var queue = Deque(ens.zab.on(event))
+        var actions: [CoreAction] = []
+        while let action = queue.popFirst() {
+            switch action {
+            case let .send(to, message):
+                actions.append(.quorumSend(to, message))
+            case let .sendSnapshot(to, epoch, lastZxid):
+                precondition(tree.lastProcessedZxid == lastZxid.raw,
+                             "snapshot for \(to) at \(lastZxid) but the tree is at \(tree.lastProcessedZxid)")
+                actions.append(.quorumSend(to, .snapshot(epoch: epoch, lastZxid: lastZxid, state: tree.snapshot())))
+            case let .persist(entries):
+                actions.append(.persist(entries.map { ($0.zxid.raw, $0.payload) }))
+            case let .truncateLog(after):
+                actions.append(.truncateLog(after.raw))
+            case let .installSnapshot(lastZxid, state):
+                actions += installLeaderSnapshot(lastZxid: lastZxid, state: state, nowMs: nowMs)
+            case let .persistEpochs(epochs):
+                actions.append(.persistEpochs(epochs))
+            case let .deliver(entries):
+                for entry in entries { actions += deliverCommitted(entry, nowMs: nowMs) }
+                actions += drain(nowMs: nowMs)
+                if pausedConnections > 0 { resumeDrained(&actions) }
+            case let .forwarded(_, payload):
+                if let next = proposeForwarded(payload, nowMs: nowMs) { queue.append(contentsOf: ens.zab.on(next)) }
+            case let .rejected(_, reason):
+                logger.warning("write rejected by the replication layer", metadata: ["reason": "\(reason)"])
+                actions += dropClients("not serving: \(reason)")
+            case .becameLooking:
+                if ens.mode != "looking" { logger.info("looking for a leader", metadata: ["was": "\(ens.mode)"]) }
+                ens.mode = "looking"
+                actions += dropClients("server lost its leader; reconnect to another server")
+            case let .becameLeader(epoch):
+                ens.mode = "leader"
+                logger.info("leading", metadata: ["epoch": "\(epoch)", "zxid": "0x\(Self.hex(tree.lastProcessedZxid))"])
+                // The previous leader's expiry clocks are gone: every session gets a full timeout from now.
+                for s in sessions.all { _ = sessions.touch(s.id, nowMs: nowMs) }
+            case let .becameFollower(leader, epoch):
+                ens.mode = "follower"
+                logger.info("following", metadata: ["leader": "\(leader)", "epoch": "\(epoch)"])
+            case let .becameObserver(leader, epoch):
+                ens.mode = "observer"
+                logger.info("observing", metadata: ["leader": "\(leader)", "epoch": "\(epoch)"])
+            }
+        }
+        if ens.zab.state != .looking && !ens.earlyMessages.isEmpty {
+            let early = ens.earlyMessages
+            ens.earlyMessages = []
+            if ens.zab.state == .leading {
+                for (peer, message) in early { actions += runZab(.message(from: peer, message), nowMs: nowMs) }
+            }
+        }
+        return actions
+    }
+
+    /// Where a write goes in ensemble mode: prepared and proposed on the leader, forwarded by a follower.
+    func submitEnsembleWrite(_ op: WriteOp, ctx: SessionContext, origin: TxnOrigin, nowMs: Int64) -> [CoreAction] {
+        guard let ens = ensemble else { return [] }
+        if ens.isLeader, let zxid = ens.zab.nextProposalZxid {
+            switch tree.prepare(op, ctx: ctx, cxid: origin.cxid, zxid: zxid.raw, timeMs: nowMs) {
+            case .success(let txn):
+                pipeline.append(.txn(txn, origin))
+                if let c = origin.connection { conns[c]?.outstanding += 1 }
+                return propose(txn, nowMs: nowMs)
+            case .failure(let err):
+                return failOrigin(origin, err: err)
+            }
+        }
+        guard ens.zab.isServing, ens.zab.state != .leading else {
+            return closeOrigin(origin, reason: "not serving: no leader")
+        }
+        var sessionId = ctx.sessionId
+        switch op {
+        case let .createSession(id, _), let .closeSession(id): sessionId = id
+        default: break
+        }
+        pipeline.append(.forwarded(sessionId: sessionId, cxid: origin.cxid, origin))
+        if let c = origin.connection { conns[c]?.outstanding += 1 }
+        let payload = ForwardedWrite.write(sessionId: ctx.sessionId, authIds: ctx.authIds, cxid: origin.cxid, op: op)
+        return runZab(.clientProposal(payload: payload.encode()), nowMs: nowMs)
+    }
+
+    /// `sync` on a follower: a marker txn goes through the leader; the sync is answered once it is delivered here,
+    /// which is after everything the leader had committed when it received the marker.
+    func forwardSync(_ id: UInt64, _ header: RequestHeader, _ request: Request, nowMs: Int64) -> [CoreAction] {
+        guard let sid = conns[id]?.sessionId else { return [] }
+        pipeline.append(.forwarded(sessionId: sid, cxid: header.xid, .maintenance))
+        var actions = enqueueRead(id, header, request, nowMs: nowMs)
+        actions += runZab(.clientProposal(payload: ForwardedWrite.sync(sessionId: sid, cxid: header.xid).encode()), nowMs: nowMs)
+        return actions
+    }
+
+    var isEnsembleFollower: Bool {
+        guard let ens = ensemble else { return false }
+        return ens.zab.state != .leading
+    }
+
+    private func propose(_ txn: Txn, nowMs: Int64) -> [CoreAction] {
+        let bytes = txn.juteBytes()
+        ensemble?.lastProposalBytes = bytes.count
+        stats.proposals += 1
+        return runZab(.clientProposal(payload: bytes), nowMs: nowMs)
+    }
+
+    /// Leader: turns a follower's forwarded write into the next proposal (an `.error` txn when it fails, so the
+    /// follower still learns the answer in order). Returns the event to feed Zab, or nil.
+    private func proposeForwarded(_ payload: [UInt8], nowMs: Int64) -> ZabEvent? {
+        guard let ens = ensemble, let forwarded = try? ForwardedWrite.decode(payload) else {
+            logger.warning("malformed forwarded write dropped")
+            return nil
+        }
+        switch forwarded {
+        case let .touch(ids):
+            for id in ids { _ = sessions.touch(id, nowMs: nowMs) }
+            return nil
+        case let .sync(sid, cxid):
+            guard let zxid = ens.zab.nextProposalZxid else { return nil }
+            let txn = Txn(header: TxnHeader(sessionId: sid, cxid: cxid, zxid: zxid.raw, timeMs: nowMs), body: .error(.ok))
+            ens.pendingSyncZxids.insert(zxid.raw)
+            ens.lastProposalBytes = txn.juteBytes().count
+            return .clientProposal(payload: txn.juteBytes())
+        case let .write(sid, authIds, cxid, op):
+            guard let zxid = ens.zab.nextProposalZxid else { return nil }
+            let txn: Txn
+            switch tree.prepare(op, ctx: SessionContext(sessionId: sid, authIds: authIds), cxid: cxid, zxid: zxid.raw, timeMs: nowMs) {
+            case .success(let t): txn = t
+            case .failure(let err):
+                var headerSession = sid
+                if case let .createSession(id, _) = op { headerSession = id }
+                if case let .closeSession(id) = op { headerSession = id }
+                txn = Txn(header: TxnHeader(sessionId: headerSession, cxid: cxid, zxid: zxid.raw, timeMs: nowMs), body: .error(err))
+            }
+            let bytes = txn.juteBytes()
+            ens.lastProposalBytes = bytes.count
+            stats.proposals += 1
+            return .clientProposal(payload: bytes)
+        }
+    }
+
+    /// Applies one committed txn. The request it answers, if it came from this server, is at the pipeline's head:
+    /// both this server's proposals (leader) and its forwarded writes (follower) are delivered in pipeline order.
+    private func deliverCommitted(_ entry: LogEntry, nowMs: Int64) -> [CoreAction] {
+        var r = JuteReader(entry.payload)
+        guard let txn = try? Txn(from: &r), txn.zxid == entry.zxid.raw else {
+            preconditionFailure("committed entry \(entry.zxid) does not hold its txn")
+        }
+        ensemble?.pendingSyncZxids.remove(txn.zxid)
+        if case let .createSession(timeoutMs) = txn.body, !sessions.isTracked(txn.header.sessionId) {
+            _ = sessions.addSession(id: txn.header.sessionId, timeoutMs: timeoutMs, nowMs: nowMs)
+        }
+        var origin: TxnOrigin = .maintenance
+        if case .closeSession = txn.body { origin = .closeSession(conn: nil, xid: 0, startMs: nowMs) }
+        switch pipeline.first {
+        case .txn(let t, let o)? where t.zxid == txn.zxid:
+            pipeline.removeFirst()
+            origin = o
+        case .forwarded(let sid, let cxid, let o)? where sid == txn.header.sessionId && cxid == txn.header.cxid:
+            pipeline.removeFirst()
+            origin = o
+        default:
+            break
+        }
+        if case .error(let err) = txn.body, err != .ok, case .request(let conn, let xid, _, let startMs, _) = origin {
+            // A forwarded write the leader could not prepare: answer like a local failure would have.
+            conns[conn]?.outstanding -= 1
+            recordLatency(conn, startMs: startMs, nowMs: nowMs)
+            _ = tree.apply(txn)
+            return conns[conn] == nil ? [] : [.send(conn, countSent(conn, replyBytes(xid: xid, err: err)))]
+        }
+        return applyDurable(txn, origin, nowMs: nowMs)
+    }
+
+    /// Replaces the tree with the leader's snapshot (SNAP sync) and brings the session tracker in line with it.
+    private func installLeaderSnapshot(lastZxid: Zxid, state: [UInt8], nowMs: Int64) -> [CoreAction] {
+        let restored: DataTree
+        do {
+            restored = try DataTree.restore(from: state, config: TreeConfig(
+                extendedTypesEnabled: config.extendedTypesEnabled, superDigest: config.superDigest))
+        } catch {
+            // The leader's state cannot be read: continuing would diverge; stopping keeps the replica safe.
+            fatalError("cannot restore the snapshot sent by the leader at \(lastZxid): \(error)")
+        }
+        tree = restored
+        for s in sessions.all where restored.sessions[s.id] == nil { sessions.close(s.id) }
+        for (id, timeoutMs) in restored.sessions where !sessions.isTracked(id) {
+            _ = sessions.addSession(id: id, timeoutMs: timeoutMs, nowMs: nowMs)
+        }
+        return [.installSnapshot(lastZxid.raw, state)]
+    }
+
+    /// Closes every client connection and forgets everything in flight (the leader changed or was lost).
+    func dropClients(_ reason: String) -> [CoreAction] {
+        var actions: [CoreAction] = []
+        for id in conns.keys.sorted() {
+            conns[id]?.closing = true
+            conns[id]?.outstanding = 0
+            actions.append(.close(id, reason))
+        }
+        pipeline.removeAll()
+        tree.discardPrepared()
+        closingSessions.removeAll()
+        ensemble?.pendingSyncZxids.removeAll()
+        return actions
+    }
+
+    /// Closes the connection of an origin whose write cannot be placed right now.
+    private func closeOrigin(_ origin: TxnOrigin, reason: String) -> [CoreAction] {
+        guard let c = origin.connection else { return [] }
+        conns[c]?.closing = true
+        return [.close(c, reason)]
+    }
+}

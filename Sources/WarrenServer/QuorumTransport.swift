@@ -1,0 +1,203 @@
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import WarrenJute
+import WarrenZab
+
+/// The server-to-server transport of an ensemble: one TCP connection per pair of servers, carrying length-prefixed
+/// Jute-encoded `ZabMessage`s in both directions.
+///
+/// Which side dials: the server with the higher id connects to the quorum port of each lower-id peer and sends its
+/// id as the first frame (8 bytes); the lower-id server accepts. So there is exactly one connection per pair and
+/// messages to a peer keep their order. Election notifications travel on the same connection as everything else
+/// (ZooKeeper uses a separate election port; Warren binds nothing there). A lost connection is reported once through
+/// `onDisconnected`; the dialing side retries with exponential backoff (`reconnectDelayMinMs`…`reconnectDelayMaxMs`).
+/// Messages sent while no connection to the peer is up are dropped: Zab tolerates it (notifications are resent,
+/// learners time out and start over).
+final class QuorumTransport: @unchecked Sendable {
+    /// Largest frame accepted from a peer (a SNAP sync carries the whole serialized tree in one frame).
+    static let frameBytesMax = 512 << 20
+    static let reconnectDelayMinMs: Int64 = 50
+    static let reconnectDelayMaxMs: Int64 = 2000
+
+    let myid: ServerId
+    let peers: [ServerId: (host: String, port: Int)]
+    let group: EventLoopGroup
+    let logger: Logger
+    /// Called on an arbitrary I/O thread; the receiver hops to its own executor.
+    let onMessage: @Sendable (ServerId, ZabMessage) -> Void
+    let onDisconnected: @Sendable (ServerId) -> Void
+
+    private let channels = NIOLockedValueBox([ServerId: Channel]())
+    private let stopped = NIOLockedValueBox(false)
+    private var listener: Channel?
+
+    init(myid: ServerId, peers: [ServerId: (host: String, port: Int)], group: EventLoopGroup, logger: Logger,
+         onMessage: @escaping @Sendable (ServerId, ZabMessage) -> Void,
+         onDisconnected: @escaping @Sendable (ServerId) -> Void) {
+        self.myid = myid
+        self.peers = peers
+        self.group = group
+        self.logger = logger
+        self.onMessage = onMessage
+        self.onDisconnected = onDisconnected
+    }
+
+    /// Binds this server's quorum port and starts dialing the lower-id peers.
+    func start() throws {
+        guard let me = peers[myid] else { throw ConfigError("server.\(myid) is not in the server list") }
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 64)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(QuorumFrameDecoder()))
+                    try channel.pipeline.syncOperations.addHandler(QuorumPeerHandler(transport: self, peer: nil))
+                }
+            }
+        listener = try bootstrap.bind(host: me.host, port: me.port).wait()
+        for peer in peers.keys.sorted() where peer < myid { dial(peer, delayMs: 0) }
+    }
+
+    func stop() {
+        stopped.withLockedValue { $0 = true }
+        try? listener?.close().wait()
+        for ch in channels.withLockedValue({ Array($0.values) }) { try? ch.close().wait() }
+    }
+
+    /// Sends `message` to `peer` if connected (in call order per peer); otherwise drops it.
+    func send(_ peer: ServerId, _ message: ZabMessage) {
+        guard let ch = channels.withLockedValue({ $0[peer] }) else { return }
+        var w = JuteWriter()
+        w.writeInt(0)
+        message.encode(to: &w)
+        w.patchInt(Int32(w.bytes.count - 4), at: 0)
+        ch.writeAndFlush(ch.allocator.buffer(bytes: w.bytes), promise: nil)
+    }
+
+    var connectedPeers: [ServerId] { channels.withLockedValue { $0.keys.sorted() } }
+
+    private func dial(_ peer: ServerId, delayMs: Int64) {
+        guard !stopped.withLockedValue({ $0 }), let addr = peers[peer] else { return }
+        let loop = group.next()
+        loop.scheduleTask(in: .milliseconds(delayMs)) {
+            let bootstrap = ClientBootstrap(group: loop)
+                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .connectTimeout(.seconds(2))
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(QuorumFrameDecoder()))
+                        try channel.pipeline.syncOperations.addHandler(QuorumPeerHandler(transport: self, peer: peer))
+                    }
+                }
+            bootstrap.connect(host: addr.host, port: addr.port).whenComplete { result in
+                switch result {
+                case .success(let ch):
+                    var hello = ch.allocator.buffer(capacity: 12)
+                    hello.writeInteger(Int32(8))
+                    hello.writeInteger(self.myid)
+                    ch.writeAndFlush(hello, promise: nil)
+                    self.attach(peer, ch)
+                case .failure:
+                    self.dial(peer, delayMs: min(Self.reconnectDelayMaxMs, max(Self.reconnectDelayMinMs, delayMs * 2)))
+                }
+            }
+        }
+    }
+
+    /// Records `ch` as the connection to `peer`, replacing (and closing) an older one.
+    fileprivate func attach(_ peer: ServerId, _ ch: Channel) {
+        let old = channels.withLockedValue { channels -> Channel? in
+            let old = channels[peer]
+            channels[peer] = ch
+            return old
+        }
+        if let old, old !== ch { old.close(promise: nil) }
+        logger.info("quorum connection up", metadata: ["peer": "\(peer)"])
+    }
+
+    fileprivate func detach(_ peer: ServerId, _ ch: Channel, dialer: Bool) {
+        let removed = channels.withLockedValue { channels -> Bool in
+            guard channels[peer] === ch else { return false }
+            channels[peer] = nil
+            return true
+        }
+        if removed {
+            logger.info("quorum connection lost", metadata: ["peer": "\(peer)"])
+            onDisconnected(peer)
+        }
+        if dialer { dial(peer, delayMs: Self.reconnectDelayMinMs) }
+    }
+}
+
+/// Splits a quorum connection's bytes into frames by their 4-byte big-endian length (bounded).
+final class QuorumFrameDecoder: ByteToMessageDecoder {
+    typealias InboundOut = [UInt8]
+
+    func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        guard let length = buffer.getInteger(at: buffer.readerIndex, as: Int32.self) else { return .needMoreData }
+        guard length >= 0 && Int(length) <= QuorumTransport.frameBytesMax else {
+            throw FrameLengthError(length: length, frameBytesMax: QuorumTransport.frameBytesMax)
+        }
+        guard buffer.readableBytes >= 4 + Int(length) else { return .needMoreData }
+        buffer.moveReaderIndex(forwardBy: 4)
+        context.fireChannelRead(wrapInboundOut(buffer.readBytes(length: Int(length))!))
+        return .continue
+    }
+
+    func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
+        while try decode(context: context, buffer: &buffer) == .continue {}
+        return .needMoreData
+    }
+}
+
+/// One end of a quorum connection. On the accepting side the first frame names the peer (and must be a configured
+/// server with a higher id); every later frame is a `ZabMessage`. A malformed frame closes the connection.
+final class QuorumPeerHandler: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = [UInt8]
+
+    let transport: QuorumTransport
+    var peer: ServerId?
+    let dialer: Bool
+
+    init(transport: QuorumTransport, peer: ServerId?) {
+        self.transport = transport
+        self.peer = peer
+        self.dialer = peer != nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let bytes = unwrapInboundIn(data)
+        guard let peer else {
+            var r = JuteReader(bytes)
+            guard let id = try? r.readLong(), transport.peers[id] != nil, id > transport.myid else {
+                transport.logger.warning("quorum connection from an unknown server; closing")
+                context.close(promise: nil)
+                return
+            }
+            self.peer = id
+            transport.attach(id, context.channel)
+            return
+        }
+        var r = JuteReader(bytes)
+        guard let message = try? ZabMessage(from: &r) else {
+            transport.logger.warning("malformed quorum message; closing", metadata: ["peer": "\(peer)"])
+            context.close(promise: nil)
+            return
+        }
+        transport.onMessage(peer, message)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if let peer { transport.detach(peer, context.channel, dialer: dialer) }
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        transport.logger.info("quorum connection error", metadata: ["peer": "\(peer.map(String.init) ?? "?")", "error": "\(error)"])
+        context.close(promise: nil)
+    }
+}

@@ -1,0 +1,240 @@
+"""A three-server Warren ensemble on 127.0.0.1: election, writes through followers, failover, catch-up, quorum.
+
+Warren only (the ZooKeeper target runs standalone in this suite). Each server is a real `warren server`
+process with its own zoo.cfg and dataDir; tickTime is 200 ms, so a dead leader is noticed within
+syncLimit (5 ticks) and kazoo sessions (timeout 4 s, the largest 20 ticks allow) survive a failover.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from kazoo.client import KazooClient
+from kazoo.exceptions import ConnectionLoss, KazooException, SessionExpiredError
+from kazoo.handlers.threading import KazooTimeoutError
+
+from rawzk import four_letter
+from servers import free_port, warren_binary
+
+pytestmark = pytest.mark.only_targets("warren")
+
+TICK_MS = 200
+SESSION_TIMEOUT_S = 4.0
+
+
+class Ensemble:
+    """`size` Warren servers sharing one server list; start/kill/restart them by id (1-based)."""
+
+    def __init__(self, base: Path, size: int = 3):
+        self.base = base
+        self.ids = list(range(1, size + 1))
+        self.client_ports = {i: free_port() for i in self.ids}
+        self.procs: dict[int, subprocess.Popen] = {}
+        servers = "\n".join(f"server.{i}=127.0.0.1:{free_port()}:{free_port()}" for i in self.ids)
+        for i in self.ids:
+            d = base / f"s{i}"
+            (d / "data").mkdir(parents=True)
+            (d / "data" / "myid").write_text(f"{i}\n")
+            (d / "zoo.cfg").write_text(
+                f"tickTime={TICK_MS}\ninitLimit=10\nsyncLimit=5\ndataDir={d / 'data'}\n"
+                f"clientPort={self.client_ports[i]}\nclientPortAddress=127.0.0.1\n"
+                f"4lw.commands.whitelist=*\n{servers}\n")
+
+    def start(self, i: int) -> None:
+        d = self.base / f"s{i}"
+        log = open(d / "server.log", "ab")
+        self.procs[i] = subprocess.Popen(
+            [str(warren_binary()), "server", "--config", str(d / "zoo.cfg")], stdout=log, stderr=log)
+
+    def kill(self, i: int) -> None:
+        p = self.procs.pop(i)
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+
+    def stop_all(self) -> None:
+        for i in list(self.procs):
+            self.kill(i)
+
+    def mode(self, i: int) -> str | None:
+        try:
+            text = four_letter("127.0.0.1", self.client_ports[i], "srvr")
+        except OSError:
+            return None
+        for line in text.splitlines():
+            if line.startswith("Mode: "):
+                return line[len("Mode: "):]
+        return None
+
+    def wait_serving(self, ids, timeout_s: float = 20.0) -> dict[int, str]:
+        """Waits until every server in `ids` leads or follows and exactly one of them leads."""
+        deadline = time.monotonic() + timeout_s
+        modes: dict[int, str | None] = {}
+        while time.monotonic() < deadline:
+            modes = {i: self.mode(i) for i in ids}
+            if all(m in ("leader", "follower") for m in modes.values()) and \
+                    list(modes.values()).count("leader") == 1:
+                return modes
+            time.sleep(0.1)
+        raise AssertionError(f"ensemble not serving within {timeout_s}s: {modes}")
+
+    def leader(self, ids=None) -> int:
+        modes = self.wait_serving(ids or list(self.procs))
+        return next(i for i, m in modes.items() if m == "leader")
+
+    def hosts(self, ids=None) -> str:
+        return ",".join(f"127.0.0.1:{self.client_ports[i]}" for i in (ids or self.ids))
+
+    def client(self, ids=None, **kw) -> KazooClient:
+        zk = KazooClient(hosts=self.hosts(ids), timeout=SESSION_TIMEOUT_S, **kw)
+        zk.start(timeout=10)
+        return zk
+
+
+@pytest.fixture(scope="module")
+def ensemble(tmp_path_factory, target):
+    e = Ensemble(tmp_path_factory.mktemp("ensemble"))
+    for i in e.ids:
+        e.start(i)
+    try:
+        e.wait_serving(e.ids)
+        yield e
+    finally:
+        e.stop_all()
+
+
+def test_three_servers_elect_one_leader(ensemble):
+    modes = ensemble.wait_serving(ensemble.ids)
+    assert sorted(modes.values()) == ["follower", "follower", "leader"]
+    leader = next(i for i, m in modes.items() if m == "leader")
+    mntr = four_letter("127.0.0.1", ensemble.client_ports[leader], "mntr")
+    rows = dict(line.split("\t", 1) for line in mntr.splitlines() if "\t" in line)
+    assert rows["zk_server_state"] == "leader"
+    assert rows["zk_followers"] == "2"
+    assert rows["zk_synced_followers"] == "2"
+
+
+def test_write_through_follower_is_readable_everywhere_after_sync(ensemble):
+    leader = ensemble.leader()
+    follower = next(i for i in ensemble.ids if i != leader)
+    writer = ensemble.client([follower])
+    try:
+        writer.create("/via-follower", b"hello")
+        writer.set("/via-follower", b"hello again")
+        with pytest.raises(KazooException):
+            writer.create("/via-follower", b"dup")  # NodeExists comes back through the leader
+    finally:
+        writer.stop()
+        writer.close()
+    for i in ensemble.ids:
+        reader = ensemble.client([i])
+        try:
+            reader.sync("/via-follower")
+            data, stat = reader.get("/via-follower")
+            assert data == b"hello again" and stat.version == 1, f"server {i}"
+        finally:
+            reader.stop()
+            reader.close()
+
+
+def test_session_survives_kill9_of_leader_without_losing_acknowledged_writes(ensemble):
+    zk = ensemble.client()
+    session_id = zk.client_id[0]
+    zk.ensure_path("/failover")
+    acked: list[str] = []
+    ack_times: list[float] = []
+    stop = threading.Event()
+
+    def write_loop():
+        while not stop.is_set():
+            try:
+                acked.append(zk.create("/failover/n-", b"x", sequence=True))
+                ack_times.append(time.monotonic())
+            except (ConnectionLoss, KazooTimeoutError):
+                time.sleep(0.02)
+            except SessionExpiredError:
+                return
+
+    t = threading.Thread(target=write_loop)
+    t.start()
+    time.sleep(1.0)
+    old_leader = ensemble.leader()
+    before_kill = len(acked)
+    killed_at = time.monotonic()
+    ensemble.kill(old_leader)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and (not ack_times or ack_times[-1] <= killed_at + 0.5):
+        time.sleep(0.1)
+    time.sleep(1.0)
+    stop.set()
+    t.join(timeout=10)
+    survivors = [i for i in ensemble.ids if i != old_leader]
+    new_leader = ensemble.leader(survivors)
+    gap = max((b - a for a, b in zip(ack_times, ack_times[1:]) if b > killed_at), default=None)
+    print(f"\nfailover: leader {old_leader} -> {new_leader}, acknowledged writes {len(acked)} "
+          f"({before_kill} before the kill), longest write gap {gap:.2f}s" if gap else "no writes after kill")
+    assert new_leader != old_leader
+    assert zk.client_id[0] == session_id, "session was not kept"
+    assert len(acked) > before_kill, "no write succeeded after the failover"
+    zk.sync("/failover")
+    present = set(zk.get_children("/failover"))
+    lost = [p for p in acked if p.rsplit("/", 1)[1] not in present]
+    assert not lost, f"acknowledged writes lost: {lost[:5]}"
+    zk.stop()
+    zk.close()
+    ensemble.start(old_leader)  # rejoins as a follower for the next tests
+    ensemble.wait_serving(ensemble.ids)
+
+
+def test_restarted_follower_catches_up(ensemble):
+    leader = ensemble.leader()
+    follower = next(i for i in ensemble.ids if i != leader)
+    ensemble.kill(follower)
+    zk = ensemble.client([i for i in ensemble.ids if i != follower])
+    zk.ensure_path("/catchup")
+    for n in range(50):
+        zk.create(f"/catchup/c{n}", str(n).encode())
+    zk.stop()
+    zk.close()
+    ensemble.start(follower)
+    ensemble.wait_serving(ensemble.ids)
+    only = ensemble.client([follower])
+    try:
+        only.sync("/catchup")
+        assert sorted(only.get_children("/catchup")) == sorted(f"c{n}" for n in range(50))
+        assert only.get("/catchup/c49")[0] == b"49"
+    finally:
+        only.stop()
+        only.close()
+
+
+def test_minority_cannot_commit(ensemble):
+    ensemble.wait_serving(ensemble.ids)
+    alone = ensemble.ids[0]
+    for i in ensemble.ids[1:]:
+        ensemble.kill(i)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and ensemble.mode(alone) != "looking":
+        time.sleep(0.1)
+    assert ensemble.mode(alone) == "looking"
+    zk = KazooClient(hosts=ensemble.hosts([alone]), timeout=SESSION_TIMEOUT_S)
+    with pytest.raises(KazooTimeoutError):
+        zk.start(timeout=3)  # a lone server does not serve clients, so nothing can be written
+    zk.stop()
+    zk.close()
+    # One more server makes a quorum again; everything written before is still there.
+    ensemble.start(ensemble.ids[1])
+    ensemble.wait_serving([alone, ensemble.ids[1]])
+    zk = ensemble.client([alone])
+    try:
+        zk.create("/after-minority", b"ok")
+        zk.sync("/catchup")
+        assert len(zk.get_children("/catchup")) == 50
+    finally:
+        zk.stop()
+        zk.close()
