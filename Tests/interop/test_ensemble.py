@@ -213,6 +213,32 @@ def test_restarted_follower_catches_up(ensemble):
         only.close()
 
 
+def test_far_behind_follower_is_sent_a_snapshot(ensemble):
+    # More txns than the leader keeps in memory for DIFF (500): the follower must be synced with SNAP.
+    leader = ensemble.leader()
+    follower = next(i for i in ensemble.ids if i != leader)
+    ensemble.kill(follower)
+    zk = ensemble.client([i for i in ensemble.ids if i != follower])
+    zk.ensure_path("/snap")
+    results = [zk.create_async(f"/snap/s{n}", b"v") for n in range(700)]
+    for r in results:
+        r.get(timeout=30)
+    zk.set("/snap", b"last")
+    zk.stop()
+    zk.close()
+    ensemble.start(follower)
+    ensemble.wait_serving(ensemble.ids)
+    only = ensemble.client([follower])
+    try:
+        only.sync("/snap")
+        assert len(only.get_children("/snap")) == 700
+        assert only.get("/snap")[0] == b"last"
+        assert sorted(only.get_children("/catchup")) == sorted(f"c{n}" for n in range(50))
+    finally:
+        only.stop()
+        only.close()
+
+
 def test_minority_cannot_commit(ensemble):
     ensemble.wait_serving(ensemble.ids)
     alone = ensemble.ids[0]
@@ -238,3 +264,19 @@ def test_minority_cannot_commit(ensemble):
     finally:
         zk.stop()
         zk.close()
+
+
+def test_whole_ensemble_restart_keeps_committed_data(ensemble):
+    ensemble.stop_all()
+    for i in ensemble.ids:
+        ensemble.start(i)
+    ensemble.wait_serving(ensemble.ids)
+    for i in ensemble.ids:
+        zk = ensemble.client([i])
+        try:
+            zk.sync("/")
+            assert zk.get("/after-minority")[0] == b"ok", f"server {i}"
+            assert len(zk.get_children("/snap")) == 700, f"server {i}"
+        finally:
+            zk.stop()
+            zk.close()
