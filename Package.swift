@@ -54,7 +54,7 @@ let package = Package(
         .testTarget(name: "WarrenZabTests", dependencies: ["WarrenZab", "WarrenTree", "WarrenJute"]),
         .testTarget(name: "WarrenStorageTests", dependencies: ["WarrenStorage"]),
         .testTarget(name: "WarrenBenchTests", dependencies: ["WarrenBench"]),
-        .testTarget(name: "WarrenServerTests", dependencies: ["WarrenServer", "WarrenJute", "WarrenTree"]),
+        .testTarget(name: "WarrenServerTests", dependencies: ["WarrenServer", "WarrenJute", "WarrenTree", "WarrenZab"]),
         .testTarget(name: "WarrenClientTests", dependencies: [
             "WarrenClient", "WarrenJute",
             .product(name: "NIOCore", package: "swift-nio"),

@@ -1,0 +1,203 @@
+import Logging
+import WarrenJute
+import WarrenTree
+import WarrenZab
+import XCTest
+
+@testable import WarrenServer
+
+/// Three `ServerCore`s in ensemble mode wired together in memory: quorum messages and durability reports go through
+/// one FIFO queue (so every run is the same), client packets are collected per server.
+final class MiniEnsemble {
+    var cores: [ServerId: ServerCore] = [:]
+    var nowMs: Int64 = 1_000_000
+    /// Deferred inputs: messages between servers and log durability reports, in the order produced.
+    private var queue: [(ServerId, (ServerCore) -> [CoreAction])] = []
+    /// Client-facing output per server.
+    var sent: [ServerId: [(UInt64, [UInt8])]] = [:]
+    var closed: [ServerId: [UInt64]] = [:]
+    /// Peers whose link is cut: messages to and from them are dropped.
+    var isolated: Set<ServerId> = []
+
+    init(size: Int = 3) throws {
+        var config = ServerConfig()
+        config.tickTimeMs = 200
+        config.snapCount = 1_000_000
+        config.peers = (1...size).map {
+            PeerConfig(id: Int64($0), host: "127.0.0.1", quorumPort: 0, electionPort: 0, isObserver: false)
+        }
+        let logger = Logger(label: "warren-test") { _ in SwiftLogNoOpLogHandler() }
+        for id in 1...Int64(size) {
+            var c = config
+            c.myid = id
+            cores[id] = try ServerCore(
+                config: c, recovered: RecoveredServerState(tree: DataTree(config: TreeConfig()), sessionSecret: 7),
+                nowMs: nowMs, logger: logger, durable: DurableState(), seed: UInt64(id))
+        }
+        for id in cores.keys.sorted() { perform(id, cores[id]!.ensembleStart(nowMs: nowMs)) }
+        settle()
+    }
+
+    func perform(_ id: ServerId, _ actions: [CoreAction]) {
+        for action in actions {
+            switch action {
+            case let .send(conn, bytes): sent[id, default: []].append((conn, bytes))
+            case let .close(conn, _): closed[id, default: []].append(conn)
+            case let .persist(records):
+                let last = records.last!.zxid
+                queue.append((id, { [unowned self] core in core.onDurable(upTo: last, nowMs: self.nowMs) }))
+            case let .quorumSend(to, message):
+                guard !isolated.contains(id), !isolated.contains(to) else { continue }
+                queue.append((to, { [unowned self] core in core.onQuorumMessage(from: id, message, nowMs: self.nowMs) }))
+            case .setReading, .snapshot, .truncateLog, .installSnapshot, .persistEpochs:
+                break
+            }
+        }
+    }
+
+    /// Delivers everything queued (and whatever that produces) until the queue is empty.
+    func settle() {
+        while !queue.isEmpty {
+            let (id, input) = queue.removeFirst()
+            perform(id, input(cores[id]!))
+        }
+    }
+
+    func tick(_ n: Int = 1) {
+        for _ in 0..<n {
+            nowMs += 200
+            for id in cores.keys.sorted() {
+                perform(id, cores[id]!.onZabTick(nowMs: nowMs))
+                perform(id, cores[id]!.onTick(nowMs: nowMs))
+            }
+            settle()
+        }
+    }
+
+    var modes: [ServerId: String] { cores.mapValues { $0.ensemble!.mode } }
+
+    /// Takes the client packets `id` sent so far.
+    func takeSent(_ id: ServerId) -> [(UInt64, [UInt8])] {
+        defer { sent[id] = [] }
+        return sent[id] ?? []
+    }
+
+    /// Opens a connection on `id` and completes a new-session handshake; returns the connection and session id.
+    func connect(_ id: ServerId, conn: UInt64) -> (UInt64, Int64) {
+        cores[id]!.onOpened(conn, remote: "/127.0.0.1:\(40000 + conn)", ip: "127.0.0.1", nowMs: nowMs)
+        let request = ConnectRequest(lastZxidSeen: 0, timeOut: 4000, sessionId: 0, passwd: [UInt8](repeating: 0, count: 16))
+        perform(id, cores[id]!.onPacket(conn, request.juteBytes(), nowMs: nowMs))
+        settle()
+        let out = takeSent(id)
+        guard out.count == 1, out[0].0 == conn, var r = Optional(JuteReader(out[0].1)),
+              let response = try? ConnectResponse(from: &r) else { return (conn, 0) }
+        return (conn, response.sessionId)
+    }
+
+    /// Sends a request on `id` and returns the reply headers (and raw packets) it produced once everything settled.
+    func request(_ id: ServerId, conn: UInt64, xid: Int32, _ request: Request) -> [(ReplyHeader, [UInt8])] {
+        perform(id, cores[id]!.onPacket(conn, request.packet(xid: xid), nowMs: nowMs))
+        settle()
+        return takeSent(id).filter { $0.0 == conn }.map { packet in
+            var r = JuteReader(packet.1)
+            return (try! r.read(ReplyHeader.self), packet.1)
+        }
+    }
+}
+
+final class EnsembleCoreTests: XCTestCase {
+    private func servingEnsemble() throws -> MiniEnsemble {
+        let e = try MiniEnsemble()
+        for _ in 0..<30 where Set(e.modes.values) != ["leader", "follower"] { e.tick() }
+        XCTAssertEqual(e.modes.values.sorted(), ["follower", "follower", "leader"], "modes \(e.modes)")
+        return e
+    }
+
+    func testElectsTheHighestIdWhenLogsAreEqual() throws {
+        let e = try servingEnsemble()
+        XCTAssertEqual(e.modes[3], "leader")
+        XCTAssertEqual(e.cores[3]!.ensemble!.zab.followerCounts?.synced, 2)
+        XCTAssertTrue(e.cores[1]!.fourLetterWordText("srvr").contains("Mode: follower"))
+    }
+
+    func testWriteThroughAFollowerIsAnsweredThereAndAppliedEverywhere() throws {
+        let e = try servingEnsemble()
+        let (conn, session) = e.connect(1, conn: 1)
+        XCTAssertNotEqual(session, 0, "the forwarded createSession was answered on the follower")
+        let create = Request.create(CreateRequest(path: "/x", data: [1, 2], acl: ACL.openUnsafe, flags: 0))
+        let replies = e.request(1, conn: conn, xid: 1, create)
+        XCTAssertEqual(replies.map(\.0.err), [0])
+        XCTAssertEqual(replies.map(\.0.xid), [1])
+        for id in [1, 2, 3] as [ServerId] {
+            XCTAssertNotNil(e.cores[id]!.tree.exists("/x"), "server \(id)")
+            XCTAssertNotNil(e.cores[id]!.tree.sessions[session], "server \(id) knows the session")
+        }
+        // The leader's prepare fails; the error comes back to the follower's client through the committed stream.
+        let again = e.request(1, conn: conn, xid: 2, create)
+        XCTAssertEqual(again.map(\.0.err), [ErrorCode.nodeExists.rawValue])
+    }
+
+    func testSyncOnAFollowerIsAnsweredAfterTheLeadersCommits() throws {
+        let e = try servingEnsemble()
+        let (leaderConn, _) = e.connect(3, conn: 1)
+        let (followerConn, _) = e.connect(2, conn: 1)
+        // The follower does not yet know this write when it receives the sync in the same settle round.
+        e.perform(3, e.cores[3]!.onPacket(
+            leaderConn, Request.create(CreateRequest(path: "/s", data: nil, acl: ACL.openUnsafe, flags: 0)).packet(xid: 1),
+            nowMs: e.nowMs))
+        e.perform(2, e.cores[2]!.onPacket(followerConn, Request.sync(SyncRequest(path: "/s")).packet(xid: 5), nowMs: e.nowMs))
+        XCTAssertTrue(e.takeSent(2).isEmpty, "sync must wait for the marker to come back")
+        e.settle()
+        let replies = e.takeSent(2)
+        XCTAssertEqual(replies.count, 1)
+        var r = JuteReader(replies[0].1)
+        let header = try r.read(ReplyHeader.self)
+        XCTAssertEqual(header.xid, 5)
+        XCTAssertEqual(try SyncResponse(from: &r).path, "/s")
+        XCTAssertNotNil(e.cores[2]!.tree.exists("/s"), "the write before the sync is visible after it")
+    }
+
+    func testLosingTheLeaderClosesClientsAndANewLeaderTakesOver() throws {
+        let e = try servingEnsemble()
+        let (conn, _) = e.connect(1, conn: 1)
+        XCTAssertEqual(e.request(1, conn: conn, xid: 1,
+                                 .create(CreateRequest(path: "/kept", data: nil, acl: ACL.openUnsafe, flags: 0))).map(\.0.err), [0])
+        e.isolated = [3]
+        for id in [1, 2] as [ServerId] { e.perform(id, e.cores[id]!.onPeerDisconnected(3, nowMs: e.nowMs)) }
+        e.settle()
+        XCTAssertEqual(e.closed[1], [conn], "the follower dropped its client when the leader went away")
+        for _ in 0..<30 where e.modes[2] != "leader" { e.tick() }
+        XCTAssertEqual(e.modes[2], "leader")
+        XCTAssertEqual(e.modes[1], "follower")
+        let (conn2, session2) = e.connect(1, conn: 2)
+        XCTAssertNotEqual(session2, 0)
+        XCTAssertEqual(e.request(1, conn: conn2, xid: 1,
+                                 .create(CreateRequest(path: "/after", data: nil, acl: ACL.openUnsafe, flags: 0))).map(\.0.err), [0])
+        XCTAssertNotNil(e.cores[2]!.tree.exists("/kept"))
+        XCTAssertNotNil(e.cores[2]!.tree.exists("/after"))
+        XCTAssertNil(e.cores[3]!.tree.exists("/after"), "the isolated old leader commits nothing new")
+    }
+
+    func testForwardedWriteRoundTrip() throws {
+        let ops: [ForwardedWrite] = [
+            .write(sessionId: 5, authIds: [Id(scheme: "digest", id: "u:h")], cxid: 9, op: .multi([
+                .create(path: "/a", data: nil, acl: ACL.openUnsafe, mode: .persistentSequential, ttlMs: nil),
+                .create(path: "/t", data: [], acl: [], mode: .persistentWithTTL, ttlMs: 0),
+                .delete(path: "/a", version: -1), .setData(path: "/b", data: [7], version: 2),
+                .check(path: "/c", version: 1),
+            ])),
+            .write(sessionId: 1, authIds: [], cxid: 0, op: .setACL(path: "/d", acl: ACL.openUnsafe, version: 0)),
+            .write(sessionId: 1, authIds: [], cxid: 0, op: .createSession(sessionId: 77, timeoutMs: 4000)),
+            .write(sessionId: 1, authIds: [], cxid: 3, op: .closeSession(sessionId: 77)),
+            .write(sessionId: 0, authIds: [], cxid: 0, op: .deleteContainer(path: "/e")),
+            .sync(sessionId: 4, cxid: 11),
+            .touch([1, 2, 3]),
+        ]
+        for op in ops { XCTAssertEqual(try ForwardedWrite.decode(op.encode()), op) }
+        XCTAssertThrowsError(try ForwardedWrite.decode([0, 0, 0, 9]))
+    }
+}
+
+extension ServerCore {
+    func fourLetterWordText(_ word: String) -> String { fourLetterWord(word, nowMs: 0) }
+}
