@@ -95,6 +95,9 @@ final class QuorumTransport: @unchecked Sendable {
                 }
             bootstrap.connect(host: addr.host, port: addr.port).whenComplete { result in
                 switch result {
+                case .success(let ch) where !ch.isActive:
+                    // Closed before it could be recorded: channelInactive found nothing to report, so retry here.
+                    self.dial(peer, delayMs: Self.reconnectDelayMinMs)
                 case .success(let ch):
                     var hello = ch.allocator.buffer(capacity: 12)
                     hello.writeInteger(Int32(8))
@@ -115,7 +118,11 @@ final class QuorumTransport: @unchecked Sendable {
             channels[peer] = ch
             return old
         }
-        if let old, old !== ch { old.close(promise: nil) }
+        if let old, old !== ch {
+            // Whatever was in flight on the old connection may be lost: Zab must hear about it.
+            old.close(promise: nil)
+            onDisconnected(peer)
+        }
         logger.info("quorum connection up", metadata: ["peer": "\(peer)"])
     }
 
@@ -129,7 +136,8 @@ final class QuorumTransport: @unchecked Sendable {
             logger.info("quorum connection lost", metadata: ["peer": "\(peer)"])
             onDisconnected(peer)
         }
-        if dialer { dial(peer, delayMs: Self.reconnectDelayMinMs) }
+        // Only the connection currently in use is re-dialed; a replaced one just goes away.
+        if dialer && removed { dial(peer, delayMs: Self.reconnectDelayMinMs) }
     }
 }
 
