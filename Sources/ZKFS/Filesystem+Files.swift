@@ -138,11 +138,11 @@ extension ZKFilesystem {
         }
         let created = try await mapErrors {
             try await self.expectingOwn(.nodeCreated, mode.isSequential ? [] : [path]) {
-            try await self.connection.run(idempotent: false, reconcile: reconcile) { client -> Created in
-                let (actual, stat) = try await client.createWithStat(path, data: [], acl: ACL.openUnsafe,
-                                                                     mode: mode, ttl: ttl)
-                return Created(path: actual, stat: stat)
-            }
+                try await self.connection.run(idempotent: false, reconcile: reconcile) { client -> Created in
+                    let (actual, stat) = try await client.createWithStat(path, data: [], acl: ACL.openUnsafe,
+                                                                         mode: mode, ttl: ttl)
+                    return Created(path: actual, stat: stat)
+                }
             }
         }
         return (created.path, created.stat)

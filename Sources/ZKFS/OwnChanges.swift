@@ -1,0 +1,87 @@
+import Foundation
+import WarrenJute
+
+/// The role each path was given by the events reported so far, so that a deletion reports ISDIR like the
+/// creation did (the kernel may never have looked the node up). Bounded: past `pathsMax` it starts afresh.
+final class EventRoles: @unchecked Sendable {
+    private let lock = NSLock()
+    private var roles: [String: NodeRole] = [:]
+    let pathsMax = 100_000
+
+    func get(_ path: String) -> NodeRole? { lock.withLock { roles[path] } }
+
+    func set(_ path: String, _ role: NodeRole) {
+        lock.withLock {
+            if roles.count >= pathsMax { roles.removeAll() }
+            roles[path] = role
+        }
+    }
+
+    func remove(_ path: String) -> NodeRole? { lock.withLock { roles.removeValue(forKey: path) } }
+}
+
+/// This mount's own changes in flight, so that their watch events are not replayed through the mount (the
+/// kernel already raised events for them). A change is expected before its request is sent, because the
+/// server sends the watch event before the reply; expectations no event consumed expire after `lifetime`.
+final class OwnChanges: @unchecked Sendable {
+    private let lock = NSLock()
+    private var expected: [String: [Date]] = [:]
+    private let lifetime: TimeInterval = 10
+
+    private static func key(_ path: String, _ type: EventType) -> String { "\(type.rawValue) \(path)" }
+
+    /// Roles of nodes this mount is creating, for their creation events (which arrive before the reply, so
+    /// before the role is remembered). A sequential create announces its prefix.
+    private var roles: [(path: String, sequential: Bool, role: NodeRole, at: Date)] = []
+
+    func announceRole(_ role: NodeRole, of path: String, sequential: Bool) {
+        lock.withLock {
+            let now = Date()
+            roles.removeAll { now.timeIntervalSince($0.at) > lifetime }
+            roles.append((path, sequential, role, now))
+        }
+    }
+
+    /// The role announced for `path` (a sequential prefix followed by the 10-digit counter matches), if any.
+    func announcedRole(of path: String) -> NodeRole? {
+        lock.withLock {
+            roles.last { entry in
+                guard entry.sequential else { return entry.path == path }
+                guard path.hasPrefix(entry.path) else { return false }
+                let counter = path.dropFirst(entry.path.count)
+                return counter.count == 10 && counter.allSatisfy(\.isASCII) && counter.allSatisfy(\.isNumber)
+            }?.role
+        }
+    }
+
+    func expect(path: String, type: EventType) {
+        lock.withLock { expected[Self.key(path, type), default: []].append(Date()) }
+    }
+
+    /// Forgets one expectation (its request failed).
+    func cancel(path: String, type: EventType) {
+        lock.withLock {
+            let key = Self.key(path, type)
+            guard var dates = expected[key], !dates.isEmpty else { return }
+            dates.removeLast()
+            expected[key] = dates.isEmpty ? nil : dates
+        }
+    }
+
+    /// Whether an event of `type` on `path` was expected (and takes that expectation).
+    func consume(path: String, type: EventType) -> Bool {
+        lock.withLock {
+            let key = Self.key(path, type)
+            let now = Date()
+            guard var dates = expected[key] else { return false }
+            dates.removeAll { now.timeIntervalSince($0) > lifetime }
+            guard !dates.isEmpty else {
+                expected[key] = nil
+                return false
+            }
+            dates.removeFirst()
+            expected[key] = dates.isEmpty ? nil : dates
+            return true
+        }
+    }
+}
