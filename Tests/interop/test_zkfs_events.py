@@ -236,6 +236,24 @@ def test_each_reader_gets_every_line_and_cat_follows_until_killed(zk, base, moun
             cat.kill()
 
 
+def test_shell_while_read_loop_follows_the_stream(zk, base, mount):
+    """bash's `read` takes one byte per read(2) on a pipe-like file: lines still arrive whole and in order."""
+    script = (f'while read -r dir events name; do [ "$name" = stop ] && exit 0; '
+              f'case "$dir" in *{base}/) echo "$events $name";; esac; done < {mount.path}/.events')
+    loop = subprocess.Popen(["bash", "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        time.sleep(0.3)
+        zk.create(f"{base}/one", b"1")
+        zk.set(f"{base}/one", b"2")
+        zk.create(f"{base}/stop", b"x")
+        out, _ = loop.communicate(timeout=10)
+        assert out.splitlines() == ["CREATE one", "MODIFY one"]
+        assert loop.returncode == 0
+    finally:
+        if loop.poll() is None:
+            loop.kill()
+
+
 def test_slow_reader_gets_an_overflow_line(zk, base, imount):
     fd = os.open(imount.path / ".events", os.O_RDONLY | os.O_NONBLOCK)
     try:
