@@ -41,6 +41,8 @@ final class WaitingReads: @unchecked Sendable {
 
     func reserve() -> UInt { lock.withLock { defer { next += 1 }; return next } }
     func set(_ id: UInt, _ w: Waiting) { lock.withLock { waiting[id] = w } }
+    /// Records the wait's token, unless the read was answered meanwhile (and so removed).
+    func setToken(_ id: UInt, _ token: UInt64) { lock.withLock { waiting[id]?.token = token } }
     func remove(_ id: UInt) -> Waiting? { lock.withLock { waiting.removeValue(forKey: id) } }
 }
 
@@ -123,12 +125,14 @@ extension FuseBridge {
             }
             let request = Request(raw: req)
             let id = waitingReads.reserve()
+            // Registered before waiting, so that an answer racing with the registration removes it for good.
+            waitingReads.set(id, .init(reader: reader, token: 0))
             let token = reader.wait(EventReader.Waiter(sizeMax: size) { [self] bytes in
                 _ = waitingReads.remove(id)
                 replyBytes(request.raw, bytes)
             })
             guard let token else { return }
-            waitingReads.set(id, .init(reader: reader, token: token))
+            waitingReads.setToken(id, token)
             // Called at once if the interrupt already came.
             fuse_req_interrupt_func(req, { req, data in
                 let b = FuseBridge.from(req)
