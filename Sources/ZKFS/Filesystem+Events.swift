@@ -31,6 +31,12 @@ extension ZKFilesystem {
     }
 
     private func handle(_ change: PendingChange) async {
+        let type = change.event.type
+        guard eventReaders.count > 0 || replaySink != nil else {
+            // Nobody follows the stream: only pollers of open files, which need no role (so no round trip).
+            if type == .nodeDataChanged || type == .nodeDeleted { markFilesChanged(change.event.path) }
+            return
+        }
         guard let event = await changeEvent(for: change) else { return }
         let line = event.inotifyLine(mountpoint: options.mountpoint)
         for (fh, reader) in eventReaders.allWithNumbers() {
