@@ -297,6 +297,7 @@ def test_inotifywait_reports_other_clients_changes(zk, base, imount):
         out.wait_for(lambda ls: f"{d} CREATE,ISDIR sub" in ls, what="CREATE,ISDIR")
         time.sleep(0.2)  # inotifywait -r adds its watch on the new directory
         zk.create(f"{base}/sub/inner", b"x")
+        zk.set(f"{base}/sub/inner", b"y")
         zk.set(f"{base}/sub", b"own data")
         zk.delete(f"{base}/sub/inner")
         zk.delete(f"{base}/sub")
@@ -306,6 +307,7 @@ def test_inotifywait_reports_other_clients_changes(zk, base, imount):
             f"{d} MODIFY f",
             f"{d} CREATE,ISDIR sub",
             f"{d}sub/ CREATE inner",
+            f"{d}sub/ MODIFY inner",
             f"{d}sub/ MODIFY .data",
             f"{d}sub/ DELETE inner",
             f"{d} DELETE,ISDIR sub",
