@@ -43,8 +43,9 @@ public struct ChangeEvent: Equatable, Sendable {
         return "\(dir)/ \(events) \(name)\n"
     }
 
-    /// The line that replaces `dropped` lines a reader was too slow to take: `<mountpoint>/ Q_OVERFLOW <dropped>`.
-    public static func overflowLine(mountpoint: String, dropped: Int) -> String {
-        "\(mountpoint)/ Q_OVERFLOW \(dropped)\n"
+    /// The line that replaces `dropped` lines a reader was too slow to take: `<mountpoint>/ Q_OVERFLOW <dropped>`;
+    /// with `dropped` nil (changes may have been missed while disconnected, number unknown) `<mountpoint>/ Q_OVERFLOW `.
+    public static func overflowLine(mountpoint: String, dropped: Int?) -> String {
+        "\(mountpoint)/ Q_OVERFLOW \(dropped.map(String.init) ?? "")\n"
     }
 }

@@ -14,6 +14,9 @@ public final class ZooKeeperConnection: @unchecked Sendable {
     let onWatchEvent: @Sendable (WatchEvent) -> Void
     /// Called after a new session replaced an expired one: anything cached may be stale.
     let onNewSession: @Sendable () -> Void
+    /// Called when the session is back after a disconnection: watch events may have been missed (ZooKeeper does
+    /// not resend what a persistent watch missed).
+    let onReconnected: @Sendable () -> Void
 
     private let lock = NSLock()
     private var client: ZooKeeperClient?
@@ -22,11 +25,12 @@ public final class ZooKeeperConnection: @unchecked Sendable {
     private var recursiveWatch: Bool
 
     public init(options: MountOptions, logger: Logger, onWatchEvent: @escaping @Sendable (WatchEvent) -> Void,
-                onNewSession: @escaping @Sendable () -> Void) {
+                onNewSession: @escaping @Sendable () -> Void, onReconnected: @escaping @Sendable () -> Void = {}) {
         self.options = options
         self.logger = logger
         self.onWatchEvent = onWatchEvent
         self.onNewSession = onNewSession
+        self.onReconnected = onReconnected
         self.recursiveWatch = !options.oneShotWatches
     }
 
@@ -94,6 +98,7 @@ public final class ZooKeeperConnection: @unchecked Sendable {
         let onWatchEvent = self.onWatchEvent
         Task.detached { for await event in events { onWatchEvent(event) } }
         Task.detached { [weak self] in
+            var disconnected = false
             for await event in sessions {
                 guard let self else { return }
                 switch event {
@@ -104,8 +109,12 @@ public final class ZooKeeperConnection: @unchecked Sendable {
                 case .authFailed:
                     self.logger.critical("zkfs: the server rejected the credentials; requests will fail with EACCES/EIO")
                 case .disconnected:
+                    disconnected = true
                     self.logger.warning("zkfs: disconnected from \(self.options.connectString); reconnecting")
-                case .connected, .closed:
+                case .connected:
+                    if disconnected { self.onReconnected() }
+                    disconnected = false
+                case .closed:
                     break
                 }
             }

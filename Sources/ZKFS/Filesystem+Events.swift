@@ -96,6 +96,23 @@ extension ZKFilesystem {
         invalidator?.post(notices)
     }
 
+    /// After a disconnection or a session expiry: watch events may have been missed. Every reader of the event
+    /// stream gets an overflow line without a count, and every open file counts as changed (its pollers wake
+    /// and re-read).
+    func changesMayBeMissed() {
+        let line = ChangeEvent.overflowLine(mountpoint: options.mountpoint, dropped: nil)
+        var notices: [Notice] = []
+        for (fh, reader) in eventReaders.allWithNumbers() {
+            reader.append(line)
+            notices.append(.poll(.events(fh)))
+        }
+        for (fh, handle) in files.allWithNumbers() where handle.readable && handle.markChanged() {
+            notices.append(.poll(.file(fh)))
+        }
+        invalidator?.post(notices)
+        logger.notice("zkfs: changes made while disconnected are not reported; readers of the event stream get Q_OVERFLOW")
+    }
+
     // MARK: - Poll
 
     /// What a poll of the open file `fh` reports now: readable (POLLIN|POLLRDNORM|POLLPRI) once its node changed

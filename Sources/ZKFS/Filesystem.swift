@@ -54,7 +54,11 @@ public final class ZKFilesystem: @unchecked Sendable {
         let connection = ZooKeeperConnection(
             options: options, logger: logger,
             onWatchEvent: { [weak self] event in self?.watchEventArrived(event) },
-            onNewSession: { [weak self] in self?.invalidateEverything() })
+            onNewSession: { [weak self] in
+                self?.invalidateEverything()
+                self?.changesMayBeMissed()
+            },
+            onReconnected: { [weak self] in self?.changesMayBeMissed() })
         self.connection = connection
         try await connection.start()
     }

@@ -13,6 +13,7 @@ final class ChangeEventTests: XCTestCase {
         XCTAssertEqual(ChangeEvent(node: "/a/b c", kind: .delete, isDirectory: false).inotifyLine(mountpoint: "/zk"),
                        "/zk/a/ DELETE b c\n")
         XCTAssertEqual(ChangeEvent.overflowLine(mountpoint: "/zk", dropped: 3), "/zk/ Q_OVERFLOW 3\n")
+        XCTAssertEqual(ChangeEvent.overflowLine(mountpoint: "/zk", dropped: nil), "/zk/ Q_OVERFLOW \n")
         XCTAssertEqual(ChangeEvent(node: "/a/b", kind: .delete, isDirectory: false).path, "/a/b")
     }
 }

@@ -12,6 +12,7 @@ import errno
 import os
 import select
 import shutil
+import signal
 import statistics
 import subprocess
 import threading
@@ -459,3 +460,43 @@ def test_options_rename_or_remove_the_stream_and_inotify_needs_rw(server, zk, ba
     finally:
         renamed.close()
         none.close()
+
+
+def test_missed_changes_are_announced_after_a_disconnection_and_an_expiry(server, zk, base, tmp_path):
+    """Changes made while zkfs had no connection are lost (no watch resends them): readers of the stream get a
+    `Q_OVERFLOW ` line without a count, and open files become ready so that their pollers re-read."""
+    from tcpproxy import TcpProxy
+
+    host, port = server.hosts.rsplit(":", 1)
+    proxy = TcpProxy(host, int(port))
+    m = Mount(proxy.hosts, tmp_path / "m", tmp_path / "m.log", options="session_timeout=4000")
+    overflow = f"{m.path}/ Q_OVERFLOW "
+    try:
+        zk.create(f"{base}/f", b"1")
+        fd = os.open(m.path / base.lstrip("/") / "f", os.O_RDONLY)
+        ev = os.open(m.path / ".events", os.O_RDONLY | os.O_NONBLOCK)
+        p = select.poll()
+        p.register(fd, READY)
+        proxy.cut()
+        eventually(lambda: "disconnected" in m.log_tail(), what="the disconnection")
+        proxy.restore()
+        eventually(lambda: select.select([ev], [], [], 0.1)[0], timeout=15, what="the stream after reconnecting")
+        assert os.read(ev, 4096).decode().splitlines()[-1] == overflow
+        assert p.poll(0), "an open file counts as changed"
+        assert os.pread(fd, 10, 0) == b"1"
+
+        (m.path / base.lstrip("/") / "eph@e").write_bytes(b"")  # goes when the session does
+        assert zk.exists(f"{base}/eph")
+        m.proc.send_signal(signal.SIGSTOP)
+        try:
+            eventually(lambda: zk.exists(f"{base}/eph") is None, timeout=20, what="the session expired")
+        finally:
+            m.proc.send_signal(signal.SIGCONT)
+        eventually(lambda: "new session" in m.log_tail(), timeout=20, what="a new session")
+        eventually(lambda: select.select([ev], [], [], 0.1)[0], timeout=5, what="the stream after the expiry")
+        assert overflow in os.read(ev, 4096).decode().splitlines()
+        os.close(ev)
+        os.close(fd)
+    finally:
+        m.close()
+        proxy.close()
