@@ -17,6 +17,9 @@ final class EnsembleState {
     /// sends FOLLOWERINFO at once); replayed in arrival order if this server ends up leading, dropped otherwise.
     var earlyMessages: [(ServerId, ZabMessage)] = []
     static let earlyMessagesMax = 64
+    /// Zab actions emitted and not yet carried out, in emission order, and whether `runZab` is carrying them out.
+    var pendingActions = Deque<ZabAction>()
+    var runningActions = false
 
     init(zab: ZabNode) { self.zab = zab }
 
@@ -72,60 +75,72 @@ extension ServerCore {
         return actions
     }
 
-    /// Feeds one event to the Zab node and carries out its actions in order. Actions caused by an action (a
-    /// forwarded write turned into a proposal) are queued behind the ones already emitted, keeping emission order.
+    /// Feeds one event to the Zab node and carries out its actions in order.
+    ///
+    /// Carrying out an action can feed Zab again (a delivered createSession replays a client's queued packets, a
+    /// forwarded write becomes a proposal). Such nested calls only queue their actions behind the ones already
+    /// emitted and return nothing; the outermost call carries everything out, so the disk and the network see
+    /// actions exactly in emission order (persist batches must reach the writer in the order Zab emitted them).
     func runZab(_ event: ZabEvent, nowMs: Int64) -> [CoreAction] {
         guard let ens = ensemble else { return [] }
-        var queue = Deque(ens.zab.on(event))
+        ens.pendingActions.append(contentsOf: ens.zab.on(event))
+        guard !ens.runningActions else { return [] }
+        ens.runningActions = true
+        defer { ens.runningActions = false }
         var actions: [CoreAction] = []
-        while let action = queue.popFirst() {
-            switch action {
-            case let .send(to, message):
-                actions.append(.quorumSend(to, message))
-            case let .sendSnapshot(to, epoch, lastZxid):
-                precondition(tree.lastProcessedZxid == lastZxid.raw,
-                             "snapshot for \(to) at \(lastZxid) but the tree is at \(tree.lastProcessedZxid)")
-                actions.append(.quorumSend(to, .snapshot(epoch: epoch, lastZxid: lastZxid, state: tree.snapshot())))
-            case let .persist(entries):
-                actions.append(.persist(entries.map { ($0.zxid.raw, $0.payload) }))
-            case let .truncateLog(after):
-                actions.append(.truncateLog(after.raw))
-            case let .installSnapshot(lastZxid, state):
-                actions += installLeaderSnapshot(lastZxid: lastZxid, state: state, nowMs: nowMs)
-            case let .persistEpochs(epochs):
-                actions.append(.persistEpochs(epochs))
-            case let .deliver(entries):
-                for entry in entries { actions += deliverCommitted(entry, nowMs: nowMs) }
-                actions += drain(nowMs: nowMs)
-                if pausedConnections > 0 { resumeDrained(&actions) }
-            case let .forwarded(_, payload):
-                if let next = proposeForwarded(payload, nowMs: nowMs) { queue.append(contentsOf: ens.zab.on(next)) }
-            case let .rejected(_, reason):
-                logger.warning("write rejected by the replication layer", metadata: ["reason": "\(reason)"])
-                actions += dropClients("not serving: \(reason)")
-            case .becameLooking:
-                if ens.mode != "looking" { logger.info("looking for a leader", metadata: ["was": "\(ens.mode)"]) }
-                ens.mode = "looking"
-                actions += dropClients("server lost its leader; reconnect to another server")
-            case let .becameLeader(epoch):
-                ens.mode = "leader"
-                logger.info("leading", metadata: ["epoch": "\(epoch)", "zxid": "0x\(Self.hex(tree.lastProcessedZxid))"])
-                // The previous leader's expiry clocks are gone: every session gets a full timeout from now.
-                for s in sessions.all { _ = sessions.touch(s.id, nowMs: nowMs) }
-            case let .becameFollower(leader, epoch):
-                ens.mode = "follower"
-                logger.info("following", metadata: ["leader": "\(leader)", "epoch": "\(epoch)"])
-            case let .becameObserver(leader, epoch):
-                ens.mode = "observer"
-                logger.info("observing", metadata: ["leader": "\(leader)", "epoch": "\(epoch)"])
-            }
-        }
-        if ens.zab.state != .looking && !ens.earlyMessages.isEmpty {
+        while true {
+            while let action = ens.pendingActions.popFirst() { actions += carryOut(action, nowMs: nowMs) }
+            guard ens.zab.state != .looking, !ens.earlyMessages.isEmpty else { break }
             let early = ens.earlyMessages
             ens.earlyMessages = []
-            if ens.zab.state == .leading {
-                for (peer, message) in early { actions += runZab(.message(from: peer, message), nowMs: nowMs) }
-            }
+            guard ens.zab.state == .leading else { break }
+            for (peer, message) in early { ens.pendingActions.append(contentsOf: ens.zab.on(.message(from: peer, message))) }
+        }
+        return actions
+    }
+
+    private func carryOut(_ action: ZabAction, nowMs: Int64) -> [CoreAction] {
+        guard let ens = ensemble else { return [] }
+        var actions: [CoreAction] = []
+        switch action {
+        case let .send(to, message):
+            actions.append(.quorumSend(to, message))
+        case let .sendSnapshot(to, epoch, lastZxid):
+            precondition(tree.lastProcessedZxid == lastZxid.raw,
+                         "snapshot for \(to) at \(lastZxid) but the tree is at \(tree.lastProcessedZxid)")
+            actions.append(.quorumSend(to, .snapshot(epoch: epoch, lastZxid: lastZxid, state: tree.snapshot())))
+        case let .persist(entries):
+            actions.append(.persist(entries.map { ($0.zxid.raw, $0.payload) }))
+        case let .truncateLog(after):
+            actions.append(.truncateLog(after.raw))
+        case let .installSnapshot(lastZxid, state):
+            actions += installLeaderSnapshot(lastZxid: lastZxid, state: state, nowMs: nowMs)
+        case let .persistEpochs(epochs):
+            actions.append(.persistEpochs(epochs))
+        case let .deliver(entries):
+            for entry in entries { actions += deliverCommitted(entry, nowMs: nowMs) }
+            actions += drain(nowMs: nowMs)
+            if pausedConnections > 0 { resumeDrained(&actions) }
+        case let .forwarded(_, payload):
+            if let next = proposeForwarded(payload, nowMs: nowMs) { ens.pendingActions.append(contentsOf: ens.zab.on(next)) }
+        case let .rejected(_, reason):
+            logger.warning("write rejected by the replication layer", metadata: ["reason": "\(reason)"])
+            actions += dropClients("not serving: \(reason)")
+        case .becameLooking:
+            if ens.mode != "looking" { logger.info("looking for a leader", metadata: ["was": "\(ens.mode)"]) }
+            ens.mode = "looking"
+            actions += dropClients("server lost its leader; reconnect to another server")
+        case let .becameLeader(epoch):
+            ens.mode = "leader"
+            logger.info("leading", metadata: ["epoch": "\(epoch)", "zxid": "0x\(Self.hex(tree.lastProcessedZxid))"])
+            // The previous leader's expiry clocks are gone: every session gets a full timeout from now.
+            for s in sessions.all { _ = sessions.touch(s.id, nowMs: nowMs) }
+        case let .becameFollower(leader, epoch):
+            ens.mode = "follower"
+            logger.info("following", metadata: ["leader": "\(leader)", "epoch": "\(epoch)"])
+        case let .becameObserver(leader, epoch):
+            ens.mode = "observer"
+            logger.info("observing", metadata: ["leader": "\(leader)", "epoch": "\(epoch)"])
         }
         return actions
     }
@@ -161,6 +176,7 @@ extension ServerCore {
     /// which is after everything the leader had committed when it received the marker.
     func forwardSync(_ id: UInt64, _ header: RequestHeader, _ request: Request, nowMs: Int64) -> [CoreAction] {
         guard let sid = conns[id]?.sessionId else { return [] }
+        logger.debug("sync forwarded", metadata: ["session": "0x\(Self.hex(sid))", "cxid": "\(header.xid)"])
         pipeline.append(.forwarded(sessionId: sid, cxid: header.xid, .maintenance))
         var actions = enqueueRead(id, header, request, nowMs: nowMs)
         actions += runZab(.clientProposal(payload: ForwardedWrite.sync(sessionId: sid, cxid: header.xid).encode()), nowMs: nowMs)
@@ -191,6 +207,7 @@ extension ServerCore {
             for id in ids { _ = sessions.touch(id, nowMs: nowMs) }
             return nil
         case let .sync(sid, cxid):
+            logger.debug("sync marker proposed", metadata: ["session": "0x\(Self.hex(sid))", "cxid": "\(cxid)"])
             guard let zxid = ens.zab.nextProposalZxid else { return nil }
             let txn = Txn(header: TxnHeader(sessionId: sid, cxid: cxid, zxid: zxid.raw, timeMs: nowMs), body: .error(.ok))
             ens.pendingSyncZxids.insert(zxid.raw)
@@ -214,9 +231,12 @@ extension ServerCore {
         }
     }
 
-    /// Applies one committed txn. The request it answers, if it came from this server, is at the pipeline's head:
-    /// both this server's proposals (leader) and its forwarded writes (follower) are delivered in pipeline order.
+    /// Applies one committed txn. The request it answers, if it came from this server, is the first txn or
+    /// forwarded entry of the pipeline: both this server's proposals (leader) and its forwarded writes (follower)
+    /// are delivered in pipeline order. Replies and reads queued in front of it are sent first.
     private func deliverCommitted(_ entry: LogEntry, nowMs: Int64) -> [CoreAction] {
+        // An earlier delivery of the same batch may have uncovered queued replies/reads; they go before this txn.
+        var actions = drain(nowMs: nowMs)
         var r = JuteReader(entry.payload)
         guard let txn = try? Txn(from: &r), txn.zxid == entry.zxid.raw else {
             preconditionFailure("committed entry \(entry.zxid) does not hold its txn")
@@ -228,23 +248,27 @@ extension ServerCore {
         var origin: TxnOrigin = .maintenance
         if case .closeSession = txn.body { origin = .closeSession(conn: nil, xid: 0, startMs: nowMs) }
         switch pipeline.first {
-        case .txn(let t, let o)? where t.zxid == txn.zxid:
-            pipeline.removeFirst()
-            origin = o
+        case .txn(let t, let o)?:
+            precondition(t.zxid >= txn.zxid, "local proposal \(t.zxid) skipped by delivery of \(txn.zxid)")
+            if t.zxid == txn.zxid {
+                pipeline.removeFirst()
+                origin = o
+            }
         case .forwarded(let sid, let cxid, let o)? where sid == txn.header.sessionId && cxid == txn.header.cxid:
             pipeline.removeFirst()
             origin = o
         default:
-            break
+            break  // a txn another server's client asked for (or the leader's own expiry/cleanup)
         }
         if case .error(let err) = txn.body, err != .ok, case .request(let conn, let xid, _, let startMs, _) = origin {
             // A forwarded write the leader could not prepare: answer like a local failure would have.
             conns[conn]?.outstanding -= 1
             recordLatency(conn, startMs: startMs, nowMs: nowMs)
             _ = tree.apply(txn)
-            return conns[conn] == nil ? [] : [.send(conn, countSent(conn, replyBytes(xid: xid, err: err)))]
+            if conns[conn] != nil { actions.append(.send(conn, countSent(conn, replyBytes(xid: xid, err: err)))) }
+            return actions
         }
-        return applyDurable(txn, origin, nowMs: nowMs)
+        return actions + applyDurable(txn, origin, nowMs: nowMs)
     }
 
     /// Replaces the tree with the leader's snapshot (SNAP sync) and brings the session tracker in line with it.
