@@ -39,11 +39,14 @@ extension ZKFilesystem {
         }
         guard let event = await changeEvent(for: change) else { return }
         let line = event.inotifyLine(mountpoint: options.mountpoint)
+        // Every append wakes the reader's pollers (a no-op if none wait): a wake skipped because the queue
+        // looked non-empty could be lost to a read emptying it meanwhile.
+        var wakes: [Notice] = []
         for (fh, reader) in eventReaders.allWithNumbers() {
-            let wasEmpty = !reader.hasData
             reader.append(line)
-            if wasEmpty { invalidator?.post([.poll(.events(fh))]) }
+            wakes.append(.poll(.events(fh)))
         }
+        invalidator?.post(wakes)
         if event.kind == .modify || event.kind == .delete { markFilesChanged(change.event.path) }
         if let replay = replaySink {
             let kind = change.event.type
