@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -155,6 +156,42 @@ def test_pipelined_load_through_every_server_completes(ensemble):
         result = json.loads(out.stdout)
         assert result["errorsTotal"] == 0 and result["connectionErrors"] == 0, result
         assert result["ops"] > 0
+
+
+def test_only_dead_sessions_expire_when_clients_sit_on_followers(ensemble):
+    # Followers report client activity to the leader, which alone expires sessions.
+    leader = ensemble.leader()
+    f1, f2 = [i for i in ensemble.ids if i != leader]
+    live = ensemble.client([f1])
+    live.ensure_path("/eph")
+    live.create("/eph/live", ephemeral=True)
+    script = (
+        "import sys, time\n"
+        "from kazoo.client import KazooClient\n"
+        f"zk = KazooClient(hosts='{ensemble.hosts([f2])}', timeout={SESSION_TIMEOUT_S})\n"
+        "zk.start(timeout=10)\n"
+        "zk.create('/eph/dead', ephemeral=True)\n"
+        "print('ready', flush=True)\n"
+        "time.sleep(60)\n")
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "ready"
+        live_session = live.client_id[0]
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        deadline = time.monotonic() + 3 * SESSION_TIMEOUT_S
+        while time.monotonic() < deadline and live.exists("/eph/dead"):
+            time.sleep(0.2)
+        live.sync("/eph")
+        assert live.exists("/eph/dead") is None, "the dead client's session never expired"
+        time.sleep(SESSION_TIMEOUT_S)  # the live session, pinging a follower only, must outlast its timeout
+        assert live.exists("/eph/live") is not None
+        assert live.client_id[0] == live_session
+    finally:
+        if child.poll() is None:
+            child.kill()
+        live.stop()
+        live.close()
 
 
 def test_session_survives_kill9_of_leader_without_losing_acknowledged_writes(ensemble):
