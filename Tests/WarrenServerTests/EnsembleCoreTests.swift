@@ -19,12 +19,12 @@ final class MiniEnsemble {
     /// Peers whose link is cut: messages to and from them are dropped.
     var isolated: Set<ServerId> = []
 
-    init(size: Int = 3) throws {
+    init(size: Int = 3, observers: Set<Int> = []) throws {
         var config = ServerConfig()
         config.tickTimeMs = 200
         config.snapCount = 1_000_000
         config.peers = (1...size).map {
-            PeerConfig(id: Int64($0), host: "127.0.0.1", quorumPort: 0, electionPort: 0, isObserver: false)
+            PeerConfig(id: Int64($0), host: "127.0.0.1", quorumPort: 0, electionPort: 0, isObserver: observers.contains($0))
         }
         let logger = Logger(label: "warren-test") { _ in SwiftLogNoOpLogHandler() }
         for id in 1...Int64(size) {
@@ -176,6 +176,21 @@ final class EnsembleCoreTests: XCTestCase {
         XCTAssertNotNil(e.cores[2]!.tree.exists("/kept"))
         XCTAssertNotNil(e.cores[2]!.tree.exists("/after"))
         XCTAssertNil(e.cores[3]!.tree.exists("/after"), "the isolated old leader commits nothing new")
+    }
+
+    func testAnObserverServesReadsAndForwardsWrites() throws {
+        let e = try MiniEnsemble(size: 4, observers: [4])
+        for _ in 0..<30 where e.modes.values.sorted() != ["follower", "follower", "leader", "observer"] { e.tick() }
+        XCTAssertEqual(e.modes[4], "observer", "modes \(e.modes)")
+        XCTAssertNotEqual(e.modes.first { $0.value == "leader" }?.key, 4)
+        XCTAssertTrue(e.cores[4]!.fourLetterWordText("srvr").contains("Mode: observer"))
+        let (conn, session) = e.connect(4, conn: 1)
+        XCTAssertNotEqual(session, 0)
+        XCTAssertEqual(e.request(4, conn: conn, xid: 1,
+                                 .create(CreateRequest(path: "/o", data: [9], acl: ACL.openUnsafe, flags: 0))).map(\.0.err), [0])
+        for id in [1, 2, 3, 4] as [ServerId] { XCTAssertNotNil(e.cores[id]!.tree.exists("/o"), "server \(id)") }
+        let leader = e.modes.first { $0.value == "leader" }!.key
+        XCTAssertEqual(e.cores[leader]!.ensemble!.zab.followerCounts?.synced, 2, "observers are not followers")
     }
 
     func testForwardedWriteRoundTrip() throws {
