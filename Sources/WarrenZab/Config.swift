@@ -1,3 +1,5 @@
+import WarrenTree
+
 /// How a server takes part in the ensemble.
 public enum MemberRole: Hashable, Sendable {
     /// Votes in elections, acks proposals, may lead.
@@ -91,17 +93,6 @@ public struct DurableState: Sendable, Equatable {
     }
 }
 
-/// A small seeded generator (SplitMix64): the core's only source of randomness, so a seed replays a run exactly.
-public struct SeededRandom: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-
-    public init(seed: UInt64) { state = seed }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+/// The core's only source of randomness, so a seed replays a run exactly: the same SplitMix64 the session tracker
+/// uses.
+public typealias SeededRandom = SessionTracker.SplitMix64
