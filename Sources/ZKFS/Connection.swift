@@ -17,20 +17,27 @@ public final class ZooKeeperConnection: @unchecked Sendable {
     /// Called when the session is back after a disconnection: watch events may have been missed (ZooKeeper does
     /// not resend what a persistent watch missed).
     let onReconnected: @Sendable () -> Void
+    /// Called with true when the recursive watch is registered on a connected session (from then on every change
+    /// is reported), and with false when that stops being known (disconnection, expiry).
+    let onWatchHealth: @Sendable (Bool) -> Void
 
     private let lock = NSLock()
     private var client: ZooKeeperClient?
     private var stopped = false
     /// False if the server refused addWatch (older than 3.6): reads then leave one-shot watches.
     private var recursiveWatch: Bool
+    /// Whether the current client is connected (as far as its session events said).
+    private var connected = true
 
     public init(options: MountOptions, logger: Logger, onWatchEvent: @escaping @Sendable (WatchEvent) -> Void,
-                onNewSession: @escaping @Sendable () -> Void, onReconnected: @escaping @Sendable () -> Void = {}) {
+                onNewSession: @escaping @Sendable () -> Void, onReconnected: @escaping @Sendable () -> Void = {},
+                onWatchHealth: @escaping @Sendable (Bool) -> Void = { _ in }) {
         self.options = options
         self.logger = logger
         self.onWatchEvent = onWatchEvent
         self.onNewSession = onNewSession
         self.onReconnected = onReconnected
+        self.onWatchHealth = onWatchHealth
         self.recursiveWatch = !options.oneShotWatches
     }
 
@@ -92,7 +99,10 @@ public final class ZooKeeperConnection: @unchecked Sendable {
 
     /// Makes `client` current: subscribes to its watch and session events and adds the recursive watch.
     private func install(_ client: ZooKeeperClient) {
-        lock.withLock { self.client = client }
+        lock.withLock {
+            self.client = client
+            connected = true
+        }
         let events = client.watchEvents()
         let sessions = client.sessionEvents()
         let onWatchEvent = self.onWatchEvent
@@ -103,6 +113,8 @@ public final class ZooKeeperConnection: @unchecked Sendable {
                 guard let self else { return }
                 switch event {
                 case .expired:
+                    self.lock.withLock { self.connected = false }
+                    self.onWatchHealth(false)
                     self.logger.critical(
                         "zkfs: SESSION EXPIRED for \(self.options.connectString) (session 0x\(String(UInt64(bitPattern: client.sessionId), radix: 16))): ephemerals and @held locks of this mount are gone; opening a new session")
                     await self.replaceExpiredSession()
@@ -110,9 +122,19 @@ public final class ZooKeeperConnection: @unchecked Sendable {
                     self.logger.critical("zkfs: the server rejected the credentials; requests will fail with EACCES/EIO")
                 case .disconnected:
                     disconnected = true
+                    self.lock.withLock { self.connected = false }
+                    self.onWatchHealth(false)
                     self.logger.warning("zkfs: disconnected from \(self.options.connectString); reconnecting")
                 case .connected:
-                    if disconnected { self.onReconnected() }
+                    // The client re-registered the recursive watch (from the last zxid seen) before this event.
+                    let healthy = self.lock.withLock { () -> Bool in
+                        self.connected = true
+                        return self.recursiveWatch
+                    }
+                    if disconnected {
+                        self.onReconnected()
+                        if healthy { self.onWatchHealth(true) }
+                    }
                     disconnected = false
                 case .closed:
                     break
@@ -129,7 +151,11 @@ public final class ZooKeeperConnection: @unchecked Sendable {
         }
         do {
             try await client.addWatch("/", mode: .persistentRecursive)
-            lock.withLock { recursiveWatch = true }
+            let healthy = lock.withLock { () -> Bool in
+                recursiveWatch = true
+                return connected && self.client === client
+            }
+            if healthy { onWatchHealth(true) }
         } catch let error as ZooKeeperError where error.code == .unimplemented {
             logger.notice("zkfs: server has no addWatch; falling back to one-shot watches")
             lock.withLock { recursiveWatch = false }

@@ -225,6 +225,10 @@ extension ZKFilesystem {
     /// Runs `body`, a request that makes the change `type` on `path`, expecting its watch event (so it is not
     /// replayed) when replay is on.
     func expectingOwn<T>(_ type: EventType, _ paths: [String], _ body: () async throws -> T) async throws -> T {
+        // Dropped after the change too, so that an open after this returns cannot be served the old data (the
+        // change's watch event may come later); a read under way meanwhile does not store (see DataCache).
+        for path in paths { dataCache.invalidate(path) }
+        defer { for path in paths { dataCache.invalidate(path) } }
         guard replaySink != nil else { return try await body() }
         for path in paths { ownChanges.expect(path: path, type: type) }
         do {

@@ -35,7 +35,18 @@ extension ZKFilesystem {
         return files.insert(handle)
     }
 
-    /// Reads the node (or, for a write-only truncating open, only its version) into a new handle.
+    /// Opens `ino` read-only from the data cache without waiting, if it can; nil if the open needs the server.
+    public func openFromCache(_ ino: UInt64, flags: Int32) -> UInt64? {
+        let mode = AccessMode(flags: flags)
+        guard !mode.writable, !mode.truncate, let key = inodes.key(of: ino), key.role != .directory,
+              let (data, stat) = dataCache.lookup(key.path)
+        else { return nil }
+        return files.insert(OpenFile(ino: ino, path: key.path, readable: true, writable: false, append: mode.append,
+                                     data: data, version: stat.version, dirty: false))
+    }
+
+    /// Reads the node (or, for a write-only truncating open, only its version) into a new handle. A read-only
+    /// open may be served from `dataCache`, and any read of the node refills it.
     /// - Throws: ENOENT if the node is gone; ESTALE if `expectedVersion` is given and the node has another.
     func openHandle(ino: UInt64, path: String, mode: AccessMode, expectedVersion: Int32?) async throws
         -> OpenFile
@@ -46,9 +57,13 @@ extension ZKFilesystem {
         if mode.truncate && !mode.readable {
             guard let s = try await self.stat(path) else { throw FSError(ENOENT, path) }
             (data, stat) = ([], s)
+        } else if !mode.writable, let cached = dataCache.lookup(path) {
+            (data, stat) = cached
         } else {
+            let ticket = dataCache.ticket()
             let (d, s) = try await mapErrors { try await self.connection.run { try await $0.getData(path, watch: watch) } }
             (data, stat) = (d ?? [], s)
+            if let ticket { dataCache.store(path, data: data, stat: stat, ticket: ticket) }
         }
         if let expectedVersion, stat.version != expectedVersion {
             logger.warning("zkfs: \(path)@v=\(expectedVersion) refused: the node is at version \(stat.version) (ESTALE)")
@@ -194,6 +209,14 @@ extension ZKFilesystem {
     /// Closes the handle: commits a truncation no flush committed (errors can only be logged here), and
     /// deletes a `@held` ephemeral if the session that created it still lives (after an expiry the server
     /// already deleted it, and the name may belong to someone else now).
+    /// Closes a handle that has nothing to commit or release on the server (read-only, not `@held`) at once;
+    /// false, leaving it open, for any other (it needs `release`).
+    public func releaseNow(_ fh: UInt64) -> Bool {
+        guard let handle = files.get(fh), !handle.writable, handle.heldBySession == nil else { return false }
+        files.remove(fh)
+        return true
+    }
+
     public func release(_ fh: UInt64) async {
         guard let handle = files.remove(fh) else { return }
         do {

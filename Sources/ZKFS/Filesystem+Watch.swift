@@ -6,6 +6,10 @@ import WarrenJute
 /// cached, so a listing is always fresh.
 extension ZKFilesystem {
     func watchEventArrived(_ event: WatchEvent) {
+        switch event.type {
+        case .nodeDataChanged, .nodeCreated, .nodeDeleted: dataCache.invalidate(event.path)
+        default: break
+        }
         changes.yield(PendingChange(event: event,
                                     roleBefore: event.type == .nodeDeleted ? inodes.lastRole(of: event.path) : nil))
         guard let invalidator else { return }

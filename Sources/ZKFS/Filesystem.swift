@@ -38,6 +38,8 @@ public final class ZKFilesystem: @unchecked Sendable {
     let eventRoles = EventRoles()
     /// Watch events in arrival order, consumed by one task (see `Filesystem+Events`).
     let changes: AsyncStream<PendingChange>.Continuation
+    /// Data of recently read nodes, served to read-only opens while the recursive watch is healthy.
+    public let dataCache = DataCache()
 
     public init(options: MountOptions, logger: Logger) {
         self.options = options
@@ -55,10 +57,12 @@ public final class ZKFilesystem: @unchecked Sendable {
             options: options, logger: logger,
             onWatchEvent: { [weak self] event in self?.watchEventArrived(event) },
             onNewSession: { [weak self] in
+                self?.dataCache.invalidateAll()
                 self?.invalidateEverything()
                 self?.changesMayBeMissed()
             },
-            onReconnected: { [weak self] in self?.changesMayBeMissed() })
+            onReconnected: { [weak self] in self?.changesMayBeMissed() },
+            onWatchHealth: { [weak self] healthy in self?.dataCache.setLive(healthy) })
         self.connection = connection
         try await connection.start()
     }

@@ -117,14 +117,20 @@ extension FuseBridge {
                 }
                 return
             }
-            b.answer(req, "open \(ino)", { try await b.fs.open(ino, flags: info.value.flags) }, reply: { req, fh in
+            let replyOpen: @Sendable (fuse_req_t?, UInt64) -> Void = { req, fh in
                 var reply = info.value
                 reply.fh = fh
                 // Every read goes to the handle's snapshot: the page cache could mix versions of two handles.
                 // A read-only handle has nothing to commit, so its close needs no flush round trip.
                 zkfs_fi_set_open_bits(&reply, 1, 0, info.value.flags & O_ACCMODE == O_RDONLY ? 1 : 0)
                 if fuse_reply_open(req, &reply) != 0 { Task { await b.fs.release(fh) } }
-            })
+            }
+            // A cache hit is answered on this thread: no task, no round trip.
+            if let fh = b.fs.openFromCache(ino, flags: info.value.flags) {
+                replyOpen(req, fh)
+                return
+            }
+            b.answer(req, "open \(ino)", { try await b.fs.open(ino, flags: info.value.flags) }, reply: replyOpen)
         }
         ops.create = { req, parent, name, _, fi in
             let b = FuseBridge.from(req)
@@ -186,6 +192,10 @@ extension FuseBridge {
                 return
             }
             b.polls.drop(.file(fh))
+            if b.fs.releaseNow(fh) {
+                fuse_reply_err(req, 0)
+                return
+            }
             b.answer(req, "release", { await b.fs.release(fh) }, reply: { req, _ in fuse_reply_err(req, 0) })
         }
         ops.opendir = { req, ino, fi in
