@@ -37,6 +37,14 @@ struct EnsembleUp: ParsableCommand {
         let root = dir ?? (NSTemporaryDirectory() as NSString).appendingPathComponent("warren-ensemble-\(getpid())")
         let configs = try Self.writeConfigs(root: root, size: size, basePort: basePort, tickTimeMs: tickTime)
         let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+        // SIGINT/SIGTERM are blocked in every thread and taken with sigwait on one of ours (a Dispatch signal source
+        // never fired here while the main thread waited on the children). The servers inherit the mask; `warren
+        // server` takes the same signals with sigwait, so they still stop on SIGTERM.
+        var stopSignals = sigset_t()
+        sigemptyset(&stopSignals)
+        sigaddset(&stopSignals, SIGTERM)
+        sigaddset(&stopSignals, SIGINT)
+        pthread_sigmask(SIG_BLOCK, &stopSignals, nil)
         var children: [Process] = []
         for (i, cfg) in configs.enumerated() {
             let p = Process()
@@ -51,14 +59,14 @@ struct EnsembleUp: ParsableCommand {
         let stopAll: @Sendable () -> Void = {
             for pid in pids { kill(pid, SIGTERM) }
         }
-        let sources = [SIGINT, SIGTERM].map { sig -> DispatchSourceSignal in
-            signal(sig, SIG_IGN)
-            let src = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            src.setEventHandler { stopAll() }
-            src.resume()
-            return src
+        let waitFor = stopSignals
+        let signalThread = Thread {
+            var set = waitFor
+            var received: Int32 = 0
+            sigwait(&set, &received)
+            stopAll()
         }
-        _ = sources
+        signalThread.start()
         for p in children { p.waitUntilExit() }
         print("all servers stopped; data kept in \(root)")
     }
