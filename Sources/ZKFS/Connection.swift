@@ -28,6 +28,8 @@ public final class ZooKeeperConnection: @unchecked Sendable {
     private var recursiveWatch: Bool
     /// Whether the current client is connected (as far as its session events said).
     private var connected = true
+    /// The client the recursive watch was added on (the client re-registers it on every reconnect).
+    private var watchedClient: ObjectIdentifier?
 
     public init(options: MountOptions, logger: Logger, onWatchEvent: @escaping @Sendable (WatchEvent) -> Void,
                 onNewSession: @escaping @Sendable () -> Void, onReconnected: @escaping @Sendable () -> Void = {},
@@ -111,10 +113,14 @@ public final class ZooKeeperConnection: @unchecked Sendable {
             var disconnected = false
             for await event in sessions {
                 guard let self else { return }
+                // A replaced (expired) client's late events say nothing about the current one.
+                let isCurrent = self.lock.withLock { self.client === client }
                 switch event {
                 case .expired:
-                    self.lock.withLock { self.connected = false }
-                    self.onWatchHealth(false)
+                    if isCurrent {
+                        self.lock.withLock { self.connected = false }
+                        self.onWatchHealth(false)
+                    }
                     self.logger.critical(
                         "zkfs: SESSION EXPIRED for \(self.options.connectString) (session 0x\(String(UInt64(bitPattern: client.sessionId), radix: 16))): ephemerals and @held locks of this mount are gone; opening a new session")
                     await self.replaceExpiredSession()
@@ -122,14 +128,17 @@ public final class ZooKeeperConnection: @unchecked Sendable {
                     self.logger.critical("zkfs: the server rejected the credentials; requests will fail with EACCES/EIO")
                 case .disconnected:
                     disconnected = true
-                    self.lock.withLock { self.connected = false }
-                    self.onWatchHealth(false)
+                    if isCurrent {
+                        self.lock.withLock { self.connected = false }
+                        self.onWatchHealth(false)
+                    }
                     self.logger.warning("zkfs: disconnected from \(self.options.connectString); reconnecting")
                 case .connected:
                     // The client re-registered the recursive watch (from the last zxid seen) before this event.
                     let healthy = self.lock.withLock { () -> Bool in
+                        guard isCurrent else { return false }
                         self.connected = true
-                        return self.recursiveWatch
+                        return self.watchedClient == ObjectIdentifier(client)
                     }
                     if disconnected {
                         self.onReconnected()
@@ -153,6 +162,7 @@ public final class ZooKeeperConnection: @unchecked Sendable {
             try await client.addWatch("/", mode: .persistentRecursive)
             let healthy = lock.withLock { () -> Bool in
                 recursiveWatch = true
+                watchedClient = ObjectIdentifier(client)
                 return connected && self.client === client
             }
             if healthy { onWatchHealth(true) }
