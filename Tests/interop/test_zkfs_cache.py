@@ -5,6 +5,7 @@ disconnection is served after it. Runs against each target, like test_zkfs.py.""
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 
@@ -104,6 +105,33 @@ def test_nothing_cached_before_a_disconnection_is_served_after_it(server, zk, ba
     finally:
         m.close()
         proxy.close()
+
+
+def test_nothing_cached_before_a_session_expiry_is_served_after_it(server, zk, base, tmp_path):
+    m = Mount(server.hosts, tmp_path / "m", tmp_path / "m.log",
+              options="session_timeout=2000,entry_timeout=60,attr_timeout=60")
+    try:
+        d = m.path / base.lstrip("/")
+        zk.create(f"{base}/cfg", b"before")
+        assert (d / "cfg").read_bytes() == b"before"
+        assert (d / "cfg").read_bytes() == b"before"  # served from the cache
+        (d / "eph@e").write_bytes(b"")  # goes when the session does
+        m.proc.send_signal(signal.SIGSTOP)
+        try:
+            eventually(lambda: zk.exists(f"{base}/eph") is None, timeout=15, what="the session expired")
+            zk.set(f"{base}/cfg", b"changed while expired")  # no session is left to send its event to
+        finally:
+            m.proc.send_signal(signal.SIGCONT)
+        eventually(lambda: "new session" in m.log_tail(), timeout=15, what="a new session")
+        fd = os.open(d / "cfg", os.O_RDONLY)
+        try:
+            assert os.read(fd, 100) == b"changed while expired"
+        finally:
+            os.close(fd)
+        zk.set(f"{base}/cfg", b"after")
+        eventually(lambda: (d / "cfg").read_bytes() == b"after", timeout=2.0, what="changes on the new session")
+    finally:
+        m.close()
 
 
 def test_one_shot_watch_mounts_read_the_server_on_every_open(server, zk, base, tmp_path):
