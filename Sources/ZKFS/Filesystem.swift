@@ -62,7 +62,10 @@ public final class ZKFilesystem: @unchecked Sendable {
                 self?.changesMayBeMissed()
             },
             onReconnected: { [weak self] in self?.changesMayBeMissed() },
-            onWatchHealth: { [weak self] healthy in self?.dataCache.setLive(healthy) })
+            onWatchHealth: { [weak self] healthy in
+                guard let self else { return }
+                self.dataCache.setLive(healthy && self.options.dataCache)
+            })
         self.connection = connection
         try await connection.start()
     }

@@ -29,6 +29,9 @@ public struct MountOptions: Equatable, Sendable {
     /// Use one-shot watches left by every read instead of one persistent recursive watch (for servers older
     /// than ZooKeeper 3.6, which zkfs also detects by itself).
     public var oneShotWatches = false
+    /// Serve read-only opens from the watch-invalidated data cache (`no_data_cache` turns it off: every open then
+    /// reads the server, at a round trip's cost).
+    public var dataCache = true
     /// The name of the event-stream file in the mount's root; nil: no event stream (`noevents`).
     public var eventsName: String? = ".events"
     /// Lines an event-stream reader may have unread before the oldest are dropped.
@@ -114,6 +117,7 @@ extension MountOptions {
             }
             dataName = name
         case "oneshot_watches": oneShotWatches = true
+        case "no_data_cache": dataCache = false
         case "events_name":
             let name = try required()
             guard !name.contains("/"), name != ".", name != "..", !name.contains("@") else {

@@ -13,7 +13,7 @@ struct ZKFSCommand: ParsableCommand {
             Reads are getData, writes are versioned setData committed on close; see Docs/zkfs.md.
             Mount options (-o, comma-separated): ro, rw, allow_other, uid=N, gid=N, umask=OCTAL,
             session_timeout=MS, credentials=FILE (user:password, digest scheme), data_name=NAME (default .data),
-            attr_timeout=S, entry_timeout=S, jute_maxbuffer=BYTES, retries=N, oneshot_watches, foreground, debug.
+            attr_timeout=S, entry_timeout=S, jute_maxbuffer=BYTES, retries=N, oneshot_watches, no_data_cache, foreground, debug.
             Unmount with `fusermount3 -u MOUNTPOINT` (or `umount`).
             """)
 

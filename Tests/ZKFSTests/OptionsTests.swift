@@ -4,7 +4,7 @@ import XCTest
 final class OptionsTests: XCTestCase {
     func testMountOptionList() throws {
         var o = MountOptions()
-        try o.apply(mountOptions: "ro,allow_other,uid=1000,gid=50,umask=077,session_timeout=9000,credentials=/etc/c,data_name=_data,attr_timeout=2.5,entry_timeout=0,jute_maxbuffer=4096,retries=1,oneshot_watches")
+        try o.apply(mountOptions: "ro,allow_other,uid=1000,gid=50,umask=077,session_timeout=9000,credentials=/etc/c,data_name=_data,attr_timeout=2.5,entry_timeout=0,jute_maxbuffer=4096,retries=1,oneshot_watches,no_data_cache")
         XCTAssertTrue(o.readOnly)
         XCTAssertTrue(o.allowOther)
         XCTAssertEqual(o.uid, 1000)
@@ -18,6 +18,7 @@ final class OptionsTests: XCTestCase {
         XCTAssertEqual(o.juteMaxBufferBytes, 4096)
         XCTAssertEqual(o.retriesMax, 1)
         XCTAssertTrue(o.oneShotWatches)
+        XCTAssertFalse(o.dataCache)
         try o.apply(mountOptions: "rw")
         XCTAssertFalse(o.readOnly, "later options win")
     }

@@ -134,13 +134,15 @@ def test_nothing_cached_before_a_session_expiry_is_served_after_it(server, zk, b
         m.close()
 
 
-def test_one_shot_watch_mounts_read_the_server_on_every_open(server, zk, base, tmp_path):
-    m = Mount(server.hosts, tmp_path / "m", tmp_path / "m.log", options="oneshot_watches")
+@pytest.mark.parametrize("option", ["oneshot_watches", "no_data_cache"])
+def test_uncached_mounts_read_the_server_on_every_open(server, zk, base, tmp_path, option):
+    m = Mount(server.hosts, tmp_path / "m", tmp_path / "m.log", options=option)
     try:
         f = m.path / base.lstrip("/") / "plain"
-        zk.create(f"{base}/plain", b"one")
-        assert f.read_bytes() == b"one"
-        zk.set(f"{base}/plain", b"two")
-        assert f.read_bytes() == b"two", "without a persistent watch nothing is cached"
+        zk.create(f"{base}/plain", b"v0")
+        for i in range(1, 20):
+            assert f.read_bytes() == f"v{i - 1}".encode()
+            zk.set(f"{base}/plain", f"v{i}".encode())
+            assert f.read_bytes() == f"v{i}".encode(), f"with {option} nothing is cached"
     finally:
         m.close()
