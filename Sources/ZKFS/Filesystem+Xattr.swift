@@ -36,6 +36,9 @@ extension ZKFilesystem {
         guard let text = String(validating: value, as: UTF8.self), let acl = try? ACLText.parse(text) else {
             throw FSError(EINVAL, "not an ACL (scheme:id:perms,...): \(String(decoding: value, as: UTF8.self))")
         }
+        // An ACL change raises no watch event: the mount's own drop the node's cached data, so that the next open
+        // asks the server (and gets EACCES if this mount may no longer read it).
+        defer { dataCache.invalidate(path) }
         _ = try await mapErrors { try await self.connection.run { try await $0.setACL(path, acl: acl) } }
     }
 

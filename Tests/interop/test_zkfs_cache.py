@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import threading
 import time
 
@@ -146,3 +147,16 @@ def test_uncached_mounts_read_the_server_on_every_open(server, zk, base, tmp_pat
             assert f.read_bytes() == f"v{i}".encode(), f"with {option} nothing is cached"
     finally:
         m.close()
+
+
+def test_the_mounts_own_acl_change_drops_the_cached_data(zk, base, tree):
+    zk.create(f"{base}/guarded", b"open")
+    assert (tree / "guarded").read_bytes() == b"open"
+    assert (tree / "guarded").read_bytes() == b"open"  # served from the cache
+    # Only admin is kept: the mount may no longer read it, and an ACL change raises no watch event.
+    r = subprocess.run(["setfattr", "-n", "user.zk.acl", "-v", "world:anyone:a", str(tree / "guarded")],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert [a.perms for a in zk.get_acls(f"{base}/guarded")[0]] == [16]
+    with pytest.raises(PermissionError):
+        (tree / "guarded").read_bytes()
