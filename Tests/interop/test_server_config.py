@@ -22,9 +22,11 @@ def test_max_client_connections_per_ip(server_factory, target):
             c = rawzk.RawZK(host, int(port))
             c.handshake()
             kept.append(c)
-        extra = rawzk.RawZK(host, int(port))
-        kept.append(extra)
-        with pytest.raises(ConnectionClosed):
+        # The server may drop the fourth connection before or during the handshake; either way it is refused
+        # (a reset can surface as BrokenPipe/ConnectionReset from the socket layer rather than as a clean close).
+        with pytest.raises((ConnectionClosed, ConnectionResetError, BrokenPipeError)):
+            extra = rawzk.RawZK(host, int(port))
+            kept.append(extra)
             extra.handshake()
         # The admitted connections keep working.
         assert all(c.exists("/") is not None for c in kept[:3])
@@ -32,12 +34,12 @@ def test_max_client_connections_per_ip(server_factory, target):
         kept[0].close()
         deadline = time.monotonic() + 5
         while True:
-            late = rawzk.RawZK(host, int(port))
-            kept.append(late)
             try:
+                late = rawzk.RawZK(host, int(port))
+                kept.append(late)
                 late.handshake()
                 break
-            except ConnectionClosed:
+            except (ConnectionClosed, ConnectionResetError, BrokenPipeError):
                 assert time.monotonic() < deadline, "a freed slot was never reused"
                 time.sleep(0.1)
     finally:
