@@ -218,3 +218,85 @@ def test_partitioned_server_misses_writes_then_converges_after_heal(netns_ensemb
     finally:
         zk.stop()
         zk.close()
+
+
+CHILD_WRITER = """
+import sys
+from kazoo.client import KazooClient
+zk = KazooClient(hosts=sys.argv[1], timeout=4.0)
+zk.start(timeout=10)
+zk.ensure_path('/trunc')
+print('ready', flush=True)
+sys.stdin.readline()
+zk.create_async('/trunc/uncommitted', b'never acked')
+print('sent', flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_old_leader_uncommitted_tail_is_truncated_when_it_rejoins(netns_ensemble):
+    e = netns_ensemble
+    modes = e.wait_serving(e.ids)
+    leader = next(i for i, m in modes.items() if m == "leader")
+    others = [i for i in e.ids if i != leader]
+    # A client inside the leader's namespace still reaches it after the leader's link is cut (local address).
+    child = subprocess.Popen(
+        ["ip", "netns", "exec", e.ns(leader), "python3", "-c", CHILD_WRITER, f"{e.addr(leader)}:{CLIENT_PORT}"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    zk = None
+    try:
+        assert child.stdout.readline().strip() == "ready"
+        ip("link", "set", e.host_end(leader), "down")
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        assert child.stdout.readline().strip() == "sent"
+        # The leader logs the proposal before it can notice that no follower hears it; then it dies.
+        data_dir = e.base / f"s{leader}" / "data"
+        deadline = time.monotonic() + 5
+        logged = False
+        while time.monotonic() < deadline and not logged:
+            logged = any(b"/trunc/uncommitted" in p.read_bytes() for p in data_dir.rglob("*") if p.is_file())
+            time.sleep(0.05)
+        assert logged, "the partitioned leader never logged the proposal"
+        e.procs.pop(leader).kill()
+        child.kill()
+        child.wait()
+
+        e.wait_serving(others)
+        zk = e.client(others)
+        zk.ensure_path("/trunc")
+        for n in range(10):
+            zk.create(f"/trunc/committed{n}", b"c")
+        ip("link", "set", e.host_end(leader), "up")
+        e.start(leader)
+        e.wait_serving(e.ids)
+        zk.create("/trunc/after-rejoin", b"x")
+
+        deadline = time.monotonic() + 15
+        hashes = e.hashes()
+        while time.monotonic() < deadline and (None in hashes.values() or len(set(hashes.values())) != 1):
+            time.sleep(0.2)
+            hashes = e.hashes()
+        assert None not in hashes.values() and len(set(hashes.values())) == 1, hashes
+        log = (e.base / f"s{leader}" / "server.log").read_text(errors="replace")
+        assert "log truncated: " in log, "the rejoining old leader was not sent TRUNC"
+
+        trees = {}
+        for i in e.ids:
+            only = e.client([i])
+            try:
+                only.sync("/")
+                trees[i] = tree_of(only)
+            finally:
+                only.stop()
+                only.close()
+        assert trees[leader] == trees[others[0]] == trees[others[1]]
+        assert "/trunc/uncommitted" not in trees[leader]
+        assert all(f"/trunc/committed{n}" in trees[leader] for n in range(10))
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        if zk is not None:
+            zk.stop()
+            zk.close()
