@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Leader failover of a 3-server ensemble, Warren against Apache ZooKeeper, measured by a writing client.
 
-    python3 Tests/bench/failover.py [--trials 5] [--warren PATH] [--systems warren,zookeeper]
+    python3 Tests/bench/failover.py [--trials 5] [--warren PATH] [--systems warren,zookeeper] [--tick-ms 2000]
 
 For each trial: start a fresh 3-server ensemble (the same zoo.cfg for both systems, from compare.py), connect one
 kazoo client to all three hosts writing sequential znodes one at a time, SIGKILL the leader after 2 s of writing,
@@ -30,6 +30,7 @@ from kazoo.client import KazooClient  # noqa: E402
 from kazoo.exceptions import ConnectionLoss, SessionExpiredError  # noqa: E402
 from kazoo.handlers.threading import KazooTimeoutError  # noqa: E402
 
+import compare  # noqa: E402
 from compare import Cluster, build  # noqa: E402
 from rawzk import four_letter  # noqa: E402
 
@@ -112,7 +113,10 @@ def main() -> int:
     ap.add_argument("--warren", type=Path, help="a release warren binary (default: build one)")
     ap.add_argument("--scratch-path", default=".build-failover")
     ap.add_argument("--systems", default="warren,zookeeper")
+    ap.add_argument("--tick-ms", type=int, default=compare.COMMON_CFG["tickTime"],
+                    help="tickTime for both systems (default: compare.py's)")
     a = ap.parse_args()
+    compare.COMMON_CFG["tickTime"] = a.tick_ms
     binary = a.warren.resolve() if a.warren else build(a.scratch_path)
     work = Path(tempfile.mkdtemp(prefix="warren-failover-"))
     summary = {}
@@ -129,7 +133,7 @@ def main() -> int:
                 "max_gap_s": max(gaps), "lost": sum(r["lost"] for r in results),
                 "sessions_kept": sum(r["session_kept"] for r in results),
             }
-        print(json.dumps({"summary": summary}, indent=1))
+        print(json.dumps({"tickTime": a.tick_ms, "summary": summary}, indent=1))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0
