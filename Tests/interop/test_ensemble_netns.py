@@ -10,6 +10,7 @@ Namespaces, the bridge and the veths are deleted in teardown, also when the test
 from __future__ import annotations
 
 import random
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -149,6 +150,8 @@ class NetnsEnsemble:
 
 @pytest.fixture
 def netns_ensemble(tmp_path, target):
+    if shutil.which("ip") is None:
+        pytest.skip("the `ip` command (iproute2) is not installed")
     probe = f"warren-t-probe{random.randrange(10 ** 6)}"
     if ip("netns", "add", probe, check=False).returncode != 0:
         pytest.skip("`ip netns add` is not permitted here")
