@@ -9,6 +9,8 @@ final class EnsembleState {
     var mode = "looking"
     /// Sessions with client activity on this follower since the last report to the leader.
     var touchedSessions: Set<Int64> = []
+    /// Zab ticks so far, to do once-per-tickTime work on the finer Zab clock.
+    var zabTicks = 0
     var lastTouchReportMs: Int64 = 0
     var lastProposalBytes = 0
     /// Zxids of sync markers proposed by this leader and not yet committed.
@@ -34,11 +36,23 @@ final class EnsembleState {
 /// received the request answers it. Losing the leader (or leadership) closes every client connection, as ZooKeeper
 /// does: clients reconnect, and requests in flight end as connection loss.
 extension ServerCore {
+    /// Zab runs on a finer clock than tickTime so that an election (resends, the finalize wait) takes tens of
+    /// milliseconds, not seconds; initLimit and syncLimit keep their zoo.cfg meaning (multiples of tickTime).
+    static let zabTickMsMax = 50
+
+    /// Milliseconds per Zab tick, and Zab ticks per tickTime.
+    static func zabTick(_ config: ServerConfig) -> (ms: Int, perTickTime: Int) {
+        let ms = max(1, min(config.tickTimeMs, zabTickMsMax))
+        return (ms, max(1, config.tickTimeMs / ms))
+    }
+
     static func zabConfig(_ config: ServerConfig) -> ZabConfig {
         var members: [ServerId: MemberRole] = [:]
         for p in config.peers { members[p.id] = p.isObserver ? .observer : .participant }
-        return ZabConfig(members: members, initLimitTicks: max(2, config.initLimit),
-                         syncLimitTicks: max(2, config.syncLimit))
+        let scale = zabTick(config).perTickTime
+        return ZabConfig(members: members, initLimitTicks: max(2, config.initLimit) * scale,
+                         syncLimitTicks: max(2, config.syncLimit) * scale,
+                         pingIntervalTicks: max(1, scale / 2))
     }
 
     /// Starts the Zab node: the server begins looking for a leader.
@@ -60,10 +74,13 @@ extension ServerCore {
         runZab(.peerDisconnected(peer), nowMs: nowMs)
     }
 
-    /// One Zab tick (every tickTime). A serving follower also reports its active sessions to the leader.
+    /// One Zab tick (see `zabTick`). Once per tickTime a serving follower also reports its active sessions to the
+    /// leader.
     func onZabTick(nowMs: Int64) -> [CoreAction] {
         guard let ens = ensemble else { return [] }
         var actions = runZab(.tick, nowMs: nowMs)
+        ens.zabTicks &+= 1
+        guard ens.zabTicks % Self.zabTick(config).perTickTime == 0 else { return actions }
         if ens.zab.state == .looking || !ens.zab.isServing {
             logger.debug("not serving", metadata: ["zab": "\(ens.zab.stateDescription)"])
         }

@@ -99,7 +99,7 @@ public final class ServerShell: @unchecked Sendable {
         try channel?.closeFuture.wait()
     }
 
-    /// Ensemble: binds the quorum port, dials the peers, starts the Zab node and its tick (every tickTime).
+    /// Ensemble: binds the quorum port, dials the peers, starts the Zab node and its tick (`ServerCore.zabTick`).
     private func startQuorum() throws {
         var peers: [ServerId: (host: String, port: Int)] = [:]
         for p in config.peers { peers[p.id] = (p.host, p.quorumPort) }
@@ -116,7 +116,7 @@ public final class ServerShell: @unchecked Sendable {
         try coreLoop.submit { self.quorum = transport }.wait()
         try transport.start()
         coreLoop.execute { self.perform(self.core.ensembleStart(nowMs: Self.nowMs())) }
-        let tick = TimeAmount.milliseconds(Int64(config.tickTimeMs))
+        let tick = TimeAmount.milliseconds(Int64(ServerCore.zabTick(config).ms))
         zabTickTask = coreLoop.scheduleRepeatedTask(initialDelay: tick, delay: tick) { [weak self] _ in
             guard let self else { return }
             self.perform(self.core.onZabTick(nowMs: Self.nowMs()))
