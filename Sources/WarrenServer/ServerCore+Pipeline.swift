@@ -203,7 +203,7 @@ extension ServerCore {
         txnsSinceSnapshot += 1
         if txnsSinceSnapshot >= snapshotThreshold {
             txnsSinceSnapshot = 0
-            actions.append(.snapshot(tree.lastProcessedZxid, tree.snapshot()))
+            actions.append(.snapshot(tree.lastProcessedZxid, tree.committedCopy()))
         }
         return actions
     }

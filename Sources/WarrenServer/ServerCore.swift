@@ -17,7 +17,7 @@ enum CoreAction {
     /// Append these log records and fsync them; report back with `onDurable(upTo:)`.
     case persist([GroupCommitWriter.Record])
     /// Write this serialized tree as the snapshot at `zxid`, off the core thread.
-    case snapshot(Int64, [UInt8])
+    case snapshot(Int64, DataTree)
     /// Ensemble: send a message to a peer (in order per peer).
     case quorumSend(ServerId, ZabMessage)
     /// Ensemble: once every earlier persist is durable, remove logged records after this zxid, durably, before

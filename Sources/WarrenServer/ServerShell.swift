@@ -207,8 +207,8 @@ public final class ServerShell: @unchecked Sendable {
                 }
             case .persist(let records):
                 storage.submit(records)
-            case .snapshot(let zxid, let payload):
-                storage.snapshotInBackground(zxid: zxid, payload: payload)
+            case .snapshot(let zxid, let tree):
+                storage.snapshotInBackground(zxid: zxid, tree: tree)
             case .quorumSend(let peer, let message):
                 quorum?.send(peer, message)
             case .truncateLog(let zxid):

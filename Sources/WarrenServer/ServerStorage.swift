@@ -169,9 +169,11 @@ final class ServerStorage: @unchecked Sendable {
         }
     }
 
-    /// Compresses and writes a snapshot off the core thread, then rolls the log so old files can be purged.
-    func snapshotInBackground(zxid: Int64, payload: [UInt8]) {
+    /// Serializes, compresses and writes a snapshot off the core thread, then rolls the log so old files can be
+    /// purged. `tree` is a `committedCopy()` at `zxid`, owned by this queue from now on.
+    func snapshotInBackground(zxid: Int64, tree: DataTree) {
         snapshotQueue.async { [self] in
+            let payload = tree.snapshot()
             do {
                 _ = try snapshots.writeSnapshot(zxid: zxid, payload: payload)
                 try log.roll()

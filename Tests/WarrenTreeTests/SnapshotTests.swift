@@ -1,3 +1,4 @@
+import Dispatch
 import WarrenJute
 import XCTest
 
@@ -85,6 +86,39 @@ final class SnapshotTests: XCTestCase {
         XCTAssertNotEqual(a.slots[Int(a.slotOf("/x")!)].aclRef, b.slots[Int(b.slotOf("/x")!)].aclRef)
         XCTAssertEqual(a.digest, b.digest)
         XCTAssertEqual(a.snapshot(), b.snapshot())
+    }
+
+    func testCommittedCopyStaysFrozenWhileTheTreeChangesOnAnotherThread() throws {
+        func txn(_ zxid: Int64, _ body: TxnBody) -> Txn {
+            Txn(header: TxnHeader(sessionId: 1, cxid: 0, zxid: zxid, timeMs: zxid), body: body)
+        }
+        let tree = DataTree()
+        for i in 1...200 {
+            let body = TxnBody.create(path: "/n\(i)", data: Array("v\(i)".utf8), acl: ACL.openUnsafe, ephemeral: false,
+                                      parentCVersion: Int32(i))
+            XCTAssertEqual(tree.apply(txn(Int64(i), body)).errorCode, .ok)
+        }
+        let expected = tree.snapshot()
+        let expectedDigest = tree.digest
+        let copy = tree.committedCopy()
+        // The copy is serialized on another thread while the original keeps applying changes.
+        let done = DispatchSemaphore(value: 0)
+        var fromCopy: [UInt8] = []
+        DispatchQueue.global().async {
+            fromCopy = copy.snapshot()
+            done.signal()
+        }
+        for i in 1...200 {
+            let body = TxnBody.setData(path: "/n\(i)", data: Array("changed".utf8), version: 1)
+            XCTAssertEqual(tree.apply(txn(Int64(200 + i), body)).errorCode, .ok)
+        }
+        XCTAssertEqual(tree.apply(txn(401, .delete(path: "/n1"))).errorCode, .ok)
+        done.wait()
+        XCTAssertEqual(fromCopy, expected)
+        XCTAssertEqual(copy.digest, expectedDigest)
+        XCTAssertEqual(copy.lastProcessedZxid, 200)
+        XCTAssertNotEqual(tree.snapshot(), expected)
+        XCTAssertEqual(try DataTree.restore(from: fromCopy).digest, expectedDigest)
     }
 
     func testMalformedSnapshotsAreRejectedWithTypedErrors() throws {
