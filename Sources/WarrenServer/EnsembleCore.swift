@@ -137,7 +137,7 @@ extension ServerCore {
         case let .deliver(entries):
             for entry in entries { actions += deliverCommitted(entry, nowMs: nowMs) }
             actions += drain(nowMs: nowMs)
-            if pausedConnections > 0 { resumeDrained(&actions) }
+            if !pausedConnections.isEmpty { resumeDrained(&actions) }
         case let .forwarded(_, payload):
             if let next = proposeForwarded(payload, nowMs: nowMs) { ens.pendingActions.append(contentsOf: ens.zab.on(next)) }
         case let .rejected(_, reason):

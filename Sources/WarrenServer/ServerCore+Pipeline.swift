@@ -173,7 +173,7 @@ extension ServerCore {
             sessions.close(sid)
             closingSessions.remove(sid)
             if let c = sessionConn[sid], case .closeSession(nil, _, _) = origin {
-                actions.append(.close(c, "session 0x\(String(UInt64(bitPattern: sid), radix: 16)) expired"))
+                actions.append(.close(c, "session 0x\(Self.hex(sid)) expired"))
             }
         }
         switch origin {
@@ -213,13 +213,16 @@ extension ServerCore {
         var actions: [CoreAction] = []
         for trigger in triggers {
             for (watcher, event) in watches.trigger(path: trigger.path, type: trigger.type) {
-                let packet = Response.notification(
-                    WatcherEvent(type: event.type.rawValue, state: event.state.rawValue, path: event.path)
-                ).packet(header: ReplyHeader(xid: Xid.notification, zxid: -1, err: 0))
-                actions.append(.send(watcher, countSent(watcher, packet)))
+                actions.append(.send(watcher, countSent(watcher, Self.notificationPacket(event))))
             }
         }
         return actions
+    }
+
+    /// A watch event as sent to a client: xid -1 (notification), zxid -1 as ZooKeeper 3.8 sends it.
+    static func notificationPacket(_ event: WatchedEvent) -> [UInt8] {
+        Response.notification(WatcherEvent(type: event.type.rawValue, state: event.state.rawValue, path: event.path))
+            .packet(header: ReplyHeader(xid: Xid.notification, zxid: -1, err: 0))
     }
 
     func replyBytes(xid: Int32, err: ErrorCode) -> [UInt8] {

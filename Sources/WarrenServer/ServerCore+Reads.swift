@@ -135,10 +135,7 @@ extension ServerCore {
                 self.tree.exists(path).map { NodeZxids(mzxid: $0.mzxid, pzxid: $0.pzxid) }
             }
             for event in events {
-                let packet = Response.notification(
-                    WatcherEvent(type: event.type.rawValue, state: event.state.rawValue, path: event.path)
-                ).packet(header: ReplyHeader(xid: Xid.notification, zxid: -1, err: 0))
-                actions.append(.send(id, countSent(id, packet)))
+                actions.append(.send(id, countSent(id, Self.notificationPacket(event))))
             }
             return .ok
         } catch {

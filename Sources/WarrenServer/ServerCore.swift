@@ -48,7 +48,6 @@ struct ConnState {
     var isSuper = false
     /// Entries of this connection waiting in the pipeline; while non-zero, its reads queue behind them.
     var outstanding = 0
-    var readingPaused = false
     var received = 0
     var sent = 0
     var lastCxid: Int32 = 0
@@ -128,7 +127,8 @@ final class ServerCore {
     var ensemble: EnsembleState?
 
     var lastProcessedZxid: Int64 { tree.lastProcessedZxid }
-    var pausedConnections: Int { conns.values.lazy.filter(\.readingPaused).count }
+    /// Connections whose socket is not being read (backpressure); kept apart so the common case costs nothing.
+    var pausedConnections: Set<UInt64> = []
     static let earlyPacketsMax = 64
     /// Requests one connection may have waiting in the pipeline before the server stops reading its socket.
     static let connectionOutstandingMax = 1000
@@ -167,6 +167,7 @@ final class ServerCore {
 
     func onClosed(_ id: UInt64, nowMs: Int64) -> [CoreAction] {
         guard let conn = conns.removeValue(forKey: id) else { return [] }
+        pausedConnections.remove(id)
         watches.removeAll(id)
         if conn.sessionId != 0, sessionConn[conn.sessionId] == id {
             sessionConn[conn.sessionId] = nil
@@ -215,8 +216,8 @@ final class ServerCore {
         conns[id]?.lastCxid = header.xid
         conns[id]?.lastOp = Self.shortName(request.opCode)
         var actions = handle(id, header, request, nowMs: nowMs) + drain(nowMs: nowMs)
-        if let c = conns[id], c.outstanding > Self.connectionOutstandingMax, !c.readingPaused {
-            conns[id]?.readingPaused = true
+        if let c = conns[id], c.outstanding > Self.connectionOutstandingMax, !pausedConnections.contains(id) {
+            pausedConnections.insert(id)
             actions.append(.setReading(id, false))
         }
         return actions
@@ -224,9 +225,9 @@ final class ServerCore {
 
     /// Resumes reading from connections paused for backpressure once their queue has drained to half.
     func resumeDrained(_ actions: inout [CoreAction]) {
-        for (id, c) in conns where c.readingPaused && c.outstanding <= Self.connectionOutstandingMax / 2 {
-            conns[id]?.readingPaused = false
-            actions.append(.setReading(id, true))
+        for id in pausedConnections.sorted() where (conns[id]?.outstanding ?? 0) <= Self.connectionOutstandingMax / 2 {
+            pausedConnections.remove(id)
+            if conns[id] != nil { actions.append(.setReading(id, true)) }
         }
     }
 
@@ -235,7 +236,7 @@ final class ServerCore {
         if ensemble != nil { return runZab(.persisted(upTo: Zxid(raw: zxid)), nowMs: nowMs) }
         durableZxid = max(durableZxid, zxid)
         var actions = drain(nowMs: nowMs)
-        if pausedConnections > 0 { resumeDrained(&actions) }
+        if !pausedConnections.isEmpty { resumeDrained(&actions) }
         return actions
     }
 
@@ -277,7 +278,7 @@ final class ServerCore {
         if let ens = ensemble, !ens.isLeader { return [] }
         var actions: [CoreAction] = []
         for sid in sessions.expired(nowMs: nowMs) where !closingSessions.contains(sid) {
-            logger.info("session expired", metadata: ["session": "0x\(String(UInt64(bitPattern: sid), radix: 16))"])
+            logger.info("session expired", metadata: ["session": "0x\(Self.hex(sid))"])
             stats.sessionsExpired += 1
             // No connection in the origin: nobody asked, so nobody gets a reply; applyDurable closes the connection.
             actions += submitWrite(.closeSession(sessionId: sid), ctx: .superUser(sessionId: sid),
