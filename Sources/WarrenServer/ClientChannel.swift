@@ -25,9 +25,11 @@ final class ClientConnection: @unchecked Sendable {
         remoteAddress = "/\(remoteIP):\(addr?.port ?? 0)"
     }
 
-    /// Queues one length-prefixed packet. Order of calls is the order on the wire.
-    func send(_ payload: [UInt8]) {
-        let total = payload.count + 4
+    /// Queues length-prefixed packets as one write (one hop to the channel's loop, one syscall when the socket
+    /// takes it all). Order of calls, and of packets within a call, is the order on the wire.
+    func send(_ payloads: [[UInt8]]) {
+        var total = 0
+        for p in payloads { total += p.count + 4 }
         let overLimit = pendingOutboundBytes.withLockedValue { pending -> Bool in
             pending += total
             return pending > outboundBytesMax
@@ -37,8 +39,10 @@ final class ClientConnection: @unchecked Sendable {
             return
         }
         var buf = channel.allocator.buffer(capacity: total)
-        buf.writeInteger(Int32(payload.count))
-        buf.writeBytes(payload)
+        for p in payloads {
+            buf.writeInteger(Int32(p.count))
+            buf.writeBytes(p)
+        }
         let promise = channel.eventLoop.makePromise(of: Void.self)
         promise.futureResult.whenComplete { [pendingOutboundBytes] _ in
             pendingOutboundBytes.withLockedValue { $0 -= total }
@@ -65,6 +69,8 @@ final class ClientChannelHandler: ChannelInboundHandler {
 
     let server: ServerShell
     var connection: ClientConnection?
+    /// Packets decoded from the current socket read, handed to the core together at `channelReadComplete`.
+    private var batch: [[UInt8]] = []
 
     init(server: ServerShell) {
         self.server = server
@@ -80,12 +86,27 @@ final class ClientChannelHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard let connection else { return }
         switch unwrapInboundIn(data) {
-        case .fourLetterWord(let word): server.fourLetterWord(word, on: connection)
-        case .packet(let bytes): server.packet(bytes, on: connection)
+        case .fourLetterWord(let word):
+            submitBatch()
+            server.fourLetterWord(word, on: connection)
+        case .packet(let bytes): batch.append(bytes)
         }
     }
 
+    func channelReadComplete(context: ChannelHandlerContext) {
+        submitBatch()
+        context.fireChannelReadComplete()
+    }
+
+    private func submitBatch() {
+        guard let connection, !batch.isEmpty else { return }
+        server.packets(batch, on: connection)
+        batch = []
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
+        // Frames decoded at end of stream arrive without a read-complete.
+        submitBatch()
         if let connection { server.closed(connection) }
         connection = nil
         context.fireChannelInactive()

@@ -26,8 +26,9 @@ final class QuorumTransport: @unchecked Sendable {
     let peers: [ServerId: (host: String, port: Int)]
     let group: EventLoopGroup
     let logger: Logger
-    /// Called on an arbitrary I/O thread; the receiver hops to its own executor.
-    let onMessage: @Sendable (ServerId, ZabMessage) -> Void
+    /// Called on an arbitrary I/O thread with the messages of one socket read, in order; the receiver hops to its
+    /// own executor (once per batch).
+    let onMessages: @Sendable (ServerId, [ZabMessage]) -> Void
     let onDisconnected: @Sendable (ServerId) -> Void
 
     private let channels = NIOLockedValueBox([ServerId: Channel]())
@@ -35,13 +36,13 @@ final class QuorumTransport: @unchecked Sendable {
     private var listener: Channel?
 
     init(myid: ServerId, peers: [ServerId: (host: String, port: Int)], group: EventLoopGroup, logger: Logger,
-         onMessage: @escaping @Sendable (ServerId, ZabMessage) -> Void,
+         onMessages: @escaping @Sendable (ServerId, [ZabMessage]) -> Void,
          onDisconnected: @escaping @Sendable (ServerId) -> Void) {
         self.myid = myid
         self.peers = peers
         self.group = group
         self.logger = logger
-        self.onMessage = onMessage
+        self.onMessages = onMessages
         self.onDisconnected = onDisconnected
     }
 
@@ -68,13 +69,16 @@ final class QuorumTransport: @unchecked Sendable {
         for ch in channels.withLockedValue({ Array($0.values) }) { try? ch.close().wait() }
     }
 
-    /// Sends `message` to `peer` if connected (in call order per peer); otherwise drops it.
-    func send(_ peer: ServerId, _ message: ZabMessage) {
+    /// Sends `messages` to `peer` as one write if connected (in call order per peer); otherwise drops them.
+    func send(_ peer: ServerId, _ messages: [ZabMessage]) {
         guard let ch = channels.withLockedValue({ $0[peer] }) else { return }
         var w = JuteWriter()
-        w.writeInt(0)
-        message.encode(to: &w)
-        w.patchInt(Int32(w.bytes.count - 4), at: 0)
+        for message in messages {
+            let start = w.bytes.count
+            w.writeInt(0)
+            message.encode(to: &w)
+            w.patchInt(Int32(w.bytes.count - start - 4), at: start)
+        }
         ch.writeAndFlush(ch.allocator.buffer(bytes: w.bytes), promise: nil)
     }
 
@@ -170,6 +174,8 @@ final class QuorumPeerHandler: ChannelInboundHandler, @unchecked Sendable {
     let transport: QuorumTransport
     var peer: ServerId?
     let dialer: Bool
+    /// Messages decoded from the current socket read, delivered together at `channelReadComplete`.
+    private var batch: [ZabMessage] = []
 
     init(transport: QuorumTransport, peer: ServerId?) {
         self.transport = transport
@@ -196,10 +202,23 @@ final class QuorumPeerHandler: ChannelInboundHandler, @unchecked Sendable {
             context.close(promise: nil)
             return
         }
-        transport.onMessage(peer, message)
+        batch.append(message)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        deliverBatch()
+        context.fireChannelReadComplete()
+    }
+
+    private func deliverBatch() {
+        guard let peer, !batch.isEmpty else { return }
+        transport.onMessages(peer, batch)
+        batch = []
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        // Messages decoded at end of stream come without a read-complete; they precede the disconnect.
+        deliverBatch()
         if let peer { transport.detach(peer, context.channel, dialer: dialer) }
         context.fireChannelInactive()
     }

@@ -8,8 +8,9 @@ import WarrenZab
 /// The I/O shell around `ServerCore`: sockets (SwiftNIO), the clock, the transaction log thread and snapshots.
 ///
 /// Threading: every call into the core runs on `coreLoop`, one thread, so the core needs no locks. Connections live
-/// on the I/O event loops and hop to `coreLoop` with each frame; the core's actions hop back by calling
-/// `ClientConnection.send`, which is thread-safe and keeps call order.
+/// on the I/O event loops and hop to `coreLoop` once per socket read with every frame that read produced; the core's
+/// actions hop back once per connection per batch (`ClientConnection.send`, thread-safe, keeps call order). Batching
+/// both hops is what keeps the per-request cost down: a cross-thread hop is a lock, a wakeup and often a syscall.
 public final class ServerShell: @unchecked Sendable {
     public let config: ServerConfig
     let logger: Logger
@@ -105,9 +106,14 @@ public final class ServerShell: @unchecked Sendable {
         for p in config.peers { peers[p.id] = (p.host, p.quorumPort) }
         let transport = QuorumTransport(
             myid: config.myid, peers: peers, group: ioGroup, logger: logger,
-            onMessage: { [weak self] peer, message in
+            onMessages: { [weak self] peer, messages in
                 guard let self else { return }
-                self.coreLoop.execute { self.perform(self.core.onQuorumMessage(from: peer, message, nowMs: Self.nowMs())) }
+                self.coreLoop.execute {
+                    let nowMs = Self.nowMs()
+                    var actions: [CoreAction] = []
+                    for message in messages { actions += self.core.onQuorumMessage(from: peer, message, nowMs: nowMs) }
+                    self.perform(actions)
+                }
             },
             onDisconnected: { [weak self] peer in
                 guard let self else { return }
@@ -168,8 +174,14 @@ public final class ServerShell: @unchecked Sendable {
         return conn
     }
 
-    func packet(_ bytes: [UInt8], on conn: ClientConnection) {
-        coreLoop.execute { self.perform(self.core.onPacket(conn.id, bytes, nowMs: Self.nowMs())) }
+    /// The packets one socket read produced, in arrival order, handled in one hop to the core loop.
+    func packets(_ batch: [[UInt8]], on conn: ClientConnection) {
+        coreLoop.execute {
+            let nowMs = Self.nowMs()
+            var actions: [CoreAction] = []
+            for bytes in batch { actions += self.core.onPacket(conn.id, bytes, nowMs: nowMs) }
+            self.perform(actions)
+        }
     }
 
     func fourLetterWord(_ word: String, on conn: ClientConnection) {
@@ -190,15 +202,22 @@ public final class ServerShell: @unchecked Sendable {
 
     // MARK: actions (called on coreLoop)
 
-    /// Carries out the core's actions in the order given: persisting a batch before anything that follows it is
-    /// sent is the core's job (it only emits replies for durable transactions), so here order is simply preserved.
+    /// Carries out the core's actions. Actions with effects on this machine (persist, truncate, snapshot, epochs)
+    /// run in the order given; packets to clients and peers are collected and written after them, one write per
+    /// connection, in the order they were emitted for that connection. Sending later than emitted is always safe:
+    /// the core only emits a reply or an ACK once what it depends on is durable (or, for the synchronous epoch and
+    /// truncation writes, earlier in this same list), so deferring can never send anything before its persist.
+    /// A close is preceded by the packets queued for that connection.
     func perform(_ actions: [CoreAction]) {
+        var outbox = Outbox()
         for action in actions {
             switch action {
             case .send(let id, let bytes):
-                connections.withLockedValue { $0[id] }?.send(bytes)
+                outbox.clients[id, default: []].append(bytes)
             case .close(let id, let reason):
-                connections.withLockedValue { $0[id] }?.close(reason: reason)
+                let conn = connections.withLockedValue { $0[id] }
+                if let queued = outbox.clients.removeValue(forKey: id) { conn?.send(queued) }
+                conn?.close(reason: reason)
             case .setReading(let id, let on):
                 if let conn = connections.withLockedValue({ $0[id] }) {
                     conn.channel.setOption(ChannelOptions.autoRead, value: on).whenComplete { _ in
@@ -210,7 +229,7 @@ public final class ServerShell: @unchecked Sendable {
             case .snapshot(let zxid, let tree):
                 storage.snapshotInBackground(zxid: zxid, tree: tree)
             case .quorumSend(let peer, let message):
-                quorum?.send(peer, message)
+                outbox.peers[peer, default: []].append(message)
             case .truncateLog(let zxid):
                 do { try storage.truncateLog(after: zxid) } catch { fatalDiskError("log truncation", error) }
             case .installSnapshot(let zxid, let payload):
@@ -219,5 +238,16 @@ public final class ServerShell: @unchecked Sendable {
                 do { try storage.writeEpochs(epochs) } catch { fatalDiskError("epoch file write", error) }
             }
         }
+        if !outbox.clients.isEmpty {
+            let targets = connections.withLockedValue { conns in outbox.clients.map { (conns[$0.key], $0.value) } }
+            for case let (conn?, packets) in targets { conn.send(packets) }
+        }
+        for (peer, messages) in outbox.peers { quorum?.send(peer, messages) }
     }
+}
+
+/// Packets collected during one `perform`, per destination, in emission order.
+private struct Outbox {
+    var clients: [UInt64: [[UInt8]]] = [:]
+    var peers: [ServerId: [ZabMessage]] = [:]
 }
