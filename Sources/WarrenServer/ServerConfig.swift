@@ -46,6 +46,9 @@ public struct ServerConfig: Sendable {
     public var superDigest: String?
     /// Requests in flight across the server before new reads from sockets pause (ZooKeeper's globalOutstandingLimit).
     public var globalOutstandingLimit: Int = 1000
+    /// Socket event loops (`warren.ioThreads`); nil = min(4, cores). 0 runs socket I/O on the core's own thread:
+    /// no cross-thread hop per request (lowest latency, one core per server), at the cost of I/O parallelism.
+    public var ioThreads: Int?
     public var peers: [PeerConfig] = []
     public var myid: Int64 = 0
     public var extra: [(String, String)] = []
@@ -93,6 +96,12 @@ public struct ServerConfig: Sendable {
             case "minSessionTimeout": c.minSessionTimeoutMs = try int()
             case "maxSessionTimeout": c.maxSessionTimeoutMs = try int()
             case "snapCount": c.snapCount = try int()
+            case "warren.ioThreads":
+                let threads = try int()
+                guard (0...64).contains(threads) else {
+                    throw ConfigError("\(path ?? "zoo.cfg"):\(n + 1): warren.ioThreads must be 0...64, got \(threads)")
+                }
+                c.ioThreads = threads
             case "autopurge.snapRetainCount": c.autopurgeSnapRetainCount = max(3, try int())
             case "autopurge.purgeInterval": c.autopurgePurgeIntervalHours = try int()
             case "jute.maxbuffer": c.juteMaxBufferBytes = try int()

@@ -1,3 +1,4 @@
+import DequeModule
 import Foundation
 import Logging
 import NIOConcurrencyHelpers
@@ -15,8 +16,9 @@ public final class ServerShell: @unchecked Sendable {
     public let config: ServerConfig
     let logger: Logger
     let ioGroup: MultiThreadedEventLoopGroup
-    let coreGroup: MultiThreadedEventLoopGroup
-    var coreLoop: EventLoop { coreGroup.next() }
+    /// nil when the core shares the (single) I/O loop.
+    let coreGroup: MultiThreadedEventLoopGroup?
+    let coreLoop: EventLoop
     private var channel: Channel?
     private var nextConnectionId: UInt64 = 1
     private let connections = NIOLockedValueBox([UInt64: ClientConnection]())
@@ -26,14 +28,26 @@ public final class ServerShell: @unchecked Sendable {
     private var tickTask: RepeatedTask?
     private var zabTickTask: RepeatedTask?
     private var quorum: QuorumTransport?
+    /// Core calls waiting for the one in progress (see `onCoreLoop`); only touched on `coreLoop`.
+    private var coreQueue = Deque<() -> Void>()
+    private var draining = false
     /// Bound on bytes queued to one client before it is treated as not reading.
     public var outboundBytesMax = 16 << 20
 
     public init(config: ServerConfig, logger: Logger) {
         self.config = config
         self.logger = logger
-        ioGroup = MultiThreadedEventLoopGroup(numberOfThreads: max(1, min(4, System.coreCount)))
-        coreGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let ioThreads = config.ioThreads ?? max(1, min(4, System.coreCount))
+        if ioThreads == 0 {
+            ioGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+            coreGroup = nil
+            coreLoop = ioGroup.next()
+        } else {
+            ioGroup = MultiThreadedEventLoopGroup(numberOfThreads: ioThreads)
+            let core = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+            coreGroup = core
+            coreLoop = core.next()
+        }
     }
 
     /// Recovers state from disk, binds the client port and starts serving. Returns the bound port.
@@ -57,12 +71,12 @@ public final class ServerShell: @unchecked Sendable {
         storage.startWriter(
             onDurable: { [weak self] zxid in
                 guard let self else { return }
-                self.coreLoop.execute { self.perform(self.core.onDurable(upTo: zxid, nowMs: Self.nowMs())) }
+                self.onCoreLoop { self.perform(self.core.onDurable(upTo: zxid, nowMs: Self.nowMs())) }
             },
             onFailure: { [weak self] error in
                 guard let self else { return }
                 if ensembleMode { self.fatalDiskError("transaction log", error) }
-                self.coreLoop.execute { self.perform(self.core.onPersistFailed(error)) }
+                self.onCoreLoop { self.perform(self.core.onPersistFailed(error)) }
             })
 
         let frameBytesMax = config.juteMaxBufferBytes
@@ -83,7 +97,7 @@ public final class ServerShell: @unchecked Sendable {
         let tick = TimeAmount.milliseconds(Int64(max(10, min(config.tickTimeMs / 2, 100))))
         tickTask = coreLoop.scheduleRepeatedTask(initialDelay: tick, delay: tick) { [weak self] _ in
             guard let self else { return }
-            self.perform(self.core.onTick(nowMs: Self.nowMs()))
+            self.onCoreLoop { self.perform(self.core.onTick(nowMs: Self.nowMs())) }
         }
         if ensembleMode { try startQuorum() }
         logger.info(
@@ -108,7 +122,7 @@ public final class ServerShell: @unchecked Sendable {
             myid: config.myid, peers: peers, group: ioGroup, logger: logger,
             onMessages: { [weak self] peer, messages in
                 guard let self else { return }
-                self.coreLoop.execute {
+                self.onCoreLoop {
                     let nowMs = Self.nowMs()
                     var actions: [CoreAction] = []
                     for message in messages { actions += self.core.onQuorumMessage(from: peer, message, nowMs: nowMs) }
@@ -117,15 +131,15 @@ public final class ServerShell: @unchecked Sendable {
             },
             onDisconnected: { [weak self] peer in
                 guard let self else { return }
-                self.coreLoop.execute { self.perform(self.core.onPeerDisconnected(peer, nowMs: Self.nowMs())) }
+                self.onCoreLoop { self.perform(self.core.onPeerDisconnected(peer, nowMs: Self.nowMs())) }
             })
         try coreLoop.submit { self.quorum = transport }.wait()
         try transport.start()
-        coreLoop.execute { self.perform(self.core.ensembleStart(nowMs: Self.nowMs())) }
+        onCoreLoop { self.perform(self.core.ensembleStart(nowMs: Self.nowMs())) }
         let tick = TimeAmount.milliseconds(Int64(ServerCore.zabTick(config).ms))
         zabTickTask = coreLoop.scheduleRepeatedTask(initialDelay: tick, delay: tick) { [weak self] _ in
             guard let self else { return }
-            self.perform(self.core.onZabTick(nowMs: Self.nowMs()))
+            self.onCoreLoop { self.perform(self.core.onZabTick(nowMs: Self.nowMs())) }
         }
     }
 
@@ -143,7 +157,7 @@ public final class ServerShell: @unchecked Sendable {
         for conn in connections.withLockedValue({ Array($0.values) }) { conn.close(reason: nil) }
         storage?.stop()
         try? ioGroup.syncShutdownGracefully()
-        try? coreGroup.syncShutdownGracefully()
+        try? coreGroup?.syncShutdownGracefully()
     }
 
     static func nowMs() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
@@ -170,13 +184,13 @@ public final class ServerShell: @unchecked Sendable {
             conns[id] = c
             return c
         }
-        coreLoop.execute { self.core.onOpened(conn.id, remote: conn.remoteAddress, ip: conn.remoteIP, nowMs: Self.nowMs()) }
+        onCoreLoop { self.core.onOpened(conn.id, remote: conn.remoteAddress, ip: conn.remoteIP, nowMs: Self.nowMs()) }
         return conn
     }
 
     /// The packets one socket read produced, in arrival order, handled in one hop to the core loop.
     func packets(_ batch: [[UInt8]], on conn: ClientConnection) {
-        coreLoop.execute {
+        onCoreLoop {
             let nowMs = Self.nowMs()
             var actions: [CoreAction] = []
             for bytes in batch { actions += self.core.onPacket(conn.id, bytes, nowMs: nowMs) }
@@ -184,8 +198,24 @@ public final class ServerShell: @unchecked Sendable {
         }
     }
 
+    /// Runs `work` on the core loop, after every core call requested before it. On the core loop itself (always
+    /// so when the core shares the I/O loop) there is no hop: work runs right away unless another core call is in
+    /// progress — a close or a resumed read inside `perform` can re-enter here synchronously — in which case it
+    /// waits in `coreQueue`, so core calls never nest and replies leave in the order the core produced them.
+    func onCoreLoop(_ work: @escaping () -> Void) {
+        guard coreLoop.inEventLoop else {
+            coreLoop.execute { self.onCoreLoop(work) }
+            return
+        }
+        coreQueue.append(work)
+        if draining { return }
+        draining = true
+        while let next = coreQueue.popFirst() { next() }
+        draining = false
+    }
+
     func fourLetterWord(_ word: String, on conn: ClientConnection) {
-        coreLoop.execute {
+        onCoreLoop {
             let text = self.core.fourLetterWord(word, nowMs: Self.nowMs())
             conn.sendTextAndClose(text)
         }
@@ -197,7 +227,7 @@ public final class ServerShell: @unchecked Sendable {
             counts[conn.remoteIP, default: 1] -= 1
             if counts[conn.remoteIP] == 0 { counts[conn.remoteIP] = nil }
         }
-        coreLoop.execute { self.perform(self.core.onClosed(conn.id, nowMs: Self.nowMs())) }
+        onCoreLoop { self.perform(self.core.onClosed(conn.id, nowMs: Self.nowMs())) }
     }
 
     // MARK: actions (called on coreLoop)

@@ -22,6 +22,15 @@ final class ServerConfigTests: XCTestCase {
         XCTAssertTrue(c.isStandalone)
     }
 
+    func testIoThreads() throws {
+        XCTAssertNil(try ServerConfig.parse("dataDir=/d\n").ioThreads, "default: chosen from the core count")
+        XCTAssertEqual(try ServerConfig.parse("warren.ioThreads=0\n").ioThreads, 0)
+        XCTAssertEqual(try ServerConfig.parse("warren.ioThreads=3\n").ioThreads, 3)
+        XCTAssertThrowsError(try ServerConfig.parse("warren.ioThreads=-1\n")) { error in
+            XCTAssertTrue("\(error)".contains("warren.ioThreads must be 0...64"), "\(error)")
+        }
+    }
+
     func testSessionTimeoutBoundsFollowTickTime() throws {
         let c = try ServerConfig.parse("tickTime=500\n")
         XCTAssertEqual(c.effectiveMinSessionTimeoutMs, 1000)
