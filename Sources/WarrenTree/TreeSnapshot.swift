@@ -40,6 +40,9 @@ extension DataTree {
         let c = DataTree(emptyWith: config)
         c.slots = slots
         c.freeSlots = freeSlots
+        c.arena = arena
+        c.exts = exts
+        c.freeExts = freeExts
         c.index = index
         c.acls = acls
         c.ephemerals = ephemerals
@@ -83,26 +86,73 @@ extension DataTree {
         w.writeInt(Int32(aclRefs.count))
         for ref in aclRefs { w.writeVector(acls.list(ref)) { $0.write($1) } }
         w.writeInt(Int32(order.count))
+        // Paths are rebuilt from names as the walk goes: `path` holds the current node's, and each node's path
+        // is its parent's (a prefix of `path` when pre-order reaches it) plus "/" and its name.
+        var path: [UInt8] = []
+        var pathLength: [Int32: Int] = [:]
         for slot in order {
             let node = slots[Int(slot)]
-            w.writeString(node.path)
-            w.writeBuffer(node.data)
+            if slot == DataTree.rootSlot {
+                path = [UInt8(ascii: "/")]
+            } else {
+                let parentLength = pathLength[node.parent]!
+                path.removeSubrange(parentLength...)
+                if node.parent != DataTree.rootSlot { path.append(UInt8(ascii: "/")) }
+                arena.withBlob(node.blob) { p in
+                    let b = NodeBlob(at: p)
+                    path.append(contentsOf: UnsafeRawBufferPointer(start: p + b.nameOffset, count: b.nameLength))
+                }
+            }
+            if node.ext >= 0 && !exts[Int(node.ext)].children.isEmpty { pathLength[slot] = path.count }
+            w.writeInt(Int32(path.count))
+            w.writeRaw(path)
+            let stat = stat(slot)
+            arena.withBlob(node.blob) { p in
+                let b = NodeBlob(at: p)
+                if b.isDataNull {
+                    w.writeInt(-1)
+                } else {
+                    w.writeInt(Int32(b.dataLength))
+                    w.writeRaw(UnsafeRawBufferPointer(start: p + b.dataOffset, count: b.dataLength))
+                }
+            }
             w.writeInt(aclIndex[node.aclRef]!)
-            w.write(node.stat)
+            w.write(stat)
         }
     }
 
-    /// Every node's slot, parents before children, siblings by name.
+    /// Every node's slot, parents before children, siblings by name (UTF-8 byte order).
     private func preorderSlots() -> [Int32] {
         var order: [Int32] = []
         order.reserveCapacity(index.count)
         var stack: [Int32] = [DataTree.rootSlot]
         while let slot = stack.popLast() {
             order.append(slot)
-            let children = slots[Int(slot)].children.sorted { slots[Int($0)].path > slots[Int($1)].path }
-            stack.append(contentsOf: children)  // reverse name order, so the smallest name pops first
+            let ext = slots[Int(slot)].ext
+            guard ext >= 0, !exts[Int(ext)].children.isEmpty else { continue }
+            stack.append(contentsOf: childrenByName(exts[Int(ext)].children).reversed())  // smallest name pops first
         }
         return order
+    }
+
+    /// Children sorted by name bytes: by a big-endian key of the first 8 name bytes, then by the whole names.
+    private func childrenByName(_ children: Set<Int32>) -> [Int32] {
+        var keyed: [(key: UInt64, slot: Int32)] = []
+        keyed.reserveCapacity(children.count)
+        for child in children {
+            let key = arena.withBlob(slots[Int(child)].blob) { p -> UInt64 in
+                let b = NodeBlob(at: p)
+                var key: UInt64 = 0
+                for i in 0..<8 { key = key << 8 | UInt64(i < b.nameLength ? p.load(fromByteOffset: b.nameOffset + i, as: UInt8.self) : 0) }
+                return key
+            }
+            keyed.append((key, child))
+        }
+        keyed.sort { a, b in
+            if a.key != b.key { return a.key < b.key }
+            return nameBytes(a.slot).lexicographicallyPrecedes(nameBytes(b.slot))
+        }
+        return keyed.map(\.slot)
     }
 
     /// Rebuilds a tree from `snapshot()` bytes. The result has no prepared changes.
@@ -145,28 +195,13 @@ extension DataTree {
 
         let nodeCount = try count(&r, elementBytesMin: 73, what: "nodes")
         guard nodeCount > 0 else { throw SnapshotError.inconsistent("no root node") }
-        for i in 0..<nodeCount {
-            guard let path = try r.readString() else { throw SnapshotError.inconsistent("null path") }
-            let data = try r.readBuffer()
-            let aclIndex = try r.readInt()
-            let stat = try PersistedStat(from: &r)
-            guard aclIndex >= 0 && Int(aclIndex) < aclLists.count else {
-                throw SnapshotError.inconsistent("ACL index \(aclIndex) of \(path) outside 0..<\(aclLists.count)")
-            }
-            let aclRef = tree.acls.intern(aclLists[Int(aclIndex)])
-            if i == 0 {
-                guard path == "/" else { throw SnapshotError.inconsistent("first node is \(path), not /") }
-                tree.insertRoot(aclRef: aclRef, stat: stat, data: data)
-                continue
-            }
-            guard path != "/", PathValidation.isValid(path) else { throw SnapshotError.inconsistent("invalid path \(path)") }
-            guard tree.slotOf(path) == nil else { throw SnapshotError.inconsistent("duplicate path \(path)") }
-            guard let parent = PathValidation.parent(of: path).flatMap(tree.slotOf) else {
-                throw SnapshotError.inconsistent("\(path) precedes its parent")
-            }
-            tree.insertChild(path: path, parent: parent, data: data, aclRef: aclRef, stat: stat)
+        var loader = SnapshotNodeLoader(tree: tree, aclLists: aclLists, nodeCount: nodeCount)
+        let end = try r.bytes.withUnsafeBytes { raw in
+            var cursor = SnapshotCursor(raw, offset: r.offset, end: r.end)
+            for _ in 0..<nodeCount { try loader.loadNode(&cursor) }
+            return cursor.offset
         }
-        guard r.isAtEnd else { throw SnapshotError.inconsistent("\(r.remaining) bytes after the last node") }
+        guard end == r.end else { throw SnapshotError.inconsistent("\(r.end - end) bytes after the last node") }
         tree.rebuildQuotaPaths()
         return tree
     }

@@ -83,7 +83,7 @@ final class SnapshotTests: XCTestCase {
         apply(b, 2, .create(path: "/y", data: [], acl: aclA, ephemeral: false, parentCVersion: 2))
         apply(b, 3, .setACL(path: "/x", acl: aclA, version: 1))
         apply(b, 4, .setACL(path: "/y", acl: aclB, version: 1))
-        XCTAssertNotEqual(a.slots[Int(a.slotOf("/x")!)].aclRef, b.slots[Int(b.slotOf("/x")!)].aclRef)
+        XCTAssertNotEqual(a.node(a.slotOf("/x")!).aclRef, b.node(b.slotOf("/x")!).aclRef)
         XCTAssertEqual(a.digest, b.digest)
         XCTAssertEqual(a.snapshot(), b.snapshot())
     }
