@@ -14,6 +14,9 @@ struct SnapshotCursor {
     }
 
     @inline(__always)
+    mutating func skip(_ n: Int) { offset += n }
+
+    @inline(__always)
     private func need(_ n: Int) throws(JuteError) {
         if n > end - offset { throw JuteError.truncated(needed: n, available: end - offset) }
     }
@@ -64,17 +67,14 @@ struct SnapshotCursor {
 /// ancestors (`chain`, whose paths are prefixes of `current`). Other orders fall back to the path index.
 struct SnapshotNodeLoader {
     let tree: DataTree
-    let aclLists: [[ACL]]
-    /// The tree's reference for each snapshot ACL index, or -1 before its first use.
-    private var aclRefs: [Int32]
+    private var acls: SnapshotACLRefs
     private var chain: [(slot: Int32, length: Int)] = []
     /// The path of `chain.last`.
     private var current: [UInt8] = []
 
     init(tree: DataTree, aclLists: [[ACL]], nodeCount: Int) {
         self.tree = tree
-        self.aclLists = aclLists
-        aclRefs = [Int32](repeating: -1, count: aclLists.count)
+        acls = SnapshotACLRefs(aclLists)
         tree.slots.reserveCapacity(nodeCount)
         tree.index.reserve(nodeCount)
     }
@@ -84,10 +84,10 @@ struct SnapshotNodeLoader {
         let data = try c.readBytes()
         let aclIndex = try c.readInt()
         let stat = try c.readStat()
-        guard aclIndex >= 0 && Int(aclIndex) < aclLists.count else {
-            throw SnapshotError.inconsistent("ACL index \(aclIndex) of \(try text(path)) outside 0..<\(aclLists.count)")
+        guard aclIndex >= 0 && Int(aclIndex) < acls.count else {
+            throw SnapshotError.inconsistent("ACL index \(aclIndex) of \(try text(path)) outside 0..<\(acls.count)")
         }
-        let aclRef = internACL(Int(aclIndex))
+        let aclRef = acls.ref(Int(aclIndex), in: tree)
         if chain.isEmpty {
             guard path.count == 1 && path[0] == UInt8(ascii: "/") else {
                 throw SnapshotError.inconsistent("first node is \(try text(path)), not /")
@@ -128,15 +128,6 @@ struct SnapshotNodeLoader {
         guard let top = chain.last, top.length == parentLength else { return nil }
         for i in 0..<parentLength where current[i] != path[i] { return nil }
         return top.slot
-    }
-
-    private mutating func internACL(_ index: Int) -> Int32 {
-        if aclRefs[index] >= 0 {
-            tree.acls.retain(aclRefs[index])
-        } else {
-            aclRefs[index] = tree.acls.intern(aclLists[index])
-        }
-        return aclRefs[index]
     }
 
     /// A name that is certainly valid under a valid parent: printable ASCII, not "." or "..". Anything else gets

@@ -1,16 +1,19 @@
 import WarrenJute
 import XCTest
 
-import WarrenTree
+@testable import WarrenTree
 
 /// Pins the digest and snapshot bytes of a varied tree to the values the original layout (full path, data array and
 /// stat per node) produced, so a change of in-memory layout cannot silently change what replicas compare or what
-/// goes to disk. Uses only the public API.
+/// goes to disk. The version 1 bytes are the original layout's; version 2 (written since) is pinned so it stays
+/// stable too.
 final class LayoutCompatibilityTests: XCTestCase {
     /// FNV-1a 64 of the snapshot bytes, and the digest, as computed by the original layout for `buildTree()`.
     static let expectedSnapshotHash: UInt64 = 16_876_812_414_687_588_517
     static let expectedDigest: UInt64 = 10_855_566_876_668_819_495
     static let expectedSnapshotBytes = 4_772
+    static let expectedV2SnapshotHash: UInt64 = 13_776_850_306_559_475_805
+    static let expectedV2SnapshotBytes = 1_578
 
     static func buildTree() -> DataTree {
         let tree = DataTree()
@@ -54,15 +57,24 @@ final class LayoutCompatibilityTests: XCTestCase {
 
     func testDigestAndSnapshotMatchTheOriginalLayout() throws {
         let tree = LayoutCompatibilityTests.buildTree()
-        let bytes = tree.snapshot()
-        var h: UInt64 = 0xCBF2_9CE4_8422_2325
-        for b in bytes { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
-        print("layout-compat: snapshotHash=\(h) digest=\(tree.digest) bytes=\(bytes.count)")
-        XCTAssertEqual(bytes.count, LayoutCompatibilityTests.expectedSnapshotBytes)
-        XCTAssertEqual(h, LayoutCompatibilityTests.expectedSnapshotHash)
+        func fnv(_ bytes: [UInt8]) -> UInt64 {
+            var h: UInt64 = 0xCBF2_9CE4_8422_2325
+            for b in bytes { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
+            return h
+        }
+        let v1 = tree.snapshot(version: 1)
+        let v2 = tree.snapshot()
+        print("layout-compat: v1 hash=\(fnv(v1)) bytes=\(v1.count); v2 hash=\(fnv(v2)) bytes=\(v2.count); digest=\(tree.digest)")
+        XCTAssertEqual(v1.count, LayoutCompatibilityTests.expectedSnapshotBytes)
+        XCTAssertEqual(fnv(v1), LayoutCompatibilityTests.expectedSnapshotHash)
+        XCTAssertEqual(v2.count, LayoutCompatibilityTests.expectedV2SnapshotBytes)
+        XCTAssertEqual(fnv(v2), LayoutCompatibilityTests.expectedV2SnapshotHash)
         XCTAssertEqual(tree.digest, LayoutCompatibilityTests.expectedDigest)
-        let restored = try DataTree.restore(from: bytes)
-        XCTAssertEqual(restored.digest, tree.digest)
-        XCTAssertEqual(restored.snapshot(), bytes)
+        for bytes in [v1, v2] {
+            let restored = try DataTree.restore(from: bytes)
+            XCTAssertEqual(restored.digest, tree.digest)
+            XCTAssertEqual(restored.snapshot(version: 1), v1)
+            XCTAssertEqual(restored.snapshot(), v2)
+        }
     }
 }
