@@ -72,7 +72,8 @@ struct BlobArena {
     }
 
     private mutating func newChunk(bytes: Int) -> Int32 {
-        let storage = [UInt8](repeating: 0, count: bytes)
+        // Not zero-filled: bytes past `used` are never read, and pages get touched only as blobs fill them.
+        let storage = [UInt8](unsafeUninitializedCapacity: bytes) { _, initialized in initialized = bytes }
         if let reused = freeChunks.popLast() {
             chunks[Int(reused)] = storage
             return reused

@@ -160,6 +160,12 @@ extension DataTree {
         }
     }
 
+    /// Makes room in the node's children set for `count` children (restore knows how many are coming).
+    func reserveChildren(_ slot: Int32, _ count: Int) {
+        ensureExt(slot)
+        exts[Int(slots[Int(slot)].ext)].children.reserveCapacity(count)
+    }
+
     /// Sets cversion and pzxid without touching the digest (callers account for it).
     func setChildStat(_ slot: Int32, cversion: Int32, pzxid: Int64) {
         ensureExt(slot)

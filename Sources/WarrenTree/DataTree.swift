@@ -14,15 +14,19 @@ import WarrenJute
 public final class DataTree {
     public let config: TreeConfig
 
+    // The node storage is touched several times per node on every write and restore; the tree is confined to one
+    // thread and never hands out overlapping accesses, so the runtime's exclusivity checks (a fifth of restore
+    // time) are switched off for it.
+
     /// Node storage (see `NodeSlot`): a slot is free when its chunk is -1. Names, data and most stat fields are in
     /// `arena`; children, cversion and pzxid of nodes that have them in `exts`.
-    var slots: ContiguousArray<NodeSlot> = []
-    var freeSlots: [Int32] = []
-    var arena = BlobArena()
-    var exts: ContiguousArray<NodeExt> = []
-    var freeExts: [Int32] = []
-    var index = PathIndex()
-    var acls = ACLCache()
+    @exclusivity(unchecked) var slots: ContiguousArray<NodeSlot> = []
+    @exclusivity(unchecked) var freeSlots: [Int32] = []
+    @exclusivity(unchecked) var arena = BlobArena()
+    @exclusivity(unchecked) var exts: ContiguousArray<NodeExt> = []
+    @exclusivity(unchecked) var freeExts: [Int32] = []
+    @exclusivity(unchecked) var index = PathIndex()
+    @exclusivity(unchecked) var acls = ACLCache()
     /// Slots of ephemeral nodes by owning session, of container nodes and of TTL nodes.
     var ephemerals: [Int64: Set<Int32>] = [:]
     var containers: Set<Int32> = []
@@ -33,14 +37,13 @@ public final class DataTree {
     public internal(set) var sessions: [Int64: Int32] = [:]
     /// The highest zxid applied.
     public internal(set) var lastProcessedZxid: Int64 = 0
-    /// Sum of node hashes and of session hashes (wrapping): updated incrementally, compared across replicas.
     /// The node half of the digest, or nil while nobody has asked for it since a restore: a restored tree skips
     /// hashing every node (a third of restore time at 1M nodes) until `digest` is first read, and from then on
     /// keeps it current incrementally.
-    var nodeDigestSum: UInt64? = 0
+    @exclusivity(unchecked) var nodeDigestSum: UInt64? = 0
     var sessionDigest: UInt64 = 0
     /// Sum of path lengths (UTF-16 units, like Java's `String.length`) and data lengths over all nodes.
-    var pathAndDataSize: Int64 = 0
+    @exclusivity(unchecked) var pathAndDataSize: Int64 = 0
     /// Prepared, not yet applied changes (ZooKeeper's outstandingChanges).
     var pending = PendingChanges()
 
@@ -218,9 +221,10 @@ public final class DataTree {
 
     /// `insertChild` with path and data as raw bytes (data nil for null data), for snapshot restore, which has
     /// already checked that the path is new.
+    /// With `indexed` false the caller adds the path to `index` itself (restore does so in bulk).
     @discardableResult
     func insertChild(pathBytes path: UnsafeRawBufferPointer, parent: Int32, rawData data: UnsafeRawBufferPointer?,
-                     aclRef: Int32, stat: PersistedStat, tag: UInt64? = nil) -> Int32 {
+                     aclRef: Int32, stat: PersistedStat, tag: UInt64? = nil, indexed: Bool = true) -> Int32 {
         let tag = tag ?? PathIndex.tag(bytes: path)
         var nameStart = path.count
         while nameStart > 0 && path[nameStart - 1] != UInt8(ascii: "/") { nameStart -= 1 }
@@ -232,7 +236,7 @@ public final class DataTree {
             slots.append(.free)
         }
         insertSlot(slot, pathBytes: path, name: UnsafeRawBufferPointer(rebasing: path[nameStart...]), parent: parent,
-                   data: data, aclRef: aclRef, stat: stat, tag: tag)
+                   data: data, aclRef: aclRef, stat: stat, tag: tag, indexed: indexed)
         ensureExt(parent)
         exts[Int(slots[Int(parent)].ext)].children.insert(slot)
         return slot
@@ -240,11 +244,11 @@ public final class DataTree {
 
     private func insertSlot(_ slot: Int32, pathBytes path: UnsafeRawBufferPointer, name: UnsafeRawBufferPointer,
                             parent: Int32, data: UnsafeRawBufferPointer?, aclRef: Int32, stat: PersistedStat,
-                            tag: UInt64? = nil) {
+                            tag: UInt64? = nil, indexed: Bool = true) {
         slots[Int(slot)] = NodeSlot(chunk: -1, offset: 0, parent: parent, aclRef: aclRef, ext: -1)
         rewriteBlob(slot, name: name, rawData: data, stat: stat)
         if stat.cversion != 0 || stat.pzxid != stat.czxid { setChildStat(slot, cversion: stat.cversion, pzxid: stat.pzxid) }
-        index.insert(tag: tag ?? PathIndex.tag(bytes: path), slot: slot)
+        if indexed { index.insert(tag: tag ?? PathIndex.tag(bytes: path), slot: slot) }
         if let sum = nodeDigestSum { nodeDigestSum = sum &+ nodeHash(slot, path: path) }
         pathAndDataSize += Int64(DataTree.utf16Count(path) + (data?.count ?? 0))
         switch EphemeralKind.of(owner: stat.ephemeralOwner, extendedTypesEnabled: config.extendedTypesEnabled) {

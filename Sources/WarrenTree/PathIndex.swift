@@ -76,6 +76,26 @@ struct PathIndex {
         count -= 1
     }
 
+    /// Adds the paths with `tags` (not present yet) at slots `firstSlot`, `firstSlot + 1`, ... (restore). Inserts in
+    /// passes over slices of the table, each taking only the entries whose home bucket is in its slice, so probes
+    /// stay in a cache-sized part of the table instead of missing the cache on every entry; needs no buffer.
+    mutating func insertAll(tags: [UInt32], firstSlot: Int32) {
+        reserve(count + tags.count)
+        let sliceBuckets = 1 << 17  // 1 MiB of table per pass
+        let passes = max(1, table.count / sliceBuckets)
+        let shift = mask.nonzeroBitCount - passes.trailingZeroBitCount
+        for pass in 0..<passes {
+            for (n, tag) in tags.enumerated() {
+                let home = bucket(UInt64(tag))
+                guard passes == 1 || home >> shift == pass else { continue }
+                var i = home
+                while table[i] != 0 { i = (i + 1) & mask }
+                table[i] = UInt64(tag) << 32 | UInt64(UInt32(firstSlot + Int32(n) + 1))
+            }
+        }
+        count += tags.count
+    }
+
     /// Makes room for `n` entries without growing on the way (restore knows its node count).
     mutating func reserve(_ n: Int) {
         while n * 4 > table.count * 3 { grow() }

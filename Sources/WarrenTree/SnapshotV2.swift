@@ -9,7 +9,9 @@ import WarrenJute
 /// where a bracketed field is present only when its flag is set (`NodeBlob`'s bits 2...32, plus 64 for cversion
 /// and 128 for pzxid); absent fields take their usual values (mzxid = czxid, mtime = ctime, pzxid = czxid, the rest
 /// 0). Varints are LEB128 of the two's-complement bits (UInt32 bits for the Int32 fields). The child counts give
-/// every node's parent, so no path is stored: restore rebuilds paths from names as it goes.
+/// every node's parent, so no path is stored: restore rebuilds paths from names as it goes. Siblings come in
+/// strictly increasing name order (UTF-8 bytes), which restore checks instead of looking every path up for a
+/// duplicate.
 enum SnapshotV2 {
     static let hasCversion: UInt8 = 64
     static let hasPzxid: UInt8 = 128
@@ -100,14 +102,17 @@ extension SnapshotCursor {
 struct SnapshotV2Loader {
     let tree: DataTree
     private var acls: SnapshotACLRefs
-    private var chain: [(slot: Int32, remaining: Int, length: Int)] = []
+    /// `lastChildEnd`: where the previous child's name ends in `current`, or 0 before the first child.
+    private var chain: [(slot: Int32, remaining: Int, length: Int, lastChildEnd: Int)] = []
     private var current: [UInt8] = []
+    /// Index tags of every node but the root, in slot order from 1, added in bulk by `finish`.
+    private var indexTags: [UInt32] = []
 
     init(tree: DataTree, aclLists: [[ACL]], nodeCount: Int) {
         self.tree = tree
         acls = SnapshotACLRefs(aclLists)
         tree.slots.reserveCapacity(nodeCount)
-        tree.index.reserve(nodeCount)
+        indexTags.reserveCapacity(nodeCount)
     }
 
     mutating func loadNode(_ c: inout SnapshotCursor) throws {
@@ -123,13 +128,22 @@ struct SnapshotV2Loader {
             guard tree.nodeCount == 0 else { throw SnapshotError.inconsistent("more nodes than the child counts allow") }
             guard name.isEmpty else { throw SnapshotError.inconsistent("first node has a name, it is not /") }
             tree.insertRoot(aclRef: aclRef, stat: stat, data: data.map { [UInt8]($0) })
-            chain = [(DataTree.rootSlot, childCount, 1)]
+            chain = [(DataTree.rootSlot, childCount, 1, 0)]
+            tree.reserveChildren(DataTree.rootSlot, childCount)
             current = [UInt8(ascii: "/")]
             return
         }
         while let top = chain.last, top.remaining == 0 { chain.removeLast() }
         guard let parent = chain.last else { throw SnapshotError.inconsistent("more nodes than the child counts allow") }
+        let nameStart = parent.length > 1 ? parent.length + 1 : parent.length
+        if parent.lastChildEnd > 0 {
+            let previous = current[nameStart..<parent.lastChildEnd]
+            guard previous.lexicographicallyPrecedes(name) else {
+                throw SnapshotError.inconsistent("children of \(tree.path(parent.slot)) out of order or duplicated")
+            }
+        }
         chain[chain.count - 1].remaining -= 1
+        chain[chain.count - 1].lastChildEnd = nameStart + name.count
         current.removeSubrange(parent.length...)
         if parent.length > 1 { current.append(UInt8(ascii: "/")) }
         current.append(contentsOf: name)
@@ -138,20 +152,24 @@ struct SnapshotV2Loader {
                 guard let string = String(validating: path, as: UTF8.self) else { throw JuteError.badUTF8 }
                 guard PathValidation.isValid(string) else { throw SnapshotError.inconsistent("invalid path \(string)") }
             }
+            // No duplicate check: sibling names strictly increase, and distinct parents have distinct paths.
             let tag = PathIndex.tag(bytes: path)
-            guard tree.slotOf(bytes: path, tag: tag) == nil else {
-                throw SnapshotError.inconsistent("duplicate path \(String(decoding: path, as: UTF8.self))")
-            }
-            let slot = tree.insertChild(pathBytes: path, parent: parent.slot, rawData: data, aclRef: aclRef, stat: stat, tag: tag)
-            chain.append((slot, childCount, path.count))
+            let slot = tree.insertChild(pathBytes: path, parent: parent.slot, rawData: data, aclRef: aclRef, stat: stat,
+                                        tag: tag, indexed: false)
+            precondition(Int(slot) == indexTags.count + 1, "restore put node \(indexTags.count + 1) in slot \(slot)")
+            indexTags.append(UInt32(tag))
+            if childCount > 0 { tree.reserveChildren(slot, childCount) }
+            chain.append((slot, childCount, path.count, 0))
         }
     }
 
-    /// Checks that every node got the children its count promised.
-    func finish() throws {
+    /// Checks that every node got the children its count promised, and indexes the nodes.
+    mutating func finish() throws {
         if let short = chain.first(where: { $0.remaining > 0 }) {
             throw SnapshotError.inconsistent("\(tree.path(short.slot)) is missing \(short.remaining) children")
         }
+        tree.index.insertAll(tags: indexTags, firstSlot: 1)
+        indexTags = []
     }
 
     private func readStat(_ c: inout SnapshotCursor) throws -> PersistedStat {

@@ -7,7 +7,27 @@ import XCTest
 /// Opt-in measurement of the tree's memory and snapshot costs (issue 5): run with `WARREN_TREE_MEMORY=1`
 /// (`WARREN_TREE_NODES` overrides the default 1,000,000 nodes), preferably in a release build. It only prints
 /// numbers; the one assertion is that the restored tree equals the original. Skipped otherwise.
+///
+/// `WARREN_TREE_SNAPSHOT_OUT=<file>` also saves the snapshot; a later run with `WARREN_TREE_SNAPSHOT_IN=<file>`
+/// only restores it, in a fresh process, as a restart does (`testRestoreInAFreshProcess`).
 final class MemoryFootprintTests: XCTestCase {
+    func testRestoreInAFreshProcess() throws {
+        let env = ProcessInfo.processInfo.environment
+        guard env["WARREN_TREE_MEMORY"] == "1", let file = env["WARREN_TREE_SNAPSHOT_IN"] else {
+            throw XCTSkip("set WARREN_TREE_MEMORY=1 and WARREN_TREE_SNAPSHOT_IN=<file> to measure")
+        }
+        let bytes = try MemoryFootprintTests.read(file)
+        let before = MemoryFootprintTests.residentBytes()
+        let start = ContinuousClock.now
+        let tree = try DataTree.restore(from: bytes)
+        let elapsed = ContinuousClock.now - start
+        let rss = MemoryFootprintTests.residentBytes() - before
+        let raw = tree.approximateDataSize
+        print("tree-memory: RSS before restore \(before) B (snapshot \(bytes.count) B), after \(before + rss) B")
+        print(String(format: "tree-memory: fresh restore of %d nodes in %@: RSS delta %d B, %.1f B/node, RSS/raw %.2f",
+                     tree.nodeCount, "\(elapsed)", rss, Double(rss) / Double(tree.nodeCount), Double(rss) / Double(raw)))
+    }
+
     func testMemoryAndRestoreAtScale() throws {
         let env = ProcessInfo.processInfo.environment
         guard env["WARREN_TREE_MEMORY"] == "1" else { throw XCTSkip("set WARREN_TREE_MEMORY=1 to measure") }
@@ -43,6 +63,7 @@ final class MemoryFootprintTests: XCTestCase {
         let snapStart = ContinuousClock.now
         let bytes = tree.snapshot()
         let snapTime = ContinuousClock.now - snapStart
+        if let out = env["WARREN_TREE_SNAPSHOT_OUT"] { try Data(bytes).write(to: URL(fileURLWithPath: out)) }
         let beforeRestore = MemoryFootprintTests.residentBytes()
         let restoreStart = ContinuousClock.now
         let restored = try DataTree.restore(from: bytes)
@@ -57,6 +78,13 @@ final class MemoryFootprintTests: XCTestCase {
         XCTAssertEqual(restored.digest, tree.digest)
         XCTAssertEqual(restored.nodeCount, tree.nodeCount)
         XCTAssertEqual(restored.approximateDataSize, raw)
+    }
+
+    /// The file's bytes, with the `Data` they were read into already released.
+    @inline(never)
+    static func read(_ file: String) throws -> [UInt8] {
+        let data = try Data(contentsOf: URL(fileURLWithPath: file))
+        return [UInt8](data)
     }
 
     /// VmRSS of this process from /proc/self/status, in bytes (0 where there is no /proc).

@@ -208,4 +208,22 @@ final class SnapshotV2Tests: XCTestCase {
             XCTAssertThrowsError(try DataTree.restore(from: bad), "count \(n), root children \(rootChildren)")
         }
     }
+
+    /// Siblings must come in strictly increasing name order; a repeated name (a duplicate path) is refused.
+    func testSiblingsOutOfOrderOrDuplicatedAreRefused() throws {
+        let h = TreeHarness()
+        h.create("/p")
+        h.create("/q")
+        let good = h.tree.snapshot()
+        let p = good.indices.first { good[$0] == 1 && good[$0 + 1] == UInt8(ascii: "p") }!
+        let q = good.indices.first { good[$0] == 1 && good[$0 + 1] == UInt8(ascii: "q") }!
+        for (pName, qName) in [("q", "p"), ("p", "p"), ("q", "q")] {
+            var bad = good
+            bad[p + 1] = UInt8(ascii: Unicode.Scalar(pName)!)
+            bad[q + 1] = UInt8(ascii: Unicode.Scalar(qName)!)
+            XCTAssertThrowsError(try DataTree.restore(from: bad), "\(pName), \(qName)") {
+                guard case .inconsistent = $0 as? SnapshotError else { return XCTFail("\($0)") }
+            }
+        }
+    }
 }
