@@ -36,12 +36,18 @@ enum Zlib {
     /// Decompresses `compressed`, which must be exactly one complete zlib stream of exactly `expectedBytes`.
     /// Returns the bytes, or why they cannot be trusted.
     static func decompress(_ compressed: [UInt8], expectedBytes: Int) -> Result<[UInt8], DecompressionFailure> {
+        decompress(compressed[...], expectedBytes: expectedBytes)
+    }
+
+    /// `decompress` of a slice, so a snapshot file's stream is read in place rather than copied out first.
+    static func decompress(_ compressed: ArraySlice<UInt8>, expectedBytes: Int) -> Result<[UInt8], DecompressionFailure> {
         var stream = z_stream()
         let initialized = warren_inflate_init(&stream)
         precondition(initialized == Z_OK, "inflateInit failed with \(initialized)")
         defer { inflateEnd(&stream) }
-        // One spare byte reveals a stream longer than promised.
-        var output = [UInt8](repeating: 0, count: expectedBytes + 1)
+        // One spare byte reveals a stream longer than promised. Not zero-filled: only a stream that produced exactly
+        // `expectedBytes` is returned, and those it wrote.
+        var output = [UInt8](unsafeUninitializedCapacity: expectedBytes + 1) { _, initialized in initialized = expectedBytes + 1 }
         let outcome: DecompressionFailure? = compressed.withUnsafeBytes { input in
             output.withUnsafeMutableBytes { out in
                 var fedIn = 0

@@ -90,7 +90,8 @@ struct PosixFile {
         try faults?.check("read", path)
         let size = try self.size()
         let count = Int(min(size, limit ?? size))
-        var bytes = [UInt8](repeating: 0, count: count)
+        // Not zero-filled (a pass over every page for nothing): bytes not read are cut off below.
+        var bytes = [UInt8](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
         let got = try bytes.withUnsafeMutableBytes { raw -> Int in
             var done = 0
             while done < count {

@@ -75,7 +75,7 @@ enum SnapshotFormat {
         guard header.payloadBytes >= 0, header.payloadBytes <= (header.compressedBytes + 64) * expansionMax else {
             return .failure(.init("implausible payload length \(header.payloadBytes)"))
         }
-        switch Zlib.decompress(Array(bytes[headerBytes...]), expectedBytes: Int(header.payloadBytes)) {
+        switch Zlib.decompress(bytes[headerBytes...], expectedBytes: Int(header.payloadBytes)) {
         case let .failure(why):
             return .failure(.init(why.description))
         case let .success(payload):
