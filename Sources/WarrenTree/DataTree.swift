@@ -95,8 +95,32 @@ public final class DataTree {
     /// Sum of node hashes (wrapping), computed now if it is not being tracked.
     var nodeDigest: UInt64 {
         if let sum = nodeDigestSum { return sum }
-        let sum = index.slots.reduce(UInt64(0)) { $0 &+ nodeHash($1) }
+        let sum = hashAllNodes()
         nodeDigestSum = sum
+        return sum
+    }
+
+    /// The sum of every node's hash, walking the tree depth-first with one path buffer (rebuilding each path from
+    /// the root would cost a walk and an allocation per node).
+    private func hashAllNodes() -> UInt64 {
+        var sum: UInt64 = 0
+        var path: [UInt8] = [UInt8(ascii: "/")]
+        var stack: [(slot: Int32, parentLength: Int)] = [(DataTree.rootSlot, 0)]
+        while let (slot, parentLength) = stack.popLast() {
+            if slot != DataTree.rootSlot {
+                path.removeSubrange(parentLength...)
+                if parentLength > 1 { path.append(UInt8(ascii: "/")) }
+                arena.withBlob(slots[Int(slot)].blob) { p in
+                    let b = NodeBlob(at: p)
+                    path.append(contentsOf: UnsafeRawBufferPointer(start: p + b.nameOffset, count: b.nameLength))
+                }
+            }
+            sum &+= path.withUnsafeBytes { nodeHash(slot, path: $0) }
+            let ext = slots[Int(slot)].ext
+            if ext >= 0 {
+                for child in exts[Int(ext)].children { stack.append((child, path.count)) }
+            }
+        }
         return sum
     }
 
