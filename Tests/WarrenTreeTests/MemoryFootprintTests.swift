@@ -23,6 +23,7 @@ final class MemoryFootprintTests: XCTestCase {
         let elapsed = ContinuousClock.now - start
         let rss = MemoryFootprintTests.residentBytes() - before
         let raw = tree.approximateDataSize
+        // Uses `bytes` after the restore, so they are not released early and subtracted from the tree's share.
         print("tree-memory: RSS before restore \(before) B (snapshot \(bytes.count) B), after \(before + rss) B")
         print(String(format: "tree-memory: fresh restore of %d nodes in %@: RSS delta %d B, %.1f B/node, RSS/raw %.2f",
                      tree.nodeCount, "\(elapsed)", rss, Double(rss) / Double(tree.nodeCount), Double(rss) / Double(raw)))
@@ -32,7 +33,9 @@ final class MemoryFootprintTests: XCTestCase {
         let env = ProcessInfo.processInfo.environment
         guard env["WARREN_TREE_MEMORY"] == "1" else { throw XCTSkip("set WARREN_TREE_MEMORY=1 to measure") }
         let nodes = env["WARREN_TREE_NODES"].flatMap { Int($0) } ?? 1_000_000
-        let valueBytes = 100
+        let valueBytes = env["WARREN_TREE_VALUE_BYTES"].flatMap { Int($0) } ?? 100
+        // WARREN_TREE_FANOUT=n puts the nodes n to a parent under "/warren-bench/keys/p<j>" instead of all under one.
+        let fanout = env["WARREN_TREE_FANOUT"].flatMap { Int($0) } ?? 0
 
         let before = MemoryFootprintTests.residentBytes()
         let tree = DataTree()
@@ -50,15 +53,36 @@ final class MemoryFootprintTests: XCTestCase {
         let buildStart = ContinuousClock.now
         for i in 0..<nodes {
             for j in 0..<valueBytes { value[j] = UInt8(truncatingIfNeeded: i &* 31 &+ j &* 7) }
-            run(.create(path: "/warren-bench/keys/k\(i)", data: value, acl: ACL.openUnsafe, mode: .persistent))
+            var parent = "/warren-bench/keys"
+            if fanout > 0 {
+                parent += "/p\(i / fanout)"
+                if i % fanout == 0 { run(.create(path: parent, data: [], acl: ACL.openUnsafe, mode: .persistent)) }
+            }
+            run(.create(path: parent + "/k\(i)", data: value, acl: ACL.openUnsafe, mode: .persistent))
         }
         let buildTime = ContinuousClock.now - buildStart
         let after = MemoryFootprintTests.residentBytes()
         let raw = tree.approximateDataSize
         let rss = after - before
+        print("tree-memory: \(valueBytes)-byte values, fanout \(fanout == 0 ? "all under one parent" : "\(fanout)")")
         print(String(format: "tree-memory: %d nodes, raw %d B, RSS delta %d B, %.1f B/node RSS vs %.1f B/node raw, "
                      + "RSS/raw %.2f, build %@", nodes, raw, rss, Double(rss) / Double(nodes), Double(raw) / Double(nodes),
                      Double(rss) / Double(raw), "\(buildTime)"))
+
+        // What a background snapshot costs the core thread: the copy, then the first write after it, which
+        // copies the node table, the index and the touched chunk and children set.
+        let copyStart = ContinuousClock.now
+        let copy = tree.committedCopy()
+        let copyTime = ContinuousClock.now - copyStart
+        let writeStart = ContinuousClock.now
+        run(.create(path: "/warren-bench/keys/after-copy", data: value, acl: ACL.openUnsafe, mode: .persistent))
+        let firstWrite = ContinuousClock.now - writeStart
+        let secondStart = ContinuousClock.now
+        run(.create(path: "/warren-bench/keys/after-copy-2", data: value, acl: ACL.openUnsafe, mode: .persistent))
+        print("tree-memory: committedCopy \(copyTime), first write after it \(firstWrite), second \(ContinuousClock.now - secondStart)")
+        withExtendedLifetime(copy) {}
+        run(.delete(path: "/warren-bench/keys/after-copy", version: -1))
+        run(.delete(path: "/warren-bench/keys/after-copy-2", version: -1))
 
         let snapStart = ContinuousClock.now
         let bytes = tree.snapshot()
