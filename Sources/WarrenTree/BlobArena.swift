@@ -9,9 +9,9 @@ struct BlobRef: Equatable {
 ///
 /// Every chunk is a copy-on-write `[UInt8]`: a `DataTree.committedCopy()` shares all of them, and the original tree
 /// copies only the chunk it next appends to. A blob is never changed in place; a changed node gets a new blob and
-/// the old one becomes garbage. A chunk whose live bytes fall to 0 is released; one that falls below half full is
-/// reported by `free` so the tree can move its live blobs to the tail (`DataTree.compact`), which bounds garbage to
-/// about half of each non-tail chunk. Blobs larger than `dedicatedBytesMin` get a chunk of their own, exactly sized.
+/// the old one becomes garbage. A chunk whose live bytes fall to 0 is released; one that falls below half live is
+/// reported (by `free`, or by `nextSparseRetired` when it stops being the tail already that sparse) so the tree can
+/// move its live blobs to the tail (`DataTree.compact`), which bounds garbage to about half of each non-tail chunk. Blobs larger than `dedicatedBytesMin` get a chunk of their own, exactly sized.
 struct BlobArena {
     static let chunkBytes = 1 << 20
     static let dedicatedBytesMin = 64 << 10
@@ -24,6 +24,8 @@ struct BlobArena {
     private var freeChunks: [Int32] = []
     /// The chunk small blobs are appended to, or -1.
     private var tail: Int32 = -1
+    /// Former tails not yet checked for sparseness.
+    private var retired: [Int32] = []
 
     /// Bytes held by chunks (capacity, live or not): for measurements.
     var reservedBytes: Int { chunks.reduce(0) { $0 + $1.count } }
@@ -35,7 +37,10 @@ struct BlobArena {
         if size >= BlobArena.dedicatedBytesMin {
             chunk = newChunk(bytes: size)
         } else {
-            if tail < 0 || used[Int(tail)] + size > chunks[Int(tail)].count { tail = newChunk(bytes: BlobArena.chunkBytes) }
+            if tail < 0 || used[Int(tail)] + size > chunks[Int(tail)].count {
+                if tail >= 0 { retired.append(tail) }
+                tail = newChunk(bytes: BlobArena.chunkBytes)
+            }
             chunk = tail
         }
         let offset = used[Int(chunk)]
@@ -55,6 +60,22 @@ struct BlobArena {
             return false
         }
         return ref.chunk != tail && chunks[c].count == BlobArena.chunkBytes && live[c] * 2 < used[c]
+    }
+
+    /// A former tail that was left less than half live (garbage written while it was the tail is never reported by
+    /// `free`), to be compacted; nil when there is none.
+    mutating func nextSparseRetired() -> Int32? {
+        while let c = retired.popLast() {
+            let i = Int(c)
+            if c != tail && chunks[i].count == BlobArena.chunkBytes && live[i] * 2 < used[i] {
+                if live[i] == 0 {
+                    release(c)
+                    continue
+                }
+                return c
+            }
+        }
+        return nil
     }
 
     /// Forgets a chunk whose blobs are all dead or moved.

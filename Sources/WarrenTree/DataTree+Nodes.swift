@@ -197,6 +197,7 @@ extension DataTree {
         slots[Int(slot)].chunk = ref.chunk
         slots[Int(slot)].offset = ref.offset
         if !old.isFree { freeBlob(old.blob, count: oldCount) }
+        while let sparse = arena.nextSparseRetired() { compact(sparse) }
     }
 
     /// Marks a blob dead; compacts its chunk when it became mostly garbage.

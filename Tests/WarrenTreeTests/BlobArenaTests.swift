@@ -72,4 +72,21 @@ final class BlobArenaTests: XCTestCase {
             XCTAssertEqual(bytes.withUnsafeBytes { NodeBlob.slot(at: $0.baseAddress!) }, 77)
         }
     }
+
+    /// Short-lived nodes fill each tail chunk with garbage around a few long-lived blobs, and nothing in such a
+    /// chunk is freed after it stops being the tail; it is compacted then, so memory follows the live bytes.
+    func testGarbageWrittenIntoTheTailIsReclaimed() throws {
+        let h = TreeHarness()
+        let value = String(repeating: "v", count: 4_000)
+        for round in 0..<1_500 {
+            if round % 50 == 0 { h.create("/cold\(round)", "x") }
+            h.create("/temp", value)
+            XCTAssertNoThrow(try h.run(.delete(path: "/temp", version: -1)).get())
+        }
+        // 6 MB of values were written; only a handful of small nodes are live.
+        XCTAssertLessThanOrEqual(h.tree.arena.reservedBytes, 2 * BlobArena.chunkBytes)
+        for round in stride(from: 0, to: 1_500, by: 50) {
+            XCTAssertEqual(try h.tree.getData("/cold\(round)", ctx: .anyone).get().data, Array("x".utf8))
+        }
+    }
 }
