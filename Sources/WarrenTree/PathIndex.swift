@@ -1,7 +1,8 @@
 /// Path → slot lookup for the tree: an open-addressing table (linear probing, backward-shift deletion) of 8-byte
 /// entries, each a 32-bit hash tag of the full path plus the slot number. No path is stored: the tree checks a
-/// candidate by comparing the lookup path with the candidate's chain of names (`DataTree.matches`). 10.7-21 bytes
-/// per node (load 3/8 to 3/4) versus ~40 for `[String: Int32]`.
+/// candidate by comparing the lookup path with the candidate's chain of names (`DataTree.matches`). The table
+/// grows by half (any size works: buckets are mapped by multiplication, not a mask), so it costs 10.7-16 bytes per
+/// node (load 1/2 to 3/4) versus ~40 for `[String: Int32]`.
 ///
 /// Paths are compared byte for byte (UTF-8), not with `String ==`, which treats canonically equivalent strings
 /// (NFC/NFD "é") as equal: ZooKeeper compares code units, so those are different znodes.
@@ -9,12 +10,11 @@ struct PathIndex {
     /// 0 = empty; otherwise `tag << 32 | (slot + 1)`. An entry's bucket is derived from its tag alone, so the table
     /// can grow and shift entries without re-reading paths.
     private var table: [UInt64]
-    private var mask: Int
     private(set) var count = 0
+    static let initialBuckets = 16
 
     init() {
-        table = [UInt64](repeating: 0, count: 16)
-        mask = 15
+        table = [UInt64](repeating: 0, count: PathIndex.initialBuckets)
     }
 
     /// The slot holding `path`, reading candidate paths through `pathOf`.
@@ -33,7 +33,7 @@ struct PathIndex {
                 let slot = Int32(truncatingIfNeeded: entry & 0xFFFF_FFFF) - 1
                 if matches(slot) { return slot }
             }
-            i = (i + 1) & mask
+            i = next(i)
         }
     }
 
@@ -42,9 +42,9 @@ struct PathIndex {
 
     /// Adds an entry for a path with `tag` (see `tag(bytes:)`) at `slot`.
     mutating func insert(tag: UInt64, slot: Int32) {
-        if (count + 1) * 4 > table.count * 3 { grow() }
+        if (count + 1) * 4 > table.count * 3 { rebuild(buckets: table.count + table.count / 2) }
         var i = bucket(tag)
-        while table[i] != 0 { i = (i + 1) & mask }
+        while table[i] != 0 { i = next(i) }
         table[i] = tag << 32 | UInt64(UInt32(slot + 1))
         count += 1
     }
@@ -58,19 +58,19 @@ struct PathIndex {
         var i = bucket(want >> 32)
         while table[i] != want {
             precondition(table[i] != 0, "remove of unindexed tag \(tag) at slot \(slot)")
-            i = (i + 1) & mask
+            i = next(i)
         }
         // Backward shift: move later entries of the probe run into the hole when that brings them no further from
         // their home bucket, so lookups never hit an empty bucket before their entry.
         var hole = i
-        var j = (i + 1) & mask
+        var j = next(i)
         while table[j] != 0 {
             let home = bucket(table[j] >> 32)
-            if (hole - home) & mask < (j - home) & mask {
+            if distance(home, hole) < distance(home, j) {
                 table[hole] = table[j]
                 hole = j
             }
-            j = (j + 1) & mask
+            j = next(j)
         }
         table[hole] = 0
         count -= 1
@@ -83,13 +83,13 @@ struct PathIndex {
         reserve(count + tags.count)
         let sliceBuckets = 1 << 17  // 1 MiB of table per pass
         let passes = max(1, table.count / sliceBuckets)
-        let shift = mask.nonzeroBitCount - passes.trailingZeroBitCount
+        let sliceLength = (table.count + passes - 1) / passes
         for pass in 0..<passes {
             for (n, tag) in tags.enumerated() {
                 let home = bucket(UInt64(tag))
-                guard passes == 1 || home >> shift == pass else { continue }
+                guard passes == 1 || home / sliceLength == pass else { continue }
                 var i = home
-                while table[i] != 0 { i = (i + 1) & mask }
+                while table[i] != 0 { i = next(i) }
                 table[i] = UInt64(tag) << 32 | UInt64(UInt32(firstSlot + Int32(n) + 1))
             }
         }
@@ -98,7 +98,7 @@ struct PathIndex {
 
     /// Makes room for `n` entries without growing on the way (restore knows its node count).
     mutating func reserve(_ n: Int) {
-        while n * 4 > table.count * 3 { grow() }
+        if n * 4 > table.count * 3 { rebuild(buckets: n * 4 / 3 + 1) }
     }
 
     /// Every indexed slot, in table order.
@@ -106,23 +106,30 @@ struct PathIndex {
         table.compactMap { $0 == 0 ? nil : Int32(truncatingIfNeeded: $0 & 0xFFFF_FFFF) - 1 }
     }
 
-    private mutating func grow() {
+    private mutating func rebuild(buckets: Int) {
         let old = table
-        table = [UInt64](repeating: 0, count: old.count * 2)
-        mask = table.count - 1
+        table = [UInt64](repeating: 0, count: buckets)
         for entry in old where entry != 0 {
             var i = bucket(entry >> 32)
-            while table[i] != 0 { i = (i + 1) & mask }
+            while table[i] != 0 { i = next(i) }
             table[i] = entry
         }
     }
 
+    /// The home bucket of a tag: its mixed high 32 bits scaled to the table size.
     @inline(__always)
     private func bucket(_ tag: UInt64) -> Int {
         var x = tag &* 0x9E37_79B9_7F4A_7C15
         x ^= x >> 29
-        return Int(truncatingIfNeeded: x) & mask
+        return Int(truncatingIfNeeded: ((x >> 32) &* UInt64(table.count)) >> 32)
     }
+
+    @inline(__always)
+    private func next(_ i: Int) -> Int { i + 1 == table.count ? 0 : i + 1 }
+
+    /// How far past `home` bucket `i` is, going forward with wrap-around.
+    @inline(__always)
+    private func distance(_ home: Int, _ i: Int) -> Int { i >= home ? i - home : i + table.count - home }
 
     /// A well-mixed 32-bit hash of the UTF-8 bytes (FNV-1a, finalised). Entries are never 0 because the slot
     /// half stores slot + 1.
