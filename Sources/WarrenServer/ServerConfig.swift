@@ -46,7 +46,7 @@ public struct ServerConfig: Sendable {
     public var superDigest: String?
     /// Requests in flight across the server before new reads from sockets pause (ZooKeeper's globalOutstandingLimit).
     public var globalOutstandingLimit: Int = 1000
-    /// Socket event loops (`warren.ioThreads`); nil = min(4, cores). 0 runs socket I/O on the core's own thread:
+    /// Socket event loops (`warren.ioThreads`); nil = `ServerShell.defaultIoThreads`. 0 runs socket I/O on the core's own thread:
     /// no cross-thread hop per request (lowest latency, one core per server), at the cost of I/O parallelism.
     public var ioThreads: Int?
     public var peers: [PeerConfig] = []

@@ -37,7 +37,7 @@ public final class ServerShell: @unchecked Sendable {
     public init(config: ServerConfig, logger: Logger) {
         self.config = config
         self.logger = logger
-        let ioThreads = config.ioThreads ?? max(1, min(4, System.coreCount))
+        let ioThreads = config.ioThreads ?? Self.defaultIoThreads(cores: System.coreCount)
         if ioThreads == 0 {
             ioGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
             coreGroup = nil
@@ -49,6 +49,12 @@ public final class ServerShell: @unchecked Sendable {
             coreLoop = core.next()
         }
     }
+
+    /// Socket loops when zoo.cfg does not say. On two cores or fewer the core thread does the socket I/O itself:
+    /// separate I/O threads cannot run beside the core and the log writer there, they only add a wakeup per hop
+    /// (measured on 2 cores, 3-server ensemble, 16x32, 1 KiB: 0 loops vs 2 — 90 % reads 154k vs 118k ops/s,
+    /// writes 53k vs 46k, reads 680k vs 546k). With more cores, I/O gets its own loops.
+    static func defaultIoThreads(cores: Int) -> Int { cores <= 2 ? 0 : min(4, cores) }
 
     /// Recovers state from disk, binds the client port and starts serving. Returns the bound port.
     @discardableResult
