@@ -170,7 +170,8 @@ final class ServerStorage: @unchecked Sendable {
     }
 
     /// Serializes, compresses and writes a snapshot off the core thread, then rolls the log so old files can be
-    /// purged. `tree` is a `committedCopy()` at `zxid`, owned by this queue from now on.
+    /// purged, and purges them right away unless zoo.cfg sets `autopurge.purgeInterval` (see
+    /// `ServerConfig.purgesAfterSnapshot`). `tree` is a `committedCopy()` at `zxid`, owned by this queue from now on.
     func snapshotInBackground(zxid: Int64, tree: DataTree) {
         snapshotQueue.async { [self] in
             let payload = tree.snapshot()
@@ -178,6 +179,7 @@ final class ServerStorage: @unchecked Sendable {
                 _ = try snapshots.writeSnapshot(zxid: zxid, payload: payload)
                 try log.roll()
                 logger.info("snapshot written", metadata: ["zxid": "0x\(String(zxid, radix: 16))", "bytes": "\(payload.count)"])
+                if config.purgesAfterSnapshot { purge() }
             } catch {
                 logger.error("snapshot failed", metadata: ["zxid": "0x\(String(zxid, radix: 16))", "error": "\(error)"])
             }

@@ -210,3 +210,35 @@ def test_corrupted_log_refuses_to_start(server_factory, target):
     assert code != 0
     assert "corrupt" in output.lower(), f"the error does not say the log is corrupt:\n{output[-2000:]}"
     assert log.name in output or str(log) in output, "the error names the corrupted file"
+
+
+@pytest.mark.only_targets("warren")
+def test_without_purge_interval_old_snapshots_and_logs_are_purged_after_each_snapshot(server_factory, target):
+    # Warren's default (no autopurge.purgeInterval in zoo.cfg): purge after every snapshot, keeping
+    # snapRetainCount (3) snapshots and the logs they need. ZooKeeper keeps everything unless told otherwise.
+    server = server_factory.start(target, snapCount=50, **{"autopurge.purgeInterval": None})
+    client = kazoo(server)
+    try:
+        client.create("/purge")
+        for i in range(600):
+            client.create(f"/purge/n{i:04d}", b"v%d" % i)
+    finally:
+        client.stop()
+        client.close()
+    deadline = time.monotonic() + 10
+    while True:
+        snaps = sorted(p.name for p in server.data_dir.rglob("snapshot.*") if p.is_file())
+        if len(snaps) <= 3 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert 1 <= len(snaps) <= 3, f"expected at most 3 snapshots after ~12 of them were taken, found {snaps}"
+    assert len(server.txn_log_files()) <= 4, f"old logs kept: {[p.name for p in server.txn_log_files()]}"
+    server.stop()
+    server.start()
+    client = kazoo(server)
+    try:
+        assert len(client.get_children("/purge")) == 600
+        assert client.get("/purge/n0599")[0] == b"v599"
+    finally:
+        client.stop()
+        client.close()
