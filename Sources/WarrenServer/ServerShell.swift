@@ -4,6 +4,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import WarrenTree
 import WarrenZab
 
 /// The I/O shell around `ServerCore`: sockets (SwiftNIO), the clock, the transaction log thread and snapshots.
@@ -30,6 +31,8 @@ public final class ServerShell: @unchecked Sendable {
     private var quorum: QuorumTransport?
     /// Core calls waiting for the one in progress (see `onCoreLoop`); only touched on `coreLoop`.
     private var coreQueue = Deque<() -> Void>()
+    private let shutdownLock = NSLock()
+    private var didShutdown = false
     private var draining = false
     /// Bound on bytes queued to one client before it is treated as not reading.
     public var outboundBytesMax = 16 << 20
@@ -155,13 +158,23 @@ public final class ServerShell: @unchecked Sendable {
         exit(1)
     }
 
+    /// Stops serving: closes sockets, writes what is queued (and a final snapshot if one is worth it), stops the
+    /// threads. Safe to call from several threads: the first call does the work, later ones wait for it to finish.
     public func shutdown() {
+        shutdownLock.lock()
+        defer { shutdownLock.unlock() }
+        if didShutdown { return }
+        didShutdown = true
         zabTickTask?.cancel()
         quorum?.stop()
         tickTask?.cancel()
         try? channel?.close().wait()
         for conn in connections.withLockedValue({ Array($0.values) }) { conn.close(reason: nil) }
-        storage?.stop()
+        var finalSnapshot: (zxid: Int64, tree: DataTree)?
+        if let core {
+            finalSnapshot = try? coreLoop.submit { core.shutdownSnapshot() }.wait()
+        }
+        storage?.stop(finalSnapshot: finalSnapshot)
         try? ioGroup.syncShutdownGracefully()
         try? coreGroup?.syncShutdownGracefully()
     }

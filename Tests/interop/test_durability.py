@@ -6,6 +6,7 @@ ZooKeeper's layout (`<dataLogDir>/version-2/log.<zxid>`) and Warren's."""
 
 from __future__ import annotations
 
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -13,6 +14,8 @@ from pathlib import Path
 import pytest
 from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException
+
+from servers import warren_binary
 
 LOAD_SECONDS = 2.0
 OP_TIMEOUT_S = 5.0
@@ -239,6 +242,36 @@ def test_without_purge_interval_old_snapshots_and_logs_are_purged_after_each_sna
     try:
         assert len(client.get_children("/purge")) == 600
         assert client.get("/purge/n0599")[0] == b"v599"
+    finally:
+        client.stop()
+        client.close()
+
+
+@pytest.mark.only_targets("warren")
+def test_clean_stop_after_many_writes_leaves_a_snapshot_at_the_last_zxid(server_factory, target):
+    # More than ServerCore.shutdownSnapshotRecordsMin (10,000) records since the last snapshot: SIGTERM writes one
+    # more snapshot, so the next start reads it instead of replaying the log.
+    server = server_factory.start(target, snapCount=1_000_000)
+    keys = 12_000
+    subprocess.run([str(warren_binary()), "bench", "--hosts", server.hosts, "--workload", "read", "--keys",
+                    str(keys), "--value-bytes", "10", "--duration", "0", "--no-cleanup"],
+                   check=True, capture_output=True, timeout=120)
+    client = kazoo(server)
+    try:
+        # The last transaction: the key created last (setup creates keys in order, pipelined).
+        last_zxid = max(client.exists(f"/warren-bench/keys/k{i}").czxid for i in range(keys - 64, keys))
+    finally:
+        client.stop()
+        client.close()
+    server.stop(grace=30)
+    snaps = {int(p.name.split(".")[1], 16) for p in server.data_dir.rglob("snapshot.*") if p.suffix != ".tmp"}
+    assert snaps and max(snaps) >= last_zxid, \
+        f"no snapshot at or after 0x{last_zxid:x} after a clean stop: {sorted(map(hex, snaps))}"
+    server.start()
+    assert "replayed=0" in server.log_tail(80), server.log_tail(20)
+    client = kazoo(server)
+    try:
+        assert len(client.get_children("/warren-bench/keys")) == keys
     finally:
         client.stop()
         client.close()
