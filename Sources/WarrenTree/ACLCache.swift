@@ -36,6 +36,12 @@ struct ACLCache {
         return ref
     }
 
+    /// Adds one use of a reference already in use (cheaper than `intern` when the caller knows the ref).
+    mutating func retain(_ ref: Int32) {
+        precondition(refCounts[Int(ref)] > 0, "retain of unused ACL ref \(ref)")
+        refCounts[Int(ref)] += 1
+    }
+
     /// Drops one use of `ref`.
     mutating func release(_ ref: Int32) {
         let i = Int(ref)

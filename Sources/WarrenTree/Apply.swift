@@ -41,14 +41,14 @@ extension DataTree {
             return .delete
         case let .setData(path, data, version):
             guard let slot = slotOf(path) else { return .error(.noNode) }
-            let oldLength = slots[Int(slot)].dataLength
+            let oldLength = dataLength(slot)
             modify(slot) { node in
                 node.data = data
                 node.stat.mtime = header.timeMs
                 node.stat.mzxid = header.zxid
                 node.stat.version = version
             }
-            let newLength = slots[Int(slot)].dataLength
+            let newLength = dataLength(slot)
             pathAndDataSize += Int64(newLength - oldLength)
             let stat = clientStat(slot)
             quotaAfterSetData(path: path, bytesDiff: newLength - oldLength)
@@ -125,25 +125,23 @@ extension DataTree {
     /// Sets the parent's creation count to `newCVersion` (-1: one more than now) and its pzxid to `zxid`, but only
     /// if that raises the count: replayed creates must never move them backwards.
     private func raiseCVersion(_ parent: Int32, to newCVersion: Int32, zxid: Int64) {
-        let current = slots[Int(parent)].stat.cversion
+        let current = stat(parent).cversion
         let target = newCVersion == -1 ? current &+ 1 : newCVersion
         guard target > current else { return }
-        modify(parent) { node in
-            node.stat.cversion = target
-            node.stat.pzxid = zxid
-        }
+        modifyChildStat(parent, cversion: target, pzxid: zxid)
     }
 
     /// Returns nil on success. Like ZooKeeper, the parent's pzxid advances even when the child is already gone.
     private func deleteNode(path: String, zxid: Int64, triggers: inout [WatchTrigger]) -> ErrorCode? {
         guard let parentPath = PathValidation.parent(of: path), let parent = slotOf(parentPath) else { return .noNode }
-        if zxid > slots[Int(parent)].stat.pzxid {
-            modify(parent) { $0.stat.pzxid = zxid }
+        let parentStat = stat(parent)
+        if zxid > parentStat.pzxid {
+            modifyChildStat(parent, cversion: parentStat.cversion, pzxid: zxid)
         }
         guard let slot = slotOf(path), slot != DataTree.rootSlot else { return .noNode }
-        guard slots[Int(slot)].children.isEmpty else { return .notEmpty }
+        guard childCount(slot) == 0 else { return .notEmpty }
         let acl = aclOf(slot)
-        let dataLength = slots[Int(slot)].dataLength
+        let dataLength = self.dataLength(slot)
         removeNode(slot)
         quotaAfterDelete(path: path, dataLength: dataLength)
         triggers.append(WatchTrigger(path: path, type: .nodeDeleted, acl: acl))
@@ -158,7 +156,7 @@ extension DataTree {
             _ = deleteNode(path: path, zxid: zxid, triggers: &triggers)
         }
         if let leftovers = ephemerals[sessionId] {
-            for path in leftovers.map({ slots[Int($0)].path }).sorted() {
+            for path in leftovers.map({ self.path($0) }).sorted() {
                 _ = deleteNode(path: path, zxid: zxid, triggers: &triggers)
             }
         }

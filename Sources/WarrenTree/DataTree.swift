@@ -14,9 +14,13 @@ import WarrenJute
 public final class DataTree {
     public let config: TreeConfig
 
-    /// Node storage; a slot is free when its path is not in `index`.
+    /// Node storage (see `NodeSlot`): a slot is free when its chunk is -1. Names, data and most stat fields are in
+    /// `arena`; children, cversion and pzxid of nodes that have them in `exts`.
     var slots: ContiguousArray<NodeSlot> = []
     var freeSlots: [Int32] = []
+    var arena = BlobArena()
+    var exts: ContiguousArray<NodeExt> = []
+    var freeExts: [Int32] = []
     var index = PathIndex()
     var acls = ACLCache()
     /// Slots of ephemeral nodes by owning session, of container nodes and of TTL nodes.
@@ -30,7 +34,10 @@ public final class DataTree {
     /// The highest zxid applied.
     public internal(set) var lastProcessedZxid: Int64 = 0
     /// Sum of node hashes and of session hashes (wrapping): updated incrementally, compared across replicas.
-    var nodeDigest: UInt64 = 0
+    /// The node half of the digest, or nil while nobody has asked for it since a restore: a restored tree skips
+    /// hashing every node (a third of restore time at 1M nodes) until `digest` is first read, and from then on
+    /// keeps it current incrementally.
+    var nodeDigestSum: UInt64? = 0
     var sessionDigest: UInt64 = 0
     /// Sum of path lengths (UTF-16 units, like Java's `String.length`) and data lengths over all nodes.
     var pathAndDataSize: Int64 = 0
@@ -69,7 +76,7 @@ public final class DataTree {
     public var reportedNodeCount: Int { index.count + 1 }
     /// ZooKeeper's `approximateDataSize` (`zk_approximate_data_size`): the sum of path lengths plus data lengths,
     /// with the root counted under both "" and "/" (44 for a fresh tree).
-    public var approximateDataSize: Int64 { pathAndDataSize + Int64(slots[Int(DataTree.rootSlot)].dataLength) }
+    public var approximateDataSize: Int64 { pathAndDataSize + Int64(dataLength(DataTree.rootSlot)) }
     /// Number of ephemeral nodes (owned by sessions; containers and TTL nodes excluded).
     public var ephemeralCount: Int { ephemerals.values.reduce(0) { $0 + $1.count } }
     /// Number of sessions that own at least one ephemeral node.
@@ -82,30 +89,48 @@ public final class DataTree {
     /// equal digests regardless of history; the hash is stable across processes and platforms.
     public var digest: UInt64 { nodeDigest &+ sessionDigest }
 
+    /// Sum of node hashes (wrapping), computed now if it is not being tracked.
+    var nodeDigest: UInt64 {
+        if let sum = nodeDigestSum { return sum }
+        let sum = index.slots.reduce(UInt64(0)) { $0 &+ nodeHash($1) }
+        nodeDigestSum = sum
+        return sum
+    }
+
     // MARK: - Slots
 
-    @inline(__always) func slotOf(_ path: String) -> Int32? { index.find(path) { slots[Int($0)].path } }
-
     func nodeHash(_ slot: Int32) -> UInt64 {
-        let n = slots[Int(slot)]
+        pathBytes(slot).withUnsafeBytes { nodeHash(slot, path: $0) }
+    }
+
+    /// The node's hash given its path's UTF-8 bytes (the same bytes the path String hashed before names were
+    /// stored alone, so digests are unchanged).
+    func nodeHash(_ slot: Int32, path: UnsafeRawBufferPointer) -> UInt64 {
+        let s = slots[Int(slot)]
         var h = FNV1a()
-        h.add(n.path)
-        // Null data hashes its Jute length -1, so it differs from empty data.
-        if let data = n.data {
-            h.add(UInt64(data.count))
-            h.add(bytes: data)
-        } else {
-            h.add(UInt64.max)
+        h.add(UInt64(path.count))
+        h.add(bytes: path)
+        let blob = arena.withBlob(s.blob) { p -> NodeBlob in
+            let b = NodeBlob(at: p)
+            // Null data hashes its Jute length -1, so it differs from empty data.
+            if b.isDataNull {
+                h.add(UInt64.max)
+            } else {
+                h.add(UInt64(b.dataLength))
+                h.add(bytes: UnsafeRawBufferPointer(start: p + b.dataOffset, count: b.dataLength))
+            }
+            return b
         }
-        h.add(n.stat.czxid)
-        h.add(n.stat.mzxid)
-        h.add(n.stat.ctime)
-        h.add(n.stat.mtime)
-        h.add(UInt64(UInt32(bitPattern: n.stat.version)) << 32 | UInt64(UInt32(bitPattern: n.stat.cversion)))
-        h.add(UInt64(UInt32(bitPattern: n.stat.aversion)))
-        h.add(n.stat.ephemeralOwner)
-        h.add(n.stat.pzxid)
-        h.add(acls.hash(n.aclRef))
+        let (cversion, pzxid) = s.ext >= 0 ? (exts[Int(s.ext)].cversion, exts[Int(s.ext)].pzxid) : (0, blob.czxid)
+        h.add(blob.czxid)
+        h.add(blob.mzxid)
+        h.add(blob.ctime)
+        h.add(blob.mtime)
+        h.add(UInt64(UInt32(bitPattern: blob.version)) << 32 | UInt64(UInt32(bitPattern: cversion)))
+        h.add(UInt64(UInt32(bitPattern: blob.aversion)))
+        h.add(blob.ephemeralOwner)
+        h.add(pzxid)
+        h.add(acls.hash(s.aclRef))
         return h.value
     }
 
@@ -116,57 +141,135 @@ public final class DataTree {
         return h.value
     }
 
-    /// Runs `change` on a node's slot, keeping the digest current.
-    @inline(__always) func modify(_ slot: Int32, _ change: (inout NodeSlot) -> Void) {
-        nodeDigest &-= nodeHash(slot)
-        change(&slots[Int(slot)])
-        nodeDigest &+= nodeHash(slot)
+    /// Runs `change` on a node's data, stat and ACL, keeping the digest current. Rewrites the node's blob only when
+    /// a field stored there changed.
+    func modify(_ slot: Int32, _ change: (inout NodeValue) -> Void) {
+        let path = nodeDigestSum == nil ? [] : pathBytes(slot)
+        unhash(slot, path)
+        let old = NodeValue(data: data(slot), stat: stat(slot), aclRef: slots[Int(slot)].aclRef)
+        var new = old
+        change(&new)
+        let oldBlob = NodeBlob(nameLength: 0, data: old.data, stat: old.stat)
+        let newBlob = NodeBlob(nameLength: 0, data: new.data, stat: new.stat)
+        if new.data != old.data || !oldBlob.sameStoredFields(newBlob) {
+            let name = nameBytes(slot)
+            name.withUnsafeBytes { rewriteBlob(slot, name: $0, data: new.data, stat: new.stat) }
+        }
+        if new.stat.cversion != old.stat.cversion || new.stat.pzxid != old.stat.pzxid {
+            setChildStat(slot, cversion: new.stat.cversion, pzxid: new.stat.pzxid)
+        }
+        slots[Int(slot)].aclRef = new.aclRef
+        rehash(slot, path)
+    }
+
+    /// Sets a node's cversion and pzxid (which live outside its blob), keeping the digest current.
+    func modifyChildStat(_ slot: Int32, cversion: Int32, pzxid: Int64) {
+        let path = nodeDigestSum == nil ? [] : pathBytes(slot)
+        unhash(slot, path)
+        setChildStat(slot, cversion: cversion, pzxid: pzxid)
+        rehash(slot, path)
+    }
+
+    /// Takes a node's hash out of the digest before a change (`path` is its path; unused when not tracking).
+    @inline(__always) private func unhash(_ slot: Int32, _ path: [UInt8]) {
+        guard let sum = nodeDigestSum else { return }
+        nodeDigestSum = path.withUnsafeBytes { sum &- nodeHash(slot, path: $0) }
+    }
+
+    /// Puts a node's hash back into the digest after a change.
+    @inline(__always) private func rehash(_ slot: Int32, _ path: [UInt8]) {
+        guard let sum = nodeDigestSum else { return }
+        nodeDigestSum = path.withUnsafeBytes { sum &+ nodeHash(slot, path: $0) }
     }
 
     func insertRoot(aclRef: Int32, stat: PersistedStat, data: [UInt8]?) {
         precondition(slots.isEmpty && index.count == 0, "root inserted into a non-empty tree (\(index.count) nodes)")
-        slots.append(NodeSlot(path: "/", data: data, stat: stat, aclRef: aclRef, parent: -1, children: []))
-        index.insert("/", slot: DataTree.rootSlot)
-        nodeDigest &+= nodeHash(DataTree.rootSlot)
-        pathAndDataSize += 1 + Int64(data?.count ?? 0)
+        let path: [UInt8] = [UInt8(ascii: "/")]
+        path.withUnsafeBytes { path in
+            slots.append(.free)
+            let name = UnsafeRawBufferPointer(rebasing: path[1...])
+            if let data {
+                data.withUnsafeBytes {
+                    insertSlot(DataTree.rootSlot, pathBytes: path, name: name, parent: -1, data: $0, aclRef: aclRef, stat: stat)
+                }
+            } else {
+                insertSlot(DataTree.rootSlot, pathBytes: path, name: name, parent: -1, data: nil, aclRef: aclRef, stat: stat)
+            }
+        }
     }
 
     /// Adds a node under `parent` (which must not already have it) and indexes it. Returns its slot.
     @discardableResult
     func insertChild(path: String, parent: Int32, data: [UInt8]?, aclRef: Int32, stat: PersistedStat) -> Int32 {
-        precondition(slotOf(path) == nil, "insert of existing path \(path)")
-        let node = NodeSlot(path: path, data: data, stat: stat, aclRef: aclRef, parent: parent, children: [])
+        var path = path
+        return path.withUTF8 { insertChild(pathBytes: UnsafeRawBufferPointer($0), parent: parent, data: data, aclRef: aclRef, stat: stat) }
+    }
+
+    /// `insertChild` with the path as UTF-8 bytes; the node's name is what follows the last "/".
+    @discardableResult
+    func insertChild(pathBytes path: UnsafeRawBufferPointer, parent: Int32, data: [UInt8]?, aclRef: Int32,
+                     stat: PersistedStat, tag: UInt64? = nil) -> Int32 {
+        precondition(slotOf(bytes: path, tag: tag) == nil, "insert of existing path \(String(decoding: path, as: UTF8.self))")
+        if let data {
+            return data.withUnsafeBytes { insertChild(pathBytes: path, parent: parent, rawData: $0, aclRef: aclRef, stat: stat, tag: tag) }
+        }
+        return insertChild(pathBytes: path, parent: parent, rawData: nil, aclRef: aclRef, stat: stat, tag: tag)
+    }
+
+    /// `insertChild` with path and data as raw bytes (data nil for null data), for snapshot restore, which has
+    /// already checked that the path is new.
+    @discardableResult
+    func insertChild(pathBytes path: UnsafeRawBufferPointer, parent: Int32, rawData data: UnsafeRawBufferPointer?,
+                     aclRef: Int32, stat: PersistedStat, tag: UInt64? = nil) -> Int32 {
+        let tag = tag ?? PathIndex.tag(bytes: path)
+        var nameStart = path.count
+        while nameStart > 0 && path[nameStart - 1] != UInt8(ascii: "/") { nameStart -= 1 }
         let slot: Int32
         if let free = freeSlots.popLast() {
             slot = free
-            slots[Int(slot)] = node
         } else {
             slot = Int32(slots.count)
-            slots.append(node)
+            slots.append(.free)
         }
-        index.insert(path, slot: slot)
-        slots[Int(parent)].children.insert(slot)
-        nodeDigest &+= nodeHash(slot)
-        pathAndDataSize += Int64(path.utf16.count + (data?.count ?? 0))
+        insertSlot(slot, pathBytes: path, name: UnsafeRawBufferPointer(rebasing: path[nameStart...]), parent: parent,
+                   data: data, aclRef: aclRef, stat: stat, tag: tag)
+        ensureExt(parent)
+        exts[Int(slots[Int(parent)].ext)].children.insert(slot)
+        return slot
+    }
+
+    private func insertSlot(_ slot: Int32, pathBytes path: UnsafeRawBufferPointer, name: UnsafeRawBufferPointer,
+                            parent: Int32, data: UnsafeRawBufferPointer?, aclRef: Int32, stat: PersistedStat,
+                            tag: UInt64? = nil) {
+        slots[Int(slot)] = NodeSlot(chunk: -1, offset: 0, parent: parent, aclRef: aclRef, ext: -1)
+        rewriteBlob(slot, name: name, rawData: data, stat: stat)
+        if stat.cversion != 0 || stat.pzxid != stat.czxid { setChildStat(slot, cversion: stat.cversion, pzxid: stat.pzxid) }
+        index.insert(tag: tag ?? PathIndex.tag(bytes: path), slot: slot)
+        if let sum = nodeDigestSum { nodeDigestSum = sum &+ nodeHash(slot, path: path) }
+        pathAndDataSize += Int64(DataTree.utf16Count(path) + (data?.count ?? 0))
         switch EphemeralKind.of(owner: stat.ephemeralOwner, extendedTypesEnabled: config.extendedTypesEnabled) {
         case .persistent: break
         case let .ephemeral(session): ephemerals[session, default: []].insert(slot)
         case .container: containers.insert(slot)
         case .ttl: ttls.insert(slot)
         }
-        return slot
     }
 
     /// Unlinks and frees a leaf node's slot.
     func removeNode(_ slot: Int32) {
         let node = slots[Int(slot)]
-        precondition(node.children.isEmpty, "removing \(node.path) with \(node.children.count) children")
-        nodeDigest &-= nodeHash(slot)
-        pathAndDataSize -= Int64(node.path.utf16.count + node.dataLength)
-        slots[Int(node.parent)].children.remove(slot)
-        index.remove(node.path, slot: slot)
+        let header = blobHeader(slot)
+        let children = childCount(slot)
+        let path = pathBytes(slot)
+        precondition(children == 0, "removing \(String(decoding: path, as: UTF8.self)) with \(children) children")
+        path.withUnsafeBytes { path in
+            if let sum = nodeDigestSum { nodeDigestSum = sum &- nodeHash(slot, path: path) }
+            pathAndDataSize -= Int64(DataTree.utf16Count(path) + header.dataLength)
+            index.remove(tag: PathIndex.tag(bytes: path), slot: slot)
+        }
+        exts[Int(slots[Int(node.parent)].ext)].children.remove(slot)
         acls.release(node.aclRef)
-        switch EphemeralKind.of(owner: node.stat.ephemeralOwner, extendedTypesEnabled: config.extendedTypesEnabled) {
+        switch EphemeralKind.of(owner: header.ephemeralOwner, extendedTypesEnabled: config.extendedTypesEnabled) {
         case .persistent: break
         case let .ephemeral(session):
             ephemerals[session]?.remove(slot)
@@ -174,12 +277,18 @@ public final class DataTree {
         case .container: containers.remove(slot)
         case .ttl: ttls.remove(slot)
         }
-        slots[Int(slot)] = NodeSlot(path: "", data: [], stat: PersistedStat(), aclRef: -1, parent: -1, children: [])
+        if node.ext >= 0 {
+            exts[Int(node.ext)] = NodeExt(children: [], cversion: 0, pzxid: 0)
+            freeExts.append(node.ext)
+        }
+        slots[Int(slot)] = .free
+        freeBlob(node.blob, count: header.byteCount)
         freeSlots.append(slot)
     }
 
     func clientStat(_ slot: Int32) -> Stat {
-        slots[Int(slot)].clientStat(extendedTypesEnabled: config.extendedTypesEnabled)
+        stat(slot).clientStat(numChildren: childCount(slot), dataLength: dataLength(slot),
+                              extendedTypesEnabled: config.extendedTypesEnabled)
     }
 
     func aclOf(_ slot: Int32) -> [ACL] { acls.list(slots[Int(slot)].aclRef) }

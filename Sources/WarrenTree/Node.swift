@@ -85,31 +85,59 @@ public enum EphemeralKind: Equatable, Sendable {
     }
 }
 
-/// One znode as stored. Nodes live in slots of `DataTree.slots`; children are slot numbers, so a parent with many
-/// children costs a few bytes per child and the path string is shared with the path index.
+/// One znode's place in the tree: a 20-byte plain value (no references), so the slot table is one flat allocation
+/// and `committedCopy()` shares or copies it without touching every node. The node's name, data and most of its stat
+/// are in its blob in `DataTree.arena`; children, cversion and pzxid in `DataTree.exts` when it has any.
 struct NodeSlot {
+    /// The blob's chunk, or -1 for a free slot.
+    var chunk: Int32
+    var offset: UInt32
+    var parent: Int32
+    /// Index into the tree's `ACLCache`.
+    var aclRef: Int32
+    /// Index into `DataTree.exts`, or -1: no children, cversion 0, pzxid = czxid.
+    var ext: Int32
+
+    static let free = NodeSlot(chunk: -1, offset: 0, parent: -1, aclRef: -1, ext: -1)
+
+    var blob: BlobRef { BlobRef(chunk: chunk, offset: offset) }
+    var isFree: Bool { chunk < 0 }
+}
+
+/// The parts of a node that change when its children do. Only nodes that have (had) children or a non-default
+/// cversion/pzxid have one, so leaves pay nothing for an empty set.
+struct NodeExt {
+    var children: Set<Int32>
+    /// Child creations (see `clientStat`).
+    var cversion: Int32
+    var pzxid: Int64
+}
+
+/// A node materialized from its slot, blob and ext (copies the data): for code off the hot paths and for tests.
+struct NodeView {
     var path: String
     /// nil for a node created or set with null data (Jute length -1), which ZooKeeper keeps distinct from empty.
     var data: [UInt8]?
     var stat: PersistedStat
-    /// Index into the tree's `ACLCache`.
     var aclRef: Int32
     var parent: Int32
     var children: Set<Int32>
 
     /// Bytes of data; 0 for null data, as ZooKeeper reports it in `dataLength`.
     var dataLength: Int { data?.count ?? 0 }
+}
 
+extension PersistedStat {
     /// The client-visible stat. ZooKeeper reports `cversion` as `2 * creations - liveChildren` (every creation but
     /// the live ones was matched by a deletion) and hides container/TTL markers in `ephemeralOwner`.
-    func clientStat(extendedTypesEnabled: Bool) -> Stat {
-        let kind = EphemeralKind.of(owner: stat.ephemeralOwner, extendedTypesEnabled: extendedTypesEnabled)
+    func clientStat(numChildren count: Int, dataLength: Int, extendedTypesEnabled: Bool) -> Stat {
+        let kind = EphemeralKind.of(owner: ephemeralOwner, extendedTypesEnabled: extendedTypesEnabled)
         let visibleOwner: Int64
-        if case .ephemeral = kind { visibleOwner = stat.ephemeralOwner } else { visibleOwner = 0 }
-        let numChildren = Int32(truncatingIfNeeded: children.count)
+        if case .ephemeral = kind { visibleOwner = ephemeralOwner } else { visibleOwner = 0 }
+        let numChildren = Int32(truncatingIfNeeded: count)
         return Stat(
-            czxid: stat.czxid, mzxid: stat.mzxid, ctime: stat.ctime, mtime: stat.mtime, version: stat.version,
-            cversion: stat.cversion &* 2 &- numChildren, aversion: stat.aversion, ephemeralOwner: visibleOwner,
-            dataLength: Int32(truncatingIfNeeded: dataLength), numChildren: numChildren, pzxid: stat.pzxid)
+            czxid: czxid, mzxid: mzxid, ctime: ctime, mtime: mtime, version: version,
+            cversion: cversion &* 2 &- numChildren, aversion: aversion, ephemeralOwner: visibleOwner,
+            dataLength: Int32(truncatingIfNeeded: dataLength), numChildren: numChildren, pzxid: pzxid)
     }
 }

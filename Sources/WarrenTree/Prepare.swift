@@ -169,7 +169,7 @@ extension DataTree {
     /// The session's ephemerals as they will be once every prepared txn applies (ZooKeeper replays the overlay in
     /// prepare order over the committed set), sorted so every replica deletes them in the same order.
     private func prepareCloseSession(_ sessionId: Int64, zxid: Int64) -> TxnBody {
-        var paths = Set((ephemerals[sessionId] ?? []).map { slots[Int($0)].path })
+        var paths = Set((ephemerals[sessionId] ?? []).map { path($0) })
         for change in pending.outstanding {
             if let node = change.node {
                 if node.stat.ephemeralOwner == sessionId { paths.insert(change.path) }
@@ -206,8 +206,7 @@ extension DataTree {
             return node
         }
         guard let slot = slotOf(path) else { throw .noNode }
-        let node = slots[Int(slot)]
-        return PendingNode(stat: node.stat, childCount: node.children.count, acl: acls.list(node.aclRef))
+        return PendingNode(stat: stat(slot), childCount: childCount(slot), acl: aclOf(slot))
     }
 
     /// The parent of a node to delete; the system nodes and paths without "/" are refused with badArguments.

@@ -82,9 +82,8 @@ extension DataTree {
         guard let top = slotOf(Quotas.root) else { return }
         var stack = [top]
         while let slot = stack.popLast() {
-            let node = slots[Int(slot)]
-            if let quotaed = Quotas.quotaedPath(of: node.path, node: Quotas.limitNode) { quotaPaths.insert(quotaed) }
-            stack.append(contentsOf: node.children)
+            if let quotaed = Quotas.quotaedPath(of: path(slot), node: Quotas.limitNode) { quotaPaths.insert(quotaed) }
+            stack.append(contentsOf: children(slot))
         }
     }
 
@@ -97,8 +96,8 @@ extension DataTree {
         var stack = slotOf(quotaed).map { [$0] } ?? []
         while let slot = stack.popLast() {
             count += 1
-            bytes += Int64(slots[Int(slot)].dataLength)
-            stack.append(contentsOf: slots[Int(slot)].children)
+            bytes += Int64(dataLength(slot))
+            stack.append(contentsOf: children(slot))
         }
         setQuotaStatData(statSlot, QuotaStats(count: count, bytes: bytes).encoded)
     }
@@ -107,7 +106,7 @@ extension DataTree {
     /// keys. A missing stat node, or one whose data does not parse (where ZooKeeper would throw), is left alone.
     private func chargeQuota(_ prefix: String, bytes: Int64, count: Int64) {
         guard let statSlot = slotOf(Quotas.statPath(for: prefix)),
-            var stats = QuotaStats(parsing: slots[Int(statSlot)].data)
+            var stats = QuotaStats(parsing: data(statSlot))
         else { return }
         stats.count &+= count
         stats.bytes &+= bytes
@@ -115,7 +114,7 @@ extension DataTree {
     }
 
     private func setQuotaStatData(_ slot: Int32, _ data: [UInt8]) {
-        let oldLength = slots[Int(slot)].dataLength
+        let oldLength = dataLength(slot)
         modify(slot) { $0.data = data }
         pathAndDataSize += Int64(data.count - oldLength)
     }

@@ -11,7 +11,7 @@ extension DataTree {
     public func getData(_ path: String, ctx: SessionContext) -> Result<(data: [UInt8]?, stat: Stat), ErrorCode> {
         guard let slot = slotOf(path) else { return .failure(.noNode) }
         guard ACLRules.isAllowed(aclOf(slot), .read, ids: ctx.authIds) else { return .failure(.noAuth) }
-        return .success((slots[Int(slot)].data, clientStat(slot)))
+        return .success((data(slot), clientStat(slot)))
     }
 
     /// Child names (not full paths) in no particular order, as ZooKeeper returns them, plus the stat; needs READ.
@@ -37,7 +37,7 @@ extension DataTree {
         var count = 0
         var stack = [slot]
         while let next = stack.popLast() {
-            let children = slots[Int(next)].children
+            let children = self.children(next)
             count += children.count
             stack.append(contentsOf: children)
         }
@@ -47,7 +47,7 @@ extension DataTree {
     /// The session's ephemeral paths, sorted. An empty, blank or "/" prefix means all; otherwise only paths that
     /// start with `prefix` (plain string prefix, as in ZooKeeper). No ACL check.
     public func getEphemerals(sessionId: Int64, prefix: String = "") -> [String] {
-        let all = (ephemerals[sessionId] ?? []).map { slots[Int($0)].path }
+        let all = (ephemerals[sessionId] ?? []).map { path($0) }
         let trimmed = prefix.trimmingWhitespace()
         let filtered = trimmed.isEmpty || trimmed == "/" ? all : all.filter { $0.hasPrefix(prefix) }
         return filtered.sorted()
@@ -55,7 +55,7 @@ extension DataTree {
 
     /// Paths of every session's ephemerals, by session, each list sorted (for `dump`).
     public func ephemeralsBySession() -> [Int64: [String]] {
-        ephemerals.mapValues { $0.map { slots[Int($0)].path }.sorted() }
+        ephemerals.mapValues { $0.map { path($0) }.sorted() }
     }
 
     /// The stored ACL of a node, unchecked (for the server's watch delivery and tests).
@@ -68,10 +68,10 @@ extension DataTree {
     /// `WriteOp.deleteContainer` (ZooKeeper's ContainerManager).
     public func containersToDelete(nowMs: Int64, maxNeverUsedIntervalMs: Int64 = 0) -> [String] {
         containers.compactMap { slot -> String? in
-            let node = slots[Int(slot)]
-            guard node.children.isEmpty else { return nil }
-            if node.stat.cversion > 0 { return node.path }
-            if maxNeverUsedIntervalMs != 0 && nowMs - node.stat.mtime > maxNeverUsedIntervalMs { return node.path }
+            guard childCount(slot) == 0 else { return nil }
+            let stat = self.stat(slot)
+            if stat.cversion > 0 { return path(slot) }
+            if maxNeverUsedIntervalMs != 0 && nowMs - stat.mtime > maxNeverUsedIntervalMs { return path(slot) }
             return nil
         }.sorted()
     }
@@ -80,14 +80,14 @@ extension DataTree {
     /// `WriteOp.deleteContainer`.
     public func expiredTTLNodes(nowMs: Int64) -> [String] {
         ttls.compactMap { slot -> String? in
-            let node = slots[Int(slot)]
-            guard node.children.isEmpty, case let .ttl(ttl) = ephemeralKind(owner: node.stat.ephemeralOwner) else { return nil }
-            return ttl != 0 && nowMs - node.stat.mtime > ttl ? node.path : nil
+            let header = blobHeader(slot)
+            guard childCount(slot) == 0, case let .ttl(ttl) = ephemeralKind(owner: header.ephemeralOwner) else { return nil }
+            return ttl != 0 && nowMs - header.mtime > ttl ? path(slot) : nil
         }.sorted()
     }
 
     func childNames(_ slot: Int32) -> [String] {
-        slots[Int(slot)].children.map { String(PathValidation.lastComponent(of: slots[Int($0)].path)) }
+        children(slot).map { name($0) }
     }
 }
 

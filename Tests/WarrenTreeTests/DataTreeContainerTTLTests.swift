@@ -20,7 +20,7 @@ final class DataTreeContainerTTLTests: XCTestCase {
         h.create("/c", mode: .container)
         let stat = try XCTUnwrap(h.stat("/c"))
         XCTAssertEqual(stat.ephemeralOwner, 0, "clients do not see the container marker")
-        XCTAssertEqual(h.tree.slots[Int(h.tree.slotOf("/c")!)].stat.ephemeralOwner, Int64.min)
+        XCTAssertEqual(h.tree.node(h.tree.slotOf("/c")!).stat.ephemeralOwner, Int64.min)
         XCTAssertEqual(h.tree.containersToDelete(nowMs: 1_000_000), [], "never-used containers are kept")
         XCTAssertEqual(h.tree.containersToDelete(nowMs: 1_000_000, maxNeverUsedIntervalMs: 500), ["/c"])
         h.create("/c/child")

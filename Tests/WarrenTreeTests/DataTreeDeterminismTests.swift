@@ -127,8 +127,8 @@ final class DataTreeDeterminismTests: XCTestCase {
             var stack = leader.slotOf(quota).map { [$0] } ?? []
             while let slot = stack.popLast() {
                 count += 1
-                bytes += leader.slots[Int(slot)].dataLength
-                stack.append(contentsOf: leader.slots[Int(slot)].children)
+                bytes += leader.node(slot).dataLength
+                stack.append(contentsOf: leader.node(slot).children)
             }
             let stats = try leader.getData(Quotas.statPath(for: quota), ctx: .superUser()).get().data
             XCTAssertEqual(stats.map { String(decoding: $0, as: UTF8.self) }, "count=\(count),bytes=\(bytes)", quota)
@@ -170,15 +170,15 @@ final class DataTreeDeterminismTests: XCTestCase {
         var digest: UInt64 = 0
         XCTAssertEqual(tree.index.count, tree.nodeCount)
         for slot in tree.index.slots {
-            let path = tree.slots[Int(slot)].path
+            let path = tree.node(slot).path
             XCTAssertEqual(tree.slotOf(path), slot)
-            size += Int64(path.utf16.count + tree.slots[Int(slot)].dataLength)
+            size += Int64(path.utf16.count + tree.node(slot).dataLength)
             digest &+= tree.nodeHash(slot)
-            let node = tree.slots[Int(slot)]
+            let node = tree.node(slot)
             XCTAssertEqual(node.path, path)
-            for child in node.children { XCTAssertEqual(tree.slots[Int(child)].parent, slot) }
+            for child in node.children { XCTAssertEqual(tree.node(child).parent, slot) }
         }
-        XCTAssertEqual(tree.approximateDataSize, size + Int64(tree.slots[0].dataLength))
+        XCTAssertEqual(tree.approximateDataSize, size + Int64(tree.node(0).dataLength))
         XCTAssertEqual(tree.nodeDigest, digest)
         XCTAssertEqual(tree.preparedChangeCount, 0)
     }

@@ -43,11 +43,17 @@ final class MemoryFootprintTests: XCTestCase {
         let snapStart = ContinuousClock.now
         let bytes = tree.snapshot()
         let snapTime = ContinuousClock.now - snapStart
+        let beforeRestore = MemoryFootprintTests.residentBytes()
         let restoreStart = ContinuousClock.now
         let restored = try DataTree.restore(from: bytes)
         let restoreTime = ContinuousClock.now - restoreStart
+        let restoredRss = MemoryFootprintTests.residentBytes() - beforeRestore
         print("tree-memory: snapshot \(bytes.count) B (\(bytes.count / max(nodes, 1)) B/node) in \(snapTime), "
-              + "restore in \(restoreTime)")
+              + "restore in \(restoreTime), restored tree RSS \(restoredRss / max(nodes, 1)) B/node "
+              + String(format: "(%.2fx raw)", Double(restoredRss) / Double(raw)))
+        let digestStart = ContinuousClock.now
+        _ = restored.digest
+        print("tree-memory: first digest of the restored tree in \(ContinuousClock.now - digestStart)")
         XCTAssertEqual(restored.digest, tree.digest)
         XCTAssertEqual(restored.nodeCount, tree.nodeCount)
         XCTAssertEqual(restored.approximateDataSize, raw)

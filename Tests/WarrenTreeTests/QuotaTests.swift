@@ -188,10 +188,10 @@ final class QuotaTests: XCTestCase {
         var size: Int64 = 0
         var digest: UInt64 = 0
         for slot in tree.index.slots {
-            size += Int64(tree.slots[Int(slot)].path.utf16.count + tree.slots[Int(slot)].dataLength)
+            size += Int64(tree.node(slot).path.utf16.count + tree.node(slot).dataLength)
             digest &+= tree.nodeHash(slot)
         }
-        XCTAssertEqual(tree.approximateDataSize, size + Int64(tree.slots[0].dataLength), file: file, line: line)
+        XCTAssertEqual(tree.approximateDataSize, size + Int64(tree.node(0).dataLength), file: file, line: line)
         XCTAssertEqual(tree.nodeDigest, digest, file: file, line: line)
     }
 }

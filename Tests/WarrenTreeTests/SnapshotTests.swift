@@ -83,7 +83,7 @@ final class SnapshotTests: XCTestCase {
         apply(b, 2, .create(path: "/y", data: [], acl: aclA, ephemeral: false, parentCVersion: 2))
         apply(b, 3, .setACL(path: "/x", acl: aclA, version: 1))
         apply(b, 4, .setACL(path: "/y", acl: aclB, version: 1))
-        XCTAssertNotEqual(a.slots[Int(a.slotOf("/x")!)].aclRef, b.slots[Int(b.slotOf("/x")!)].aclRef)
+        XCTAssertNotEqual(a.node(a.slotOf("/x")!).aclRef, b.node(b.slotOf("/x")!).aclRef)
         XCTAssertEqual(a.digest, b.digest)
         XCTAssertEqual(a.snapshot(), b.snapshot())
     }
@@ -122,7 +122,13 @@ final class SnapshotTests: XCTestCase {
     }
 
     func testMalformedSnapshotsAreRejectedWithTypedErrors() throws {
-        let good = populatedHarness().tree.snapshot()
+        let tree = populatedHarness().tree
+        for version in [DataTree.snapshotVersionPaths, DataTree.snapshotVersion] {
+            try checkMalformedAreRejected(good: tree.snapshot(version: version))
+        }
+    }
+
+    private func checkMalformedAreRejected(good: [UInt8]) throws {
         XCTAssertThrowsError(try DataTree.restore(from: [])) { XCTAssertEqual($0 as? SnapshotError, .malformed(.truncated(needed: 4, available: 0))) }
         var badMagic = good
         badMagic[0] ^= 0xFF
@@ -144,7 +150,7 @@ final class SnapshotTests: XCTestCase {
         func snapshot(nodes: [(String, Int32)], aclLists: Int = 1) -> [UInt8] {
             var w = JuteWriter()
             w.writeInt(DataTree.snapshotMagic)
-            w.writeInt(DataTree.snapshotVersion)
+            w.writeInt(DataTree.snapshotVersionPaths)
             w.writeLong(0)
             w.writeInt(0)
             w.writeInt(Int32(aclLists))
@@ -172,6 +178,34 @@ final class SnapshotTests: XCTestCase {
             XCTAssertThrowsError(try DataTree.restore(from: snapshot(nodes: nodes)), "\(nodes)") {
                 guard case .inconsistent = $0 as? SnapshotError else { return XCTFail("\($0)") }
             }
+        }
+    }
+}
+
+final class SnapshotV2Tests: XCTestCase {
+    /// A version 2 snapshot whose child counts disagree with its node count is refused, never half-loaded.
+    func testChildCountsMustMatchTheNodes() throws {
+        let h = TreeHarness()
+        h.create("/a")
+        h.create("/a/b")
+        h.create("/c")
+        let good = h.tree.snapshot()
+        XCTAssertEqual(try DataTree.restore(from: good).digest, h.tree.digest)
+        // The node count sits right before the root record, whose first byte is its child count (3).
+        var r = JuteReader(good)
+        _ = try r.readInt(); _ = try r.readInt(); _ = try r.readLong(); _ = try r.readInt()
+        let aclLists = try r.readInt()
+        for _ in 0..<aclLists { _ = try r.readVector { try ACL(from: &$0) } }
+        let nodeCountOffset = r.offset
+        XCTAssertEqual(try r.readInt(), 7)  // "/", the 3 /zookeeper nodes, "/a", "/a/b", "/c"
+        XCTAssertEqual(good[nodeCountOffset + 4], 3)
+        for (delta, rootChildren) in [(Int32(-1), UInt8(3)), (1, 3), (0, 4), (0, 2)] {
+            var bad = good
+            let n = Int32(7) + delta
+            bad[nodeCountOffset + 3] = UInt8(n)
+            bad[nodeCountOffset + 4] = rootChildren
+            if delta == 0 && rootChildren == 3 { continue }
+            XCTAssertThrowsError(try DataTree.restore(from: bad), "count \(n), root children \(rootChildren)")
         }
     }
 }

@@ -1,0 +1,85 @@
+/// Where a node's blob lives in a `BlobArena`.
+struct BlobRef: Equatable {
+    var chunk: Int32
+    var offset: UInt32
+}
+
+/// Append-only storage for node blobs (see `NodeBlob`) in 1 MiB chunks, so a node costs its encoded bytes rounded
+/// to 4 instead of one or more heap objects (16-byte object header, malloc rounding, array headers).
+///
+/// Every chunk is a copy-on-write `[UInt8]`: a `DataTree.committedCopy()` shares all of them, and the original tree
+/// copies only the chunk it next appends to. A blob is never changed in place; a changed node gets a new blob and
+/// the old one becomes garbage. A chunk whose live bytes fall to 0 is released; one that falls below half full is
+/// reported by `free` so the tree can move its live blobs to the tail (`DataTree.compact`), which bounds garbage to
+/// about half of each non-tail chunk. Blobs larger than `dedicatedBytesMin` get a chunk of their own, exactly sized.
+struct BlobArena {
+    static let chunkBytes = 1 << 20
+    static let dedicatedBytesMin = 64 << 10
+
+    private(set) var chunks: ContiguousArray<[UInt8]> = []
+    /// Bytes appended to each chunk (its fill point); blobs start at 4-byte boundaries.
+    private(set) var used: [Int] = []
+    /// Bytes of live blobs in each chunk.
+    private var live: [Int] = []
+    private var freeChunks: [Int32] = []
+    /// The chunk small blobs are appended to, or -1.
+    private var tail: Int32 = -1
+
+    /// Bytes held by chunks (capacity, live or not): for measurements.
+    var reservedBytes: Int { chunks.reduce(0) { $0 + $1.count } }
+
+    /// Appends a blob of `count` bytes written by `write` (which must fill all of them) and returns where it is.
+    mutating func append(count: Int, _ write: (UnsafeMutableRawPointer) -> Void) -> BlobRef {
+        let size = (count + 3) & ~3
+        let chunk: Int32
+        if size >= BlobArena.dedicatedBytesMin {
+            chunk = newChunk(bytes: size)
+        } else {
+            if tail < 0 || used[Int(tail)] + size > chunks[Int(tail)].count { tail = newChunk(bytes: BlobArena.chunkBytes) }
+            chunk = tail
+        }
+        let offset = used[Int(chunk)]
+        chunks[Int(chunk)].withUnsafeMutableBytes { write($0.baseAddress! + offset) }
+        used[Int(chunk)] += size
+        live[Int(chunk)] += size
+        return BlobRef(chunk: chunk, offset: UInt32(offset))
+    }
+
+    /// Marks a blob of `count` bytes dead. Returns true when its chunk should be compacted (live blobs moved away).
+    mutating func free(_ ref: BlobRef, count: Int) -> Bool {
+        let c = Int(ref.chunk)
+        live[c] -= (count + 3) & ~3
+        precondition(live[c] >= 0, "chunk \(c) has \(live[c]) live bytes after freeing \(count) at \(ref.offset)")
+        if live[c] == 0 && ref.chunk != tail {
+            release(ref.chunk)
+            return false
+        }
+        return ref.chunk != tail && chunks[c].count == BlobArena.chunkBytes && live[c] * 2 < used[c]
+    }
+
+    /// Forgets a chunk whose blobs are all dead or moved.
+    mutating func release(_ chunk: Int32) {
+        precondition(chunk != tail, "release of the tail chunk \(chunk)")
+        chunks[Int(chunk)] = []
+        used[Int(chunk)] = 0
+        live[Int(chunk)] = 0
+        freeChunks.append(chunk)
+    }
+
+    @inline(__always)
+    func withBlob<R>(_ ref: BlobRef, _ body: (UnsafeRawPointer) throws -> R) rethrows -> R {
+        try chunks[Int(ref.chunk)].withUnsafeBytes { try body($0.baseAddress! + Int(ref.offset)) }
+    }
+
+    private mutating func newChunk(bytes: Int) -> Int32 {
+        let storage = [UInt8](repeating: 0, count: bytes)
+        if let reused = freeChunks.popLast() {
+            chunks[Int(reused)] = storage
+            return reused
+        }
+        chunks.append(storage)
+        used.append(0)
+        live.append(0)
+        return Int32(chunks.count - 1)
+    }
+}

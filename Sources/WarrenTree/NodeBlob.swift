@@ -1,0 +1,144 @@
+/// The encoding of one node's name, data and slowly changing stat fields, as stored in a `BlobArena`.
+///
+/// Layout: `UInt32 slot` (little-endian; lets compaction find the owner), `UInt8 flags`, then LEB128 varints
+/// `nameLength`, `dataLength`, `czxid`, `ctime`, and only when they differ from their usual value: `mzxid - czxid`,
+/// `mtime - ctime`, `version`, `aversion` (varints), `ephemeralOwner` (8 bytes, little-endian); then the name bytes
+/// (the last path component, UTF-8) and the data bytes. A fresh persistent node with 100 bytes of data and a 7-byte
+/// name takes 4 + 1 + 1 + 1 + 3 + 6 + 7 + 100 = 123 bytes instead of ~300 as separate Swift values.
+///
+/// `cversion` and `pzxid` change with every child creation, so they live in the node's `NodeExt` (or take their
+/// defaults 0 and czxid without one); a blob is rewritten only when data, mzxid/mtime/version or aversion change.
+struct NodeBlob {
+    static let dataNull: UInt8 = 1
+    static let hasMzxid: UInt8 = 2
+    static let hasMtime: UInt8 = 4
+    static let hasVersion: UInt8 = 8
+    static let hasAversion: UInt8 = 16
+    static let hasOwner: UInt8 = 32
+
+    var flags: UInt8 = 0
+    var nameLength = 0
+    var dataLength = 0
+    var czxid: Int64 = 0
+    var ctime: Int64 = 0
+    var mzxid: Int64 = 0
+    var mtime: Int64 = 0
+    var version: Int32 = 0
+    var aversion: Int32 = 0
+    var ephemeralOwner: Int64 = 0
+    /// Offset of the name from the blob's start; the data follows the name.
+    var nameOffset = 0
+
+    var isDataNull: Bool { flags & NodeBlob.dataNull != 0 }
+    var dataOffset: Int { nameOffset + nameLength }
+    /// Encoded length in bytes (before rounding to 4 in the arena).
+    var byteCount: Int { nameOffset + nameLength + dataLength }
+
+    /// The fields a blob would hold for this stat (cversion and pzxid are not stored here).
+    init(nameLength: Int, data: [UInt8]?, stat: PersistedStat) {
+        self.init(nameLength: nameLength, dataLength: data?.count, stat: stat)
+    }
+
+    /// `dataLength` nil means null data.
+    init(nameLength: Int, dataLength: Int?, stat: PersistedStat) {
+        self.nameLength = nameLength
+        self.dataLength = dataLength ?? 0
+        czxid = stat.czxid
+        ctime = stat.ctime
+        mzxid = stat.mzxid
+        mtime = stat.mtime
+        version = stat.version
+        aversion = stat.aversion
+        ephemeralOwner = stat.ephemeralOwner
+        if dataLength == nil { flags |= NodeBlob.dataNull }
+        if mzxid != czxid { flags |= NodeBlob.hasMzxid }
+        if mtime != ctime { flags |= NodeBlob.hasMtime }
+        if version != 0 { flags |= NodeBlob.hasVersion }
+        if aversion != 0 { flags |= NodeBlob.hasAversion }
+        if ephemeralOwner != 0 { flags |= NodeBlob.hasOwner }
+        var n = 5 + NodeBlob.varintBytes(UInt64(nameLength)) + NodeBlob.varintBytes(UInt64(self.dataLength))
+        n += NodeBlob.varintBytes(UInt64(bitPattern: czxid)) + NodeBlob.varintBytes(UInt64(bitPattern: ctime))
+        if flags & NodeBlob.hasMzxid != 0 { n += NodeBlob.varintBytes(UInt64(bitPattern: mzxid &- czxid)) }
+        if flags & NodeBlob.hasMtime != 0 { n += NodeBlob.varintBytes(UInt64(bitPattern: mtime &- ctime)) }
+        if flags & NodeBlob.hasVersion != 0 { n += NodeBlob.varintBytes(UInt64(UInt32(bitPattern: version))) }
+        if flags & NodeBlob.hasAversion != 0 { n += NodeBlob.varintBytes(UInt64(UInt32(bitPattern: aversion))) }
+        if flags & NodeBlob.hasOwner != 0 { n += 8 }
+        nameOffset = n
+    }
+
+    /// Decodes the header of the blob at `p`.
+    @inline(__always)
+    init(at p: UnsafeRawPointer) {
+        flags = p.load(fromByteOffset: 4, as: UInt8.self)
+        var i = 5
+        nameLength = Int(NodeBlob.readVarint(p, &i))
+        dataLength = Int(NodeBlob.readVarint(p, &i))
+        czxid = Int64(bitPattern: NodeBlob.readVarint(p, &i))
+        ctime = Int64(bitPattern: NodeBlob.readVarint(p, &i))
+        mzxid = czxid
+        mtime = ctime
+        if flags & NodeBlob.hasMzxid != 0 { mzxid = czxid &+ Int64(bitPattern: NodeBlob.readVarint(p, &i)) }
+        if flags & NodeBlob.hasMtime != 0 { mtime = ctime &+ Int64(bitPattern: NodeBlob.readVarint(p, &i)) }
+        if flags & NodeBlob.hasVersion != 0 { version = Int32(bitPattern: UInt32(truncatingIfNeeded: NodeBlob.readVarint(p, &i))) }
+        if flags & NodeBlob.hasAversion != 0 { aversion = Int32(bitPattern: UInt32(truncatingIfNeeded: NodeBlob.readVarint(p, &i))) }
+        if flags & NodeBlob.hasOwner != 0 {
+            ephemeralOwner = Int64(littleEndian: p.loadUnaligned(fromByteOffset: i, as: Int64.self))
+            i += 8
+        }
+        nameOffset = i
+    }
+
+    /// Writes the header and slot number at `p`; the caller copies name and data to `nameOffset`/`dataOffset`.
+    func writeHeader(to p: UnsafeMutableRawPointer, slot: Int32) {
+        p.storeBytes(of: UInt32(bitPattern: slot).littleEndian, toByteOffset: 0, as: UInt32.self)
+        p.storeBytes(of: flags, toByteOffset: 4, as: UInt8.self)
+        var i = 5
+        NodeBlob.writeVarint(UInt64(nameLength), p, &i)
+        NodeBlob.writeVarint(UInt64(dataLength), p, &i)
+        NodeBlob.writeVarint(UInt64(bitPattern: czxid), p, &i)
+        NodeBlob.writeVarint(UInt64(bitPattern: ctime), p, &i)
+        if flags & NodeBlob.hasMzxid != 0 { NodeBlob.writeVarint(UInt64(bitPattern: mzxid &- czxid), p, &i) }
+        if flags & NodeBlob.hasMtime != 0 { NodeBlob.writeVarint(UInt64(bitPattern: mtime &- ctime), p, &i) }
+        if flags & NodeBlob.hasVersion != 0 { NodeBlob.writeVarint(UInt64(UInt32(bitPattern: version)), p, &i) }
+        if flags & NodeBlob.hasAversion != 0 { NodeBlob.writeVarint(UInt64(UInt32(bitPattern: aversion)), p, &i) }
+        if flags & NodeBlob.hasOwner != 0 {
+            p.storeBytes(of: ephemeralOwner.littleEndian, toByteOffset: i, as: Int64.self)
+            i += 8
+        }
+        precondition(i == nameOffset, "blob header wrote \(i) bytes, sized \(nameOffset)")
+    }
+
+    static func slot(at p: UnsafeRawPointer) -> Int32 {
+        Int32(bitPattern: UInt32(littleEndian: p.loadUnaligned(as: UInt32.self)))
+    }
+
+    @inline(__always)
+    static func varintBytes(_ v: UInt64) -> Int {
+        v == 0 ? 1 : (64 - v.leadingZeroBitCount + 6) / 7
+    }
+
+    @inline(__always)
+    static func readVarint(_ p: UnsafeRawPointer, _ i: inout Int) -> UInt64 {
+        var v: UInt64 = 0
+        var shift: UInt64 = 0
+        while true {
+            let b = p.load(fromByteOffset: i, as: UInt8.self)
+            i += 1
+            v |= UInt64(b & 0x7F) << shift
+            if b < 0x80 { return v }
+            shift += 7
+        }
+    }
+
+    @inline(__always)
+    static func writeVarint(_ value: UInt64, _ p: UnsafeMutableRawPointer, _ i: inout Int) {
+        var v = value
+        while v >= 0x80 {
+            p.storeBytes(of: UInt8(truncatingIfNeeded: v) | 0x80, toByteOffset: i, as: UInt8.self)
+            v >>= 7
+            i += 1
+        }
+        p.storeBytes(of: UInt8(v), toByteOffset: i, as: UInt8.self)
+        i += 1
+    }
+}
