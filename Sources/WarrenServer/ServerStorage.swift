@@ -87,10 +87,14 @@ final class ServerStorage: @unchecked Sendable {
         var tree: DataTree
         let started = Date()
         let state = try Self.explained { try Recovery.load(snapshots: snapshots, log: log) }
+        let loadedAt = Date()
         for line in state.report { logger.info("recovery: \(line)") }
         if let snapshot = state.snapshot {
             tree = try DataTree.restore(from: snapshot.payload, config: treeConfig)
-            logger.info("loaded snapshot", metadata: ["zxid": "0x\(String(snapshot.zxid, radix: 16))"])
+            logger.info("loaded snapshot", metadata: [
+                "zxid": "0x\(String(snapshot.zxid, radix: 16))", "readMs": "\(Int(loadedAt.timeIntervalSince(started) * 1000))",
+                "restoreMs": "\(Int(Date().timeIntervalSince(loadedAt) * 1000))",
+            ])
         } else {
             tree = DataTree(config: treeConfig)
         }
