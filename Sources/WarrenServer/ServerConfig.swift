@@ -37,6 +37,11 @@ public struct ServerConfig: Sendable {
     public var snapCount: Int = 100_000
     public var autopurgeSnapRetainCount: Int = 3
     public var autopurgePurgeIntervalHours: Int = 0
+    /// Whether zoo.cfg names `autopurge.purgeInterval`. When it does not, Warren purges after every snapshot
+    /// (keeping `autopurgeSnapRetainCount` snapshots and the logs they need) instead of ZooKeeper's default of
+    /// never purging, which fills disks; `autopurge.purgeInterval=0` still turns purging off entirely.
+    public var autopurgePurgeIntervalSet = false
+    public var purgesAfterSnapshot: Bool { !autopurgePurgeIntervalSet }
     /// `jute.maxbuffer`: the largest packet a client may send, and the largest znode value.
     public var juteMaxBufferBytes: Int = 0xfffff
     public var fourLetterWordWhitelist: Set<String> = ["srvr"]
@@ -46,7 +51,7 @@ public struct ServerConfig: Sendable {
     public var superDigest: String?
     /// Requests in flight across the server before new reads from sockets pause (ZooKeeper's globalOutstandingLimit).
     public var globalOutstandingLimit: Int = 1000
-    /// Socket event loops (`warren.ioThreads`); nil = min(4, cores). 0 runs socket I/O on the core's own thread:
+    /// Socket event loops (`warren.ioThreads`); nil = `ServerShell.defaultIoThreads`. 0 runs socket I/O on the core's own thread:
     /// no cross-thread hop per request (lowest latency, one core per server), at the cost of I/O parallelism.
     public var ioThreads: Int?
     public var peers: [PeerConfig] = []
@@ -103,7 +108,9 @@ public struct ServerConfig: Sendable {
                 }
                 c.ioThreads = threads
             case "autopurge.snapRetainCount": c.autopurgeSnapRetainCount = max(3, try int())
-            case "autopurge.purgeInterval": c.autopurgePurgeIntervalHours = try int()
+            case "autopurge.purgeInterval":
+                c.autopurgePurgeIntervalHours = try int()
+                c.autopurgePurgeIntervalSet = true
             case "jute.maxbuffer": c.juteMaxBufferBytes = try int()
             case "4lw.commands.whitelist":
                 let words = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }

@@ -151,6 +151,7 @@ final class ServerCore {
         }
         nextZxid = tree.lastProcessedZxid + 1
         durableZxid = tree.lastProcessedZxid
+        txnsSinceSnapshot = recovered.recordsSinceSnapshot
         startedMs = nowMs
         // ZooKeeper randomizes the snapshot point within [snapCount/2, snapCount] so servers do not snapshot together.
         snapshotThreshold = max(1, config.snapCount / 2 + Int.random(in: 0...max(1, config.snapCount / 2)))

@@ -1,5 +1,9 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
+import NIOConcurrencyHelpers
 import WarrenJute
 import WarrenStorage
 import WarrenTree
@@ -16,6 +20,9 @@ struct RecoveredServerState {
     var sessionSecret: UInt64
     /// Ensemble only: logged records after the snapshot, not applied to `tree`.
     var logged: [LogRecord] = []
+    /// Log records after the newest snapshot (replayed or, in an ensemble, held for Zab): what the next start
+    /// would have to read again if no snapshot is taken before then.
+    var recordsSinceSnapshot = 0
 }
 
 /// The disk side of the shell: the transaction log with group commit, snapshots and autopurge, laid out like
@@ -29,6 +36,9 @@ final class ServerStorage: @unchecked Sendable {
     let snapshots: SnapshotStore
     private var writer: GroupCommitWriter?
     private let snapshotQueue = DispatchQueue(label: "warren-snapshot")
+    /// Set while a background snapshot is being written; a snapshot due meanwhile is skipped (as ZooKeeper does),
+    /// so a large tree under heavy writes is not serialized back to back, holding one copy per queued snapshot.
+    private let snapshotRunning = NIOLockedValueBox(false)
     private var purgeTimer: DispatchSourceTimer?
     /// Records submitted to the writer and records it reported durable (or lost), for `flush()`.
     let flushCondition = NSCondition()
@@ -77,10 +87,14 @@ final class ServerStorage: @unchecked Sendable {
         var tree: DataTree
         let started = Date()
         let state = try Self.explained { try Recovery.load(snapshots: snapshots, log: log) }
+        let loadedAt = Date()
         for line in state.report { logger.info("recovery: \(line)") }
         if let snapshot = state.snapshot {
             tree = try DataTree.restore(from: snapshot.payload, config: treeConfig)
-            logger.info("loaded snapshot", metadata: ["zxid": "0x\(String(snapshot.zxid, radix: 16))"])
+            logger.info("loaded snapshot", metadata: [
+                "zxid": "0x\(String(snapshot.zxid, radix: 16))", "readMs": "\(Int(loadedAt.timeIntervalSince(started) * 1000))",
+                "restoreMs": "\(Int(Date().timeIntervalSince(loadedAt) * 1000))",
+            ])
         } else {
             tree = DataTree(config: treeConfig)
         }
@@ -105,8 +119,10 @@ final class ServerStorage: @unchecked Sendable {
                 "zxid": "0x\(String(tree.lastProcessedZxid, radix: 16))", "replayed": "\(replayed)",
                 "nodes": "\(tree.reportedNodeCount)", "ms": "\(Int(Date().timeIntervalSince(started) * 1000))",
             ])
+        Self.returnFreedMemory()  // the snapshot's bytes and the decoded log are garbage now
         let secret = config.isStandalone ? try loadSecret() : Self.ensembleSecret(config)
-        return RecoveredServerState(tree: tree, sessionSecret: secret, logged: logged)
+        return RecoveredServerState(tree: tree, sessionSecret: secret, logged: logged,
+                                    recordsSinceSnapshot: state.records.count)
     }
 
     /// The secret that session passwords derive from; kept in dataDir so sessions survive restarts.
@@ -170,19 +186,54 @@ final class ServerStorage: @unchecked Sendable {
     }
 
     /// Serializes, compresses and writes a snapshot off the core thread, then rolls the log so old files can be
-    /// purged. `tree` is a `committedCopy()` at `zxid`, owned by this queue from now on.
+    /// purged, and purges them right away unless zoo.cfg sets `autopurge.purgeInterval` (see
+    /// `ServerConfig.purgesAfterSnapshot`). `tree` is a `committedCopy()` at `zxid`, owned by this queue from now on.
     func snapshotInBackground(zxid: Int64, tree: DataTree) {
+        let busy = snapshotRunning.withLockedValue { running -> Bool in
+            if running { return true }
+            running = true
+            return false
+        }
+        if busy {
+            logger.info("previous snapshot still being written; skipping this one",
+                        metadata: ["zxid": "0x\(String(zxid, radix: 16))"])
+            return
+        }
         snapshotQueue.async { [self] in
-            let payload = tree.snapshot()
-            do {
-                _ = try snapshots.writeSnapshot(zxid: zxid, payload: payload)
-                try log.roll()
-                logger.info("snapshot written", metadata: ["zxid": "0x\(String(zxid, radix: 16))", "bytes": "\(payload.count)"])
-            } catch {
-                logger.error("snapshot failed", metadata: ["zxid": "0x\(String(zxid, radix: 16))", "error": "\(error)"])
-            }
+            writeSnapshot(zxid: zxid, tree: tree, rollLog: true)
+            snapshotRunning.withLockedValue { $0 = false }
         }
     }
+
+    /// Serializes and writes `tree` (a copy at `zxid`) as a snapshot, then purges if configured to. Runs on
+    /// `snapshotQueue` or after it has drained.
+    private func writeSnapshot(zxid: Int64, tree: DataTree, rollLog: Bool) {
+        defer { Self.returnFreedMemory() }
+        let payload = tree.snapshot()
+        do {
+            _ = try snapshots.writeSnapshot(zxid: zxid, payload: payload)
+            if rollLog { try log.roll() }
+            logger.info("snapshot written", metadata: ["zxid": "0x\(String(zxid, radix: 16))", "bytes": "\(payload.count)"])
+            if config.purgesAfterSnapshot { purge() }
+        } catch {
+            logger.error("snapshot failed", metadata: ["zxid": "0x\(String(zxid, radix: 16))", "error": "\(error)"])
+        }
+    }
+
+    /// A snapshot allocates and frees the serialized and compressed tree (hundreds of MB for a large tree) on this
+    /// queue's thread; glibc keeps such freed memory in that thread's arena, where the resident size would carry it
+    /// until the next snapshot. Hand it back to the kernel.
+    static func returnFreedMemory() {
+        #if canImport(Glibc)
+        typealias MallocTrim = @convention(c) (Int) -> Int32
+        // glibc has malloc_trim, but the Swift Glibc module does not export it; look it up once.
+        if let trim = mallocTrim { _ = unsafeBitCast(trim, to: MallocTrim.self)(0) }
+        #endif
+    }
+
+    #if canImport(Glibc)
+    private static let mallocTrim: UnsafeMutableRawPointer? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim")
+    #endif
 
     func purge() {
         do {
@@ -194,10 +245,18 @@ final class ServerStorage: @unchecked Sendable {
         }
     }
 
-    func stop() {
+    /// Stops the log writer (everything submitted is written first) and waits for a snapshot in progress. With
+    /// `finalSnapshot` (a clean stop with many records since the last snapshot) it then writes that snapshot, so
+    /// the next start reads one file instead of replaying the log.
+    func stop(finalSnapshot: (zxid: Int64, tree: DataTree)? = nil) {
         purgeTimer?.cancel()
         writer?.stop()
         snapshotQueue.sync {}
+        if let finalSnapshot {
+            let started = Date()
+            writeSnapshot(zxid: finalSnapshot.zxid, tree: finalSnapshot.tree, rollLog: false)
+            logger.info("snapshot at shutdown", metadata: ["ms": "\(Int(Date().timeIntervalSince(started) * 1000))"])
+        }
         try? log.close()
     }
 }

@@ -62,6 +62,10 @@ struct ServerCommand: ParsableCommand {
         signalThread.name = "warren-signals"
         signalThread.start()
         try server.wait()
+        // The listener closes at the start of a shutdown: wait for the rest of it (the log, a final snapshot)
+        // before returning ends the process.
+        server.shutdown()
+        Foundation.exit(0)
     }
 }
 

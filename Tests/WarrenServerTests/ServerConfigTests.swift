@@ -22,6 +22,12 @@ final class ServerConfigTests: XCTestCase {
         XCTAssertTrue(c.isStandalone)
     }
 
+    func testPurgeAfterSnapshotUnlessIntervalIsSet() throws {
+        XCTAssertTrue(try ServerConfig.parse("dataDir=/d\n").purgesAfterSnapshot)
+        XCTAssertFalse(try ServerConfig.parse("autopurge.purgeInterval=0\n").purgesAfterSnapshot)
+        XCTAssertFalse(try ServerConfig.parse("autopurge.purgeInterval=1\n").purgesAfterSnapshot)
+    }
+
     func testIoThreads() throws {
         XCTAssertNil(try ServerConfig.parse("dataDir=/d\n").ioThreads, "default: chosen from the core count")
         XCTAssertEqual(try ServerConfig.parse("warren.ioThreads=0\n").ioThreads, 0)
@@ -77,6 +83,7 @@ final class ServerConfigTests: XCTestCase {
         XCTAssertEqual(c.snapCount, 5000)
         XCTAssertEqual(c.autopurgeSnapRetainCount, 5)
         XCTAssertEqual(c.autopurgePurgeIntervalHours, 24)
+        XCTAssertFalse(c.purgesAfterSnapshot)
         XCTAssertEqual(c.juteMaxBufferBytes, 0x100000)
         XCTAssertEqual(c.fourLetterWordWhitelist, ["ruok", "mntr", "srvr"])
         XCTAssertTrue(c.extendedTypesEnabled)

@@ -6,6 +6,7 @@ ZooKeeper's layout (`<dataLogDir>/version-2/log.<zxid>`) and Warren's."""
 
 from __future__ import annotations
 
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -13,6 +14,8 @@ from pathlib import Path
 import pytest
 from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException
+
+from servers import warren_binary
 
 LOAD_SECONDS = 2.0
 OP_TIMEOUT_S = 5.0
@@ -210,3 +213,65 @@ def test_corrupted_log_refuses_to_start(server_factory, target):
     assert code != 0
     assert "corrupt" in output.lower(), f"the error does not say the log is corrupt:\n{output[-2000:]}"
     assert log.name in output or str(log) in output, "the error names the corrupted file"
+
+
+@pytest.mark.only_targets("warren")
+def test_without_purge_interval_old_snapshots_and_logs_are_purged_after_each_snapshot(server_factory, target):
+    # Warren's default (no autopurge.purgeInterval in zoo.cfg): purge after every snapshot, keeping
+    # snapRetainCount (3) snapshots and the logs they need. ZooKeeper keeps everything unless told otherwise.
+    server = server_factory.start(target, snapCount=50, **{"autopurge.purgeInterval": None})
+    client = kazoo(server)
+    try:
+        client.create("/purge")
+        for i in range(600):
+            client.create(f"/purge/n{i:04d}", b"v%d" % i)
+    finally:
+        client.stop()
+        client.close()
+    deadline = time.monotonic() + 10
+    while True:
+        snaps = sorted(p.name for p in server.data_dir.rglob("snapshot.*") if p.is_file())
+        if len(snaps) <= 3 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert 1 <= len(snaps) <= 3, f"expected at most 3 snapshots after ~12 of them were taken, found {snaps}"
+    assert len(server.txn_log_files()) <= 4, f"old logs kept: {[p.name for p in server.txn_log_files()]}"
+    server.stop()
+    server.start()
+    client = kazoo(server)
+    try:
+        assert len(client.get_children("/purge")) == 600
+        assert client.get("/purge/n0599")[0] == b"v599"
+    finally:
+        client.stop()
+        client.close()
+
+
+@pytest.mark.only_targets("warren")
+def test_clean_stop_after_many_writes_leaves_a_snapshot_at_the_last_zxid(server_factory, target):
+    # More than ServerCore.shutdownSnapshotRecordsMin (10,000) records since the last snapshot: SIGTERM writes one
+    # more snapshot, so the next start reads it instead of replaying the log.
+    server = server_factory.start(target, snapCount=1_000_000)
+    keys = 12_000
+    subprocess.run([str(warren_binary()), "bench", "--hosts", server.hosts, "--workload", "read", "--keys",
+                    str(keys), "--value-bytes", "10", "--duration", "0", "--no-cleanup"],
+                   check=True, capture_output=True, timeout=120)
+    client = kazoo(server)
+    try:
+        # The last transaction: the key created last (setup creates keys in order, pipelined).
+        last_zxid = max(client.exists(f"/warren-bench/keys/k{i}").czxid for i in range(keys - 64, keys))
+    finally:
+        client.stop()
+        client.close()
+    server.stop(grace=30)
+    snaps = {int(p.name.split(".")[1], 16) for p in server.data_dir.rglob("snapshot.*") if p.suffix != ".tmp"}
+    assert snaps and max(snaps) >= last_zxid, \
+        f"no snapshot at or after 0x{last_zxid:x} after a clean stop: {sorted(map(hex, snaps))}"
+    server.start()
+    assert "replayed=0" in server.log_tail(80), server.log_tail(20)
+    client = kazoo(server)
+    try:
+        assert len(client.get_children("/warren-bench/keys")) == keys
+    finally:
+        client.stop()
+        client.close()
