@@ -51,7 +51,7 @@ extension ServerCore {
     func completeHandshake(_ id: UInt64, request: ConnectRequest, sessionId: Int64, password: [UInt8], nowMs: Int64)
         -> [CoreAction]
     {
-        guard var conn = conns[id] else { return [] }
+        guard let conn = conns[id] else { return [] }
         var actions: [CoreAction] = []
         if let old = sessionConn[sessionId], old != id {
             watches.removeAll(old)

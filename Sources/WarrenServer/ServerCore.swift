@@ -31,7 +31,9 @@ enum CoreAction {
 }
 
 /// Per-connection state the core keeps. A connection becomes bound to a session by the handshake.
-struct ConnState {
+/// A class, not a struct: the core looks a connection up several times per request, and copying a struct with
+/// this many reference-counted fields out of the dictionary each time showed up in profiles (retain/release).
+final class ConnState {
     let id: UInt64
     let remote: String
     let ip: String
@@ -56,6 +58,14 @@ struct ConnState {
     var lastResponseMs: Int64 = 0
     var lastLatencyMs: Int64 = 0
     var latency = LatencyStats()
+
+    init(id: UInt64, remote: String, ip: String, establishedMs: Int64, authIds: [Id]) {
+        self.id = id
+        self.remote = remote
+        self.ip = ip
+        self.establishedMs = establishedMs
+        self.authIds = authIds
+    }
 }
 
 struct LatencyStats {
@@ -178,11 +188,10 @@ final class ServerCore {
 
     /// One packet from a connection. Before the handshake it must be a ConnectRequest.
     func onPacket(_ id: UInt64, _ bytes: [UInt8], nowMs: Int64) -> [CoreAction] {
-        guard var conn = conns[id], !conn.closing else { return [] }
+        guard let conn = conns[id], !conn.closing else { return [] }
         stats.packetsReceived += 1
         stats.bytesReceived += bytes.count + 4
         conn.received += 1
-        conns[id] = conn
         if !conn.connected {
             if conn.handshakeInFlight {
                 guard conn.earlyPackets.count < Self.earlyPacketsMax else {
