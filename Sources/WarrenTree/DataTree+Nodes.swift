@@ -88,9 +88,9 @@ extension DataTree {
     /// Bytes of data; 0 for null data, as ZooKeeper reports it in `dataLength`.
     func dataLength(_ slot: Int32) -> Int { blobHeader(slot).dataLength }
 
-    func children(_ slot: Int32) -> Set<Int32> {
+    func children(_ slot: Int32) -> SlotSet {
         let ext = slots[Int(slot)].ext
-        return ext >= 0 ? exts[Int(ext)].children : []
+        return ext >= 0 ? exts[Int(ext)].children : SlotSet()
     }
 
     func childCount(_ slot: Int32) -> Int {
@@ -142,7 +142,7 @@ extension DataTree {
         let s = slots[Int(slot)]
         precondition(!s.isFree, "node(\(slot)) of a free slot")
         return NodeView(path: path(slot), data: data(slot), stat: stat(slot), aclRef: s.aclRef, parent: s.parent,
-                        children: children(slot))
+                        children: Set(children(slot)))
     }
 
     // MARK: - Upkeep
@@ -150,7 +150,7 @@ extension DataTree {
     /// Gives the node an ext (children set, cversion, pzxid) if it has none.
     func ensureExt(_ slot: Int32) {
         guard slots[Int(slot)].ext < 0 else { return }
-        let ext = NodeExt(children: [], cversion: 0, pzxid: blobHeader(slot).czxid)
+        let ext = NodeExt(children: SlotSet(), cversion: 0, pzxid: blobHeader(slot).czxid)
         if let free = freeExts.popLast() {
             exts[Int(free)] = ext
             slots[Int(slot)].ext = free

@@ -306,7 +306,7 @@ public final class DataTree {
         case .ttl: ttls.remove(slot)
         }
         if node.ext >= 0 {
-            exts[Int(node.ext)] = NodeExt(children: [], cversion: 0, pzxid: 0)
+            exts[Int(node.ext)] = NodeExt(children: SlotSet(), cversion: 0, pzxid: 0)
             freeExts.append(node.ext)
         }
         slots[Int(slot)] = .free

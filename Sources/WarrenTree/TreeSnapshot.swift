@@ -153,7 +153,7 @@ extension DataTree {
     }
 
     /// Children sorted by name bytes: by a big-endian key of the first 8 name bytes, then by the whole names.
-    private func childrenByName(_ children: Set<Int32>) -> [Int32] {
+    private func childrenByName(_ children: SlotSet) -> [Int32] {
         var keyed: [(key: UInt64, slot: Int32)] = []
         keyed.reserveCapacity(children.count)
         for child in children {

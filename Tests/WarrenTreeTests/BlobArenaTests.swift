@@ -89,4 +89,31 @@ final class BlobArenaTests: XCTestCase {
             XCTAssertEqual(try h.tree.getData("/cold\(round)", ctx: .anyone).get().data, Array("x".utf8))
         }
     }
+
+    /// SlotSet (children) agrees with Set<Int32> under random inserts and removes, across growth and wrap-around.
+    func testSlotSetMatchesSet() {
+        var rng = SeededGenerator(state: 5)
+        var set = SlotSet()
+        var reference = Set<Int32>()
+        for step in 0..<40_000 {
+            let slot = Int32.random(in: 0..<3_000, using: &rng)
+            if Int.random(in: 0..<5, using: &rng) < 3 {
+                XCTAssertEqual(set.insert(slot), reference.insert(slot).inserted)
+            } else {
+                XCTAssertEqual(set.remove(slot), reference.remove(slot) != nil)
+            }
+            if step % 2_000 == 0 {
+                XCTAssertEqual(set.count, reference.count)
+                XCTAssertEqual(Set(set), reference)
+                for probe in Int32(0)..<3_000 { XCTAssertEqual(set.contains(probe), reference.contains(probe)) }
+            }
+        }
+        var reserved = SlotSet()
+        reserved.reserveCapacity(1_000)
+        for slot in Int32(0)..<1_000 { reserved.insert(slot) }
+        XCTAssertEqual(Set(reserved), Set(0..<1_000))
+        XCTAssertFalse(SlotSet().contains(0))
+        var empty = SlotSet()
+        XCTAssertFalse(empty.remove(3))
+    }
 }
