@@ -219,7 +219,7 @@ extension DataTree {
                 slots[Int(slot)].chunk = moved.chunk
                 slots[Int(slot)].offset = moved.offset
             }
-            offset += (count + 3) & ~3
+            offset += count
         }
         arena.release(chunk)
     }

@@ -31,7 +31,7 @@ struct NodeBlob {
 
     var isDataNull: Bool { flags & NodeBlob.dataNull != 0 }
     var dataOffset: Int { nameOffset + nameLength }
-    /// Encoded length in bytes (before rounding to 4 in the arena).
+    /// Encoded length in bytes.
     var byteCount: Int { nameOffset + nameLength + dataLength }
 
     /// The fields a blob would hold for this stat (cversion and pzxid are not stored here).
