@@ -23,6 +23,9 @@ struct BlobArena {
     /// Bytes of live blobs in each chunk.
     private var live: [Int] = []
     private var freeChunks: [Int32] = []
+    /// The ctime blobs store theirs relative to (see `NodeBlob`): 0 until the first node with a non-zero ctime,
+    /// that node's ctime from then on (it never changes again, so no stored blob needs rewriting).
+    var timeBase: Int64 = 0
     /// The chunk small blobs are appended to, or -1.
     private var tail: Int32 = -1
     /// Former tails not yet checked for sparseness.

@@ -116,7 +116,7 @@ extension DataTree {
                 path.removeSubrange(parentLength...)
                 if node.parent != DataTree.rootSlot { path.append(UInt8(ascii: "/")) }
                 arena.withBlob(node.blob) { p in
-                    let b = NodeBlob(at: p)
+                    let b = NodeBlob(at: p, timeBase: arena.timeBase)
                     path.append(contentsOf: UnsafeRawBufferPointer(start: p + b.nameOffset, count: b.nameLength))
                 }
             }
@@ -125,7 +125,7 @@ extension DataTree {
             w.writeRaw(path)
             let stat = stat(slot)
             arena.withBlob(node.blob) { p in
-                let b = NodeBlob(at: p)
+                let b = NodeBlob(at: p, timeBase: arena.timeBase)
                 if b.isDataNull {
                     w.writeInt(-1)
                 } else {
@@ -158,7 +158,7 @@ extension DataTree {
         keyed.reserveCapacity(children.count)
         for child in children {
             let key = arena.withBlob(slots[Int(child)].blob) { p -> UInt64 in
-                let b = NodeBlob(at: p)
+                let b = NodeBlob(at: p, timeBase: arena.timeBase)
                 var key: UInt64 = 0
                 for i in 0..<8 { key = key << 8 | UInt64(i < b.nameLength ? p.load(fromByteOffset: b.nameOffset + i, as: UInt8.self) : 0) }
                 return key

@@ -61,11 +61,13 @@ final class BlobArenaTests: XCTestCase {
         stat.mtime = -1
         stat.version = -1
         stat.aversion = Int32.min
-        for data in [nil, [], [UInt8](repeating: 1, count: 300)] as [[UInt8]?] {
-            let header = NodeBlob(nameLength: 3, data: data, stat: stat)
+        for (data, base) in [(nil, 0), ([], Int64.min), ([UInt8](repeating: 1, count: 300), 1_700_000_000_000)] as [([UInt8]?, Int64)] {
+            let header = NodeBlob(nameLength: 3, data: data, stat: stat, timeBase: base)
             var bytes = [UInt8](repeating: 0, count: header.byteCount)
             bytes.withUnsafeMutableBytes { header.writeHeader(to: $0.baseAddress!, slot: 77) }
-            let decoded = bytes.withUnsafeBytes { NodeBlob(at: $0.baseAddress!) }
+            let decoded = bytes.withUnsafeBytes { NodeBlob(at: $0.baseAddress!, timeBase: base) }
+            XCTAssertEqual(decoded.ctime, stat.ctime)
+            XCTAssertEqual(decoded.mtime, stat.mtime)
             XCTAssertTrue(decoded.sameStoredFields(header))
             XCTAssertEqual(decoded.nameOffset, header.nameOffset)
             XCTAssertEqual(decoded.isDataNull, data == nil)
