@@ -5,7 +5,8 @@ struct BlobRef: Equatable {
 }
 
 /// Append-only storage for node blobs (see `NodeBlob`) in 1 MiB chunks, so a node costs its encoded bytes rounded
-/// to 4 instead of one or more heap objects (16-byte object header, malloc rounding, array headers).
+/// instead of one or more heap objects (16-byte object header, malloc rounding, array headers). Blobs are packed
+/// without alignment; `NodeBlob` reads and writes them byte-wise or with unaligned loads.
 ///
 /// Every chunk is a copy-on-write `[UInt8]`: a `DataTree.committedCopy()` shares all of them, and the original tree
 /// copies only the chunk it next appends to. A blob is never changed in place; a changed node gets a new blob and
@@ -17,11 +18,14 @@ struct BlobArena {
     static let dedicatedBytesMin = 64 << 10
 
     private(set) var chunks: ContiguousArray<[UInt8]> = []
-    /// Bytes appended to each chunk (its fill point); blobs start at 4-byte boundaries.
+    /// Bytes appended to each chunk (its fill point).
     private(set) var used: [Int] = []
     /// Bytes of live blobs in each chunk.
     private var live: [Int] = []
     private var freeChunks: [Int32] = []
+    /// The ctime blobs store theirs relative to (see `NodeBlob`): 0 until the first node with a non-zero ctime,
+    /// that node's ctime from then on (it never changes again, so no stored blob needs rewriting).
+    var timeBase: Int64 = 0
     /// The chunk small blobs are appended to, or -1.
     private var tail: Int32 = -1
     /// Former tails not yet checked for sparseness.
@@ -32,7 +36,7 @@ struct BlobArena {
 
     /// Appends a blob of `count` bytes written by `write` (which must fill all of them) and returns where it is.
     mutating func append(count: Int, _ write: (UnsafeMutableRawPointer) -> Void) -> BlobRef {
-        let size = (count + 3) & ~3
+        let size = count
         let chunk: Int32
         if size >= BlobArena.dedicatedBytesMin {
             chunk = newChunk(bytes: size)
@@ -53,7 +57,7 @@ struct BlobArena {
     /// Marks a blob of `count` bytes dead. Returns true when its chunk should be compacted (live blobs moved away).
     mutating func free(_ ref: BlobRef, count: Int) -> Bool {
         let c = Int(ref.chunk)
-        live[c] -= (count + 3) & ~3
+        live[c] -= count
         precondition(live[c] >= 0, "chunk \(c) has \(live[c]) live bytes after freeing \(count) at \(ref.offset)")
         if live[c] == 0 && ref.chunk != tail {
             release(ref.chunk)

@@ -9,7 +9,7 @@ struct NodeValue {
 extension NodeBlob {
     /// True when both encode the same stat fields and data nullness/length (names are not compared).
     func sameStoredFields(_ o: NodeBlob) -> Bool {
-        flags == o.flags && dataLength == o.dataLength && czxid == o.czxid && ctime == o.ctime && mzxid == o.mzxid
+        flags == o.flags && timeBase == o.timeBase && dataLength == o.dataLength && czxid == o.czxid && ctime == o.ctime && mzxid == o.mzxid
             && mtime == o.mtime && version == o.version && aversion == o.aversion && ephemeralOwner == o.ephemeralOwner
     }
 }
@@ -37,7 +37,7 @@ extension DataTree {
         while s != DataTree.rootSlot {
             let node = slots[Int(s)]
             let ok = arena.withBlob(node.blob) { p -> Bool in
-                let b = NodeBlob(at: p)
+                let b = NodeBlob(at: p, timeBase: arena.timeBase)
                 let start = end - b.nameLength
                 guard start >= 1, path[start - 1] == UInt8(ascii: "/") else { return false }
                 for i in 0..<b.nameLength where p.load(fromByteOffset: b.nameOffset + i, as: UInt8.self) != path[start + i] {
@@ -54,7 +54,7 @@ extension DataTree {
 
     // MARK: - Reading a node
 
-    @inline(__always) func blobHeader(_ slot: Int32) -> NodeBlob { arena.withBlob(slots[Int(slot)].blob) { NodeBlob(at: $0) } }
+    @inline(__always) func blobHeader(_ slot: Int32) -> NodeBlob { arena.withBlob(slots[Int(slot)].blob) { NodeBlob(at: $0, timeBase: arena.timeBase) } }
 
     func stat(_ slot: Int32) -> PersistedStat {
         let b = blobHeader(slot)
@@ -79,7 +79,7 @@ extension DataTree {
     /// A copy of the node's data; nil for null data.
     func data(_ slot: Int32) -> [UInt8]? {
         arena.withBlob(slots[Int(slot)].blob) { p in
-            let b = NodeBlob(at: p)
+            let b = NodeBlob(at: p, timeBase: arena.timeBase)
             if b.isDataNull { return nil }
             return [UInt8](UnsafeRawBufferPointer(start: p + b.dataOffset, count: b.dataLength))
         }
@@ -88,9 +88,9 @@ extension DataTree {
     /// Bytes of data; 0 for null data, as ZooKeeper reports it in `dataLength`.
     func dataLength(_ slot: Int32) -> Int { blobHeader(slot).dataLength }
 
-    func children(_ slot: Int32) -> Set<Int32> {
+    func children(_ slot: Int32) -> SlotSet {
         let ext = slots[Int(slot)].ext
-        return ext >= 0 ? exts[Int(ext)].children : []
+        return ext >= 0 ? exts[Int(ext)].children : SlotSet()
     }
 
     func childCount(_ slot: Int32) -> Int {
@@ -101,7 +101,7 @@ extension DataTree {
     /// The node's name (last path component) as UTF-8; empty for the root.
     func nameBytes(_ slot: Int32) -> [UInt8] {
         arena.withBlob(slots[Int(slot)].blob) { p in
-            let b = NodeBlob(at: p)
+            let b = NodeBlob(at: p, timeBase: arena.timeBase)
             return [UInt8](UnsafeRawBufferPointer(start: p + b.nameOffset, count: b.nameLength))
         }
     }
@@ -122,7 +122,7 @@ extension DataTree {
             var s = slot
             while s != DataTree.rootSlot {
                 arena.withBlob(slots[Int(s)].blob) { p in
-                    let b = NodeBlob(at: p)
+                    let b = NodeBlob(at: p, timeBase: arena.timeBase)
                     end -= b.nameLength
                     UnsafeMutableRawBufferPointer(buffer).baseAddress!.advanced(by: end)
                         .copyMemory(from: p + b.nameOffset, byteCount: b.nameLength)
@@ -142,7 +142,7 @@ extension DataTree {
         let s = slots[Int(slot)]
         precondition(!s.isFree, "node(\(slot)) of a free slot")
         return NodeView(path: path(slot), data: data(slot), stat: stat(slot), aclRef: s.aclRef, parent: s.parent,
-                        children: children(slot))
+                        children: Set(children(slot)))
     }
 
     // MARK: - Upkeep
@@ -150,7 +150,7 @@ extension DataTree {
     /// Gives the node an ext (children set, cversion, pzxid) if it has none.
     func ensureExt(_ slot: Int32) {
         guard slots[Int(slot)].ext < 0 else { return }
-        let ext = NodeExt(children: [], cversion: 0, pzxid: blobHeader(slot).czxid)
+        let ext = NodeExt(children: SlotSet(), cversion: 0, pzxid: blobHeader(slot).czxid)
         if let free = freeExts.popLast() {
             exts[Int(free)] = ext
             slots[Int(slot)].ext = free
@@ -186,7 +186,8 @@ extension DataTree {
 
     /// `rewriteBlob` with the data as raw bytes (nil for null data).
     func rewriteBlob(_ slot: Int32, name: UnsafeRawBufferPointer, rawData data: UnsafeRawBufferPointer?, stat: PersistedStat) {
-        let header = NodeBlob(nameLength: name.count, dataLength: data?.count, stat: stat)
+        if arena.timeBase == 0 { arena.timeBase = stat.ctime }
+        let header = NodeBlob(nameLength: name.count, dataLength: data?.count, stat: stat, timeBase: arena.timeBase)
         let old = slots[Int(slot)]
         let oldCount = old.isFree ? 0 : blobHeader(slot).byteCount
         let ref = arena.append(count: header.byteCount) { p in
@@ -212,14 +213,14 @@ extension DataTree {
         var offset = 0
         while offset < used {
             let here = BlobRef(chunk: chunk, offset: UInt32(offset))
-            let (slot, count) = arena.withBlob(here) { p in (NodeBlob.slot(at: p), NodeBlob(at: p).byteCount) }
+            let (slot, count) = arena.withBlob(here) { p in (NodeBlob.slot(at: p), NodeBlob(at: p, timeBase: arena.timeBase).byteCount) }
             if slot >= 0 && Int(slot) < slots.count && slots[Int(slot)].blob == here {
                 let bytes = arena.withBlob(here) { [UInt8](UnsafeRawBufferPointer(start: $0, count: count)) }
                 let moved = arena.append(count: count) { p in bytes.withUnsafeBytes { p.copyMemory(from: $0.baseAddress!, byteCount: count) } }
                 slots[Int(slot)].chunk = moved.chunk
                 slots[Int(slot)].offset = moved.offset
             }
-            offset += (count + 3) & ~3
+            offset += count
         }
         arena.release(chunk)
     }

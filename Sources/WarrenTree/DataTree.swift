@@ -111,7 +111,7 @@ public final class DataTree {
                 path.removeSubrange(parentLength...)
                 if parentLength > 1 { path.append(UInt8(ascii: "/")) }
                 arena.withBlob(slots[Int(slot)].blob) { p in
-                    let b = NodeBlob(at: p)
+                    let b = NodeBlob(at: p, timeBase: arena.timeBase)
                     path.append(contentsOf: UnsafeRawBufferPointer(start: p + b.nameOffset, count: b.nameLength))
                 }
             }
@@ -138,7 +138,7 @@ public final class DataTree {
         h.add(UInt64(path.count))
         h.add(bytes: path)
         let blob = arena.withBlob(s.blob) { p -> NodeBlob in
-            let b = NodeBlob(at: p)
+            let b = NodeBlob(at: p, timeBase: arena.timeBase)
             // Null data hashes its Jute length -1, so it differs from empty data.
             if b.isDataNull {
                 h.add(UInt64.max)
@@ -176,8 +176,8 @@ public final class DataTree {
         let old = NodeValue(data: data(slot), stat: stat(slot), aclRef: slots[Int(slot)].aclRef)
         var new = old
         change(&new)
-        let oldBlob = NodeBlob(nameLength: 0, data: old.data, stat: old.stat)
-        let newBlob = NodeBlob(nameLength: 0, data: new.data, stat: new.stat)
+        let oldBlob = NodeBlob(nameLength: 0, data: old.data, stat: old.stat, timeBase: arena.timeBase)
+        let newBlob = NodeBlob(nameLength: 0, data: new.data, stat: new.stat, timeBase: arena.timeBase)
         if new.data != old.data || !oldBlob.sameStoredFields(newBlob) {
             let name = nameBytes(slot)
             name.withUnsafeBytes { rewriteBlob(slot, name: $0, data: new.data, stat: new.stat) }
@@ -306,7 +306,7 @@ public final class DataTree {
         case .ttl: ttls.remove(slot)
         }
         if node.ext >= 0 {
-            exts[Int(node.ext)] = NodeExt(children: [], cversion: 0, pzxid: 0)
+            exts[Int(node.ext)] = NodeExt(children: SlotSet(), cversion: 0, pzxid: 0)
             freeExts.append(node.ext)
         }
         slots[Int(slot)] = .free

@@ -107,7 +107,7 @@ struct NodeSlot {
 /// The parts of a node that change when its children do. Only nodes that have (had) children or a non-default
 /// cversion/pzxid have one, so leaves pay nothing for an empty set.
 struct NodeExt {
-    var children: Set<Int32>
+    var children: SlotSet
     /// Child creations (see `clientStat`).
     var cversion: Int32
     var pzxid: Int64

@@ -16,7 +16,7 @@ enum SnapshotV2 {
     static let hasCversion: UInt8 = 64
     static let hasPzxid: UInt8 = 128
     /// Flags a version 2 record may carry (null data is in the data length instead).
-    static let knownFlags: UInt8 = ~NodeBlob.dataNull
+    static let knownFlags: UInt8 = NodeBlob.statFlags | hasCversion | hasPzxid
 }
 
 extension JuteWriter {
@@ -36,7 +36,7 @@ extension DataTree {
             let node = slots[Int(slot)]
             let children = childCount(slot)
             arena.withBlob(node.blob) { p in
-                let b = NodeBlob(at: p)
+                let b = NodeBlob(at: p, timeBase: arena.timeBase)
                 let (cversion, pzxid) = node.ext >= 0 ? (exts[Int(node.ext)].cversion, exts[Int(node.ext)].pzxid) : (0, b.czxid)
                 w.writeVarint(UInt64(children))
                 w.writeVarint(UInt64(b.nameLength))
@@ -44,7 +44,7 @@ extension DataTree {
                 w.writeVarint(b.isDataNull ? 0 : UInt64(b.dataLength) + 1)
                 w.writeRaw(UnsafeRawBufferPointer(start: p + b.dataOffset, count: b.dataLength))
                 w.writeVarint(UInt64(aclIndex[node.aclRef]!))
-                var flags = b.flags & SnapshotV2.knownFlags
+                var flags = b.flags & NodeBlob.statFlags
                 if cversion != 0 { flags |= SnapshotV2.hasCversion }
                 if pzxid != b.czxid { flags |= SnapshotV2.hasPzxid }
                 w.writeByte(flags)

@@ -116,7 +116,7 @@ extension DataTree {
                 path.removeSubrange(parentLength...)
                 if node.parent != DataTree.rootSlot { path.append(UInt8(ascii: "/")) }
                 arena.withBlob(node.blob) { p in
-                    let b = NodeBlob(at: p)
+                    let b = NodeBlob(at: p, timeBase: arena.timeBase)
                     path.append(contentsOf: UnsafeRawBufferPointer(start: p + b.nameOffset, count: b.nameLength))
                 }
             }
@@ -125,7 +125,7 @@ extension DataTree {
             w.writeRaw(path)
             let stat = stat(slot)
             arena.withBlob(node.blob) { p in
-                let b = NodeBlob(at: p)
+                let b = NodeBlob(at: p, timeBase: arena.timeBase)
                 if b.isDataNull {
                     w.writeInt(-1)
                 } else {
@@ -153,12 +153,12 @@ extension DataTree {
     }
 
     /// Children sorted by name bytes: by a big-endian key of the first 8 name bytes, then by the whole names.
-    private func childrenByName(_ children: Set<Int32>) -> [Int32] {
+    private func childrenByName(_ children: SlotSet) -> [Int32] {
         var keyed: [(key: UInt64, slot: Int32)] = []
         keyed.reserveCapacity(children.count)
         for child in children {
             let key = arena.withBlob(slots[Int(child)].blob) { p -> UInt64 in
-                let b = NodeBlob(at: p)
+                let b = NodeBlob(at: p, timeBase: arena.timeBase)
                 var key: UInt64 = 0
                 for i in 0..<8 { key = key << 8 | UInt64(i < b.nameLength ? p.load(fromByteOffset: b.nameOffset + i, as: UInt8.self) : 0) }
                 return key

@@ -61,11 +61,13 @@ final class BlobArenaTests: XCTestCase {
         stat.mtime = -1
         stat.version = -1
         stat.aversion = Int32.min
-        for data in [nil, [], [UInt8](repeating: 1, count: 300)] as [[UInt8]?] {
-            let header = NodeBlob(nameLength: 3, data: data, stat: stat)
+        for (data, base) in [(nil, 0), ([], Int64.min), ([UInt8](repeating: 1, count: 300), 1_700_000_000_000)] as [([UInt8]?, Int64)] {
+            let header = NodeBlob(nameLength: 3, data: data, stat: stat, timeBase: base)
             var bytes = [UInt8](repeating: 0, count: header.byteCount)
             bytes.withUnsafeMutableBytes { header.writeHeader(to: $0.baseAddress!, slot: 77) }
-            let decoded = bytes.withUnsafeBytes { NodeBlob(at: $0.baseAddress!) }
+            let decoded = bytes.withUnsafeBytes { NodeBlob(at: $0.baseAddress!, timeBase: base) }
+            XCTAssertEqual(decoded.ctime, stat.ctime)
+            XCTAssertEqual(decoded.mtime, stat.mtime)
             XCTAssertTrue(decoded.sameStoredFields(header))
             XCTAssertEqual(decoded.nameOffset, header.nameOffset)
             XCTAssertEqual(decoded.isDataNull, data == nil)
@@ -88,5 +90,32 @@ final class BlobArenaTests: XCTestCase {
         for round in stride(from: 0, to: 1_500, by: 50) {
             XCTAssertEqual(try h.tree.getData("/cold\(round)", ctx: .anyone).get().data, Array("x".utf8))
         }
+    }
+
+    /// SlotSet (children) agrees with Set<Int32> under random inserts and removes, across growth and wrap-around.
+    func testSlotSetMatchesSet() {
+        var rng = SeededGenerator(state: 5)
+        var set = SlotSet()
+        var reference = Set<Int32>()
+        for step in 0..<40_000 {
+            let slot = Int32.random(in: 0..<3_000, using: &rng)
+            if Int.random(in: 0..<5, using: &rng) < 3 {
+                XCTAssertEqual(set.insert(slot), reference.insert(slot).inserted)
+            } else {
+                XCTAssertEqual(set.remove(slot), reference.remove(slot) != nil)
+            }
+            if step % 2_000 == 0 {
+                XCTAssertEqual(set.count, reference.count)
+                XCTAssertEqual(Set(set), reference)
+                for probe in Int32(0)..<3_000 { XCTAssertEqual(set.contains(probe), reference.contains(probe)) }
+            }
+        }
+        var reserved = SlotSet()
+        reserved.reserveCapacity(1_000)
+        for slot in Int32(0)..<1_000 { reserved.insert(slot) }
+        XCTAssertEqual(Set(reserved), Set(0..<1_000))
+        XCTAssertFalse(SlotSet().contains(0))
+        var empty = SlotSet()
+        XCTAssertFalse(empty.remove(3))
     }
 }
