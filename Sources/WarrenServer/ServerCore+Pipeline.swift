@@ -208,15 +208,10 @@ extension ServerCore {
         return actions
     }
 
-    /// Log records after the last snapshot above which a clean stop writes one more snapshot: replaying fewer
-    /// takes milliseconds at start, more costs about 2 µs each (measured: 445k records, 1 s).
-    static let shutdownSnapshotRecordsMin = 10_000
-
-    /// For a clean stop: a copy of the committed tree to snapshot, if enough was applied since the last one.
-    func shutdownSnapshot() -> (zxid: Int64, tree: DataTree)? {
-        guard txnsSinceSnapshot >= Self.shutdownSnapshotRecordsMin else { return nil }
-        txnsSinceSnapshot = 0
-        return (tree.lastProcessedZxid, tree.committedCopy())
+    /// For a clean stop: a copy of the committed tree at its last applied zxid; the storage decides whether it is
+    /// worth writing (`ServerStorage.stop(finalSnapshot:)`).
+    func shutdownSnapshot() -> (zxid: Int64, tree: DataTree) {
+        (tree.lastProcessedZxid, tree.committedCopy())
     }
 
     /// Watch events go out before the reply of the transaction that caused them, on every connection.

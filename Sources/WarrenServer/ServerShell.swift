@@ -40,6 +40,7 @@ public final class ServerShell: @unchecked Sendable {
     public init(config: ServerConfig, logger: Logger) {
         self.config = config
         self.logger = logger
+        MallocTuning.apply()
         let ioThreads = config.ioThreads ?? Self.defaultIoThreads(cores: System.coreCount)
         if ioThreads == 0 {
             ioGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
