@@ -130,11 +130,10 @@ public final class DataTree {
         pathBytes(slot).withUnsafeBytes { nodeHash(slot, path: $0) }
     }
 
-    /// The node's hash given its path's UTF-8 bytes (the same bytes the path String hashed before names were
-    /// stored alone, so digests are unchanged).
+    /// The node's hash given its path's UTF-8 bytes: path, data (or the null marker), persisted stat and ACL.
     func nodeHash(_ slot: Int32, path: UnsafeRawBufferPointer) -> UInt64 {
         let s = slots[Int(slot)]
-        var h = FNV1a()
+        var h = WordHasher()
         h.add(UInt64(path.count))
         h.add(bytes: path)
         let blob = arena.withBlob(s.blob) { p -> NodeBlob in
