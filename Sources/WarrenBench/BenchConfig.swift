@@ -65,6 +65,9 @@ public struct BenchConfig: Sendable {
     public var watchers: Int = 50
     /// Generator threads; each drives a share of the connections with one poll loop.
     public var threads: Int = 1
+    /// Open loop: requests per second in total, issued on a fixed schedule whatever the replies do, each request's
+    /// latency measured from when the schedule said to send it. 0 = closed loop (`outstanding` per connection).
+    public var ratePerSecond: Double = 0
     /// Delete everything under the bench root at the end.
     public var cleanup: Bool = true
     public var root: String = "/warren-bench"
@@ -90,6 +93,10 @@ public struct BenchConfig: Sendable {
         try check(readPercent >= 0 && readPercent <= 100, "--read-percent \(readPercent) outside 0...100")
         try check(watchers >= 1 && watchers <= 10_000, "--watchers \(watchers) outside 1...10000")
         try check(threads >= 1 && threads <= 256, "--threads \(threads) outside 1...256")
+        try check(ratePerSecond >= 0 && ratePerSecond <= 10_000_000 && ratePerSecond.isFinite,
+                  "--rate \(ratePerSecond) outside 0...10000000")
+        try check(ratePerSecond == 0 || [.read, .write, .mixed].contains(workload),
+                  "--rate applies to read, write and mixed only")
         try check(root.hasPrefix("/") && root.count > 1 && !root.hasSuffix("/"), "bench root '\(root)' is not a path")
     }
 

@@ -34,6 +34,10 @@ public struct BenchResult: Sendable, Codable {
     /// Only for `watch-fanout`.
     public var watchers: Int?
     public var threads: Int
+    /// Open loop only: the scheduled requests per second, and scheduled requests not sent because their connection
+    /// already had `outstanding` in flight (inside the measured window).
+    public var targetRatePerSecond: Double?
+    public var dropped: UInt64?
     public var warmupSeconds: Double
     /// The measured window.
     public var durationSeconds: Double
@@ -92,6 +96,9 @@ public struct BenchResult: Sendable, Codable {
                 + "\(f(generatorCPUPercent))% of one core",
         ]
         if let rounds { lines.append("  rounds     \(rounds)") }
+        if let targetRatePerSecond {
+            lines.append("  open loop  target \(f(targetRatePerSecond)) ops/s, dropped \(dropped ?? 0) (connection at --outstanding)")
+        }
         lines += connectionErrorSamples.map { "  connection error: \($0)" }
         lines += notes.map { "  note: \($0)" }
         return lines.joined(separator: "\n")

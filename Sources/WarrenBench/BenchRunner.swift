@@ -56,7 +56,8 @@ public enum BenchRunner {
             outstanding: config.outstanding, valueBytes: config.valueBytes, keys: config.keys,
             readPercent: config.workload == .mixed ? config.readPercent : nil,
             watchers: config.workload == .watchFanout ? config.watchers : nil, threads: measured.threads,
-            warmupSeconds: config.warmupSeconds, durationSeconds: window, ops: stats.ops,
+            targetRatePerSecond: config.ratePerSecond > 0 ? config.ratePerSecond : nil,
+            dropped: config.ratePerSecond > 0 ? stats.dropped : nil, warmupSeconds: config.warmupSeconds, durationSeconds: window, ops: stats.ops,
             opsPerSecond: window > 0 ? Double(stats.ops) / window : 0, latencyMicros: LatencySummary(stats.histogram),
             errors: errors, errorsTotal: stats.errors.values.reduce(0, +), connectionErrors: stats.connectionErrors,
             connectionErrorSamples: stats.connectionErrorSamples, rounds: measured.rounds, generatorCPU: measured.cpu,
@@ -143,7 +144,7 @@ public enum BenchRunner {
                 drivers.append(
                     KeyedDriver(
                         keys: keySpace!, readPercent: readPercent, outstanding: config.outstanding,
-                        seed: config.seed &+ UInt64(t) &* 0x9E37_79B9))
+                        seed: config.seed &+ UInt64(t) &* 0x9E37_79B9, ratePerSecond: config.ratePerSecond / Double(threads)))
             case .createSeq:
                 drivers.append(CreateSequentialDriver(parent: config.seqDir, value: value, outstanding: config.outstanding))
             case .churn:

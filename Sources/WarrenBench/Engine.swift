@@ -14,10 +14,13 @@ struct RunStats {
     var errors: [Int32: UInt64] = [:]
     var connectionErrors = 0
     var connectionErrorSamples: [String] = []
+    /// Open loop: scheduled requests inside the window that were not sent (their connection was full).
+    var dropped: UInt64 = 0
 
     mutating func merge(_ o: RunStats) {
         histogram.merge(o.histogram)
         ops += o.ops
+        dropped += o.dropped
         for (k, v) in o.errors { errors[k, default: 0] += v }
         connectionErrors += o.connectionErrors
         connectionErrorSamples += o.connectionErrorSamples.prefix(max(0, 5 - connectionErrorSamples.count))
@@ -56,12 +59,18 @@ protocol LoadDriver: AnyObject {
     func lost(_ conn: BenchConnection, _ engine: Engine)
     /// True when the driver will issue nothing more, so the loop may end as soon as nothing is in flight.
     var isFinished: Bool { get }
+    /// Open loop: when the next request is due (the loop wakes then), or nil.
+    var nextDueNs: UInt64? { get }
+    /// Open loop: issue every request due by `engine.nowNs`.
+    func issueDue(_ engine: Engine)
 }
 
 extension LoadDriver {
     func notified(_ event: WatcherEvent, on conn: BenchConnection, _ engine: Engine) {}
     func lost(_ conn: BenchConnection, _ engine: Engine) {}
     var isFinished: Bool { false }
+    var nextDueNs: UInt64? { nil }
+    func issueDue(_ engine: Engine) {}
 }
 
 /// One thread's poll(2) loop over its connections: reads replies, hands them to the driver, records latency and
@@ -84,6 +93,12 @@ final class Engine {
 
     /// Counts an op completed now that the engine did not see as a reply (a watch notification), if inside the
     /// window.
+    /// Counts a scheduled request that could not be sent, if inside the window.
+    func recordDropped() {
+        guard nowNs >= window.measureStartNs && nowNs <= window.stopNs else { return }
+        stats.dropped += 1
+    }
+
     func recordOp(latencyNs: UInt64) {
         guard nowNs >= window.measureStartNs && nowNs <= window.stopNs else { return }
         stats.ops += 1
@@ -102,6 +117,8 @@ final class Engine {
         var polled: [BenchConnection] = []
         var lastPingCheckNs = nowNs
         while true {
+            nowNs = Clock.nowNs()
+            driver.issueDue(self)
             flushAll(driver)
             nowNs = Clock.nowNs()
             let open = connections.filter(\.isOpen)
@@ -120,8 +137,11 @@ final class Engine {
                 polled.append(c)
             }
             let untilStop = nowNs < window.stopNs ? window.stopNs - nowNs : window.giveUpNs - nowNs
-            let timeoutMs = Int32(min(50, max(1, untilStop / 1_000_000)))
-            let ready = poll(&fds, nfds_t(fds.count), timeoutMs)
+            var waitNs = min(50_000_000, max(1_000_000, untilStop))
+            if let due = driver.nextDueNs, nowNs < window.stopNs { waitNs = min(waitNs, due > nowNs ? due - nowNs : 0) }
+            // ppoll for sub-millisecond waits: an open-loop schedule must not be quantised to poll's milliseconds.
+            var ts = timespec(tv_sec: Int(waitNs / 1_000_000_000), tv_nsec: Int(waitNs % 1_000_000_000))
+            let ready = Engine.ppoll(&fds, nfds_t(fds.count), &ts)
             if ready <= 0 { continue }
             for (i, c) in polled.enumerated() where fds[i].revents != 0 && c.isOpen {
                 do {
@@ -134,6 +154,23 @@ final class Engine {
                 }
             }
         }
+    }
+
+    #if canImport(Glibc)
+    private typealias PPoll = @convention(c) (
+        UnsafeMutablePointer<pollfd>?, nfds_t, UnsafePointer<timespec>?, UnsafeRawPointer?
+    ) -> Int32
+    /// glibc's ppoll (nanosecond timeout); the Swift Glibc module hides it behind _GNU_SOURCE, so look it up.
+    private static let ppollSymbol: UnsafeMutableRawPointer? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "ppoll")
+    #endif
+
+    /// poll(2) with a nanosecond timeout where the platform has one, else rounded up to milliseconds.
+    static func ppoll(_ fds: UnsafeMutablePointer<pollfd>, _ count: nfds_t, _ ts: UnsafePointer<timespec>) -> Int32 {
+        #if canImport(Glibc)
+        if let f = ppollSymbol { return unsafeBitCast(f, to: PPoll.self)(fds, count, ts, nil) }
+        #endif
+        let ms = ts.pointee.tv_sec * 1000 + (ts.pointee.tv_nsec + 999_999) / 1_000_000
+        return poll(fds, count, Int32(ms))
     }
 
     private func handle(_ incoming: Incoming, on c: BenchConnection, _ driver: LoadDriver) {

@@ -25,6 +25,11 @@ class PipelinedDriver: LoadDriver {
         preconditionFailure("PipelinedDriver.issue must be overridden")
     }
 
+    /// Open loop (overridden by drivers that have a schedule): declared here so subclasses override the protocol's
+    /// requirements rather than shadow its defaults.
+    var nextDueNs: UInt64? { nil }
+    func issueDue(_ engine: Engine) {}
+
     /// Bookkeeping for a reply, before the slot's next request is issued.
     func completed(_ request: InFlight, _ header: ReplyHeader, body: inout JuteReader, on conn: BenchConnection) {}
 }
@@ -59,26 +64,66 @@ enum BenchValue {
 }
 
 /// read, write and mixed: getData or setData of a uniformly random key.
+/// With a rate (open loop) requests go out on a fixed schedule, round robin over the connections, each stamped with
+/// its scheduled time (so a stalled server shows up as latency, not as a slower schedule); a request due on a
+/// connection that already has `outstanding` in flight is dropped and counted.
 final class KeyedDriver: PipelinedDriver {
     private let keys: KeySpace
     private let readPercent: Int
     private var rng: SplitMix64
+    /// Open loop: nanoseconds between scheduled requests of this engine, and the next one's time; nil = closed loop.
+    private let intervalNs: Double?
+    private var dueNs: Double = 0
+    private var nextConnection = 0
 
-    init(keys: KeySpace, readPercent: Int, outstanding: Int, seed: UInt64) {
+    init(keys: KeySpace, readPercent: Int, outstanding: Int, seed: UInt64, ratePerSecond: Double = 0) {
         self.keys = keys
         self.readPercent = readPercent
         rng = SplitMix64(seed: seed)
+        intervalNs = ratePerSecond > 0 ? 1e9 / ratePerSecond : nil
         super.init(outstanding: outstanding)
     }
 
+    override func start(_ engine: Engine) {
+        guard intervalNs != nil else { return super.start(engine) }
+        dueNs = Double(engine.nowNs)
+    }
+
+    override func replied(_ request: InFlight, _ header: ReplyHeader, body: inout JuteReader, on conn: BenchConnection,
+        _ engine: Engine)
+    {
+        guard intervalNs != nil else { return super.replied(request, header, body: &body, on: conn, engine) }
+    }
+
+    override var nextDueNs: UInt64? { intervalNs == nil ? nil : UInt64(dueNs) }
+
+    override func issueDue(_ engine: Engine) {
+        guard let intervalNs else { return }
+        let open = engine.openConnections
+        while engine.isIssuing, UInt64(dueNs) <= engine.nowNs, !open.isEmpty {
+            let conn = open[nextConnection % open.count]
+            nextConnection &+= 1
+            if conn.inflight.count < outstanding {
+                send(on: conn, slot: 0, sentNs: UInt64(dueNs))
+            } else {
+                engine.recordDropped()
+            }
+            dueNs += intervalNs
+        }
+    }
+
     override func issue(on conn: BenchConnection, slot: Int, _ engine: Engine) {
+        send(on: conn, slot: slot, sentNs: engine.nowNs)
+    }
+
+    private func send(on conn: BenchConnection, slot: Int, sentNs: UInt64) {
         let key = Int(rng.next() % UInt64(keys.paths.count))
         let isRead = readPercent >= 100 || (readPercent > 0 && Int(rng.next() % 100) < readPercent)
         if isRead {
-            conn.send(keys.getTemplates[key], tag: slot, measured: true, nowNs: engine.nowNs)
+            conn.send(keys.getTemplates[key], tag: slot, measured: true, nowNs: sentNs)
         } else {
             let request = Request.setData(SetDataRequest(path: keys.paths[key], data: keys.value, version: -1))
-            conn.send(request, tag: slot, measured: true, nowNs: engine.nowNs)
+            conn.send(request, tag: slot, measured: true, nowNs: sentNs)
         }
     }
 }

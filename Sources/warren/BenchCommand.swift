@@ -51,6 +51,12 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: "Generator threads (each runs one poll loop over its share of connections).")
     var threads: Int = 1
 
+    @Option(name: .long, help: ArgumentHelp(
+        "Open loop: total requests per second on a fixed schedule (read, write, mixed); latency counts from the "
+            + "scheduled send time. --outstanding caps each connection; a request due on a full connection is "
+            + "dropped and reported. 0: closed loop."))
+    var rate: Double = 0
+
     @Option(name: .long, help: "Random seed for key choice.")
     var seed: UInt64 = 0x5EED
 
@@ -77,6 +83,7 @@ struct BenchCommand: ParsableCommand {
         config.readPercent = readPercent
         config.watchers = watchers
         config.threads = threads
+        config.ratePerSecond = rate
         config.seed = seed
         config.cleanup = cleanup
         do {

@@ -50,6 +50,34 @@ final class BenchSmokeTests: XCTestCase {
         }
     }
 
+    func testOpenLoopKeepsItsScheduleAgainstWarren() throws {
+        let port = try startServer()
+        var config = BenchConfig(hosts: [HostPort(host: "127.0.0.1", port: port)])
+        config.workload = .mixed
+        config.readPercent = 50
+        config.connections = 2
+        config.outstanding = 64
+        config.keys = 50
+        config.valueBytes = 100
+        config.warmupSeconds = 0.2
+        config.durationSeconds = 1
+        config.ratePerSecond = 500
+        let result = try BenchRunner.run(config)
+        XCTAssertEqual(result.targetRatePerSecond, 500)
+        // A modest schedule on a local server: every scheduled request is sent and answered in the window, give or
+        // take the few in flight at its edges. Nothing here is about speed.
+        XCTAssertEqual(Double(result.ops), 500, accuracy: 25, result.text())
+        XCTAssertEqual(result.dropped, 0, result.text())
+        XCTAssertEqual(result.errorsTotal, 0, "\(result.errors)")
+        XCTAssertGreaterThan(result.latencyMicros.p50, 0)
+        XCTAssertLessThanOrEqual(result.latencyMicros.p50, result.latencyMicros.p99)
+        XCTAssertThrowsError(try { () throws -> Void in
+            var bad = config
+            bad.workload = .churn
+            try bad.validate()
+        }(), "--rate is refused for workloads without a schedule")
+    }
+
     func testUnreachableServerIsAConnectError() throws {
         var config = BenchConfig(hosts: [HostPort(host: "127.0.0.1", port: try Self.freePort())])
         config.durationSeconds = 1
