@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """Warren and Apache ZooKeeper side by side, driven by the same load generator (`warren bench`).
 
-    python3 Tests/bench/compare.py [--quick] [--znodes N] [--layout standalone|ensemble3]
+    python3 Tests/bench/compare.py [--quick] [--znodes N] [--layout ensemble3|standalone]
 
-Builds Warren in release mode, starts a Warren cluster and a ZooKeeper cluster with identical zoo.cfg settings
-(127.0.0.1 only, data directories side by side on the same disk, forceSync on), runs every workload against both
-alternately, then measures each server's memory after loading N znodes, its data on disk and its restart-to-serving
-time. Writes Docs/benchmarks.md and Docs/benchmarks-throughput.svg; the raw JSON of every run goes to the work
-directory (printed at the end).
+Builds Warren in release mode, starts a Warren cluster and a ZooKeeper cluster (3 servers each by default) with
+identical zoo.cfg settings (127.0.0.1 only, data directories side by side on the same disk, forceSync on), runs every
+workload against both alternately (closed loop), then read, write and 90 % reads again open loop at the same offered
+load for both (half of ZooKeeper's closed-loop throughput), then measures each server's memory after loading N
+znodes (1M by default), the data on disk and the restart-to-serving time, and finally the write gap when the leader
+is SIGKILLed (failover.py's trial). Writes Docs/benchmarks.md (with a Targets section) and
+Docs/benchmarks-throughput.svg; the raw JSON of every run goes to the work directory (printed at the end).
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ ZK_JVM_FLAGS = ["-Xmx1000m"]
 LAYOUTS = {"standalone": 1, "ensemble3": 3}
 
 # The zoo.cfg both systems get (plus dataDir, dataLogDir, clientPort and, for ensembles, server.N lines).
+# autopurge.purgeInterval is left out on purpose: each system keeps its default (ZooKeeper never purges; Warren
+# purges after every snapshot), which is what the disk-footprint comparison is about.
 COMMON_CFG = {
     "tickTime": 2000,
     "initLimit": 10,
@@ -48,7 +52,6 @@ COMMON_CFG = {
     "maxClientCnxns": 0,
     "snapCount": 100000,
     "autopurge.snapRetainCount": 3,
-    "autopurge.purgeInterval": 0,
     "globalOutstandingLimit": 1000,
     "forceSync": "yes",
     "4lw.commands.whitelist": "*",
@@ -72,6 +75,8 @@ class Settings:
     znodes: int
     znode_bytes: int
     layout: str
+    equal_load_fraction: float = 0.5
+    failover_trials: int = 3
 
     @staticmethod
     def from_args(a: argparse.Namespace) -> "Settings":
@@ -86,11 +91,12 @@ class Settings:
             value_bytes=1024,
             watchers=50 if q else 100,
             session_loops=4,
-            read_percents=[0, 50, 90, 100] if q else [0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100],
+            read_percents=[0, 50, 90, 100] if q else [0, 10, 30, 50, 70, 90, 100],
             repeat=a.repeat if a.repeat is not None else (1 if q else 3),
-            znodes=a.znodes if a.znodes is not None else (10_000 if q else 100_000),
+            znodes=a.znodes if a.znodes is not None else (20_000 if q else 1_000_000),
             znode_bytes=a.znode_bytes,
             layout=a.layout,
+            failover_trials=a.failover_trials if a.failover_trials is not None else (1 if q else 3),
         )
 
 
@@ -204,6 +210,14 @@ class Cluster:
     def rss_bytes(self) -> int:
         return sum(s.rss_bytes() for s in self.servers)
 
+    def approximate_data_size(self) -> int | None:
+        """`zk_approximate_data_size` from the first server's `mntr` (paths + data bytes; both systems report it)."""
+        for line in four_letter(self.servers[0].client_port, "mntr").splitlines():
+            parts = line.split("\t")
+            if len(parts) == 2 and parts[0] == "zk_approximate_data_size":
+                return int(parts[1])
+        return None
+
     def disk_usage(self) -> dict:
         """Bytes in the data and log directories (apparent and allocated) and in the newest snapshot per server."""
         apparent = allocated = snapshot = 0
@@ -243,6 +257,15 @@ def _read_frame(sock: socket.socket) -> bytes:
 
     (n,) = struct.unpack(">i", exactly(4))
     return exactly(n)
+
+
+def four_letter(port: int, word: str, timeout: float = 5.0) -> str:
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(word.encode())
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks).decode(errors="replace")
 
 
 def probe(port: int, path: str, timeout: float = 1.0) -> bool:
@@ -363,10 +386,41 @@ def run_workloads(s: Settings, binary: Path, work: Path) -> list[Run]:
                     print(f"  [{rep + 1}/{s.repeat}] {run.label:<32} {k:<10} {summary(r)}", flush=True)
         for run in runs:
             run.summarise()
-        return runs
+        equal = equal_load_runs(s, runs)
+        for rep in range(s.repeat):
+            for i, run in enumerate(equal):
+                order = SYSTEMS if (i + rep) % 2 == 0 else tuple(reversed(SYSTEMS))
+                for k in order:
+                    if k in start_errors:
+                        run.samples[k].append({"failed": start_errors[k]})
+                        continue
+                    r = bench(binary, clusters[k].hosts, run.args, timeout)
+                    run.samples[k].append(r)
+                    print(f"  [{rep + 1}/{s.repeat}] {run.label:<32} {k:<10} {summary(r)}", flush=True)
+        for run in equal:
+            run.summarise()
+        return runs, equal
     finally:
         for c in clusters.values():
             c.stop()
+
+
+# The closed-loop rows that get an equal-offered-load counterpart.
+EQUAL_LOAD_LABELS = ("read (getData)", "write (setData)", "mixed 90% reads")
+
+
+def equal_load_runs(s: Settings, runs: list["Run"]) -> list["Run"]:
+    """Open-loop rows: for read, write and 90 % reads, both systems get the same schedule, a fraction of what
+    ZooKeeper sustained closed loop in this run, so latency is compared at equal offered load."""
+    out = []
+    for run in runs:
+        z = run.results.get("zookeeper", {})
+        if run.label not in EQUAL_LOAD_LABELS or "failed" in z or not z.get("opsPerSecond"):
+            continue
+        rate = max(1, round(z["opsPerSecond"] * s.equal_load_fraction))
+        label = f"{run.label} at {rate:,} ops/s"
+        out.append(Run(label, run.args + ["--rate", str(rate)], run.read_percent))
+    return out
 
 
 def summary(r: dict) -> str:
@@ -401,14 +455,18 @@ def measure_resources(s: Settings, binary: Path, work: Path) -> dict:
                 out[k] = r
                 continue
             r["load_seconds"] = load["setupSeconds"]
-            time.sleep(2)
+            # Let background work the load started (snapshots, GC) finish before reading memory.
+            time.sleep(5)
             r["rss_loaded"] = c.rss_bytes()
+            r["rss_loaded_servers"] = [srv.rss_bytes() for srv in c.servers]
+            r["approximate_data_size"] = c.approximate_data_size()
             r["disk_loaded"] = c.disk_usage()
             r["stop_seconds"], r["stop_killed"] = c.stop()
             probe_path = f"/warren-bench/keys/k{s.znodes - 1}"
             r["restart_seconds"] = c.start(probe_path)
             time.sleep(2)
             r["rss_restarted"] = c.rss_bytes()
+            r["rss_restarted_servers"] = [srv.rss_bytes() for srv in c.servers]
             r["disk_restarted"] = c.disk_usage()
             print(f"  {k}: rss idle {mib(r['rss_idle'])}, loaded {mib(r['rss_loaded'])}, "
                   f"restarted {mib(r['rss_restarted'])}; restart {r['restart_seconds']:.2f} s", flush=True)
@@ -418,6 +476,36 @@ def measure_resources(s: Settings, binary: Path, work: Path) -> dict:
         finally:
             c.stop()
         out[k] = r
+    return out
+
+
+def measure_failover(s: Settings, binary: Path, work: Path) -> dict:
+    """failover.py's trial (kazoo writer on all hosts, SIGKILL the leader, longest gap between acknowledged
+    writes), `failover_trials` times per system, alternating."""
+    import logging
+
+    import failover  # imports this module; loaded here to avoid the cycle at import time
+
+    logging.getLogger("kazoo").setLevel(logging.CRITICAL)  # the kill makes kazoo log every reconnect attempt
+
+    out: dict = {k: {"trials": []} for k in SYSTEMS}
+    for n in range(s.failover_trials):
+        for k in (SYSTEMS if n % 2 == 0 else tuple(reversed(SYSTEMS))):
+            try:
+                r = failover.trial(k, binary, work / "failover" / f"{k}{n}")
+                print(f"  failover {k} trial {n + 1}: gap {r['max_gap_s']:.3f} s, lost {r['lost']}, "
+                      f"session kept {r['session_kept']}", flush=True)
+            except Exception as e:  # reported, not fatal
+                r = {"failed": str(e).splitlines()[0]}
+                print(f"  failover {k} trial {n + 1}: FAILED {r['failed']}", flush=True)
+            out[k]["trials"].append(r)
+    for k, v in out.items():
+        gaps = sorted(t["max_gap_s"] for t in v["trials"] if "failed" not in t)
+        if gaps:
+            v["median_gap_s"] = gaps[len(gaps) // 2]
+            v["max_gap_s"] = gaps[-1]
+            v["lost"] = sum(t["lost"] for t in v["trials"] if "failed" not in t)
+            v["sessions_kept"] = sum(bool(t["session_kept"]) for t in v["trials"] if "failed" not in t)
     return out
 
 
@@ -470,8 +558,8 @@ def build(scratch: str) -> Path:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="short runs, fewer points, 10k znodes")
-    ap.add_argument("--layout", choices=sorted(LAYOUTS), default="standalone")
-    ap.add_argument("--znodes", type=int, help="znodes loaded for the memory measurement (100k, quick 10k)")
+    ap.add_argument("--layout", choices=sorted(LAYOUTS), default="ensemble3")
+    ap.add_argument("--znodes", type=int, help="znodes loaded for the memory measurement (1M, quick 20k)")
     ap.add_argument("--znode-bytes", type=int, default=100, help="value size of those znodes")
     ap.add_argument("--duration", type=float, help="measured seconds per run (8, quick 3)")
     ap.add_argument("--warmup", type=float, help="warm-up seconds per run (2, quick 1)")
@@ -483,6 +571,7 @@ def main() -> int:
                                        "build path, on the repository's disk)")
     ap.add_argument("--docs", default=str(REPO / "Docs"), help="where benchmarks.md and the SVG go")
     ap.add_argument("--skip-resources", action="store_true", help="skip the memory/disk/restart measurements")
+    ap.add_argument("--failover-trials", type=int, help="leader-kill trials per system (3, quick 1; 0 skips)")
     ap.add_argument("--report-only", metavar="RESULTS_JSON",
                     help="only re-render the documents from an earlier run's results.json")
     a = ap.parse_args()
@@ -503,13 +592,16 @@ def main() -> int:
     print(f"machine: {info['cpus']} cpus, {mib(info['mem_bytes'])}, load {' '.join(info['loadavg'])}; "
           f"work dir {work}", flush=True)
 
-    runs = run_workloads(s, binary, work)
+    runs, equal = run_workloads(s, binary, work)
     resources = {} if a.skip_resources else measure_resources(s, binary, work)
+    failover_results = measure_failover(s, binary, work) if s.layout == "ensemble3" and s.failover_trials > 0 else {}
 
     info["loadavg_end"] = Path("/proc/loadavg").read_text().split()[:3]
-    raw = {"settings": s.__dict__, "machine": info, "resources": resources,
+    raw = {"settings": s.__dict__, "machine": info, "resources": resources, "failover": failover_results,
            "runs": [{"label": r.label, "args": r.args, "readPercent": r.read_percent, "samples": r.samples}
-                    for r in runs]}
+                    for r in runs],
+           "equal_load": [{"label": r.label, "args": r.args, "readPercent": r.read_percent, "samples": r.samples}
+                          for r in equal]}
     (work / "results.json").write_text(json.dumps(raw, indent=2, default=str))
     print(f"raw results in {work / 'results.json'}")
     return render(raw, Path(a.docs))
@@ -519,10 +611,12 @@ def render(raw: dict, docs: Path) -> int:
     """Writes benchmarks.md and the chart from the raw results of a run."""
     s = Settings(**raw["settings"])
     runs = [Run(r["label"], r["args"], r["readPercent"], r["samples"]) for r in raw["runs"]]
-    for run in runs:
+    equal = [Run(r["label"], r["args"], r["readPercent"], r["samples"]) for r in raw.get("equal_load", [])]
+    for run in runs + equal:
         run.summarise()
     write_chart(docs / "benchmarks-throughput.svg", runs, s)
-    write_report(docs / "benchmarks.md", runs, raw["resources"], s, raw["machine"], COMMON_CFG, ZK_JVM_FLAGS)
+    write_report(docs / "benchmarks.md", runs, raw["resources"], s, raw["machine"], COMMON_CFG, ZK_JVM_FLAGS,
+                 equal=equal, failover=raw.get("failover", {}))
     print(f"wrote {docs / 'benchmarks.md'} and {docs / 'benchmarks-throughput.svg'}")
     return 0
 

@@ -150,6 +150,113 @@ def _throughput_table(runs: list) -> list[str]:
     return lines
 
 
+def _equal_load_table(equal: list) -> list[str]:
+    lines = [
+        "| Workload at the same offered load (open loop) | Warren achieved ops/s | ZooKeeper achieved ops/s "
+        "| Warren p50 / p99 / p99.9 µs | ZooKeeper p50 / p99 / p99.9 µs | p99 Warren ÷ ZK | Dropped W / Z |",
+        "|---|--:|--:|--:|--:|--:|--:|",
+    ]
+    for run in equal:
+        w, z = run.results.get("warren"), run.results.get("zookeeper")
+        p99_ratio = (_ratio(w["latencyMicros"]["p99"], z["latencyMicros"]["p99"]) if _ok(w) and _ok(z) else "–")
+        dropped = " / ".join(str(r.get("dropped", "–")) if _ok(r) else "–" for r in (w, z))
+        lines.append(f"| {run.label} | {_cell(w, 'ops')} | {_cell(z, 'ops')} | {_cell(w, 'lat')} | {_cell(z, 'lat')} "
+                     f"| {p99_ratio} | {dropped} |")
+    return lines
+
+
+def _failover_table(fo: dict) -> list[str]:
+    lines = ["| System | Trials | Median gap | Longest gap | Acknowledged writes lost | Sessions kept |",
+             "|---|--:|--:|--:|--:|--:|"]
+    for k in ("warren", "zookeeper"):
+        v = fo.get(k, {})
+        trials = v.get("trials", [])
+        failed = [t["failed"] for t in trials if "failed" in t]
+        if "median_gap_s" not in v:
+            lines.append(f"| {NAMES[k]} | {len(trials)} | failed | | | |")
+            continue
+        ok = len(trials) - len(failed)
+        lines.append(f"| {NAMES[k]} | {len(trials)}{f' ({len(failed)} failed)' if failed else ''} "
+                     f"| {v['median_gap_s'] * 1000:.0f} ms | {v['max_gap_s'] * 1000:.0f} ms | {v['lost']} "
+                     f"| {v['sessions_kept']} of {ok} |")
+    return lines
+
+
+def _find(runs: list, label: str, system: str) -> dict | None:
+    for run in runs:
+        if run.label == label or run.label.startswith(label + " at "):
+            r = run.results.get(system)
+            return r if _ok(r) else None
+    return None
+
+
+def _targets(runs: list, equal: list, res: dict, fo: dict, s) -> list[str]:
+    """Each target of the performance issue, the measured value and whether it is met, from this run's data."""
+    rows = []
+
+    def add(target: str, value: str, met: bool | None) -> None:
+        rows.append(f"| {target} | {value} | {'met' if met else 'not met' if met is not None else 'not measured'} |")
+
+    for label in ("read (getData)", "write (setData)", "mixed 90% reads"):
+        w, z = _find(runs, label, "warren"), _find(runs, label, "zookeeper")
+        if w and z and z["opsPerSecond"]:
+            x = w["opsPerSecond"] / z["opsPerSecond"]
+            add(f"Throughput ≥ 3× ZooKeeper: {label}", f"{x:.2f}× ({_num(w['opsPerSecond'])} vs "
+                f"{_num(z['opsPerSecond'])} ops/s)", x >= 3)
+        else:
+            add(f"Throughput ≥ 3× ZooKeeper: {label}", "–", None)
+    for label in ("read (getData)", "write (setData)", "mixed 90% reads"):
+        w, z = _find(equal, label, "warren"), _find(equal, label, "zookeeper")
+        if w and z and z["latencyMicros"]["p99"]:
+            x = w["latencyMicros"]["p99"] / z["latencyMicros"]["p99"]
+            add(f"p99 ≤ 1/3 of ZooKeeper's at equal offered load: {label}",
+                f"{x:.2f}× ({_num(w['latencyMicros']['p99'])} vs {_num(z['latencyMicros']['p99'])} µs)", x <= 1 / 3)
+        else:
+            add(f"p99 ≤ 1/3 of ZooKeeper's at equal offered load: {label}", "–", None)
+    for label, limit in (("read, 1 session × 1 outstanding", 60), ("write, 1 session × 1 outstanding", 300)):
+        w, z = _find(runs, label, "warren"), _find(runs, label, "zookeeper")
+        if w:
+            p50 = w["latencyMicros"]["p50"]
+            zk = f", ZooKeeper {_num(z['latencyMicros']['p50'])} µs" if z else ""
+            add(f"{label}: p50 ≤ {limit} µs", f"{_num(p50)} µs{zk}", p50 <= limit)
+    w, z = res.get("warren", {}), res.get("zookeeper", {})
+    raw = w.get("approximate_data_size")
+    if raw and w.get("rss_loaded_servers"):
+        per = max(w["rss_loaded_servers"])
+        per_restarted = max(w.get("rss_restarted_servers") or [per])
+        add(f"RSS per server ≤ 1.5× raw paths + data ({s.znodes:,} znodes of {s.znode_bytes} B, "
+            f"raw {_mib(raw)})", f"{per / raw:.2f}× after the load ({_mib(per)}), {per_restarted / raw:.2f}× after "
+            f"restart ({_mib(per_restarted)})", per / raw <= 1.5)
+        if z.get("rss_loaded_servers"):
+            zper = max(z["rss_loaded_servers"])
+            add("RSS about 1/4 of ZooKeeper's", f"{per / zper:.2f}× ({_mib(per)} vs {_mib(zper)})", per / zper <= 0.25)
+    else:
+        add("RSS per server ≤ 1.5× raw paths + data", "–", None)
+    if "restart_seconds" in w:
+        zr = f" (ZooKeeper {z['restart_seconds']:.2f} s)" if "restart_seconds" in z else ""
+        add(f"Restart to serving with {s.znodes:,} znodes ≤ 1 s", f"{w['restart_seconds']:.2f} s{zr}",
+            w["restart_seconds"] <= 1.0)
+    else:
+        add("Restart to serving ≤ 1 s", "–", None)
+    dw, dz = w.get("disk_loaded", {}), z.get("disk_loaded", {})
+    if dw.get("allocated") and dz.get("allocated"):
+        x = dw["allocated"] / dz["allocated"]
+        xa = dw["apparent"] / dz["apparent"]
+        add("Disk footprint ≤ 1/5 of ZooKeeper's (default settings)",
+            f"{x:.2f}× allocated ({_mib(dw['allocated'])} vs {_mib(dz['allocated'])}), {xa:.2f}× apparent", x <= 0.2)
+    else:
+        add("Disk footprint ≤ 1/5 of ZooKeeper's", "–", None)
+    fw = fo.get("warren", {})
+    if "median_gap_s" in fw:
+        zg = fo.get("zookeeper", {}).get("median_gap_s")
+        add("Leader failover write gap ≤ 200 ms", f"median {fw['median_gap_s'] * 1000:.0f} ms, longest "
+            f"{fw['max_gap_s'] * 1000:.0f} ms" + (f" (ZooKeeper median {zg * 1000:.0f} ms)" if zg else ""),
+            fw["median_gap_s"] <= 0.2)
+    else:
+        add("Leader failover write gap ≤ 200 ms", "–", None)
+    return ["| Target | Measured here | |", "|---|---|---|", *rows]
+
+
 def _resources_table(res: dict, s) -> list[str]:
     w, z = res.get("warren", {}), res.get("zookeeper", {})
 
@@ -172,6 +279,13 @@ def _resources_table(res: dict, s) -> list[str]:
     lines.append(row(f"RSS after loading {n}", get(w, "rss_loaded"), get(z, "rss_loaded"), _mib, "lower"))
     lines.append(row("RSS after restart (recovered from disk)", get(w, "rss_restarted"), get(z, "rss_restarted"),
                      _mib, "lower"))
+    per_w, per_z = get(w, "rss_loaded_servers"), get(z, "rss_loaded_servers")
+    if per_w or per_z:
+        lines.append(row("Largest RSS of one server after the load", max(per_w) if per_w else None,
+                         max(per_z) if per_z else None, _mib, "lower"))
+    raw_w, raw_z = get(w, "approximate_data_size"), get(z, "approximate_data_size")
+    if raw_w or raw_z:
+        lines.append(f"| Raw paths + data (`zk_approximate_data_size`) | {_mib(raw_w)} | {_mib(raw_z)} | |")
     lines.append(row(f"Time to load {n} (pipelined creates)", get(w, "load_seconds"), get(z, "load_seconds"),
                      secs, "lower"))
     lines.append(row("Restart to serving (process start to first getData answered)",
@@ -200,7 +314,9 @@ def _resources_table(res: dict, s) -> list[str]:
     return lines
 
 
-def write_report(path: Path, runs: list, resources: dict, s, info: dict, cfg: dict, jvm_flags: list[str]) -> None:
+def write_report(path: Path, runs: list, resources: dict, s, info: dict, cfg: dict, jvm_flags: list[str],
+                 equal: list | None = None, failover: dict | None = None) -> None:
+    equal, failover = equal or [], failover or {}
     mode = "quick" if s.quick else "full"
     cfg_text = ", ".join(f"`{k}={v}`" for k, v in cfg.items())
     lines = [
@@ -209,6 +325,12 @@ def write_report(path: Path, runs: list, resources: dict, s, info: dict, cfg: di
         f"Generated by `python3 Tests/bench/compare.py{' --quick' if s.quick else ''}` ({mode} mode, "
         f"`{s.layout}` layout) on {info['date']} at commit `{info['commit']}`. Do not edit by hand: rerun the "
         "harness.",
+        "",
+        "## Targets",
+        "",
+        "The targets of the performance issue, computed from this run's data (details below).",
+        "",
+        *_targets(runs, equal, resources, failover, s),
         "",
         "## Machine",
         "",
@@ -253,11 +375,25 @@ def write_report(path: Path, runs: list, resources: dict, s, info: dict, cfg: di
         "![Throughput vs read percentage](benchmarks-throughput.svg)",
         "",
     ]
+    if equal:
+        lines += [
+            "## Latency at equal offered load",
+            "",
+            f"Open loop (`warren bench --rate`): both systems get the same schedule, {s.equal_load_fraction:.0%} of "
+            "the throughput ZooKeeper sustained closed loop in the table above, spread over the same sessions; "
+            "each request's latency counts from its scheduled send time, so a stall shows up as latency instead "
+            f"of a slower schedule. A request due on a session that already has {s.outstanding} in flight is "
+            "dropped and counted.",
+            "",
+            *_equal_load_table(equal),
+            "",
+        ]
     if resources:
         lines += [
             "## Memory, disk and restart",
             "",
-            f"Fresh servers of each system in turn: RSS (`VmRSS` from `/proc/<pid>/status`) idle, after loading "
+            f"Fresh servers of each system in turn: RSS (`VmRSS` from `/proc/<pid>/status`, summed over the "
+            f"{'servers' if s.layout != 'standalone' else 'server'} unless a row says otherwise) idle, 5 s after loading "
             f"{s.znodes:,} znodes of {s.znode_bytes} bytes with `warren bench --duration 0 --no-cleanup`, and "
             "after a restart (SIGTERM, then start and time until a getData of the last znode is answered).",
             "",
@@ -270,13 +406,24 @@ def write_report(path: Path, runs: list, resources: dict, s, info: dict, cfg: di
             "znodes are only in the transaction log).",
             "",
         ]
+    if failover:
+        lines += [
+            "## Leader failover",
+            "",
+            "Fresh 3-server ensemble per trial (`Tests/bench/failover.py`'s trial): one kazoo client given all "
+            "three hosts writes sequential znodes one at a time; after 2 s the leader is SIGKILLed; the gap is the "
+            "longest time between two acknowledged writes that ends after the kill. Every acknowledged write "
+            f"is checked afterwards. tickTime {cfg.get('tickTime')} ms for both.",
+            "",
+            *_failover_table(failover),
+            "",
+        ]
     lines += [
-        "## Not measured yet",
+        "## Not measured here",
         "",
-        "- The 3-node ensemble: `compare.py --layout ensemble3` already starts three servers of each system "
-        "(server.N lines, myid files, connections spread over the three) and runs the same list; the results "
-        "will be added once Warren's quorum mode replicates.",
-        "- Server CPU per op, large values (> 1 KiB), and many-thousand-session connection storms.",
+        "- Server CPU per op, large values (> 1 KiB), many-thousand-session connection storms, and machines with "
+        "more cores than the 2 shared here (where the servers and the generator would not compete).",
+        "- How the numbers were reached, with profiles: `Docs/performance.md`.",
         "",
     ]
     path.parent.mkdir(parents=True, exist_ok=True)
