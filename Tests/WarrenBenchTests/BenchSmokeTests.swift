@@ -24,14 +24,9 @@ final class BenchSmokeTests: XCTestCase {
     func testReadAndWriteAgainstWarren() throws {
         let port = try startServer()
         for workload in [Workload.read, .write] {
-            var config = BenchConfig(hosts: [HostPort(host: "127.0.0.1", port: port)])
-            config.workload = workload
-            config.connections = 2
+            var config = Self.smallConfig(port: port, workload)
             config.outstanding = 8
-            config.keys = 50
-            config.valueBytes = 100
             config.warmupSeconds = 0
-            config.durationSeconds = 1
             let result = try BenchRunner.run(config)
             XCTAssertGreaterThan(result.ops, 0, "\(workload): no ops\n\(result.text())")
             XCTAssertEqual(result.errorsTotal, 0, "\(workload): \(result.errors)")
@@ -52,15 +47,10 @@ final class BenchSmokeTests: XCTestCase {
 
     func testOpenLoopKeepsItsScheduleAgainstWarren() throws {
         let port = try startServer()
-        var config = BenchConfig(hosts: [HostPort(host: "127.0.0.1", port: port)])
-        config.workload = .mixed
+        var config = Self.smallConfig(port: port, .mixed)
         config.readPercent = 50
-        config.connections = 2
         config.outstanding = 64
-        config.keys = 50
-        config.valueBytes = 100
         config.warmupSeconds = 0.2
-        config.durationSeconds = 1
         config.ratePerSecond = 500
         let result = try BenchRunner.run(config)
         XCTAssertEqual(result.targetRatePerSecond, 500)
@@ -76,6 +66,17 @@ final class BenchSmokeTests: XCTestCase {
             bad.workload = .churn
             try bad.validate()
         }(), "--rate is refused for workloads without a schedule")
+    }
+
+    /// Two sessions, 50 keys of 100 bytes, one measured second.
+    private static func smallConfig(port: Int, _ workload: Workload) -> BenchConfig {
+        var config = BenchConfig(hosts: [HostPort(host: "127.0.0.1", port: port)])
+        config.workload = workload
+        config.connections = 2
+        config.keys = 50
+        config.valueBytes = 100
+        config.durationSeconds = 1
+        return config
     }
 
     func testUnreachableServerIsAConnectError() throws {

@@ -357,7 +357,7 @@ def workload_runs(s: Settings) -> list[Run]:
     return runs
 
 
-def run_workloads(s: Settings, binary: Path, work: Path) -> list[Run]:
+def run_workloads(s: Settings, binary: Path, work: Path) -> tuple[list["Run"], list["Run"]]:
     clusters = {k: Cluster(k, s.layout, work / "workloads" / k, binary) for k in SYSTEMS}
     start_errors: dict[str, str] = {}
     try:
@@ -370,39 +370,32 @@ def run_workloads(s: Settings, binary: Path, work: Path) -> list[Run]:
                 print(f"  {k} {start_errors[k]}", flush=True)
                 c.stop()
         runs = workload_runs(s)
-        timeout = s.duration + s.warmup + 300
-        # Repeats go round the whole list, so a burst of outside load hits one repeat of several rows rather than
-        # every repeat of one row; the median repeat is reported.
-        for rep in range(s.repeat):
-            for i, run in enumerate(runs):
-                # Alternate which system goes first so slow drift on a shared machine does not favour one.
-                order = SYSTEMS if (i + rep) % 2 == 0 else tuple(reversed(SYSTEMS))
-                for k in order:
-                    if k in start_errors:
-                        run.samples[k].append({"failed": start_errors[k]})
-                        continue
-                    r = bench(binary, clusters[k].hosts, run.args, timeout)
-                    run.samples[k].append(r)
-                    print(f"  [{rep + 1}/{s.repeat}] {run.label:<32} {k:<10} {summary(r)}", flush=True)
-        for run in runs:
-            run.summarise()
+        measure_rows(s, runs, clusters, start_errors, binary)
         equal = equal_load_runs(s, runs)
-        for rep in range(s.repeat):
-            for i, run in enumerate(equal):
-                order = SYSTEMS if (i + rep) % 2 == 0 else tuple(reversed(SYSTEMS))
-                for k in order:
-                    if k in start_errors:
-                        run.samples[k].append({"failed": start_errors[k]})
-                        continue
-                    r = bench(binary, clusters[k].hosts, run.args, timeout)
-                    run.samples[k].append(r)
-                    print(f"  [{rep + 1}/{s.repeat}] {run.label:<32} {k:<10} {summary(r)}", flush=True)
-        for run in equal:
-            run.summarise()
+        measure_rows(s, equal, clusters, start_errors, binary)
         return runs, equal
     finally:
         for c in clusters.values():
             c.stop()
+
+
+def measure_rows(s: Settings, runs: list["Run"], clusters: dict, start_errors: dict, binary: Path) -> None:
+    """Runs every row `s.repeat` times against each system and summarises. Repeats go round the whole list, so a
+    burst of outside load hits one repeat of several rows rather than every repeat of one row; the median repeat is
+    reported. The system that goes first alternates, so slow drift on a shared machine does not favour one."""
+    timeout = s.duration + s.warmup + 300
+    for rep in range(s.repeat):
+        for i, run in enumerate(runs):
+            order = SYSTEMS if (i + rep) % 2 == 0 else tuple(reversed(SYSTEMS))
+            for k in order:
+                if k in start_errors:
+                    run.samples[k].append({"failed": start_errors[k]})
+                    continue
+                r = bench(binary, clusters[k].hosts, run.args, timeout)
+                run.samples[k].append(r)
+                print(f"  [{rep + 1}/{s.repeat}] {run.label:<32} {k:<10} {summary(r)}", flush=True)
+    for run in runs:
+        run.summarise()
 
 
 # The closed-loop rows that get an equal-offered-load counterpart.
