@@ -177,7 +177,8 @@ public final class DataTree {
         change(&new)
         let oldBlob = NodeBlob(nameLength: 0, data: old.data, stat: old.stat, timeBase: arena.timeBase)
         let newBlob = NodeBlob(nameLength: 0, data: new.data, stat: new.stat, timeBase: arena.timeBase)
-        if new.data != old.data || !oldBlob.sameStoredFields(newBlob) {
+        // Stat first: a setData always changes it, so the (value-sized) data comparison is rarely reached.
+        if !oldBlob.sameStoredFields(newBlob) || new.data != old.data {
             let name = nameBytes(slot)
             name.withUnsafeBytes { rewriteBlob(slot, name: $0, data: new.data, stat: new.stat) }
         }
