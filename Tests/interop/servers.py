@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -48,10 +49,27 @@ def warren_binary() -> Path:
     return Path(os.environ.get("WARREN_BIN", REPO_ROOT / ".build" / "debug" / "warren"))
 
 
+# Listening ports come from below the kernel's ephemeral range (32768-60999 by default): a port the kernel hands out
+# for bind(0) is also what it hands out as the source port of outgoing connections (every kazoo client, every
+# quorum dial), so a server started a moment later could find it taken ("Address already in use").
+_PORT_LOW, _PORT_HIGH = 20000, 32000
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port nobody listens on now, outside the ephemeral range, not handed out before by this process."""
+    for _ in range(1000):
+        port = random.randrange(_PORT_LOW, _PORT_HIGH)
+        if port in _handed_out:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError(f"no free port in {_PORT_LOW}-{_PORT_HIGH}")
 
 
 class ServerStartError(Exception):
