@@ -15,7 +15,7 @@ from kazoo.handlers.threading import KazooTimeoutError
 
 from rawzk import four_letter
 from test_ensemble import Ensemble
-from test_ensemble_netns import tree_of
+from test_ensemble_netns import trees_by_server, wait_same_hash
 
 pytestmark = pytest.mark.only_targets("warren")
 
@@ -82,21 +82,8 @@ def test_five_servers_survive_leader_and_follower_kill_and_catch_up(tmp_path, ta
         e.start(follower)
         e.wait_serving(e.ids, timeout_s=30)
         zk.create("/five/last", b"end")
-        deadline = time.monotonic() + 15
-        h = hashes(e)
-        while time.monotonic() < deadline and (None in h.values() or len(set(h.values())) != 1):
-            time.sleep(0.2)
-            h = hashes(e)
-        assert None not in h.values() and len(set(h.values())) == 1, h
-        trees = {}
-        for i in (leader, follower, new_leader):
-            only = e.client([i])
-            try:
-                only.sync("/")
-                trees[i] = tree_of(only)
-            finally:
-                only.stop()
-                only.close()
+        wait_same_hash(lambda: hashes(e))
+        trees = trees_by_server(e, (leader, follower, new_leader))
         assert trees[leader] == trees[new_leader] == trees[follower]
         assert "/five/last" in trees[leader]
         assert all(p in trees[leader] for p in acked)

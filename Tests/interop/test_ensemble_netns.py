@@ -48,6 +48,31 @@ def tree_of(zk: KazooClient, path: str = "/") -> dict[str, bytes]:
     return out
 
 
+def trees_by_server(e, ids) -> dict[int, dict[str, bytes]]:
+    """Each server's tree, read after a sync through a kazoo client connected to that server alone."""
+    trees = {}
+    for i in ids:
+        only = e.client([i])
+        try:
+            only.sync("/")
+            trees[i] = tree_of(only)
+        finally:
+            only.stop()
+            only.close()
+    return trees
+
+
+def wait_same_hash(hashes_of, timeout_s: float = 15.0) -> dict:
+    """Polls `hashes_of()` (server id → `hash` answer or None) until every server answers the same; returns it."""
+    deadline = time.monotonic() + timeout_s
+    hashes = hashes_of()
+    while time.monotonic() < deadline and (None in hashes.values() or len(set(hashes.values())) != 1):
+        time.sleep(0.2)
+        hashes = hashes_of()
+    assert None not in hashes.values() and len(set(hashes.values())) == 1, hashes
+    return hashes
+
+
 class NetnsEnsemble:
     def __init__(self, base: Path, size: int = 3):
         self.base = base
@@ -193,25 +218,12 @@ def test_partitioned_server_misses_writes_then_converges_after_heal(netns_ensemb
         zk.create("/part/after", b"healed")
 
         # Convergence: every server reports the same digest at the same zxid...
-        deadline = time.monotonic() + 15
-        hashes = e.hashes()
-        while time.monotonic() < deadline and (None in hashes.values() or len(set(hashes.values())) != 1):
-            time.sleep(0.2)
-            hashes = e.hashes()
-        assert None not in hashes.values() and len(set(hashes.values())) == 1, hashes
+        hashes = wait_same_hash(e.hashes)
         zxid, digest = next(iter(hashes.values())).split(": ")
         assert int(zxid) > 0 and digest
 
         # ...and every server's whole tree, read through kazoo, is the same and holds all the writes.
-        trees = {}
-        for i in e.ids:
-            only = e.client([i])
-            try:
-                only.sync("/")
-                trees[i] = tree_of(only)
-            finally:
-                only.stop()
-                only.close()
+        trees = trees_by_server(e, e.ids)
         first = trees[e.ids[0]]
         for i in e.ids[1:]:
             assert trees[i] == first, f"server {i} differs from server {e.ids[0]}"
@@ -275,24 +287,11 @@ def test_old_leader_uncommitted_tail_is_truncated_when_it_rejoins(netns_ensemble
         e.wait_serving(e.ids)
         zk.create("/trunc/after-rejoin", b"x")
 
-        deadline = time.monotonic() + 15
-        hashes = e.hashes()
-        while time.monotonic() < deadline and (None in hashes.values() or len(set(hashes.values())) != 1):
-            time.sleep(0.2)
-            hashes = e.hashes()
-        assert None not in hashes.values() and len(set(hashes.values())) == 1, hashes
+        hashes = wait_same_hash(e.hashes)
         log = (e.base / f"s{leader}" / "server.log").read_text(errors="replace")
         assert "log truncated: " in log, "the rejoining old leader was not sent TRUNC"
 
-        trees = {}
-        for i in e.ids:
-            only = e.client([i])
-            try:
-                only.sync("/")
-                trees[i] = tree_of(only)
-            finally:
-                only.stop()
-                only.close()
+        trees = trees_by_server(e, e.ids)
         assert trees[leader] == trees[others[0]] == trees[others[1]]
         assert "/trunc/uncommitted" not in trees[leader]
         assert all(f"/trunc/committed{n}" in trees[leader] for n in range(10))
