@@ -30,6 +30,26 @@ TICK_MS = 200
 SESSION_TIMEOUT_S = 4.0
 
 
+def srvr_mode(text: str | None) -> str | None:
+    """The `Mode:` of a `srvr` answer (leader, follower, observer, standalone, looking), or None."""
+    for line in (text or "").splitlines():
+        if line.startswith("Mode: "):
+            return line[len("Mode: "):]
+    return None
+
+
+def wait_one_leader(mode_of, ids, timeout_s: float) -> dict[int, str]:
+    """Waits until every server in `ids` leads or follows (per `mode_of(id)`) and exactly one of them leads."""
+    deadline = time.monotonic() + timeout_s
+    modes: dict[int, str | None] = {}
+    while time.monotonic() < deadline:
+        modes = {i: mode_of(i) for i in ids}
+        if all(m in ("leader", "follower") for m in modes.values()) and list(modes.values()).count("leader") == 1:
+            return modes
+        time.sleep(0.1)
+    raise AssertionError(f"ensemble not serving within {timeout_s}s: {modes}")
+
+
 class Ensemble:
     """`size` Warren servers sharing one server list; start/kill/restart them by id (1-based).
 
@@ -68,25 +88,12 @@ class Ensemble:
 
     def mode(self, i: int) -> str | None:
         try:
-            text = four_letter("127.0.0.1", self.client_ports[i], "srvr")
+            return srvr_mode(four_letter("127.0.0.1", self.client_ports[i], "srvr"))
         except OSError:
             return None
-        for line in text.splitlines():
-            if line.startswith("Mode: "):
-                return line[len("Mode: "):]
-        return None
 
     def wait_serving(self, ids, timeout_s: float = 20.0) -> dict[int, str]:
-        """Waits until every server in `ids` leads or follows and exactly one of them leads."""
-        deadline = time.monotonic() + timeout_s
-        modes: dict[int, str | None] = {}
-        while time.monotonic() < deadline:
-            modes = {i: self.mode(i) for i in ids}
-            if all(m in ("leader", "follower") for m in modes.values()) and \
-                    list(modes.values()).count("leader") == 1:
-                return modes
-            time.sleep(0.1)
-        raise AssertionError(f"ensemble not serving within {timeout_s}s: {modes}")
+        return wait_one_leader(self.mode, ids, timeout_s)
 
     def leader(self, ids=None) -> int:
         modes = self.wait_serving(ids or list(self.procs))

@@ -20,6 +20,7 @@ from kazoo.client import KazooClient
 
 from rawzk import four_letter
 from servers import warren_binary
+from test_ensemble import srvr_mode, wait_one_leader
 
 pytestmark = pytest.mark.only_targets("warren")
 
@@ -148,21 +149,10 @@ class NetnsEnsemble:
             return None
 
     def mode(self, i: int) -> str | None:
-        for line in (self.four(i, "srvr") or "").splitlines():
-            if line.startswith("Mode: "):
-                return line[len("Mode: "):]
-        return None
+        return srvr_mode(self.four(i, "srvr"))
 
     def wait_serving(self, ids, timeout_s: float = 25.0) -> dict[int, str]:
-        deadline = time.monotonic() + timeout_s
-        modes: dict[int, str | None] = {}
-        while time.monotonic() < deadline:
-            modes = {i: self.mode(i) for i in ids}
-            if all(m in ("leader", "follower") for m in modes.values()) and \
-                    list(modes.values()).count("leader") == 1:
-                return modes
-            time.sleep(0.1)
-        raise AssertionError(f"ensemble not serving within {timeout_s}s: {modes}")
+        return wait_one_leader(self.mode, ids, timeout_s)
 
     def client(self, ids) -> KazooClient:
         zk = KazooClient(hosts=",".join(f"{self.addr(i)}:{CLIENT_PORT}" for i in ids), timeout=4.0)
