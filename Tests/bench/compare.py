@@ -29,8 +29,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+# The interop suite's port picker (below the ephemeral range, so a picked port cannot be taken meanwhile as some
+# connection's source port) and its four-letter-word client.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "interop"))
 
+from rawzk import four_letter  # noqa: E402
 from report import write_chart, write_report  # noqa: E402
+from servers import free_port  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 SYSTEMS = ("warren", "zookeeper")
@@ -101,12 +106,6 @@ class Settings:
 
 
 # -- servers ------------------------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Server:
@@ -212,7 +211,7 @@ class Cluster:
 
     def approximate_data_size(self) -> int | None:
         """`zk_approximate_data_size` from the first server's `mntr` (paths + data bytes; both systems report it)."""
-        for line in four_letter(self.servers[0].client_port, "mntr").splitlines():
+        for line in four_letter("127.0.0.1", self.servers[0].client_port, "mntr").splitlines():
             parts = line.split("\t")
             if len(parts) == 2 and parts[0] == "zk_approximate_data_size":
                 return int(parts[1])
@@ -257,15 +256,6 @@ def _read_frame(sock: socket.socket) -> bytes:
 
     (n,) = struct.unpack(">i", exactly(4))
     return exactly(n)
-
-
-def four_letter(port: int, word: str, timeout: float = 5.0) -> str:
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
-        sock.sendall(word.encode())
-        chunks = []
-        while chunk := sock.recv(65536):
-            chunks.append(chunk)
-    return b"".join(chunks).decode(errors="replace")
 
 
 def probe(port: int, path: str, timeout: float = 1.0) -> bool:
