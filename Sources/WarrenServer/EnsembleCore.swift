@@ -206,7 +206,7 @@ extension ServerCore {
     }
 
     private func propose(_ txn: Txn, nowMs: Int64) -> [CoreAction] {
-        let bytes = txn.juteBytes()
+        let bytes = txn.compactBytes()
         ensemble?.lastProposalBytes = bytes.count
         stats.proposals += 1
         return runZab(.clientProposal(payload: bytes), nowMs: nowMs)
@@ -228,8 +228,9 @@ extension ServerCore {
             guard let zxid = ens.zab.nextProposalZxid else { return nil }
             let txn = Txn(header: TxnHeader(sessionId: sid, cxid: cxid, zxid: zxid.raw, timeMs: nowMs), body: .error(.ok))
             ens.pendingSyncZxids.insert(zxid.raw)
-            ens.lastProposalBytes = txn.juteBytes().count
-            return .clientProposal(payload: txn.juteBytes())
+            let bytes = txn.compactBytes()
+            ens.lastProposalBytes = bytes.count
+            return .clientProposal(payload: bytes)
         case let .write(sid, authIds, cxid, op):
             guard let zxid = ens.zab.nextProposalZxid else { return nil }
             let txn: Txn
@@ -241,7 +242,7 @@ extension ServerCore {
                 if case let .closeSession(id) = op { headerSession = id }
                 txn = Txn(header: TxnHeader(sessionId: headerSession, cxid: cxid, zxid: zxid.raw, timeMs: nowMs), body: .error(err))
             }
-            let bytes = txn.juteBytes()
+            let bytes = txn.compactBytes()
             ens.lastProposalBytes = bytes.count
             stats.proposals += 1
             return .clientProposal(payload: bytes)
@@ -254,8 +255,7 @@ extension ServerCore {
     private func deliverCommitted(_ entry: LogEntry, nowMs: Int64) -> [CoreAction] {
         // An earlier delivery of the same batch may have uncovered queued replies/reads; they go before this txn.
         var actions = drain(nowMs: nowMs)
-        var r = JuteReader(entry.payload)
-        guard let txn = try? Txn(from: &r), txn.zxid == entry.zxid.raw else {
+        guard let txn = try? Txn(compact: entry.payload, zxid: entry.zxid.raw) else {
             preconditionFailure("committed entry \(entry.zxid) does not hold its txn")
         }
         ensemble?.pendingSyncZxids.remove(txn.zxid)

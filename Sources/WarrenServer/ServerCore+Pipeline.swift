@@ -91,7 +91,7 @@ extension ServerCore {
             pipeline.append(.txn(txn, origin))
             if let c = origin.connection { conns[c]?.outstanding += 1 }
             stats.proposals += 1
-            return [.persist([(txn.zxid, txn.juteBytes())])]
+            return [.persist([(txn.zxid, txn.compactBytes())])]
         case .failure(let err):
             return failOrigin(origin, err: err)
         }

@@ -85,6 +85,19 @@ final class ServerStorage: @unchecked Sendable {
     /// stops start-up with an error that names the file and offset: it is never skipped.
     /// - Parameter applyLog: false for an ensemble member, whose logged txns are applied only once Zab knows them
     ///   committed; they are returned in `logged` instead.
+    /// The txn a log record holds, in the payload encoding its file's version says: version 1 files (older builds)
+    /// hold ZooKeeper's Jute txn layout with the zxid inside, which must match the record's; later ones the compact
+    /// encoding (`Txn.compactBytes()`), which takes the record's zxid.
+    static func txn(in record: LogRecord, logDir: String) throws -> Txn {
+        guard record.fileVersion == 1 else { return try Txn(compact: record.payload, zxid: record.zxid) }
+        var r = JuteReader(record.payload)
+        let txn = try Txn(from: &r)
+        guard txn.zxid == record.zxid else {
+            throw StorageError.badFile(file: logDir, reason: "record zxid \(record.zxid) holds txn \(txn.zxid)")
+        }
+        return txn
+    }
+
     func recover(applyLog: Bool = true) throws -> RecoveredServerState {
         var tree: DataTree
         let started = Date()
@@ -104,16 +117,15 @@ final class ServerStorage: @unchecked Sendable {
         var replayed = 0
         var logged: [LogRecord] = []
         for record in state.records {
-            var r = JuteReader(record.payload)
-            let txn = try Txn(from: &r)
-            guard txn.zxid == record.zxid else {
-                throw StorageError.badFile(file: logDir, reason: "record zxid \(record.zxid) holds txn \(txn.zxid)")
-            }
+            let txn = try Self.txn(in: record, logDir: logDir)
             if applyLog {
                 _ = tree.apply(txn)
                 replayed += 1
-            } else {
+            } else if record.fileVersion == LogFormat.version {
                 logged.append(record)
+            } else {
+                // Zab replicates compact payloads: a record from an older build's file is re-encoded once here.
+                logged.append(LogRecord(zxid: record.zxid, payload: txn.compactBytes()))
             }
         }
         logger.info(

@@ -2,10 +2,15 @@
 public struct LogRecord: Equatable, Sendable {
     public var zxid: Int64
     public var payload: [UInt8]
+    /// The format version of the file the record was read from (`LogFormat.version` for records being appended).
+    /// The log itself treats every version alike; the version tells the caller which payload encoding the writer
+    /// used: 1 for builds that logged ZooKeeper's Jute txn layout, 2 for Warren's compact txn encoding.
+    public var fileVersion: UInt32
 
-    public init(zxid: Int64, payload: [UInt8]) {
+    public init(zxid: Int64, payload: [UInt8], fileVersion: UInt32 = LogFormat.version) {
         self.zxid = zxid
         self.payload = payload
+        self.fileVersion = fileVersion
     }
 }
 
@@ -21,16 +26,19 @@ public struct LogRecord: Equatable, Sendable {
 ///
 /// All integers are big-endian. The separate header checksum lets the scanner trust a length before reading the
 /// payload, so an incomplete payload at the end (a torn write) is told apart from a damaged length field.
-enum LogFormat {
+public enum LogFormat {
     static let magic: UInt32 = 0x5754_584C  // "WTXL"
-    static let version: UInt32 = 1
+    /// Written into new files. Versions 1 and 2 have the same layout; the number only tells readers which payload
+    /// encoding the writer used (see `LogRecord.fileVersion`). A log directory may hold both after an upgrade.
+    public static let version: UInt32 = 2
+    static let versionsReadable: ClosedRange<UInt32> = 1...2
     static let fileHeaderBytes = 16
     static let recordHeaderBytes = 20
     /// The length field is 32 bits; keep well inside it.
     static let payloadBytesMax = Int(Int32.max)
     static let filePrefix = "log"
 
-    static func fileHeader(firstZxid: Int64) -> [UInt8] {
+    static func fileHeader(firstZxid: Int64, version: UInt32 = version) -> [UInt8] {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(fileHeaderBytes)
         BigEndian.append(magic, to: &bytes)
@@ -73,6 +81,8 @@ enum LogFormat {
         var tail: Tail
         /// Where the verified data ends: the file's length if clean, else the torn offset.
         var validEnd: Int
+        /// The version in the file header (0 when the header itself was torn).
+        var fileVersion: UInt32 = 0
     }
 
     /// Verifies a whole log file and locates its records.
@@ -85,13 +95,14 @@ enum LogFormat {
         try bytes.withUnsafeBytes { raw in
             let n = raw.count
             var records: [Located] = []
+            var fileVersion: UInt32 = 0
             func torn(_ offset: Int, _ zxid: Int64?, _ reason: String) throws -> Scan {
                 guard tornTailAllowed else { throw StorageError.corruptRecord(file: file, offset: Int64(offset), zxid: zxid) }
-                return Scan(records: records, tail: .torn(offset: offset, reason: reason), validEnd: offset)
+                return Scan(records: records, tail: .torn(offset: offset, reason: reason), validEnd: offset, fileVersion: fileVersion)
             }
             if n < fileHeaderBytes { return try torn(0, nil, "file header incomplete (\(n) bytes)") }
             if isAllZero(raw, 0..<n) { return try torn(0, nil, "file is \(n) zero bytes") }
-            try checkFileHeader(raw, file: file, nameZxid: nameZxid)
+            fileVersion = try checkFileHeader(raw, file: file, nameZxid: nameZxid)
 
             var offset = fileHeaderBytes
             var previous: Int64?
@@ -133,22 +144,24 @@ enum LogFormat {
                 records.append(Located(zxid: zxid, offset: offset, payload: payload))
                 offset = payload.upperBound
             }
-            return Scan(records: records, tail: .clean, validEnd: n)
+            return Scan(records: records, tail: .clean, validEnd: n, fileVersion: fileVersion)
         }
     }
 
-    private static func checkFileHeader(_ raw: UnsafeRawBufferPointer, file: String, nameZxid: Int64) throws {
+    /// Returns the file's format version.
+    private static func checkFileHeader(_ raw: UnsafeRawBufferPointer, file: String, nameZxid: Int64) throws -> UInt32 {
         let magicFound = BigEndian.uint32(raw, at: 0)
         guard magicFound == magic else {
             throw StorageError.badFile(file: file, reason: "not a Warren log (magic 0x\(String(magicFound, radix: 16)))")
         }
         let versionFound = BigEndian.uint32(raw, at: 4)
-        guard versionFound == version else {
+        guard versionsReadable.contains(versionFound) else {
             throw StorageError.badFile(file: file, reason: "unsupported log version \(versionFound)")
         }
         let headerZxid = BigEndian.int64(raw, at: 8)
         guard headerZxid == nameZxid else {
             throw StorageError.badFile(file: file, reason: "header says first zxid 0x\(String(headerZxid, radix: 16))")
         }
+        return versionFound
     }
 }

@@ -47,6 +47,7 @@ public struct LogRecordIterator {
     private var located: [LogFormat.Located] = []
     private var position = 0
     private var path = ""
+    private var fileVersion = LogFormat.version
     private var lastSeen: Int64?
     private var lastReturned: Int64
 
@@ -68,7 +69,7 @@ public struct LogRecordIterator {
                     throw StorageError.zxidOrder(file: path, offset: Int64(record.offset), previous: lastReturned, zxid: record.zxid)
                 }
                 lastReturned = record.zxid
-                return LogRecord(zxid: record.zxid, payload: Array(bytes[record.payload]))
+                return LogRecord(zxid: record.zxid, payload: Array(bytes[record.payload]), fileVersion: fileVersion)
             }
             guard !sources.isEmpty else { return nil }
             try load(sources.removeFirst())
@@ -85,6 +86,7 @@ public struct LogRecordIterator {
         }
         lastSeen = scan.records.last?.zxid ?? lastSeen
         located = scan.records
+        fileVersion = scan.fileVersion
         position = 0
         path = source.path
     }

@@ -150,8 +150,9 @@ public indirect enum TxnBody: Hashable, Sendable {
     }
 }
 
-/// A transaction as logged and replicated: header followed by body, in ZooKeeper's txn-log entry layout
-/// (`TxnHeader{clientId, cxid, zxid, time, type}` then the body record).
+/// A transaction: header followed by body. The log and replication carry it in the compact encoding
+/// (`compactBytes()`, TxnCompact.swift); the Jute form here is ZooKeeper's txn-log entry layout
+/// (`TxnHeader{clientId, cxid, zxid, time, type}` then the body record), which version 1 log files hold.
 public struct Txn: Hashable, Sendable, JuteRecord {
     public var header: TxnHeader
     public var body: TxnBody

@@ -29,8 +29,7 @@ final class SessionTests: XCTestCase {
     }
 
     private func persistedTxn(_ zxid: Int64) throws -> Txn {
-        var r = JuteReader(try XCTUnwrap(d.persistedPayloads[zxid]))
-        return try Txn(from: &r)
+        try Txn(compact: try XCTUnwrap(d.persistedPayloads[zxid]), zxid: zxid)
     }
 
     func testNothingExpiresBeforeTheTimeout() throws {

@@ -155,3 +155,36 @@ final class TornTailTests: StorageTestCase {
         }
     }
 }
+
+/// Files written by builds whose log format was version 1 (same layout, Jute txn payloads) stay readable, and
+/// each record says which version its file has, so the caller knows how to decode the payload.
+final class LogVersionTests: StorageTestCase {
+    func testVersionOneFilesAreReadAndTagged() throws {
+        var old = LogFormat.fileHeader(firstZxid: 1, version: 1)
+        for record in records(1...3) { LogFormat.append(record, to: &old) }
+        try FileManager.default.createDirectory(atPath: logDir, withIntermediateDirectories: true)
+        try writeBytes(old, to: path("log.1"))
+
+        let log = try TxnLog.open(directory: logDir)
+        XCTAssertEqual(log.lastZxid, 3)
+        try log.append(records(4...5))
+        try log.sync()
+        try log.close()
+        XCTAssertEqual(try fileBytes(path("log.1")), old, "a version 1 file is never appended to")
+
+        let read = try TxnLog.open(directory: logDir).readRecords(after: 0)
+        XCTAssertEqual(read.map(\.zxid), [1, 2, 3, 4, 5])
+        XCTAssertEqual(read.map(\.fileVersion), [1, 1, 1, LogFormat.version, LogFormat.version])
+        XCTAssertEqual(read.map(\.payload), records(1...5).map(\.payload))
+    }
+
+    func testUnknownVersionIsRefused() throws {
+        var future = LogFormat.fileHeader(firstZxid: 1, version: 3)
+        LogFormat.append(records(1...1)[0], to: &future)
+        try FileManager.default.createDirectory(atPath: logDir, withIntermediateDirectories: true)
+        try writeBytes(future, to: path("log.1"))
+        XCTAssertThrowsError(try TxnLog.open(directory: logDir)) { error in
+            XCTAssertTrue("\(error)".contains("unsupported log version 3"), "\(error)")
+        }
+    }
+}
