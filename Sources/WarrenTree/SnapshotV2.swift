@@ -1,6 +1,6 @@
 import WarrenJute
 
-/// Version 2 node records. Every node, in the same pre-order as version 1, is
+/// Version 2 node records (version 3 uses the same records with the data moved out, see `SnapshotV3`). Every node, in the same pre-order as version 1, is
 ///
 ///     varint childCount, varint nameLength, name, varint dataLength + 1 (0: null data), data, varint aclIndex,
 ///     UInt8 flags, varint czxid, varint ctime, [varint mzxid - czxid], [varint mtime - ctime], [varint version],
@@ -32,32 +32,36 @@ extension JuteWriter {
 
 extension DataTree {
     func writeNodesV2(_ order: [Int32], aclIndex: [Int32: Int32], to w: inout JuteWriter) {
-        for slot in order {
-            let node = slots[Int(slot)]
-            let children = childCount(slot)
-            arena.withBlob(node.blob) { p in
-                let b = NodeBlob(at: p, timeBase: arena.timeBase)
-                let (cversion, pzxid) = node.ext >= 0 ? (exts[Int(node.ext)].cversion, exts[Int(node.ext)].pzxid) : (0, b.czxid)
-                w.writeVarint(UInt64(children))
-                w.writeVarint(UInt64(b.nameLength))
-                w.writeRaw(UnsafeRawBufferPointer(start: p + b.nameOffset, count: b.nameLength))
-                w.writeVarint(b.isDataNull ? 0 : UInt64(b.dataLength) + 1)
-                w.writeRaw(UnsafeRawBufferPointer(start: p + b.dataOffset, count: b.dataLength))
-                w.writeVarint(UInt64(aclIndex[node.aclRef]!))
-                var flags = b.flags & NodeBlob.statFlags
-                if cversion != 0 { flags |= SnapshotV2.hasCversion }
-                if pzxid != b.czxid { flags |= SnapshotV2.hasPzxid }
-                w.writeByte(flags)
-                w.writeVarint(UInt64(bitPattern: b.czxid))
-                w.writeVarint(UInt64(bitPattern: b.ctime))
-                if flags & NodeBlob.hasMzxid != 0 { w.writeVarint(UInt64(bitPattern: b.mzxid &- b.czxid)) }
-                if flags & NodeBlob.hasMtime != 0 { w.writeVarint(UInt64(bitPattern: b.mtime &- b.ctime)) }
-                if flags & NodeBlob.hasVersion != 0 { w.writeVarint(UInt64(UInt32(bitPattern: b.version))) }
-                if flags & NodeBlob.hasAversion != 0 { w.writeVarint(UInt64(UInt32(bitPattern: b.aversion))) }
-                if flags & NodeBlob.hasOwner != 0 { w.writeLong(b.ephemeralOwner) }
-                if flags & SnapshotV2.hasCversion != 0 { w.writeVarint(UInt64(UInt32(bitPattern: cversion))) }
-                if flags & SnapshotV2.hasPzxid != 0 { w.writeVarint(UInt64(bitPattern: pzxid &- b.czxid)) }
-            }
+        for slot in order { writeNodeRecord(slot, aclIndex: aclIndex, inlineData: true, to: &w) }
+    }
+
+    /// One node's version 2 record; with `inlineData` false the data bytes are left out (version 3 puts them in
+    /// its value region), everything else, the data length included, is the same.
+    func writeNodeRecord(_ slot: Int32, aclIndex: [Int32: Int32], inlineData: Bool, to w: inout JuteWriter) {
+        let node = slots[Int(slot)]
+        let children = childCount(slot)
+        arena.withBlob(node.blob) { p in
+            let b = NodeBlob(at: p, timeBase: arena.timeBase)
+            let (cversion, pzxid) = node.ext >= 0 ? (exts[Int(node.ext)].cversion, exts[Int(node.ext)].pzxid) : (0, b.czxid)
+            w.writeVarint(UInt64(children))
+            w.writeVarint(UInt64(b.nameLength))
+            w.writeRaw(UnsafeRawBufferPointer(start: p + b.nameOffset, count: b.nameLength))
+            w.writeVarint(b.isDataNull ? 0 : UInt64(b.dataLength) + 1)
+            if inlineData { w.writeRaw(UnsafeRawBufferPointer(start: p + b.dataOffset, count: b.dataLength)) }
+            w.writeVarint(UInt64(aclIndex[node.aclRef]!))
+            var flags = b.flags & NodeBlob.statFlags
+            if cversion != 0 { flags |= SnapshotV2.hasCversion }
+            if pzxid != b.czxid { flags |= SnapshotV2.hasPzxid }
+            w.writeByte(flags)
+            w.writeVarint(UInt64(bitPattern: b.czxid))
+            w.writeVarint(UInt64(bitPattern: b.ctime))
+            if flags & NodeBlob.hasMzxid != 0 { w.writeVarint(UInt64(bitPattern: b.mzxid &- b.czxid)) }
+            if flags & NodeBlob.hasMtime != 0 { w.writeVarint(UInt64(bitPattern: b.mtime &- b.ctime)) }
+            if flags & NodeBlob.hasVersion != 0 { w.writeVarint(UInt64(UInt32(bitPattern: b.version))) }
+            if flags & NodeBlob.hasAversion != 0 { w.writeVarint(UInt64(UInt32(bitPattern: b.aversion))) }
+            if flags & NodeBlob.hasOwner != 0 { w.writeLong(b.ephemeralOwner) }
+            if flags & SnapshotV2.hasCversion != 0 { w.writeVarint(UInt64(UInt32(bitPattern: cversion))) }
+            if flags & SnapshotV2.hasPzxid != 0 { w.writeVarint(UInt64(bitPattern: pzxid &- b.czxid)) }
         }
     }
 }
@@ -120,6 +124,13 @@ struct SnapshotV2Loader {
         let name = try c.readRaw(try c.readCount(limit: c.end - c.offset))
         let dataTag = try c.readCount(limit: c.end - c.offset + 1)
         let data = dataTag == 0 ? nil : try c.readRaw(dataTag - 1)
+        try add(childCount: childCount, name: name, data: data, &c)
+    }
+
+    /// Adds a node whose record has been read up to its data (`data` may come from elsewhere, as in version 3);
+    /// reads the rest of the record (ACL index and stat) from `c`.
+    mutating func add(childCount: Int, name: UnsafeRawBufferPointer, data: UnsafeRawBufferPointer?,
+                      _ c: inout SnapshotCursor) throws {
         let aclIndex = try c.readCount(limit: Int(Int32.max))
         guard aclIndex < acls.count else { throw SnapshotError.inconsistent("ACL index \(aclIndex) outside 0..<\(acls.count)") }
         let stat = try readStat(&c)

@@ -29,12 +29,16 @@ public enum SnapshotError: Error, Equatable, CustomStringConvertible {
 ///
 /// Version 1 nodes are `{ustring path, buffer data, int aclIndex, StatPersisted}`; null data is a buffer of length
 /// -1 (version 1 snapshots written before null data was kept never contain one, so they read as before). Version 2
-/// (written since) stores names instead of paths and a compact stat, see `SnapshotV2`: 123 instead of 198 bytes for
-/// a node with 100 bytes of data, so less to compress, decompress and parse. Both versions restore.
+/// stores names instead of paths and a compact stat, see `SnapshotV2`: 123 instead of 198 bytes for a node with 100
+/// bytes of data, so less to compress, decompress and parse. Version 3 (written since) has version 2's records with
+/// all data moved into one region after them, see `SnapshotV3`, so a snapshot file can compress the records and
+/// store incompressible values as they are. All three versions restore.
 extension DataTree {
     static let snapshotMagic: Int32 = 0x5754_5245  // "WTRE"
     /// The version `snapshot()` writes.
-    static let snapshotVersion: Int32 = 2
+    static let snapshotVersion: Int32 = 3
+    /// Names and compact stats with the data inline; still read, and written by `snapshot(version: 2)`.
+    static let snapshotVersionInline: Int32 = 2
     /// The original layout with full paths and Jute stats; still read, and written by `snapshot(version: 1)`.
     static let snapshotVersionPaths: Int32 = 1
 
@@ -67,7 +71,7 @@ extension DataTree {
     /// The committed state (nodes, ACLs, sessions, lastProcessedZxid) as bytes. Prepared changes are not included.
     public func snapshot() -> [UInt8] { snapshot(version: DataTree.snapshotVersion) }
 
-    /// A snapshot in a given layout version (1 or 2), for peers and tests that need the old one.
+    /// A snapshot in a given layout version (1, 2 or 3), for peers and tests that need an old one.
     func snapshot(version: Int32) -> [UInt8] {
         var w = JuteWriter(capacity: Int(approximateDataSize) + nodeCount * (version == 1 ? 80 : 24) + 64)
         writeSnapshot(to: &w, version: version)
@@ -77,7 +81,7 @@ extension DataTree {
     public func writeSnapshot(to w: inout JuteWriter) { writeSnapshot(to: &w, version: DataTree.snapshotVersion) }
 
     func writeSnapshot(to w: inout JuteWriter, version: Int32) {
-        precondition(version == 1 || version == 2, "no tree snapshot layout \(version)")
+        precondition((1...3).contains(version), "no tree snapshot layout \(version)")
         w.writeInt(DataTree.snapshotMagic)
         w.writeInt(version)
         w.writeLong(lastProcessedZxid)
@@ -100,6 +104,10 @@ extension DataTree {
         for ref in aclRefs { w.writeVector(acls.list(ref)) { $0.write($1) } }
         w.writeInt(Int32(order.count))
         if version == DataTree.snapshotVersion {
+            writeNodesV3(order, aclIndex: aclIndex, to: &w)
+            return
+        }
+        if version == DataTree.snapshotVersionInline {
             writeNodesV2(order, aclIndex: aclIndex, to: &w)
             return
         }
@@ -190,7 +198,7 @@ extension DataTree {
         let magic = try r.readInt()
         guard magic == snapshotMagic else { throw SnapshotError.badMagic(magic) }
         let version = try r.readInt()
-        guard version == snapshotVersion || version == snapshotVersionPaths else { throw SnapshotError.unsupportedVersion(version) }
+        guard (snapshotVersionPaths...snapshotVersion).contains(version) else { throw SnapshotError.unsupportedVersion(version) }
         let tree = DataTree(emptyWith: config)
         tree.nodeDigestSum = nil  // computed when first asked for
         tree.lastProcessedZxid = try r.readLong()
@@ -218,6 +226,9 @@ extension DataTree {
             if version == snapshotVersionPaths {
                 var loader = SnapshotNodeLoader(tree: tree, aclLists: aclLists, nodeCount: nodeCount)
                 for _ in 0..<nodeCount { try loader.loadNode(&cursor) }
+            } else if version == snapshotVersion {
+                var loader = SnapshotV2Loader(tree: tree, aclLists: aclLists, nodeCount: nodeCount)
+                return try loader.loadNodesV3(&cursor, nodeCount: nodeCount)
             } else {
                 var loader = SnapshotV2Loader(tree: tree, aclLists: aclLists, nodeCount: nodeCount)
                 for _ in 0..<nodeCount { try loader.loadNode(&cursor) }
@@ -231,7 +242,7 @@ extension DataTree {
     }
 
     /// A count prefix, bounded by what the remaining bytes could hold (a version 1 node takes at least 73 bytes:
-    /// path "/", empty data, ACL index, stat; a version 2 node 6).
+    /// path "/", empty data, ACL index, stat; a version 2 or 3 node 6).
     private static func count(_ r: inout JuteReader, elementBytesMin: Int, what: String) throws -> Int {
         let n = try r.readInt()
         guard n >= 0 && Int(n) * elementBytesMin <= r.remaining else {

@@ -5,8 +5,8 @@ import XCTest
 
 /// Pins the digest and snapshot bytes of a varied tree to the values the original layout (full path, data array and
 /// stat per node) produced, so a change of in-memory layout cannot silently change what replicas compare or what
-/// goes to disk. The version 1 bytes are the original layout's; version 2 (written since) is pinned so it stays
-/// stable too. The digest was re-pinned once, deliberately, when node hashing moved from byte-wise FNV-1a to
+/// goes to disk. The version 1 bytes are the original layout's; versions 2 and 3 (written since) are pinned so they
+/// stay stable too. The digest was re-pinned once, deliberately, when node hashing moved from byte-wise FNV-1a to
 /// `WordHasher` (a digest change means mixed-version replicas disagree on `hash`, never on data).
 final class LayoutCompatibilityTests: XCTestCase {
     /// FNV-1a 64 of the snapshot bytes, and the digest, as computed by the original layout for `buildTree()`.
@@ -15,6 +15,8 @@ final class LayoutCompatibilityTests: XCTestCase {
     static let expectedSnapshotBytes = 4_772
     static let expectedV2SnapshotHash: UInt64 = 13_776_850_306_559_475_805
     static let expectedV2SnapshotBytes = 1_578
+    static let expectedV3SnapshotHash: UInt64 = 5_915_578_727_128_680_823
+    static let expectedV3SnapshotBytes = 1_586
 
     static func buildTree() -> DataTree {
         let tree = DataTree()
@@ -64,18 +66,23 @@ final class LayoutCompatibilityTests: XCTestCase {
             return h
         }
         let v1 = tree.snapshot(version: 1)
-        let v2 = tree.snapshot()
-        print("layout-compat: v1 hash=\(fnv(v1)) bytes=\(v1.count); v2 hash=\(fnv(v2)) bytes=\(v2.count); digest=\(tree.digest)")
+        let v2 = tree.snapshot(version: 2)
+        let v3 = tree.snapshot()
+        print("layout-compat: v1 hash=\(fnv(v1)) bytes=\(v1.count); v2 hash=\(fnv(v2)) bytes=\(v2.count); "
+              + "v3 hash=\(fnv(v3)) bytes=\(v3.count); digest=\(tree.digest)")
         XCTAssertEqual(v1.count, LayoutCompatibilityTests.expectedSnapshotBytes)
         XCTAssertEqual(fnv(v1), LayoutCompatibilityTests.expectedSnapshotHash)
         XCTAssertEqual(v2.count, LayoutCompatibilityTests.expectedV2SnapshotBytes)
         XCTAssertEqual(fnv(v2), LayoutCompatibilityTests.expectedV2SnapshotHash)
+        XCTAssertEqual(v3.count, LayoutCompatibilityTests.expectedV3SnapshotBytes)
+        XCTAssertEqual(fnv(v3), LayoutCompatibilityTests.expectedV3SnapshotHash)
         XCTAssertEqual(tree.digest, LayoutCompatibilityTests.expectedDigest)
-        for bytes in [v1, v2] {
+        for bytes in [v1, v2, v3] {
             let restored = try DataTree.restore(from: bytes)
             XCTAssertEqual(restored.digest, tree.digest)
             XCTAssertEqual(restored.snapshot(version: 1), v1)
-            XCTAssertEqual(restored.snapshot(), v2)
+            XCTAssertEqual(restored.snapshot(version: 2), v2)
+            XCTAssertEqual(restored.snapshot(), v3)
         }
     }
 }

@@ -123,7 +123,7 @@ final class SnapshotTests: XCTestCase {
 
     func testMalformedSnapshotsAreRejectedWithTypedErrors() throws {
         let tree = populatedHarness().tree
-        for version in [DataTree.snapshotVersionPaths, DataTree.snapshotVersion] {
+        for version in [DataTree.snapshotVersionPaths, DataTree.snapshotVersionInline, DataTree.snapshotVersion] {
             try checkMalformedAreRejected(good: tree.snapshot(version: version))
         }
     }
@@ -183,27 +183,33 @@ final class SnapshotTests: XCTestCase {
 }
 
 final class SnapshotV2Tests: XCTestCase {
-    /// A version 2 snapshot whose child counts disagree with its node count is refused, never half-loaded.
+    /// A version 2 or 3 snapshot whose child counts disagree with its node count is refused, never half-loaded.
     func testChildCountsMustMatchTheNodes() throws {
+        for version in [DataTree.snapshotVersionInline, DataTree.snapshotVersion] { try checkChildCountsMustMatchTheNodes(version) }
+    }
+
+    private func checkChildCountsMustMatchTheNodes(_ version: Int32) throws {
         let h = TreeHarness()
         h.create("/a")
         h.create("/a/b")
         h.create("/c")
-        let good = h.tree.snapshot()
+        let good = h.tree.snapshot(version: version)
         XCTAssertEqual(try DataTree.restore(from: good).digest, h.tree.digest)
-        // The node count sits right before the root record, whose first byte is its child count (3).
+        // The node count sits right before the root record (version 3: before the records' length), whose first
+        // byte is its child count (3).
         var r = JuteReader(good)
         _ = try r.readInt(); _ = try r.readInt(); _ = try r.readLong(); _ = try r.readInt()
         let aclLists = try r.readInt()
         for _ in 0..<aclLists { _ = try r.readVector { try ACL(from: &$0) } }
         let nodeCountOffset = r.offset
         XCTAssertEqual(try r.readInt(), 7)  // "/", the 3 /zookeeper nodes, "/a", "/a/b", "/c"
-        XCTAssertEqual(good[nodeCountOffset + 4], 3)
+        let rootOffset = nodeCountOffset + (version == DataTree.snapshotVersion ? 12 : 4)
+        XCTAssertEqual(good[rootOffset], 3)
         for (delta, rootChildren) in [(Int32(-1), UInt8(3)), (1, 3), (0, 4), (0, 2)] {
             var bad = good
             let n = Int32(7) + delta
             bad[nodeCountOffset + 3] = UInt8(n)
-            bad[nodeCountOffset + 4] = rootChildren
+            bad[rootOffset] = rootChildren
             if delta == 0 && rootChildren == 3 { continue }
             XCTAssertThrowsError(try DataTree.restore(from: bad), "count \(n), root children \(rootChildren)")
         }
@@ -211,10 +217,14 @@ final class SnapshotV2Tests: XCTestCase {
 
     /// Siblings must come in strictly increasing name order; a repeated name (a duplicate path) is refused.
     func testSiblingsOutOfOrderOrDuplicatedAreRefused() throws {
+        for version in [DataTree.snapshotVersionInline, DataTree.snapshotVersion] { try checkSiblingsOutOfOrder(version) }
+    }
+
+    private func checkSiblingsOutOfOrder(_ version: Int32) throws {
         let h = TreeHarness()
         h.create("/p")
         h.create("/q")
-        let good = h.tree.snapshot()
+        let good = h.tree.snapshot(version: version)
         let p = good.indices.first { good[$0] == 1 && good[$0 + 1] == UInt8(ascii: "p") }!
         let q = good.indices.first { good[$0] == 1 && good[$0 + 1] == UInt8(ascii: "q") }!
         for (pName, qName) in [("q", "p"), ("p", "p"), ("q", "q")] {
@@ -224,6 +234,70 @@ final class SnapshotV2Tests: XCTestCase {
             XCTAssertThrowsError(try DataTree.restore(from: bad), "\(pName), \(qName)") {
                 guard case .inconsistent = $0 as? SnapshotError else { return XCTFail("\($0)") }
             }
+        }
+    }
+}
+
+final class SnapshotV3Tests: XCTestCase {
+    private func harness() -> TreeHarness {
+        let h = TreeHarness()
+        h.create("/a", "alpha")
+        h.create("/a/b")
+        h.create("/a/b/c", String(repeating: "x", count: 300))
+        h.create("/d", "delta")
+        XCTAssertNil(h.error(.setData(path: "/a/b", data: nil, version: 0)))
+        return h
+    }
+
+    /// Offset of `long structureBytes` (right after the node count) in a version 3 snapshot.
+    private func structureLengthOffset(_ bytes: [UInt8]) throws -> Int {
+        var r = JuteReader(bytes)
+        _ = try r.readInt(); _ = try r.readInt(); _ = try r.readLong()
+        for _ in 0..<(try r.readInt()) { _ = try r.readLong(); _ = try r.readInt() }
+        for _ in 0..<(try r.readInt()) { _ = try r.readVector { try ACL(from: &$0) } }
+        _ = try r.readInt()
+        return r.offset
+    }
+
+    /// Every version restores to the same tree, and version 3 puts all data, in pre-order, after the records.
+    func testAllVersionsRestoreAlikeAndValuesComeLast() throws {
+        let h = harness()
+        let v3 = h.tree.snapshot()
+        XCTAssertEqual(Array(v3[4..<8]), [0, 0, 0, 3])
+        for version in [DataTree.snapshotVersionPaths, DataTree.snapshotVersionInline, DataTree.snapshotVersion] {
+            let restored = try DataTree.restore(from: h.tree.snapshot(version: version))
+            XCTAssertEqual(restored.digest, h.tree.digest, "version \(version)")
+            XCTAssertEqual(restored.snapshot(), v3, "version \(version)")
+        }
+        let values = Array("alpha".utf8) + Array(repeating: UInt8(ascii: "x"), count: 300) + Array("delta".utf8)
+        XCTAssertEqual(Array(v3.suffix(values.count)), values)
+        let at = try structureLengthOffset(v3)
+        var r = JuteReader(v3, offset: at)
+        let structureBytes = Int(try r.readLong())
+        XCTAssertEqual(at + 8 + structureBytes + values.count, v3.count)
+        XCTAssertEqual(v3.count, h.tree.snapshot(version: DataTree.snapshotVersionInline).count + 8)
+    }
+
+    /// A records length that does not match where the records end, or data lengths that overrun or fall short of the
+    /// value region, are refused.
+    func testRegionLengthsAreChecked() throws {
+        let good = harness().tree.snapshot()
+        let at = try structureLengthOffset(good)
+        XCTAssertNoThrow(try DataTree.restore(from: good))
+        for delta: Int64 in [-1, 1, 5, Int64(good.count), -1_000_000, Int64.min / 2] {
+            var bad = good
+            var r = JuteReader(good, offset: at)
+            let length = try r.readLong() &+ delta
+            for i in 0..<8 { bad[at + i] = UInt8(truncatingIfNeeded: UInt64(bitPattern: length) >> (56 - 8 * UInt64(i))) }
+            XCTAssertThrowsError(try DataTree.restore(from: bad), "length off by \(delta)") {
+                XCTAssertNotNil($0 as? SnapshotError, "\($0)")
+            }
+        }
+        XCTAssertThrowsError(try DataTree.restore(from: good + [0])) {
+            XCTAssertEqual($0 as? SnapshotError, .inconsistent("1 bytes after the last node"))
+        }
+        XCTAssertThrowsError(try DataTree.restore(from: Array(good.dropLast())), "a value cut short") {
+            guard case .malformed = $0 as? SnapshotError else { return XCTFail("\($0)") }
         }
     }
 }
