@@ -528,7 +528,8 @@ def machine_info() -> dict:
 
 
 def build(scratch: str) -> Path:
-    cmd = ["swift", "build", "-c", "release", "--product", "warren"]
+    # Linked as dev-up builds it: Swift's runtime and Foundation inside the binary (about 6 MiB less RSS per server).
+    cmd = ["swift", "build", "-c", "release", "--static-swift-stdlib", "--product", "warren"]
     if scratch:
         cmd += ["--scratch-path", scratch]
     print("building:", " ".join(cmd), flush=True)
