@@ -83,12 +83,14 @@ final class DataTreeDeterminismTests: XCTestCase {
         XCTAssertGreaterThan(leader.nodeCount, 10)
 
         let follower = DataTree()
+        XCTAssertEqual(follower.digest, DataTree().digest, "read once up front: the follower tracks its digest per change")
+        XCTAssertNotNil(follower.nodeDigestSum)
         for txn in log {
             // Followers apply decoded log records, not the leader's in-memory values.
-            var r = JuteReader(txn.juteBytes())
-            follower.apply(try Txn(from: &r))
+            follower.apply(try Txn(compact: txn.compactBytes(), zxid: txn.zxid))
         }
-        XCTAssertEqual(follower.digest, leader.digest)
+        XCTAssertNil(leader.nodeDigestSum, "never read: the leader has not hashed a node yet")
+        XCTAssertEqual(follower.digest, leader.digest, "tracked incrementally vs hashed from scratch")
         XCTAssertEqual(follower.snapshot(), leader.snapshot())
         XCTAssertEqual(follower.lastProcessedZxid, leader.lastProcessedZxid)
 
