@@ -101,3 +101,82 @@ enum Zlib {
         }
     }
 }
+
+/// One zlib stream per snapshot block (file format version 2): each block is deflated on its own, into a buffer
+/// bounded by what would be worth storing. The stream state lives on the heap because zlib keeps a pointer back
+/// to it and refuses a stream that has moved.
+final class BlockDeflater {
+    private let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
+    private var output = UnsafeMutableRawBufferPointer(start: nil, count: 0)
+
+    init(level: Int32) {
+        stream.initialize(to: z_stream())
+        let initialized = warren_deflate_init(stream, level)
+        precondition(initialized == Z_OK, "deflateInit failed with \(initialized) for level \(level)")
+    }
+
+    deinit {
+        deflateEnd(stream)
+        stream.deallocate()
+        output.deallocate()
+    }
+
+    /// `input` as one complete zlib stream, if that takes at most `limitBytes`; nil if it would take more (the
+    /// caller then stores the bytes as they are). The result is valid until the next call.
+    func deflate(_ input: UnsafeRawBufferPointer, limitBytes: Int) -> UnsafeRawBufferPointer? {
+        precondition(input.count <= Int(UInt32.max) && limitBytes >= 0, "block of \(input.count) bytes, limit \(limitBytes)")
+        let reset = deflateReset(stream)
+        precondition(reset == Z_OK, "deflateReset returned \(reset)")
+        if output.count < max(limitBytes, 1) {
+            output.deallocate()
+            output = .allocate(byteCount: max(limitBytes, 1), alignment: 16)
+        }
+        stream.pointee.next_in = input.baseAddress.map { UnsafeMutablePointer(mutating: $0.assumingMemoryBound(to: Bytef.self)) }
+        stream.pointee.avail_in = uInt(input.count)
+        stream.pointee.next_out = output.baseAddress!.assumingMemoryBound(to: Bytef.self)
+        stream.pointee.avail_out = uInt(limitBytes)
+        let rc = CZlib.deflate(stream, Z_FINISH)
+        // Z_OK or Z_BUF_ERROR: the output space ran out before the stream ended, so it would not fit.
+        precondition(rc == Z_STREAM_END || rc == Z_OK || rc == Z_BUF_ERROR, "deflate returned \(rc)")
+        guard rc == Z_STREAM_END else { return nil }
+        return UnsafeRawBufferPointer(rebasing: output[0..<limitBytes - Int(stream.pointee.avail_out)])
+    }
+}
+
+extension Zlib {
+    /// Inflates `input`, which must be exactly one complete zlib stream of exactly `output.count` bytes, into
+    /// `output`. Returns nil on success, or why the bytes cannot be trusted (`output` then holds garbage).
+    static func inflateBlock(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) -> DecompressionFailure? {
+        precondition(!output.isEmpty && input.count <= Int(UInt32.max) && output.count <= Int(UInt32.max),
+                     "inflate of \(input.count) bytes into \(output.count)")
+        var stream = z_stream()
+        let initialized = warren_inflate_init(&stream)
+        precondition(initialized == Z_OK, "inflateInit failed with \(initialized)")
+        defer { inflateEnd(&stream) }
+        stream.next_in = input.baseAddress.map { UnsafeMutablePointer(mutating: $0.assumingMemoryBound(to: Bytef.self)) }
+        stream.avail_in = uInt(input.count)
+        stream.next_out = output.baseAddress!.assumingMemoryBound(to: Bytef.self)
+        stream.avail_out = uInt(output.count)
+        while true {
+            switch CZlib.inflate(&stream, Z_NO_FLUSH) {
+            case Z_STREAM_END:
+                if stream.avail_in > 0 { return .trailingBytes }
+                return Int(stream.total_out) == output.count ? nil : .wrongLength(Int(stream.total_out))
+            case Z_OK:
+                continue
+            case Z_BUF_ERROR:
+                // No progress possible: the input ran out, or the output is full and the stream wants to go on.
+                return stream.avail_in == 0 ? .truncated : .wrongLength(Int(stream.total_out))
+            default:
+                return .invalid(stream.msg.map { String(cString: $0) } ?? "zlib data error")
+            }
+        }
+    }
+}
+
+extension CRC32 {
+    /// The CRC-32 of two byte strings end to end, from their CRCs and the second one's length.
+    static func combine(_ first: UInt32, _ second: UInt32, count secondBytes: Int) -> UInt32 {
+        UInt32(truncatingIfNeeded: crc32_combine(uLong(first), uLong(second), off_t(secondBytes)))
+    }
+}
