@@ -42,12 +42,7 @@ extension DataTree {
         case let .setData(path, data, version):
             guard let slot = slotOf(path) else { return .error(.noNode) }
             let oldLength = dataLength(slot)
-            modify(slot) { node in
-                node.data = data
-                node.stat.mtime = header.timeMs
-                node.stat.mzxid = header.zxid
-                node.stat.version = version
-            }
+            replaceData(slot, with: data, mtime: header.timeMs, mzxid: header.zxid, version: version)
             let newLength = dataLength(slot)
             pathAndDataSize += Int64(newLength - oldLength)
             let stat = clientStat(slot)

@@ -9,8 +9,9 @@ struct BlobRef: Equatable {
 /// without alignment; `NodeBlob` reads and writes them byte-wise or with unaligned loads.
 ///
 /// Every chunk is a copy-on-write `[UInt8]`: a `DataTree.committedCopy()` shares all of them, and the original tree
-/// copies only the chunk it next appends to. A blob is never changed in place; a changed node gets a new blob and
-/// the old one becomes garbage. A chunk whose live bytes fall to 0 is released; one that falls below half live is
+/// copies only the chunk it next appends to or overwrites. A changed node whose new blob has exactly the old one's
+/// size (a setData of a same-sized value, the common case) is rewritten in place (`overwrite`); otherwise it gets
+/// a new blob and the old one becomes garbage. A chunk whose live bytes fall to 0 is released; one that falls below half live is
 /// reported (by `free`, or by `nextSparseRetired` when it stops being the tail already that sparse) so the tree can
 /// move its live blobs to the tail (`DataTree.compact`), which bounds garbage to about half of each non-tail chunk. Blobs larger than `dedicatedBytesMin` get a chunk of their own, exactly sized.
 struct BlobArena {
@@ -52,6 +53,14 @@ struct BlobArena {
         used[Int(chunk)] += size
         live[Int(chunk)] += size
         return BlobRef(chunk: chunk, offset: UInt32(offset))
+    }
+
+    /// Rewrites the `count` bytes of the live blob at `ref` (its size must not change, or the chunk could no longer
+    /// be walked blob by blob) through `write`, which must fill all of them.
+    mutating func overwrite(_ ref: BlobRef, count: Int, _ write: (UnsafeMutableRawPointer) -> Void) {
+        let c = Int(ref.chunk)
+        precondition(Int(ref.offset) + count <= used[c], "overwrite of \(count) bytes at \(ref) past the fill point \(used[c])")
+        chunks[c].withUnsafeMutableBytes { write($0.baseAddress! + Int(ref.offset)) }
     }
 
     /// Marks a blob of `count` bytes dead. Returns true when its chunk should be compacted (live blobs moved away).

@@ -190,11 +190,17 @@ extension DataTree {
         let header = NodeBlob(nameLength: name.count, dataLength: data?.count, stat: stat, timeBase: arena.timeBase)
         let old = slots[Int(slot)]
         let oldCount = old.isFree ? 0 : blobHeader(slot).byteCount
-        let ref = arena.append(count: header.byteCount) { p in
+        let write = { (p: UnsafeMutableRawPointer) in
             header.writeHeader(to: p, slot: slot)
             if name.count > 0 { (p + header.nameOffset).copyMemory(from: name.baseAddress!, byteCount: name.count) }
             if let data, data.count > 0 { (p + header.dataOffset).copyMemory(from: data.baseAddress!, byteCount: data.count) }
         }
+        if !old.isFree && header.byteCount == oldCount {
+            // Same size: no new blob, no garbage, nothing to compact later.
+            arena.overwrite(old.blob, count: oldCount, write)
+            return
+        }
+        let ref = arena.append(count: header.byteCount, write)
         slots[Int(slot)].chunk = ref.chunk
         slots[Int(slot)].offset = ref.offset
         if !old.isFree { freeBlob(old.blob, count: oldCount) }

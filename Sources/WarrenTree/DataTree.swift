@@ -190,6 +190,20 @@ public final class DataTree {
         rehash(slot, path)
     }
 
+    /// setData's change (value, mtime, mzxid, version), keeping the digest current. Unlike `modify` it never copies
+    /// the old value out: a new mzxid always changes the blob, so there is nothing to compare.
+    func replaceData(_ slot: Int32, with data: [UInt8]?, mtime: Int64, mzxid: Int64, version: Int32) {
+        let path = nodeDigestSum == nil ? [] : pathBytes(slot)
+        unhash(slot, path)
+        var stat = self.stat(slot)
+        stat.mtime = mtime
+        stat.mzxid = mzxid
+        stat.version = version
+        let name = nameBytes(slot)
+        name.withUnsafeBytes { rewriteBlob(slot, name: $0, data: data, stat: stat) }
+        rehash(slot, path)
+    }
+
     /// Sets a node's cversion and pzxid (which live outside its blob), keeping the digest current.
     func modifyChildStat(_ slot: Int32, cversion: Int32, pzxid: Int64) {
         let path = nodeDigestSum == nil ? [] : pathBytes(slot)

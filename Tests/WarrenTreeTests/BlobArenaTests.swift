@@ -44,6 +44,40 @@ final class BlobArenaTests: XCTestCase {
         XCTAssertEqual(copy.snapshot(), before)
     }
 
+    /// A setData of a same-sized value rewrites the blob in place: no garbage however often it happens, while a
+    /// committed copy taken before keeps the old bytes (its chunks are copied on the first write, not shared).
+    func testSameSizeRewritesStayInPlaceAndCopiesKeepTheOldValue() throws {
+        let h = TreeHarness()
+        h.create("/c")
+        for i in 0..<100 { h.create("/c/n\(i)", String(repeating: "a", count: 1000)) }
+        let reserved = h.tree.arena.reservedBytes
+        let before = h.tree.snapshot()
+        let copy = h.tree.committedCopy()
+        // The first setData adds mzxid, mtime and version to the stored stat (a bigger blob); the next ones do not.
+        let slot = try XCTUnwrap(h.tree.slotOf("/c/n5"))
+        XCTAssertNoThrow(try h.run(.setData(path: "/c/n5", data: [UInt8](repeating: 1, count: 1000), version: -1)).get())
+        let where1 = h.tree.slots[Int(slot)].blob
+        XCTAssertNoThrow(try h.run(.setData(path: "/c/n5", data: [UInt8](repeating: 2, count: 1000), version: -1)).get())
+        XCTAssertEqual(h.tree.slots[Int(slot)].blob, where1, "rewritten in place")
+        // 300 rounds take the version through 127 -> 128, where the stored stat grows by a byte (not in place).
+        for round in 1...300 {
+            for i in 0..<100 {
+                let v = [UInt8](repeating: UInt8(round % 200 + 30), count: 1000)
+                XCTAssertNoThrow(try h.run(.setData(path: "/c/n\(i)", data: v, version: -1)).get())
+            }
+        }
+        XCTAssertLessThanOrEqual(h.tree.arena.reservedBytes, reserved + BlobArena.chunkBytes, "rewrites left no garbage to speak of")
+        for i in 0..<100 {
+            let got = try h.tree.getData("/c/n\(i)", ctx: .anyone).get()
+            XCTAssertEqual(got.data, [UInt8](repeating: UInt8(300 % 200 + 30), count: 1000))
+            XCTAssertEqual(got.stat.version, i == 5 ? 302 : 300)
+        }
+        XCTAssertEqual(copy.snapshot(), before, "the copy still has every old value")
+        let restored = try DataTree.restore(from: h.tree.snapshot())
+        XCTAssertEqual(restored.digest, h.tree.digest)
+        XCTAssertEqual(restored.snapshot(), h.tree.snapshot())
+    }
+
     func testLargeValuesGetTheirOwnChunkAndAreReleased() throws {
         let h = TreeHarness()
         let big = [UInt8](repeating: 9, count: BlobArena.dedicatedBytesMin * 3)
