@@ -13,7 +13,10 @@ import WarrenZab
 /// id as the first frame (8 bytes); the lower-id server accepts. So there is exactly one connection per pair and
 /// messages to a peer keep their order. Election notifications travel on the same connection as everything else
 /// (ZooKeeper uses a separate election port; Warren binds nothing there). A lost connection is reported once through
-/// `onDisconnected`; the dialing side retries with exponential backoff (`reconnectDelayMinMs`…`reconnectDelayMaxMs`).
+/// `onDisconnected`; the dialing side retries with exponential backoff (`reconnectDelayMinMs`…`reconnectDelayMaxMs`),
+/// except that a refused connection (the peer's host answers but its server is not listening yet, e.g. still
+/// restoring a snapshot) is retried every `reconnectDelayMinMs`: backing off there made a whole-ensemble restart
+/// wait up to a second for the last dial after every server was ready.
 /// Messages sent while no connection to the peer is up are dropped: Zab tolerates it (notifications are resent,
 /// learners time out and start over).
 final class QuorumTransport: @unchecked Sendable {
@@ -108,11 +111,22 @@ final class QuorumTransport: @unchecked Sendable {
                     hello.writeInteger(self.myid)
                     ch.writeAndFlush(hello, promise: nil)
                     self.attach(peer, ch)
-                case .failure:
-                    self.dial(peer, delayMs: min(Self.reconnectDelayMaxMs, max(Self.reconnectDelayMinMs, delayMs * 2)))
+                case .failure(let error):
+                    let next = Self.isRefused(error) ? Self.reconnectDelayMinMs
+                        : min(Self.reconnectDelayMaxMs, max(Self.reconnectDelayMinMs, delayMs * 2))
+                    self.dial(peer, delayMs: next)
                 }
             }
         }
+    }
+
+    /// True when every address of the peer refused the connection (nothing listening there).
+    static func isRefused(_ error: Error) -> Bool {
+        func refused(_ e: Error) -> Bool { (e as? IOError)?.errnoCode == ECONNREFUSED }
+        if let multi = error as? NIOConnectionError {
+            return !multi.connectionErrors.isEmpty && multi.connectionErrors.allSatisfy { refused($0.error) }
+        }
+        return refused(error)
     }
 
     /// Records `ch` as the connection to `peer`, replacing (and closing) an older one.
