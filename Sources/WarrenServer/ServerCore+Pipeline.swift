@@ -97,25 +97,29 @@ extension ServerCore {
         }
     }
 
-    /// Answers an origin whose transaction will not happen.
+    /// Answers an origin whose transaction will not happen. The answer waits behind everything already in the
+    /// pipeline, not only this connection's requests: the failure may come from another session's write that is
+    /// prepared but not yet applied (a create answered `nodeExists` because of it), and a client that then reads
+    /// must find that write applied, as it would in ZooKeeper, where a failed write is an error txn in order.
     func failOrigin(_ origin: TxnOrigin, err: ErrorCode) -> [CoreAction] {
         switch origin {
         case .request(let conn, let xid, _, let startMs, _):
-            return enqueueReply(conn, replyBytes(xid: xid, err: err), nowMs: startMs)
+            return enqueueReply(conn, replyBytes(xid: xid, err: err), nowMs: startMs, behindPipeline: true)
         case .connect(let conn, _, _):
             return [.close(conn, "cannot create session: \(err)")]
         case .closeSession(let conn, let xid, let startMs):
             guard let conn else { return [] }
-            return enqueueReply(conn, replyBytes(xid: xid, err: err), nowMs: startMs)
+            return enqueueReply(conn, replyBytes(xid: xid, err: err), nowMs: startMs, behindPipeline: true)
         case .maintenance:
             return []
         }
     }
 
-    /// Sends `bytes` now if the connection has nothing in flight, else queues it behind its earlier requests.
-    func enqueueReply(_ id: UInt64, _ bytes: [UInt8], nowMs: Int64) -> [CoreAction] {
+    /// Sends `bytes` now if the connection has nothing in flight (and, with `behindPipeline`, nothing at all is in
+    /// the pipeline), else queues it behind the earlier entries.
+    func enqueueReply(_ id: UInt64, _ bytes: [UInt8], nowMs: Int64, behindPipeline: Bool = false) -> [CoreAction] {
         guard let conn = conns[id] else { return [] }
-        if conn.outstanding == 0 {
+        if conn.outstanding == 0 && !(behindPipeline && !pipeline.isEmpty) {
             return [.send(id, countSent(id, bytes))]
         }
         conns[id]?.outstanding += 1

@@ -39,6 +39,23 @@ final class WritePipelineTests: XCTestCase {
         XCTAssertEqual(d.durable(upTo: 3), [.ok(a, xid: 2, zxid: 3, .create(CreateResponse(path: "/b")))])
     }
 
+    /// Another session's pending create makes this create fail; the failure must not overtake that create, or the
+    /// client could read right after `nodeExists` and find no node (kazoo's Counter lost increments that way).
+    func testFailureCausedByAnotherSessionsPendingWriteWaitsForIt() throws {
+        let d = try CoreDriver()
+        let (a, _) = try d.connectNewSession()
+        let (b, _) = try d.connectNewSession()
+        let zxid = d.core.nextZxid
+        XCTAssertEqual(d.send(a, xid: 1, .create("/x", "v")), [.persist([zxid])])
+        XCTAssertEqual(d.send(b, xid: 1, .create("/x", "w")), [], "b's nodeExists waits for a's create")
+        let out = d.durable(upTo: zxid)
+        XCTAssertEqual(out.count, 2, "\(out)")
+        XCTAssertEqual(out.first, .ok(a, xid: 1, zxid: zxid, .create(CreateResponse(path: "/x"))))
+        XCTAssertEqual(out.last?.replyHeader?.xid, 1)
+        XCTAssertEqual(out.last?.replyHeader?.errorCode, .nodeExists)
+        XCTAssertEqual(d.send(b, xid: 2, .getData("/x")).first?.replyHeader?.errorCode, .ok, "b now reads the node")
+    }
+
     func testPreparedWritesSeeEarlierPendingWrites() throws {
         let d = try CoreDriver()
         let (a, _) = try d.connectNewSession()
