@@ -96,6 +96,14 @@ final class MemoryFootprintTests: XCTestCase {
         print("tree-memory: snapshot \(bytes.count) B (\(bytes.count / max(nodes, 1)) B/node) in \(snapTime), "
               + "restore in \(restoreTime), restored tree RSS \(restoredRss / max(nodes, 1)) B/node "
               + String(format: "(%.2fx raw)", Double(restoredRss) / Double(raw)))
+        // The previous layout (data inline), for comparison: same records, so its restore should cost the same.
+        let v2Start = ContinuousClock.now
+        let v2 = tree.snapshot(version: DataTree.snapshotVersionInline)
+        let v2SnapTime = ContinuousClock.now - v2Start
+        let v2RestoreStart = ContinuousClock.now
+        let v2Restored = try DataTree.restore(from: v2)
+        print("tree-memory: v2 snapshot \(v2.count) B in \(v2SnapTime), restore in \(ContinuousClock.now - v2RestoreStart)")
+        XCTAssertEqual(v2Restored.nodeCount, tree.nodeCount)
         let digestStart = ContinuousClock.now
         _ = restored.digest
         print("tree-memory: first digest of the restored tree in \(ContinuousClock.now - digestStart)")
