@@ -97,7 +97,7 @@ public struct BenchResult: Sendable, Codable {
         ]
         if let rounds { lines.append("  rounds     \(rounds)") }
         if let targetRatePerSecond {
-            lines.append("  open loop  target \(f(targetRatePerSecond)) ops/s, dropped \(dropped ?? 0) (connection at --outstanding)")
+            lines.append("  open loop  target \(f(targetRatePerSecond)) ops/s, never sent \(dropped ?? 0) (queued behind full connections, latency counted from the schedule)")
         }
         lines += connectionErrorSamples.map { "  connection error: \($0)" }
         lines += notes.map { "  note: \($0)" }

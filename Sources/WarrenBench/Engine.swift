@@ -91,11 +91,9 @@ final class Engine {
     var isIssuing: Bool { nowNs < window.stopNs }
     var openConnections: [BenchConnection] { connections.filter(\.isOpen) }
 
-    /// Counts an op completed now that the engine did not see as a reply (a watch notification), if inside the
-    /// window.
-    /// Counts a scheduled request that could not be sent, if inside the window.
-    func recordDropped() {
-        guard nowNs >= window.measureStartNs && nowNs <= window.stopNs else { return }
+    /// Counts a request that was never sent, if it was scheduled inside the measured window.
+    func recordDropped(scheduledNs: UInt64) {
+        guard scheduledNs >= window.measureStartNs && scheduledNs <= window.stopNs else { return }
         stats.dropped += 1
     }
 

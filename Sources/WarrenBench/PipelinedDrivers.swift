@@ -65,8 +65,11 @@ enum BenchValue {
 
 /// read, write and mixed: getData or setData of a uniformly random key.
 /// With a rate (open loop) requests go out on a fixed schedule, round robin over the connections, each stamped with
-/// its scheduled time (so a stalled server shows up as latency, not as a slower schedule); a request due on a
-/// connection that already has `outstanding` in flight is dropped and counted.
+/// its scheduled time, so a stalled server shows up as latency, not as a slower schedule. A request that comes due
+/// while its connection already has `outstanding` in flight waits in a backlog and goes out, oldest first, as soon
+/// as a reply frees a slot, still stamped with its scheduled time: the time it spent queued counts (no coordinated
+/// omission). Requests never sent (the backlog beyond `backlogMax`, or still queued when the window closes) are
+/// counted as dropped.
 final class KeyedDriver: PipelinedDriver {
     private let keys: KeySpace
     private let readPercent: Int
@@ -75,6 +78,11 @@ final class KeyedDriver: PipelinedDriver {
     private let intervalNs: Double?
     private var dueNs: Double = 0
     private var nextConnection = 0
+    /// Scheduled times of requests waiting for a free slot, oldest first from `backlogHead`.
+    private var backlog: [UInt64] = []
+    private var backlogHead = 0
+    static let backlogMax = 1_000_000
+    private var backlogCount: Int { backlog.count - backlogHead }
 
     init(keys: KeySpace, readPercent: Int, outstanding: Int, seed: UInt64, ratePerSecond: Double = 0) {
         self.keys = keys
@@ -93,22 +101,45 @@ final class KeyedDriver: PipelinedDriver {
         _ engine: Engine)
     {
         guard intervalNs != nil else { return super.replied(request, header, body: &body, on: conn, engine) }
+        if backlogCount > 0 && engine.isIssuing && conn.inflight.count < outstanding { sendOldest(on: conn) }
     }
 
     override var nextDueNs: UInt64? { intervalNs == nil ? nil : UInt64(dueNs) }
 
     override func issueDue(_ engine: Engine) {
         guard let intervalNs else { return }
+        guard engine.isIssuing else {
+            // The window closed: what is still queued was never sent.
+            for due in backlog[backlogHead...] { engine.recordDropped(scheduledNs: due) }
+            backlog.removeAll()
+            backlogHead = 0
+            return
+        }
         let open = engine.openConnections
-        while engine.isIssuing, UInt64(dueNs) <= engine.nowNs, !open.isEmpty {
+        while UInt64(dueNs) <= engine.nowNs, !open.isEmpty {
             let conn = open[nextConnection % open.count]
             nextConnection &+= 1
-            if conn.inflight.count < outstanding {
+            if backlogCount == 0 && conn.inflight.count < outstanding {
                 send(on: conn, slot: 0, sentNs: UInt64(dueNs))
+            } else if backlogCount < Self.backlogMax {
+                backlog.append(UInt64(dueNs))
+                if conn.inflight.count < outstanding { sendOldest(on: conn) }
             } else {
-                engine.recordDropped()
+                engine.recordDropped(scheduledNs: UInt64(dueNs))
             }
             dueNs += intervalNs
+        }
+    }
+
+    private func sendOldest(on conn: BenchConnection) {
+        send(on: conn, slot: 0, sentNs: backlog[backlogHead])
+        backlogHead += 1
+        if backlogHead == backlog.count {
+            backlog.removeAll(keepingCapacity: true)
+            backlogHead = 0
+        } else if backlogHead >= 4096 && backlogHead * 2 >= backlog.count {
+            backlog.removeFirst(backlogHead)
+            backlogHead = 0
         }
     }
 

@@ -68,6 +68,29 @@ final class BenchSmokeTests: XCTestCase {
         }(), "--rate is refused for workloads without a schedule")
     }
 
+    /// A schedule far beyond what one session with one request in flight can carry: requests queue instead of
+    /// being dropped, so every scheduled request is either answered (with its queueing in its latency) or counted
+    /// as never sent. Nothing here is about speed.
+    func testOpenLoopQueuesWhatItCannotSendAndCountsTheRest() throws {
+        let port = try startServer()
+        var config = Self.smallConfig(port: port, .write)
+        config.connections = 1
+        config.outstanding = 1
+        config.warmupSeconds = 0
+        config.ratePerSecond = 200_000
+        let result = try BenchRunner.run(config)
+        let scheduled = config.ratePerSecond * config.durationSeconds
+        let dropped = Double(try XCTUnwrap(result.dropped))
+        XCTAssertGreaterThan(result.ops, 0, result.text())
+        XCTAssertGreaterThan(dropped, 0, "a backlog was left when the window closed: \(result.text())")
+        XCTAssertEqual(Double(result.ops) + dropped, scheduled, accuracy: scheduled * 0.01, result.text())
+        // Fewer than half were answered, so the last answered ones were scheduled in the first half of the window:
+        // their latency, counted from the schedule, includes the time they queued.
+        XCTAssertLessThan(Double(result.ops), scheduled / 2, result.text())
+        XCTAssertGreaterThan(result.latencyMicros.max, 0.4e6 * config.durationSeconds, result.text())
+        XCTAssertEqual(result.errorsTotal, 0, "\(result.errors)")
+    }
+
     /// Two sessions, 50 keys of 100 bytes, one measured second.
     private static func smallConfig(port: Int, _ workload: Workload) -> BenchConfig {
         var config = BenchConfig(hosts: [HostPort(host: "127.0.0.1", port: port)])

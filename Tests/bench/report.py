@@ -153,7 +153,7 @@ def _throughput_table(runs: list) -> list[str]:
 def _equal_load_table(equal: list) -> list[str]:
     lines = [
         "| Workload at the same offered load (open loop) | Warren achieved ops/s | ZooKeeper achieved ops/s "
-        "| Warren p50 / p99 / p99.9 µs | ZooKeeper p50 / p99 / p99.9 µs | p99 Warren ÷ ZK | Dropped W / Z |",
+        "| Warren p50 / p99 / p99.9 µs | ZooKeeper p50 / p99 / p99.9 µs | p99 Warren ÷ ZK | Never sent W / Z |",
         "|---|--:|--:|--:|--:|--:|--:|",
     ]
     for run in equal:
@@ -382,8 +382,9 @@ def write_report(path: Path, runs: list, resources: dict, s, info: dict, cfg: di
             f"Open loop (`warren bench --rate`): both systems get the same schedule, {s.equal_load_fraction:.0%} of "
             "the throughput ZooKeeper sustained closed loop in the table above, spread over the same sessions; "
             "each request's latency counts from its scheduled send time, so a stall shows up as latency instead "
-            f"of a slower schedule. A request due on a session that already has {s.outstanding} in flight is "
-            "dropped and counted.",
+            f"of a slower schedule. A request due on a session that already has {s.outstanding} in flight waits "
+            "until a reply frees a slot and still counts from its scheduled time (no coordinated omission); "
+            "\"Never sent\" counts those still waiting when the run ended.",
             "",
             *_equal_load_table(equal),
             "",
