@@ -31,13 +31,13 @@ extension JuteWriter {
 }
 
 extension DataTree {
-    func writeNodesV2(_ order: [Int32], aclIndex: [Int32: Int32], to w: inout JuteWriter) {
+    func writeNodesV2(_ order: [Int32], aclIndex: [Int32], to w: inout JuteWriter) {
         for slot in order { writeNodeRecord(slot, aclIndex: aclIndex, inlineData: true, to: &w) }
     }
 
     /// One node's version 2 record; with `inlineData` false the data bytes are left out (version 3 puts them in
     /// its value region), everything else, the data length included, is the same.
-    func writeNodeRecord(_ slot: Int32, aclIndex: [Int32: Int32], inlineData: Bool, to w: inout JuteWriter) {
+    func writeNodeRecord(_ slot: Int32, aclIndex: [Int32], inlineData: Bool, to w: inout JuteWriter) {
         let node = slots[Int(slot)]
         let children = childCount(slot)
         arena.withBlob(node.blob) { p in
@@ -48,7 +48,7 @@ extension DataTree {
             w.writeRaw(UnsafeRawBufferPointer(start: p + b.nameOffset, count: b.nameLength))
             w.writeVarint(b.isDataNull ? 0 : UInt64(b.dataLength) + 1)
             if inlineData { w.writeRaw(UnsafeRawBufferPointer(start: p + b.dataOffset, count: b.dataLength)) }
-            w.writeVarint(UInt64(aclIndex[node.aclRef]!))
+            w.writeVarint(UInt64(aclIndex[Int(node.aclRef)]))
             var flags = b.flags & NodeBlob.statFlags
             if cversion != 0 { flags |= SnapshotV2.hasCversion }
             if pzxid != b.czxid { flags |= SnapshotV2.hasPzxid }

@@ -18,7 +18,7 @@ enum SnapshotV3 {
 }
 
 extension DataTree {
-    func writeNodesV3(_ order: [Int32], aclIndex: [Int32: Int32], to w: inout JuteWriter) {
+    func writeNodesV3(_ order: [Int32], aclIndex: [Int32], to w: inout JuteWriter) {
         let lengthOffset = w.bytes.count
         w.writeLong(0)  // structureBytes, back-filled below
         let structureStart = w.bytes.count

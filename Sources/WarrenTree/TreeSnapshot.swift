@@ -91,12 +91,13 @@ extension DataTree {
             w.writeInt(timeout)
         }
         let order = preorderSlots()
-        var aclIndex: [Int32: Int32] = [:]
+        // By ACL reference, the list's index in this snapshot (-1: not used yet); refs are small dense numbers.
+        var aclIndex = [Int32](repeating: -1, count: acls.lists.count)
         var aclRefs: [Int32] = []
         for slot in order {
             let ref = slots[Int(slot)].aclRef
-            if aclIndex[ref] == nil {
-                aclIndex[ref] = Int32(aclRefs.count)
+            if aclIndex[Int(ref)] < 0 {
+                aclIndex[Int(ref)] = Int32(aclRefs.count)
                 aclRefs.append(ref)
             }
         }
@@ -141,7 +142,7 @@ extension DataTree {
                     w.writeRaw(UnsafeRawBufferPointer(start: p + b.dataOffset, count: b.dataLength))
                 }
             }
-            w.writeInt(aclIndex[node.aclRef]!)
+            w.writeInt(aclIndex[Int(node.aclRef)])
             w.write(stat)
         }
     }
@@ -161,23 +162,38 @@ extension DataTree {
     }
 
     /// Children sorted by name bytes: by a big-endian key of the first 8 name bytes, then by the whole names.
+    ///
+    /// A large set is read in slot order rather than its own (hash) order: slots and their blobs lie in memory
+    /// roughly by slot number, so that walks forward instead of missing the cache twice per child (at 1M
+    /// children of one parent, 0.2 s of a 0.37 s snapshot went to that).
     private func childrenByName(_ children: SlotSet) -> [Int32] {
         var keyed: [(key: UInt64, slot: Int32)] = []
         keyed.reserveCapacity(children.count)
-        for child in children {
-            let key = arena.withBlob(slots[Int(child)].blob) { p -> UInt64 in
-                let b = NodeBlob(at: p, timeBase: arena.timeBase)
-                var key: UInt64 = 0
-                for i in 0..<8 { key = key << 8 | UInt64(i < b.nameLength ? p.load(fromByteOffset: b.nameOffset + i, as: UInt8.self) : 0) }
-                return key
-            }
-            keyed.append((key, child))
+        if children.count >= DataTree.slotOrderChildrenMin && children.count * 8 >= slots.count {
+            var member = [Bool](repeating: false, count: slots.count)  // at most 8 bytes per child
+            for child in children { member[Int(child)] = true }
+            for slot in member.indices where member[slot] { keyed.append((nameKey(Int32(slot)), Int32(slot))) }
+        } else {
+            for child in children { keyed.append((nameKey(child), child)) }
         }
         keyed.sort { a, b in
             if a.key != b.key { return a.key < b.key }
             return nameBytes(a.slot).lexicographicallyPrecedes(nameBytes(b.slot))
         }
         return keyed.map(\.slot)
+    }
+
+    /// Sets at least this large are read in slot order by `childrenByName`.
+    private static let slotOrderChildrenMin = 4096
+
+    /// The first 8 name bytes as a big-endian number (zero-padded): orders like the names, up to ties.
+    private func nameKey(_ slot: Int32) -> UInt64 {
+        arena.withBlob(slots[Int(slot)].blob) { p -> UInt64 in
+            let b = NodeBlob(at: p, timeBase: arena.timeBase)
+            var key: UInt64 = 0
+            for i in 0..<8 { key = key << 8 | UInt64(i < b.nameLength ? p.load(fromByteOffset: b.nameOffset + i, as: UInt8.self) : 0) }
+            return key
+        }
     }
 
     /// Rebuilds a tree from `snapshot()` bytes. The result has no prepared changes.

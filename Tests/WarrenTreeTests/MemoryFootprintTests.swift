@@ -84,6 +84,9 @@ final class MemoryFootprintTests: XCTestCase {
         run(.delete(path: "/warren-bench/keys/after-copy", version: -1))
         run(.delete(path: "/warren-bench/keys/after-copy-2", version: -1))
 
+        let orderStart = ContinuousClock.now
+        _ = tree.preorderSlots()
+        print("tree-memory: pre-order walk (children sorted by name) \(ContinuousClock.now - orderStart)")
         let snapStart = ContinuousClock.now
         let bytes = tree.snapshot()
         let snapTime = ContinuousClock.now - snapStart
