@@ -51,6 +51,11 @@ extension ZabNode {
 
     func onNotification(from sender: ServerId, _ n: Notification) {
         guard election != nil else {
+            if let l = learning, sender == l.leader, !mayStillLead(n, sender) {
+                // The server this one chose will not lead (it settled on another, or looks for one other than
+                // itself): waiting for it would take initLimit. Look again; the peers' answers show who leads.
+                return startLooking()
+            }
             // Not looking: tell a looking peer whom this server follows or leads.
             if n.state == .looking { send(sender, .notification(ownNotification)) }
             return
@@ -67,6 +72,17 @@ extension ZabNode {
             settledVoterNotified(from: sender, n)
         case .observing:
             break
+        }
+    }
+
+    /// Whether `sender`, as `n` describes it, may yet become (or already is) the leader: it leads, or it is still
+    /// looking with a vote for itself (its finalize wait has not ended). Following anyone, or looking with a vote
+    /// for another server, it will not.
+    private func mayStillLead(_ n: Notification, _ sender: ServerId) -> Bool {
+        switch n.state {
+        case .leading: return true
+        case .looking: return n.vote.leader == sender
+        case .following, .observing: return false
         }
     }
 

@@ -129,6 +129,10 @@ public final class ZabNode {
     private func onMessage(from: ServerId, _ message: ZabMessage) {
         if case let .notification(n) = message {
             onNotification(from: from, n)
+        } else if case .followerInfo = message, leading == nil {
+            // A peer chose this server as its leader, but it is not leading: say what it is instead, so the peer
+            // looks again now rather than after initLimit.
+            send(from, .notification(ownNotification))
         } else if leading != nil {
             leaderReceive(from: from, message)
         } else if learning != nil {

@@ -11,6 +11,9 @@ final class MiniCluster {
     var down: Set<ServerId> = []
     var instantDisks = true
     private var inbox: [(from: ServerId, to: ServerId, message: ZabMessage)] = []
+    /// Links (from, to) whose messages are held back, in order, until `release()`.
+    var heldLinks: Set<[ServerId]> = []
+    private var held: [(from: ServerId, to: ServerId, message: ZabMessage)] = []
     private var pendingFsync: [ServerId: [Zxid]] = [:]
 
     init(_ members: [ServerId: MemberRole], durable: [ServerId: DurableState] = [:],
@@ -63,9 +66,20 @@ final class MiniCluster {
         while !inbox.isEmpty && handled < limit {
             let (from, to, m) = inbox.removeFirst()
             handled += 1
+            if heldLinks.contains([from, to]) {
+                held.append((from, to, m))
+                continue
+            }
             guard !down.contains(to), !down.contains(from) else { continue }
             feed(to, .message(from: from, m))
         }
+    }
+
+    /// Stops holding any link; the held messages go first, in their order.
+    func release() {
+        heldLinks = []
+        inbox = held + inbox
+        held = []
     }
 
     func tick(_ n: Int = 1) {
