@@ -96,10 +96,16 @@ struct SlotSet: Sequence {
         }
     }
 
+    /// Runs of 16 consecutive slot numbers (a parent's children are mostly created, and restored, in runs) go to
+    /// consecutive buckets, so filling a large set touches its table in order instead of one cache miss per
+    /// member (restore of a 1M-child parent: 310 -> 240 ms); the runs themselves are spread by a multiplicative
+    /// hash, so strided slot patterns do not pile up on one bucket.
     @inline(__always)
     private func bucket(_ slot: Int32) -> Int {
-        let x = UInt64(UInt32(bitPattern: slot)) &* 0x9E37_79B9_7F4A_7C15
-        return Int(truncatingIfNeeded: ((x >> 32) &* UInt64(table.count)) >> 32)
+        let s = UInt32(bitPattern: slot)
+        let x = UInt64(s >> 4) &* 0x9E37_79B9_7F4A_7C15
+        let i = Int(truncatingIfNeeded: ((x >> 32) &* UInt64(table.count)) >> 32) + Int(s & 15)
+        return i < table.count ? i : i % table.count
     }
 
     @inline(__always)
