@@ -205,12 +205,22 @@ extension ServerCore {
             break
         }
         txnsSinceSnapshot += 1
+        if txnsSinceSnapshot == snapshotThreshold - Self.snapshotRollLead(snapshotThreshold) {
+            actions.append(.rollLog)
+        }
         if txnsSinceSnapshot >= snapshotThreshold {
             txnsSinceSnapshot = 0
             actions.append(.snapshot(tree.lastProcessedZxid, tree.committedCopy()))
         }
         return actions
     }
+
+    /// Applied transactions before a snapshot at which the log is rolled: more than can be appended but not yet
+    /// applied at that moment (the pipeline is bounded well below this), so every record of the file before the
+    /// boundary precedes the snapshot, and that file can be purged as soon as the snapshot is the oldest one kept.
+    static let snapshotRollLeadTxnsMax = 2_000
+
+    static func snapshotRollLead(_ threshold: Int) -> Int { min(snapshotRollLeadTxnsMax, threshold / 4) }
 
     /// For a clean stop: a copy of the committed tree at its last applied zxid; the storage decides whether it is
     /// worth writing (`ServerStorage.stop(finalSnapshot:)`).

@@ -16,8 +16,11 @@ enum CoreAction {
     case setReading(UInt64, Bool)
     /// Append these log records and fsync them; report back with `onDurable(upTo:)`.
     case persist([GroupCommitWriter.Record])
-    /// Write this serialized tree as the snapshot at `zxid`, off the core thread.
+    /// Write this serialized tree as the snapshot at `zxid`, off the core thread (after any earlier `rollLog`).
     case snapshot(Int64, DataTree)
+    /// Start a new log file soon, off the core thread: a snapshot falls due within `snapshotRollLeadTxns` applied
+    /// transactions, so the file boundary lands just before its zxid (see `ServerStorage.rollLogSoon`).
+    case rollLog
     /// Ensemble: send a message to a peer (in order per peer).
     case quorumSend(ServerId, ZabMessage)
     /// Ensemble: once every earlier persist is durable, remove logged records after this zxid, durably, before

@@ -278,6 +278,8 @@ public final class ServerShell: @unchecked Sendable {
                 storage.submit(records)
             case .snapshot(let zxid, let tree):
                 storage.snapshotInBackground(zxid: zxid, tree: tree)
+            case .rollLog:
+                storage.rollLogSoon()
             case .quorumSend(let peer, let message):
                 outbox.peers[peer, default: []].append(message)
             case .truncateLog(let zxid):

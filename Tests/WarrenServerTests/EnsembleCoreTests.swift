@@ -49,7 +49,7 @@ final class MiniEnsemble {
             case let .quorumSend(to, message):
                 guard !isolated.contains(id), !isolated.contains(to) else { continue }
                 queue.append((to, { [unowned self] core in core.onQuorumMessage(from: id, message, nowMs: self.nowMs) }))
-            case .setReading, .snapshot, .truncateLog, .installSnapshot, .persistEpochs:
+            case .setReading, .snapshot, .rollLog, .truncateLog, .installSnapshot, .persistEpochs:
                 break
             }
         }

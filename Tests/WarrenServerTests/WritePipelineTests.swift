@@ -193,3 +193,38 @@ final class WritePipelineTests: XCTestCase {
         XCTAssertEqual(out.count, ServerCore.connectionOutstandingMax + 2, "every queued request answered, then resume")
     }
 }
+
+/// The log is rolled a little before each snapshot falls due, so the boundary precedes the snapshot's zxid.
+final class SnapshotRollTests: XCTestCase {
+    func testLogRollComesShortlyBeforeEachSnapshot() throws {
+        let d = try CoreDriver(config: CoreDriver.config { $0.snapCount = 200 })
+        let (a, _) = try d.connectNewSession()
+        var events: [Event] = []
+        for i in 0..<700 {
+            _ = d.send(a, xid: Int32(i + 1), .create("/n\(i)"))
+            events += d.durableAll()
+        }
+        let threshold = d.core.snapshotThreshold
+        let lead = ServerCore.snapshotRollLead(threshold)
+        XCTAssertEqual(lead, threshold / 4)
+        // Count applied txns (replies) between each roll and the snapshot after it.
+        var sinceRoll: Int?
+        var snapshots = 0
+        for e in events {
+            switch e {
+            case .rollLog:
+                XCTAssertNil(sinceRoll, "two rolls without a snapshot between them")
+                sinceRoll = 0
+            case .snapshot:
+                XCTAssertEqual(sinceRoll, lead, "the roll came \(lead) txns before the snapshot")
+                sinceRoll = nil
+                snapshots += 1
+            case .reply:
+                if sinceRoll != nil { sinceRoll! += 1 }
+            default:
+                break
+            }
+        }
+        XCTAssertGreaterThanOrEqual(snapshots, 3)
+    }
+}

@@ -16,6 +16,7 @@ enum Event: Equatable, CustomStringConvertible {
     case persist([Int64])
     case reading(UInt64, Bool)
     case snapshot(Int64)
+    case rollLog
 
     var description: String {
         switch self {
@@ -26,6 +27,7 @@ enum Event: Equatable, CustomStringConvertible {
         case let .persist(z): return "persist(\(z))"
         case let .reading(c, on): return "reading(\(c), \(on))"
         case let .snapshot(z): return "snapshot(\(z))"
+        case .rollLog: return "rollLog"
         }
     }
 }
@@ -157,6 +159,8 @@ final class CoreDriver {
             return .persist(records.map(\.zxid))
         case let .snapshot(zxid, _):
             return .snapshot(zxid)
+        case .rollLog:
+            return .rollLog
         case .quorumSend, .truncateLog, .installSnapshot, .persistEpochs:
             preconditionFailure("ensemble action from a standalone core: \(action)")
         }
