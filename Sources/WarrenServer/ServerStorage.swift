@@ -81,10 +81,6 @@ final class ServerStorage: @unchecked Sendable {
         TreeConfig(extendedTypesEnabled: config.extendedTypesEnabled, superDigest: config.superDigest)
     }
 
-    /// Newest valid snapshot plus every logged transaction after it, applied in zxid order. A corrupt record
-    /// stops start-up with an error that names the file and offset: it is never skipped.
-    /// - Parameter applyLog: false for an ensemble member, whose logged txns are applied only once Zab knows them
-    ///   committed; they are returned in `logged` instead.
     /// The txn a log record holds, in the payload encoding its file's version says: version 1 files (older builds)
     /// hold ZooKeeper's Jute txn layout with the zxid inside, which must match the record's; later ones the compact
     /// encoding (`Txn.compactBytes()`), which takes the record's zxid.
@@ -98,6 +94,10 @@ final class ServerStorage: @unchecked Sendable {
         return txn
     }
 
+    /// Newest valid snapshot plus every logged transaction after it, applied in zxid order. A corrupt record
+    /// stops start-up with an error that names the file and offset: it is never skipped.
+    /// - Parameter applyLog: false for an ensemble member, whose logged txns are applied only once Zab knows them
+    ///   committed; they are returned in `logged` instead.
     func recover(applyLog: Bool = true) throws -> RecoveredServerState {
         var tree: DataTree
         let started = Date()
