@@ -258,9 +258,25 @@ public final class ServerShell: @unchecked Sendable {
     /// the core only emits a reply or an ACK once what it depends on is durable (or, for the synchronous epoch and
     /// truncation writes, earlier in this same list), so deferring can never send anything before its persist.
     /// A close is preceded by the packets queued for that connection.
+    ///
+    /// Log appends (`persist`) are the one exception to "in the order given": they are held back until the next
+    /// synchronous disk action or, at the latest, until the packets are out, because nothing sent depends on them
+    /// (see above), while a leader's proposals should be on their way to the followers before it spends a write
+    /// and a wake-up of the log thread on its own copy: Zab logs and broadcasts a proposal concurrently.
     func perform(_ actions: [CoreAction]) {
         var outbox = Outbox()
+        var appends: [GroupCommitWriter.Record] = []
+        func submitAppends() {
+            if !appends.isEmpty { storage.submit(appends) }
+            appends = []
+        }
         for action in actions {
+            // Disk steps that must find the appends emitted before them already submitted (exhaustive, so a new
+            // action has to choose).
+            switch action {
+            case .persist, .send, .close, .setReading, .quorumSend: break
+            case .snapshot, .rollLog, .truncateLog, .installSnapshot, .persistEpochs: submitAppends()
+            }
             switch action {
             case .send(let id, let bytes):
                 outbox.clients[id, default: []].append(bytes)
@@ -275,7 +291,7 @@ public final class ServerShell: @unchecked Sendable {
                     }
                 }
             case .persist(let records):
-                storage.submit(records)
+                appends += records
             case .snapshot(let zxid, let tree):
                 storage.snapshotInBackground(zxid: zxid, tree: tree)
             case .rollLog:
@@ -295,6 +311,7 @@ public final class ServerShell: @unchecked Sendable {
             for case let (conn?, packets) in targets { conn.send(packets) }
         }
         for (peer, messages) in outbox.peers { quorum?.send(peer, messages) }
+        submitAppends()
     }
 }
 

@@ -74,7 +74,7 @@ struct PosixFile {
 
     /// Writes all of `bytes` at `offset` without moving the file position.
     func pwriteAll(_ bytes: [UInt8], at offset: Int64) throws {
-        try faults?.check("write", path)
+        try faults?.check("pwrite", path)
         try bytes.withUnsafeBytes { raw in
             var done = 0
             while done < raw.count {

@@ -11,6 +11,7 @@ extension TxnLog {
             var report: [String] = []
             try failing {
                 try flushBuffer()
+                try trimRunway()
                 current?.file.close()
                 current = nil
                 unsynced = false

@@ -13,6 +13,8 @@ public struct TxnLogStats: Equatable, Sendable {
     public var logFileCount: Int = 0
     /// The zxid of the last record appended (0 for an empty log).
     public var lastZxid: Int64 = 0
+    /// Files whose zero-filled runway could not be extended (a full disk, say); they grow as written instead.
+    public var runwayFailures: Int = 0
 }
 
 /// The append-only transaction log: files `log.<hex zxid of first record>` in one directory.
@@ -32,8 +34,11 @@ public struct TxnLogStats: Equatable, Sendable {
 /// exceed `logFileBytesMax` or holds `logFileRecordsMax` records. A file is fsynced before the next one is created,
 /// so only the newest file can ever hold a torn tail.
 ///
-/// Files are not preallocated: each grows as it is written. Zero fill at the end of the newest file (what some
-/// file systems show for space that was allocated but never written before a crash) is treated as a torn tail.
+/// The file being appended to is zero-filled ahead of its data (`Options.runwayBytes`): an `fdatasync` that only
+/// overwrites blocks already written need not commit a file-size change to the file system's journal, and is
+/// markedly cheaper (ext4 here: 113 vs 187 µs alone, 229 vs 300 µs with three servers syncing at once). A file is
+/// cut back to its data when it is rolled or closed and when the log is truncated; after a crash the newest file
+/// ends in zero fill, which open treats as a torn tail, like the unwritten space some file systems show.
 ///
 /// Thread safety: every method may be called from any thread; calls are serialized by an internal lock, and `stats`
 /// has its own lock so monitoring never waits for an fsync.
@@ -45,14 +50,20 @@ public final class TxnLog: @unchecked Sendable {
         public var logFileRecordsMax: Int
         /// Appended bytes are collected up to this size before a `write` call.
         public var writeBufferBytes: Int
+        /// The current file is zero-filled ahead of its data to the next multiple of this many bytes; 0 turns
+        /// preallocation off. At most this much disk space is held beyond the data.
+        public var runwayBytes: Int
         var faults: FaultInjector?
 
-        public init(logFileBytesMax: Int64 = 64 << 20, logFileRecordsMax: Int = 100_000, writeBufferBytes: Int = 256 << 10) {
-            precondition(logFileBytesMax > 0 && logFileRecordsMax > 0 && writeBufferBytes > 0,
-                         "bad TxnLog options: \(logFileBytesMax) bytes, \(logFileRecordsMax) records, \(writeBufferBytes) buffer")
+        public init(logFileBytesMax: Int64 = 64 << 20, logFileRecordsMax: Int = 100_000, writeBufferBytes: Int = 256 << 10,
+                    runwayBytes: Int = 1 << 20) {
+            precondition(logFileBytesMax > 0 && logFileRecordsMax > 0 && writeBufferBytes > 0 && runwayBytes >= 0,
+                         "bad TxnLog options: \(logFileBytesMax) bytes, \(logFileRecordsMax) records, \(writeBufferBytes) buffer, "
+                         + "\(runwayBytes) runway")
             self.logFileBytesMax = logFileBytesMax
             self.logFileRecordsMax = logFileRecordsMax
             self.writeBufferBytes = writeBufferBytes
+            self.runwayBytes = runwayBytes
         }
     }
 
@@ -63,8 +74,13 @@ public final class TxnLog: @unchecked Sendable {
 
     struct Current {
         var file: PosixFile
+        /// The data's length, buffered bytes included.
         var bytes: Int64
         var records: Int
+        /// The file's length on disk: the written data plus the zero-filled runway after it.
+        var allocated: Int64 = 0
+        /// Zero-filling failed once (a full disk, say); this file is not preallocated any further.
+        var runwayFailed = false
     }
 
     public let directory: String
@@ -244,6 +260,42 @@ public final class TxnLog: @unchecked Sendable {
         let written = UInt64(buffer.count)
         buffer.removeAll(keepingCapacity: true)
         updateStats { $0.bytesWritten += written }
+        guard options.runwayBytes > 0, !current.runwayFailed, current.bytes >= current.allocated else { return }
+        do {
+            try extendRunway()
+        } catch {
+            // Preallocation only makes syncs cheaper: a disk too full for the runway still takes the data, so the
+            // log stays usable and this file grows as it is written. Zeros that did get written are cut off again.
+            try? current.file.truncate(to: current.bytes)
+            self.current!.allocated = current.bytes
+            self.current!.runwayFailed = true
+            updateStats { $0.runwayFailures += 1 }
+        }
+    }
+
+    private static let zeroChunk = [UInt8](repeating: 0, count: 64 << 10)
+
+    /// Zero-fills the current file from the end of its data to the next multiple of `runwayBytes`. The fill
+    /// reaches the disk with the next sync, which pays for the size change once per runway instead of every time.
+    private func extendRunway() throws {
+        guard let c = current else { return }
+        let runway = Int64(options.runwayBytes)
+        let end = (c.bytes / runway + 1) * runway
+        var offset = c.bytes
+        while offset < end {
+            let n = Int(min(Int64(Self.zeroChunk.count), end - offset))
+            try c.file.pwriteAll(n == Self.zeroChunk.count ? Self.zeroChunk : Array(Self.zeroChunk[0..<n]), at: offset)
+            offset += Int64(n)
+        }
+        current!.allocated = end
+    }
+
+    /// Cuts the current file back to its data (the runway after it goes). Not synced: the caller syncs, or a crash
+    /// leaves zero fill that open removes.
+    func trimRunway() throws {
+        guard let c = current, c.allocated > c.bytes else { return }
+        try c.file.truncate(to: c.bytes)
+        current!.allocated = c.bytes
     }
 
     /// Writes, syncs and closes the current file (and the directory if it changed), so every file but the newest
@@ -251,6 +303,7 @@ public final class TxnLog: @unchecked Sendable {
     private func rollCurrent() throws {
         guard let current else { return }
         try flushBuffer()
+        try trimRunway()
         try current.file.dataSync()
         if directoryDirty { try Directory.sync(directory, faults: options.faults) }
         current.file.close()

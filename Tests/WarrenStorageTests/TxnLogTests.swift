@@ -72,8 +72,10 @@ final class TxnLogTests: StorageTestCase {
         XCTAssertEqual(stats.lastZxid, 1000)
         XCTAssertEqual(stats.bytesWritten, UInt64(16 + 1000 * 120))
         XCTAssertEqual(stats.logFileCount, 1)
-        XCTAssertEqual(try FileManager.default.attributesOfItem(atPath: path("log.1"))[.size] as? Int, 16 + 1000 * 120)
+        // While open the file holds a zero-filled runway after the data (see TxnLogRunwayTests); closed, just the data.
+        XCTAssertEqual(try FileManager.default.attributesOfItem(atPath: path("log.1"))[.size] as? Int, 1 << 20)
         try log.close()
+        XCTAssertEqual(try FileManager.default.attributesOfItem(atPath: path("log.1"))[.size] as? Int, 16 + 1000 * 120)
         XCTAssertEqual(try TxnLog.open(directory: logDir).readRecords(after: 0), group)
     }
 

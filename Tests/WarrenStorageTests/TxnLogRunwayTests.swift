@@ -1,0 +1,98 @@
+import Foundation
+import XCTest
+@testable import WarrenStorage
+
+/// The zero-filled runway ahead of the current file's data: present while appending, never read as data, cut off
+/// by roll, close and truncate, and removed as a torn tail when a crash leaves it behind.
+final class TxnLogRunwayTests: StorageTestCase {
+    private let runway = 4096
+    private var options: TxnLog.Options { TxnLog.Options(runwayBytes: runway) }
+
+    private func size(_ name: String) throws -> Int {
+        try FileManager.default.attributesOfItem(atPath: path(name))[.size] as! Int
+    }
+
+    func testRunwayGrowsInStepsAheadOfTheData() throws {
+        let log = try TxnLog.open(directory: logDir, options: options)
+        try log.append(records(1...10))  // 16 + 10 × 60 bytes
+        try log.sync()
+        XCTAssertEqual(try size("log.1"), runway)
+        let data = try fileBytes(path("log.1"))
+        XCTAssertTrue(data[(16 + 600)...].allSatisfy { $0 == 0 }, "zeros after the data")
+        try log.append(records(11...100))  // 16 + 100 × 60 = 6016 bytes: past the first step
+        try log.sync()
+        XCTAssertEqual(try size("log.1"), 2 * runway)
+        XCTAssertEqual(try log.readRecords(after: 0), records(1...100), "readers stop at the data's end")
+        try log.close()
+        XCTAssertEqual(try size("log.1"), 16 + 100 * 60)
+    }
+
+    func testRollTrimsTheFileBeforeTheNextStarts() throws {
+        let log = try TxnLog.open(directory: logDir, options: options)
+        try log.append(records(1...3))
+        try log.roll()
+        try log.append(records(4...5))
+        try log.sync()
+        XCTAssertEqual(try size("log.1"), 16 + 3 * 60)
+        XCTAssertEqual(try size("log.4"), runway)
+        XCTAssertEqual(try log.readRecords(after: 0), records(1...5))
+    }
+
+    func testTruncateCutsTheRunwayAndTheRecordsAfter() throws {
+        let log = try TxnLog.open(directory: logDir, options: options)
+        try log.append(records(1...8))
+        try log.sync()
+        let report = try log.truncate(after: 5)
+        XCTAssertEqual(report.count, 1, "\(report)")
+        XCTAssertEqual(try size("log.1"), 16 + 5 * 60)
+        XCTAssertEqual(log.lastZxid, 5)
+        try log.append(records(6...6))
+        try log.sync()
+        XCTAssertEqual(try log.readRecords(after: 0), records(1...6))
+    }
+
+    /// A crash (the log is dropped without close) leaves the runway on disk; open removes it and keeps every record.
+    func testCrashLeavesZeroFillThatOpenRemoves() throws {
+        do {
+            let log = try TxnLog.open(directory: logDir, options: options)
+            try log.append(records(1...7))
+            try log.sync()
+        }
+        XCTAssertEqual(try size("log.1"), runway)
+        let reopened = try TxnLog.open(directory: logDir, options: options)
+        XCTAssertEqual(reopened.recoveryReport.count, 1)
+        XCTAssertTrue(reopened.recoveryReport.first?.contains("zero bytes at the end") == true, "\(reopened.recoveryReport)")
+        XCTAssertEqual(try size("log.1"), 16 + 7 * 60)
+        XCTAssertEqual(try reopened.readRecords(after: 0), records(1...7))
+    }
+
+    func testZeroRunwayTurnsPreallocationOff() throws {
+        let log = try TxnLog.open(directory: logDir, options: TxnLog.Options(runwayBytes: 0))
+        try log.append(records(1...3))
+        try log.sync()
+        XCTAssertEqual(try size("log.1"), 16 + 3 * 60)
+    }
+
+    /// A disk too full for the runway still takes the data: the log stays usable and the file grows as written.
+    func testRunwayFailureKeepsTheLogUsable() throws {
+        var options = self.options
+        let faults = FaultInjector()
+        options.faults = faults
+        let log = try TxnLog.open(directory: logDir, options: options)
+        faults.fail("pwrite", errno: ENOSPC)
+        try log.append(records(1...3))
+        try log.sync()
+        XCTAssertEqual(try size("log.1"), 16 + 3 * 60, "no runway, nothing left behind")
+        XCTAssertEqual(log.stats.runwayFailures, 1)
+        faults.clear()
+        try log.append(records(4...100))
+        try log.sync()
+        XCTAssertEqual(log.stats.runwayFailures, 1, "not retried for this file")
+        XCTAssertEqual(try size("log.1"), 16 + 100 * 60)
+        try log.roll()
+        try log.append(records(101...101))
+        try log.sync()
+        XCTAssertEqual(try size("log.65"), runway, "the next file has a runway again")
+        XCTAssertEqual(try log.readRecords(after: 0), records(1...101))
+    }
+}
