@@ -210,9 +210,17 @@ extension ServerCore {
         }
         if txnsSinceSnapshot >= snapshotThreshold {
             txnsSinceSnapshot = 0
+            snapshotThreshold = drawSnapshotThreshold()
             actions.append(.snapshot(tree.lastProcessedZxid, tree.committedCopy()))
         }
         return actions
+    }
+
+    /// A snapshot point in [snapCount/2, snapCount], drawn after every snapshot as ZooKeeper does, so the members
+    /// of an ensemble (each with its own seed) do not snapshot together, not even after a shared start.
+    func drawSnapshotThreshold() -> Int {
+        let half = config.snapCount / 2
+        return max(1, half + Int.random(in: 0...max(1, half), using: &snapshotRandom))
     }
 
     /// Applied transactions before a snapshot at which the log is rolled: more than can be appended but not yet

@@ -131,7 +131,10 @@ final class ServerCore {
     var writesDisabledReason: String?
     let startedMs: Int64
     var txnsSinceSnapshot = 0
-    var snapshotThreshold: Int
+    /// Applied txns after which the next snapshot is taken: drawn anew after every snapshot (`drawSnapshotThreshold`).
+    var snapshotThreshold = 0
+    /// Seeded (from the shell's seed), so a test or a simulation replays the same snapshot points.
+    var snapshotRandom: SessionTracker.SplitMix64
     var lastContainerCheckMs: Int64 = 0
     var stats = ServerStats()
     /// Sessions whose closeSession transaction is in the pipeline, so expiry does not issue a second one.
@@ -166,8 +169,8 @@ final class ServerCore {
         durableZxid = tree.lastProcessedZxid
         txnsSinceSnapshot = recovered.recordsSinceSnapshot
         startedMs = nowMs
-        // ZooKeeper randomizes the snapshot point within [snapCount/2, snapCount] so servers do not snapshot together.
-        snapshotThreshold = max(1, config.snapCount / 2 + Int.random(in: 0...max(1, config.snapCount / 2)))
+        snapshotRandom = SessionTracker.SplitMix64(seed: seed ^ 0x736E_6170_7368_6F74)
+        snapshotThreshold = drawSnapshotThreshold()
         if let durable {
             ensemble = EnsembleState(zab: ZabNode(id: config.myid, config: Self.zabConfig(config), durable: durable, seed: seed))
         }

@@ -1,3 +1,4 @@
+import Logging
 import WarrenJute
 import WarrenTree
 import XCTest
@@ -200,31 +201,48 @@ final class SnapshotRollTests: XCTestCase {
         let d = try CoreDriver(config: CoreDriver.config { $0.snapCount = 200 })
         let (a, _) = try d.connectNewSession()
         var events: [Event] = []
-        for i in 0..<700 {
+        for i in 0..<900 {
             _ = d.send(a, xid: Int32(i + 1), .create("/n\(i)"))
             events += d.durableAll()
         }
-        let threshold = d.core.snapshotThreshold
-        let lead = ServerCore.snapshotRollLead(threshold)
-        XCTAssertEqual(lead, threshold / 4)
-        // Count applied txns (replies) between each roll and the snapshot after it.
+        // Count applied txns (replies) from each roll to the snapshot after it, and between snapshots.
         var sinceRoll: Int?
-        var snapshots = 0
+        var sinceSnapshot = 0
+        var intervals: [Int] = []
         for e in events {
             switch e {
             case .rollLog:
                 XCTAssertNil(sinceRoll, "two rolls without a snapshot between them")
                 sinceRoll = 0
             case .snapshot:
-                XCTAssertEqual(sinceRoll, lead, "the roll came \(lead) txns before the snapshot")
+                // The first interval also holds the session's createSession, which is not a reply here.
+                let interval = intervals.isEmpty ? sinceSnapshot + 1 : sinceSnapshot
+                XCTAssertEqual(sinceRoll, ServerCore.snapshotRollLead(interval), "roll \(sinceRoll ?? -1) txns before a snapshot after \(interval)")
                 sinceRoll = nil
-                snapshots += 1
+                intervals.append(interval)
+                sinceSnapshot = 0
             case .reply:
                 if sinceRoll != nil { sinceRoll! += 1 }
+                sinceSnapshot += 1
             default:
                 break
             }
         }
-        XCTAssertGreaterThanOrEqual(snapshots, 3)
+        XCTAssertGreaterThanOrEqual(intervals.count, 4)
+        XCTAssertTrue(intervals.allSatisfy { (100...200).contains($0) }, "snapshot points within [snapCount/2, snapCount]: \(intervals)")
+        XCTAssertGreaterThan(Set(intervals).count, 1, "a new point is drawn after every snapshot: \(intervals)")
+    }
+
+    /// The snapshot points come from the seeded generator: the same seed, the same points.
+    func testSnapshotPointsFollowTheSeed() throws {
+        func points(seed: UInt64) throws -> [Int] {
+            let core = try ServerCore(
+                config: CoreDriver.config { $0.snapCount = 1000 },
+                recovered: RecoveredServerState(tree: DataTree(config: TreeConfig()), sessionSecret: 42), nowMs: 0,
+                logger: Logger(label: "warren-test") { _ in SwiftLogNoOpLogHandler() }, seed: seed)
+            return (0..<5).map { _ in core.drawSnapshotThreshold() }
+        }
+        XCTAssertEqual(try points(seed: 7), try points(seed: 7))
+        XCTAssertNotEqual(try points(seed: 7), try points(seed: 8))
     }
 }
