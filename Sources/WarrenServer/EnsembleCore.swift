@@ -292,8 +292,7 @@ extension ServerCore {
     private func installLeaderSnapshot(lastZxid: Zxid, state: [UInt8], nowMs: Int64) -> [CoreAction] {
         let restored: DataTree
         do {
-            restored = try DataTree.restore(from: state, config: TreeConfig(
-                extendedTypesEnabled: config.extendedTypesEnabled, superDigest: config.superDigest))
+            restored = try DataTree.restore(from: state, config: config.treeConfig)
         } catch {
             // The leader's state cannot be read: continuing would diverge; stopping keeps the replica safe.
             fatalError("cannot restore the snapshot sent by the leader at \(lastZxid): \(error)")

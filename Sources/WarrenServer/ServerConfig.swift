@@ -1,4 +1,5 @@
 import Foundation
+import WarrenTree
 
 /// A fault in the configuration file: what is wrong and where, so an operator can fix it without reading code.
 public struct ConfigError: Error, CustomStringConvertible {
@@ -64,6 +65,22 @@ public struct ServerConfig: Sendable {
     public var effectiveMinSessionTimeoutMs: Int { minSessionTimeoutMs > 0 ? minSessionTimeoutMs : 2 * tickTimeMs }
     public var effectiveMaxSessionTimeoutMs: Int { maxSessionTimeoutMs > 0 ? maxSessionTimeoutMs : 20 * tickTimeMs }
     public var isStandalone: Bool { peers.count <= 1 }
+
+    /// The tree's settings from this config and the machine: restore passes sized to a quarter of the last-level
+    /// cache (the other servers and processes on the machine share it), at least 1 MiB.
+    public var treeConfig: TreeConfig {
+        TreeConfig(extendedTypesEnabled: extendedTypesEnabled, superDigest: superDigest,
+                   restoreIndexSliceBytes: max(1 << 20, Self.lastLevelCacheBytes / 4))
+    }
+
+    /// The largest cache level the C library reports (0 when it reports none).
+    static let lastLevelCacheBytes: Int = {
+        for level in [_SC_LEVEL4_CACHE_SIZE, _SC_LEVEL3_CACHE_SIZE, _SC_LEVEL2_CACHE_SIZE] {
+            let n = sysconf(Int32(level))
+            if n > 0 { return n }
+        }
+        return 0
+    }()
 
     public static let allFourLetterWords: Set<String> = [
         "ruok", "srvr", "stat", "mntr", "conf", "cons", "crst", "dump", "wchs", "wchc", "wchp", "envi", "isro", "srst",

@@ -77,9 +77,6 @@ final class ServerStorage: @unchecked Sendable {
         }
     }
 
-    var treeConfig: TreeConfig {
-        TreeConfig(extendedTypesEnabled: config.extendedTypesEnabled, superDigest: config.superDigest)
-    }
 
     /// The txn a log record holds, in the payload encoding its file's version says: version 1 files (older builds)
     /// hold ZooKeeper's Jute txn layout with the zxid inside, which must match the record's; later ones the compact
@@ -106,13 +103,13 @@ final class ServerStorage: @unchecked Sendable {
         lastSnapshotZxid.withLockedValue { $0 = state.snapshot?.zxid ?? 0 }
         for line in state.report { logger.info("recovery: \(line)") }
         if let snapshot = state.snapshot {
-            tree = try DataTree.restore(from: snapshot.payload, config: treeConfig)
+            tree = try DataTree.restore(from: snapshot.payload, config: config.treeConfig)
             logger.info("loaded snapshot", metadata: [
                 "zxid": "0x\(String(snapshot.zxid, radix: 16))", "readMs": "\(Int(loadedAt.timeIntervalSince(started) * 1000))",
                 "restoreMs": "\(Int(Date().timeIntervalSince(loadedAt) * 1000))",
             ])
         } else {
-            tree = DataTree(config: treeConfig)
+            tree = DataTree(config: config.treeConfig)
         }
         var replayed = 0
         var logged: [LogRecord] = []

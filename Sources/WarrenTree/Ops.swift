@@ -9,10 +9,14 @@ public struct TreeConfig: Sendable, Equatable {
     /// ZooKeeper's `zookeeper.DigestAuthenticationProvider.superDigest` ("super:<base64 sha1>"): a session that
     /// authenticates with matching digest credentials becomes super user. Used by `digestAuthIds`.
     public var superDigest: String?
+    /// How much of the path index one pass of a restore fills (`PathIndex.insertAll`): a part that stays in the
+    /// cache while the pass probes it at random. The server sets it from the machine's last-level cache.
+    public var restoreIndexSliceBytes: Int
 
-    public init(extendedTypesEnabled: Bool = false, superDigest: String? = nil) {
+    public init(extendedTypesEnabled: Bool = false, superDigest: String? = nil, restoreIndexSliceBytes: Int = 1 << 20) {
         self.extendedTypesEnabled = extendedTypesEnabled
         self.superDigest = superDigest
+        self.restoreIndexSliceBytes = restoreIndexSliceBytes
     }
 }
 

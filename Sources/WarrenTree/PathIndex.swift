@@ -77,11 +77,13 @@ struct PathIndex {
     }
 
     /// Adds the paths with `tags` (not present yet) at slots `firstSlot`, `firstSlot + 1`, ... (restore). Inserts in
-    /// passes over slices of the table, each taking only the entries whose home bucket is in its slice, so probes
-    /// stay in a cache-sized part of the table instead of missing the cache on every entry; needs no buffer.
-    mutating func insertAll(tags: [UInt32], firstSlot: Int32) {
+    /// passes over slices of `sliceBytes` of the table, each taking only the entries whose home bucket is in its
+    /// slice, so probes stay in a cached part of the table instead of missing the cache on every entry; needs no
+    /// buffer. Every pass reads all the tags, so slices as large as the cache allows pay: 1M nodes (a 10.7 MB
+    /// table) restored in 309–315 ms in one pass vs 340–354 ms in ten 1 MiB passes, on a VM with a 260 MB L3.
+    mutating func insertAll(tags: [UInt32], firstSlot: Int32, sliceBytes: Int = 1 << 20) {
         reserve(count + tags.count)
-        let sliceBuckets = 1 << 17  // 1 MiB of table per pass
+        let sliceBuckets = max(1, sliceBytes / MemoryLayout<UInt64>.size)
         let passes = max(1, table.count / sliceBuckets)
         let sliceLength = (table.count + passes - 1) / passes
         for pass in 0..<passes {

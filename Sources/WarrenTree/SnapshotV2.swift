@@ -179,7 +179,7 @@ struct SnapshotV2Loader {
         if let short = chain.first(where: { $0.remaining > 0 }) {
             throw SnapshotError.inconsistent("\(tree.path(short.slot)) is missing \(short.remaining) children")
         }
-        tree.index.insertAll(tags: indexTags, firstSlot: 1)
+        tree.index.insertAll(tags: indexTags, firstSlot: 1, sliceBytes: tree.config.restoreIndexSliceBytes)
         indexTags = []
     }
 

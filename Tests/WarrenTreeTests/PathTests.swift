@@ -111,19 +111,22 @@ final class PathIndexTests: XCTestCase {
         }
     }
 
-    /// Bulk insertion (restore) in several passes over the table finds every entry, like one-by-one insertion.
+    /// Bulk insertion (restore) finds every entry, like one-by-one insertion, whatever the slice per pass: 48
+    /// slices of 64 KiB, three of 1 MiB, or the whole table in one pass.
     func testInsertAllMatchesSingleInserts() {
         var rng = SeededGenerator(state: 7)
         let tags = (0..<300_000).map { _ in UInt32.random(in: 0...UInt32.max, using: &rng) }
-        var bulk = PathIndex()
-        bulk.insert(tag: 12345, slot: 0)
-        bulk.insertAll(tags: tags, firstSlot: 1)
-        XCTAssertEqual(bulk.count, tags.count + 1)
-        XCTAssertEqual(bulk.find(tag: 12345) { $0 == 0 }, 0)
-        for (n, tag) in tags.enumerated() {
-            let slot = Int32(n + 1)
-            XCTAssertEqual(bulk.find(tag: UInt64(tag)) { $0 == slot }, slot)
+        for sliceBytes in [64 << 10, 1 << 20, 1 << 30] {
+            var bulk = PathIndex()
+            bulk.insert(tag: 12345, slot: 0)
+            bulk.insertAll(tags: tags, firstSlot: 1, sliceBytes: sliceBytes)
+            XCTAssertEqual(bulk.count, tags.count + 1)
+            XCTAssertEqual(bulk.find(tag: 12345) { $0 == 0 }, 0)
+            for (n, tag) in tags.enumerated() {
+                let slot = Int32(n + 1)
+                XCTAssertEqual(bulk.find(tag: UInt64(tag)) { $0 == slot }, slot, "slice \(sliceBytes) B")
+            }
+            XCTAssertEqual(Set(bulk.slots).count, tags.count + 1)
         }
-        XCTAssertEqual(Set(bulk.slots).count, tags.count + 1)
     }
 }
