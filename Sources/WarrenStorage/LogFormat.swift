@@ -130,6 +130,10 @@ public enum LogFormat {
                 let payload = offset + recordHeaderBytes..<offset + recordHeaderBytes + length
                 let headerPart = CRC32.checksum(UnsafeRawBufferPointer(rebasing: raw[offset..<offset + 12]))
                 guard CRC32.update(headerPart, UnsafeRawBufferPointer(rebasing: raw[payload])) == crc else {
+                    if endsInUnwrittenSectors(raw, record: offset..<payload.upperBound) {
+                        return try torn(offset, zxid, "record 0x\(String(zxid, radix: 16)) partly written "
+                            + "(its last sectors are still the preallocated zeros)")
+                    }
                     throw StorageError.corruptRecord(file: file, offset: Int64(offset), zxid: zxid)
                 }
                 if let previous {
@@ -146,6 +150,19 @@ public enum LogFormat {
             }
             return Scan(records: records, tail: .clean, validEnd: n, fileVersion: fileVersion)
         }
+    }
+
+    /// The disk's unit of atomic writes: a crash persists whole sectors or none.
+    static let sectorBytes = 512
+
+    /// True when the record's bytes from some sector boundary inside it on, and everything after it, are zero: the
+    /// shape a crash leaves when the first sectors of the last record reached a preallocated (zero-filled) file and
+    /// the rest did not. A flipped bit leaves no such zero run, so it stays `corruptRecord`.
+    private static func endsInUnwrittenSectors(_ raw: UnsafeRawBufferPointer, record: Range<Int>) -> Bool {
+        var lastNonZero = raw.count - 1
+        while lastNonZero >= record.lowerBound && raw[lastNonZero] == 0 { lastNonZero -= 1 }
+        let firstZeroSector = (lastNonZero + 1 + sectorBytes - 1) / sectorBytes * sectorBytes
+        return lastNonZero < record.upperBound && firstZeroSector < record.upperBound
     }
 
     /// Returns the file's format version.

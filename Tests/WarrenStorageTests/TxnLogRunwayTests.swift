@@ -95,4 +95,42 @@ final class TxnLogRunwayTests: StorageTestCase {
         XCTAssertEqual(try size("log.65"), runway, "the next file has a runway again")
         XCTAssertEqual(try log.readRecords(after: 0), records(1...101))
     }
+
+    /// A crash can persist the first sectors of the last record into the runway and not the rest: the record's tail
+    /// is still zeros, so its checksum fails. That is a torn tail, cut off like any other.
+    func testLastRecordWhoseLastSectorsNeverArrivedIsATornTail() throws {
+        let dataEnd: Int
+        do {
+            let log = try TxnLog.open(directory: logDir, options: options)
+            try log.append(records(1...7))
+            try log.sync()
+            dataEnd = 16 + 7 * 60
+        }
+        var eighth: [UInt8] = []
+        LogFormat.append(LogRecord(zxid: 8, payload: payload(8, count: 1500)), to: &eighth)
+        var bytes = try fileBytes(path("log.1"))
+        let sectorEnd = (dataEnd / 512 + 2) * 512  // inside the new record: its later sectors stay zero
+        bytes.replaceSubrange(dataEnd..<sectorEnd, with: eighth[0..<(sectorEnd - dataEnd)])
+        try writeBytes(bytes, to: path("log.1"))
+
+        let reopened = try TxnLog.open(directory: logDir, options: options)
+        XCTAssertTrue(reopened.recoveryReport.first?.contains("partly written") == true, "\(reopened.recoveryReport)")
+        XCTAssertEqual(try size("log.1"), dataEnd)
+        XCTAssertEqual(try reopened.readRecords(after: 0), records(1...7))
+    }
+
+    /// A flipped bit in the last record leaves no zero run inside it: still corrupt, never cut off.
+    func testFlippedBitInLastRecordBeforeTheRunwayIsCorrupt() throws {
+        do {
+            let log = try TxnLog.open(directory: logDir, options: options)
+            try log.append(records(1...7))
+            try log.sync()
+        }
+        var bytes = try fileBytes(path("log.1"))
+        bytes[16 + 6 * 60 + 30] ^= 0x04  // payload of record 7, the last one
+        try writeBytes(bytes, to: path("log.1"))
+        assertStorageError(try TxnLog.open(directory: logDir, options: options)) {
+            $0 == .corruptRecord(file: self.path("log.1"), offset: 16 + 6 * 60, zxid: 7)
+        }
+    }
 }
