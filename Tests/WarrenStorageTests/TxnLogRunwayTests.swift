@@ -8,6 +8,13 @@ final class TxnLogRunwayTests: StorageTestCase {
     private let runway = 4096
     private var options: TxnLog.Options { TxnLog.Options(runwayBytes: runway) }
 
+    /// Appends and syncs `zxids`, then drops the log without closing it, as a crash would: the runway stays.
+    private func crashAfterSyncingRecords(_ zxids: ClosedRange<Int64>) throws {
+        let log = try TxnLog.open(directory: logDir, options: options)
+        try log.append(records(zxids))
+        try log.sync()
+    }
+
     private func size(_ name: String) throws -> Int {
         try FileManager.default.attributesOfItem(atPath: path(name))[.size] as! Int
     }
@@ -53,11 +60,7 @@ final class TxnLogRunwayTests: StorageTestCase {
 
     /// A crash (the log is dropped without close) leaves the runway on disk; open removes it and keeps every record.
     func testCrashLeavesZeroFillThatOpenRemoves() throws {
-        do {
-            let log = try TxnLog.open(directory: logDir, options: options)
-            try log.append(records(1...7))
-            try log.sync()
-        }
+        try crashAfterSyncingRecords(1...7)
         XCTAssertEqual(try size("log.1"), runway)
         let reopened = try TxnLog.open(directory: logDir, options: options)
         XCTAssertEqual(reopened.recoveryReport.count, 1)
@@ -99,13 +102,8 @@ final class TxnLogRunwayTests: StorageTestCase {
     /// A crash can persist the first sectors of the last record into the runway and not the rest: the record's tail
     /// is still zeros, so its checksum fails. That is a torn tail, cut off like any other.
     func testLastRecordWhoseLastSectorsNeverArrivedIsATornTail() throws {
-        let dataEnd: Int
-        do {
-            let log = try TxnLog.open(directory: logDir, options: options)
-            try log.append(records(1...7))
-            try log.sync()
-            dataEnd = 16 + 7 * 60
-        }
+        try crashAfterSyncingRecords(1...7)
+        let dataEnd = 16 + 7 * 60
         var eighth: [UInt8] = []
         LogFormat.append(LogRecord(zxid: 8, payload: payload(8, count: 1500)), to: &eighth)
         var bytes = try fileBytes(path("log.1"))
@@ -121,11 +119,7 @@ final class TxnLogRunwayTests: StorageTestCase {
 
     /// A flipped bit in the last record leaves no zero run inside it: still corrupt, never cut off.
     func testFlippedBitInLastRecordBeforeTheRunwayIsCorrupt() throws {
-        do {
-            let log = try TxnLog.open(directory: logDir, options: options)
-            try log.append(records(1...7))
-            try log.sync()
-        }
+        try crashAfterSyncingRecords(1...7)
         var bytes = try fileBytes(path("log.1"))
         bytes[16 + 6 * 60 + 30] ^= 0x04  // payload of record 7, the last one
         try writeBytes(bytes, to: path("log.1"))
