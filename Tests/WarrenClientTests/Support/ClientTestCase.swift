@@ -55,14 +55,16 @@ class ClientTestCase: XCTestCase {
 
     /// A connected client to the shared server (plus `suffix`, e.g. a chroot), closed at the end of the test.
     func connect(
-        _ suffix: String = "", sessionTimeoutMs: Int32 = 10_000, connectString: String? = nil
+        _ suffix: String = "", sessionTimeoutMs: Int32 = 10_000, connectString: String? = nil,
+        connectAttemptTimeoutMs: Int64? = nil
     ) async throws -> ZooKeeperClient {
         let target = try connectString ?? server.connectString
         var logger = Logger(label: "test.client")
         // WARREN_CLIENT_TEST_LOG=debug shows the client's connection chatter.
         logger.logLevel = ProcessInfo.processInfo.environment["WARREN_CLIENT_TEST_LOG"]
             .flatMap(Logger.Level.init(rawValue:)) ?? .warning
-        let config = ZooKeeperClient.Configuration(sessionTimeoutMs: sessionTimeoutMs, logger: logger)
+        let config = ZooKeeperClient.Configuration(
+            sessionTimeoutMs: sessionTimeoutMs, connectAttemptTimeoutMs: connectAttemptTimeoutMs, logger: logger)
         let client = try await ZooKeeperClient.connect(target + suffix, configuration: config)
         clients.append(client)
         return client
