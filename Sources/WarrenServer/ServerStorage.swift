@@ -77,7 +77,6 @@ final class ServerStorage: @unchecked Sendable {
         }
     }
 
-
     /// The txn a log record holds, in the payload encoding its file's version says: version 1 files (older builds)
     /// hold ZooKeeper's Jute txn layout with the zxid inside, which must match the record's; later ones the compact
     /// encoding (`Txn.compactBytes()`), which takes the record's zxid.
