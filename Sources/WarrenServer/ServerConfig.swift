@@ -55,6 +55,9 @@ public struct ServerConfig: Sendable {
     /// Socket event loops (`warren.ioThreads`); nil = `ServerShell.defaultIoThreads`. 0 runs socket I/O on the core's own thread:
     /// no cross-thread hop per request (lowest latency, one core per server), at the cost of I/O parallelism.
     public var ioThreads: Int?
+    /// `warren.spinWaitUs`: how long the server keeps its CPU awake after outside work before letting it idle
+    /// (`SpinWaiter`); 0 turns it off. nil = `ServerShell.defaultSpinWaitUs`.
+    public var spinWaitUs: Int?
     public var peers: [PeerConfig] = []
     public var myid: Int64 = 0
     public var extra: [(String, String)] = []
@@ -124,6 +127,12 @@ public struct ServerConfig: Sendable {
                     throw ConfigError("\(path ?? "zoo.cfg"):\(n + 1): warren.ioThreads must be 0...64, got \(threads)")
                 }
                 c.ioThreads = threads
+            case "warren.spinWaitUs":
+                let us = try int()
+                guard (0...100_000).contains(us) else {
+                    throw ConfigError("\(path ?? "zoo.cfg"):\(n + 1): warren.spinWaitUs must be 0...100000, got \(us)")
+                }
+                c.spinWaitUs = us
             case "autopurge.snapRetainCount": c.autopurgeSnapRetainCount = max(3, try int())
             case "autopurge.purgeInterval":
                 c.autopurgePurgeIntervalHours = try int()

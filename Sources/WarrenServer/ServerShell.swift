@@ -1,3 +1,4 @@
+import Atomics
 import DequeModule
 import Foundation
 import Logging
@@ -34,6 +35,11 @@ public final class ServerShell: @unchecked Sendable {
     private let shutdownLock = NSLock()
     private var didShutdown = false
     private var draining = false
+    /// Keeps the CPU awake briefly after outside work; nil when `warren.spinWaitUs` is 0.
+    let spinWaiter: SpinWaiter?
+    private let tickPackets = ManagedAtomic<Int>(0)
+    private let tickCountScheduled = ManagedAtomic<Bool>(false)
+    private let spinTickLock = NIOLock()
     /// Bound on bytes queued to one client before it is treated as not reading.
     public var outboundBytesMax = 16 << 20
 
@@ -52,7 +58,12 @@ public final class ServerShell: @unchecked Sendable {
             coreGroup = core
             coreLoop = core.next()
         }
+        let spinUs = config.spinWaitUs ?? Self.defaultSpinWaitUs
+        spinWaiter = spinUs > 0 ? SpinWaiter(windowUs: spinUs) : nil
     }
+
+    /// The spin window when zoo.cfg does not say (see `SpinWaiter` for what it buys and costs).
+    static let defaultSpinWaitUs = 200
 
     /// Socket loops when zoo.cfg does not say. On two cores or fewer the core thread does the socket I/O itself:
     /// separate I/O threads cannot run beside the core and the log writer there, they only add a wakeup per hop
@@ -78,6 +89,7 @@ public final class ServerShell: @unchecked Sendable {
                            durable: durable, seed: UInt64.random(in: 0...UInt64.max))
         }.wait()
         self.core = core
+        spinWaiter?.start()
         storage.startWriter(
             onDurable: { [weak self] zxid in
                 guard let self else { return }
@@ -178,6 +190,7 @@ public final class ServerShell: @unchecked Sendable {
         storage?.stop(finalSnapshot: finalSnapshot)
         try? ioGroup.syncShutdownGracefully()
         try? coreGroup?.syncShutdownGracefully()
+        spinWaiter?.stop()
     }
 
     static func nowMs() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
@@ -210,11 +223,25 @@ public final class ServerShell: @unchecked Sendable {
 
     /// The packets one socket read produced, in arrival order, handled in one hop to the core loop.
     func packets(_ batch: [[UInt8]], on conn: ClientConnection) {
+        if spinWaiter != nil { countForSpin(batch.count, on: conn.channel.eventLoop) }
         onCoreLoop {
             let nowMs = Self.nowMs()
             var actions: [CoreAction] = []
             for bytes in batch { actions += self.core.onPacket(conn.id, bytes, nowMs: nowMs) }
             self.perform(actions)
+        }
+    }
+
+    /// Adds a socket read's packets to the current event-loop tick's count; the tick's first read schedules a task,
+    /// which runs after the tick's I/O, to hand the count to the spinner. With several I/O loops the count mixes
+    /// their ticks, which only makes the spinner more reluctant.
+    private func countForSpin(_ count: Int, on loop: EventLoop) {
+        tickPackets.wrappingIncrement(by: count, ordering: .relaxed)
+        if tickCountScheduled.exchange(true, ordering: .acquiringAndReleasing) { return }
+        loop.execute {
+            self.tickCountScheduled.store(false, ordering: .releasing)
+            let n = self.tickPackets.exchange(0, ordering: .relaxed)
+            self.spinTickLock.withLock { self.spinWaiter?.onTick(packets: n) }
         }
     }
 
