@@ -56,7 +56,9 @@ let package = Package(
         .testTarget(name: "WarrenZabTests", dependencies: ["WarrenZab", "WarrenTree", "WarrenJute"]),
         .testTarget(name: "WarrenStorageTests", dependencies: ["WarrenStorage"]),
         .testTarget(name: "WarrenBenchTests", dependencies: ["WarrenBench"]),
-        .testTarget(name: "WarrenServerTests", dependencies: ["WarrenServer", "WarrenJute", "WarrenTree", "WarrenZab"]),
+        .testTarget(name: "WarrenServerTests", dependencies: [
+            "WarrenServer", "WarrenJute", "WarrenTree", "WarrenZab", .product(name: "Atomics", package: "swift-atomics"),
+        ]),
         .testTarget(name: "WarrenClientTests", dependencies: [
             "WarrenClient", "WarrenJute",
             .product(name: "NIOCore", package: "swift-nio"),

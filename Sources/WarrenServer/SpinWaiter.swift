@@ -43,7 +43,6 @@ final class SpinWaiter: @unchecked Sendable {
 
     func start() {
         let t = Thread { [self] in run() }
-        t.name = "warren-spin"
         t.stackSize = 64 << 10
         thread = t
         t.start()
@@ -58,9 +57,13 @@ final class SpinWaiter: @unchecked Sendable {
     /// or many clients), the CPUs are busy anyway, and a spinner only takes CPU from the real work (measured on the
     /// 2-vCPU VM, 3-server ensemble: always spinning cost 90 %-read throughput at 16 × 32 about 30 %). So it pokes
     /// only while ticks average at most 1.5 packets. Calls must not overlap (`ServerShell` holds a lock).
-    func onTick(packets count: Int) {
+    /// Returns whether it poked.
+    @discardableResult
+    func onTick(packets count: Int) -> Bool {
         tickAverage16 = tickAverage16 - tickAverage16 / 8 + count * 2
-        if tickAverage16 <= Self.tickAverage16Max { poke() }
+        guard tickAverage16 <= Self.tickAverage16Max else { return false }
+        poke()
+        return true
     }
 
     /// Records activity now; wakes the spinner if it parked. Cheap on the hot path: one store and one load unless
@@ -86,7 +89,17 @@ final class SpinWaiter: @unchecked Sendable {
         Self.nowNs() &- lastActivityNs.load(ordering: .sequentiallyConsistent) < windowNs
     }
 
+    /// Whether the last activity is younger than the window (tests).
+    var isWithinWindow: Bool { recentlyActive() }
+    /// Whether the spinner is parked waiting for a poke (tests).
+    var isParked: Bool { parked.load(ordering: .sequentiallyConsistent) }
+    /// Set when the spinner thread has returned after `stop` (tests).
+    let exited = ManagedAtomic<Bool>(false)
+
     private func run() {
+        // The name shows in /proc/<pid>/task/*/comm and top -H, where operators see what the CPU is spent on.
+        Thread.current.name = "warren-spin"
+        defer { exited.store(true, ordering: .sequentiallyConsistent) }
         var backoffMs = 0
         while !stopped.load(ordering: .relaxed) {
             if recentlyActive() {

@@ -37,6 +37,17 @@ final class ServerConfigTests: XCTestCase {
         }
     }
 
+    func testSpinWait() throws {
+        XCTAssertNil(try ServerConfig.parse("dataDir=/d\n").spinWaitUs, "default: ServerShell.defaultSpinWaitUs")
+        XCTAssertEqual(try ServerConfig.parse("warren.spinWaitUs=0\n").spinWaitUs, 0)
+        XCTAssertEqual(try ServerConfig.parse("warren.spinWaitUs=500\n").spinWaitUs, 500)
+        for bad in ["-1", "100001"] {
+            XCTAssertThrowsError(try ServerConfig.parse("warren.spinWaitUs=\(bad)\n")) { error in
+                XCTAssertTrue("\(error)".contains("warren.spinWaitUs must be 0...100000"), "\(error)")
+            }
+        }
+    }
+
     func testSessionTimeoutBoundsFollowTickTime() throws {
         let c = try ServerConfig.parse("tickTime=500\n")
         XCTAssertEqual(c.effectiveMinSessionTimeoutMs, 1000)

@@ -54,7 +54,8 @@ class Ensemble:
     """`size` Warren servers sharing one server list; start/kill/restart them by id (1-based).
 
     Odd-numbered servers run with `warren.ioThreads=0` (socket I/O on the core's thread), the others with the
-    default I/O loops, so every ensemble test covers both threading modes of the shell."""
+    default I/O loops, so every ensemble test covers both threading modes of the shell; server 3 runs without the
+    spin-wait thread (`warren.spinWaitUs=0`), the others with it."""
 
     def __init__(self, base: Path, size: int = 3):
         self.base = base
@@ -69,7 +70,8 @@ class Ensemble:
             (d / "zoo.cfg").write_text(
                 f"tickTime={TICK_MS}\ninitLimit=10\nsyncLimit=5\ndataDir={d / 'data'}\n"
                 f"clientPort={self.client_ports[i]}\nclientPortAddress=127.0.0.1\n"
-                f"4lw.commands.whitelist=*\n{servers}\n" + ("warren.ioThreads=0\n" if i % 2 else ""))
+                f"4lw.commands.whitelist=*\n{servers}\n" + ("warren.ioThreads=0\n" if i % 2 else "")
+                + ("warren.spinWaitUs=0\n" if i == 3 else ""))
 
     def start(self, i: int) -> None:
         d = self.base / f"s{i}"
