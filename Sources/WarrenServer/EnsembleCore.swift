@@ -22,6 +22,8 @@ final class EnsembleState {
     /// Zab actions emitted and not yet carried out, in emission order, and whether `runZab` is carrying them out.
     var pendingActions = Deque<ZabAction>()
     var runningActions = false
+    /// Handshakes waiting for this server to serve (`holdConnect`), in arrival order.
+    var heldConnects: [HeldConnect] = []
 
     init(zab: ZabNode) { self.zab = zab }
 
@@ -34,7 +36,8 @@ final class EnsembleState {
 /// leader (`ForwardedWrite`) and keeps a `.forwarded` marker in its pipeline, completed when the txn with the same
 /// session id and cxid is delivered. Every delivered txn is applied in zxid order on every server; the server that
 /// received the request answers it. Losing the leader (or leadership) closes every client connection, as ZooKeeper
-/// does: clients reconnect, and requests in flight end as connection loss.
+/// does: clients reconnect, and requests in flight end as connection loss. Their new handshakes wait for the
+/// election (`holdConnect`) instead of being refused.
 extension ServerCore {
     /// Zab runs on a finer clock than tickTime so that an election (resends, the finalize wait) takes tens of
     /// milliseconds, not seconds; initLimit and syncLimit keep their zoo.cfg meaning (multiples of tickTime).
@@ -107,6 +110,11 @@ extension ServerCore {
         var actions: [CoreAction] = []
         while true {
             while let action = ens.pendingActions.popFirst() { actions += carryOut(action, nowMs: nowMs) }
+            if ens.zab.isServing, !ens.heldConnects.isEmpty {
+                // Their createSession writes feed Zab again: carried out by the next pass of this loop.
+                actions += releaseHeldConnects(nowMs: nowMs)
+                continue
+            }
             guard ens.zab.state != .looking, !ens.earlyMessages.isEmpty else { break }
             let early = ens.earlyMessages
             ens.earlyMessages = []
@@ -317,6 +325,7 @@ extension ServerCore {
         tree.discardPrepared()
         closingSessions.removeAll()
         ensemble?.pendingSyncZxids.removeAll()
+        ensemble?.heldConnects.removeAll()
         return actions
     }
 

@@ -113,12 +113,18 @@ extension ServerCore {
             ("zk_stale_sessions_expired", "\(stats.sessionsExpired)"),
             ("zk_last_zxid", "0x\(String(tree.lastProcessedZxid, radix: 16))"),
             ("zk_watching_connections", "\(summary.watchers)"),
-        ] + leaderRows
+        ] + leaderRows + ensembleRows
         return rows.map { "\($0.0)\t\($0.1)\n" }.joined()
     }
 
     /// `standalone`, or in an ensemble `leader`, `follower`, `observer` (or `looking` between leaders).
     var serverMode: String { ensemble?.mode ?? "standalone" }
+
+    /// Warren's own ensemble rows: handshakes held during elections, so far and now.
+    private var ensembleRows: [(String, String)] {
+        guard let ens = ensemble else { return [] }
+        return [("warren_connects_held", "\(stats.connectsHeld)"), ("warren_connects_waiting", "\(ens.heldConnects.count)")]
+    }
 
     /// ZooKeeper's leader-only mntr rows.
     private var leaderRows: [(String, String)] {

@@ -11,7 +11,7 @@ extension ServerCore {
             return [.close(id, "malformed connect request (or a request before the handshake)")]
         }
         if let ens = ensemble, !ens.zab.isServing {
-            return [.close(id, "not serving: this server is not synchronized with a leader")]
+            return holdConnect(id, bytes, request: request, nowMs: nowMs)
         }
         if request.lastZxidSeen > tree.lastProcessedZxid {
             return [

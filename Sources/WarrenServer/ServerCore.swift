@@ -290,9 +290,9 @@ final class ServerCore {
 
     /// Periodic work: session expiry, container and TTL cleanup.
     func onTick(nowMs: Int64) -> [CoreAction] {
+        var actions = expireHeldConnects(nowMs: nowMs)
         // In an ensemble only the leader expires sessions and cleans up nodes (through proposals).
-        if let ens = ensemble, !ens.isLeader { return [] }
-        var actions: [CoreAction] = []
+        if let ens = ensemble, !ens.isLeader { return actions }
         for sid in sessions.expired(nowMs: nowMs) where !closingSessions.contains(sid) {
             logger.info("session expired", metadata: ["session": "0x\(Self.hex(sid))"])
             stats.sessionsExpired += 1
@@ -348,6 +348,8 @@ struct ServerStats {
     var minResponseBytes = -1
     var maxResponseBytes = -1
     var proposals = 0
+    /// Handshakes that arrived while this ensemble member was not serving and were held (`holdConnect`).
+    var connectsHeld = 0
     mutating func reset() {
         packetsReceived = 0
         packetsSent = 0

@@ -178,6 +178,81 @@ final class EnsembleCoreTests: XCTestCase {
         XCTAssertNil(e.cores[3]!.tree.exists("/after"), "the isolated old leader commits nothing new")
     }
 
+    /// Zab ticks at the real 50 ms pace (`MiniEnsemble.tick` jumps a whole tickTime), with the core's tick too.
+    private func tickFine(_ e: MiniEnsemble, until done: () -> Bool, maxMs: Int64) {
+        let end = e.nowMs + maxMs
+        while !done() && e.nowMs < end {
+            e.nowMs += 50
+            for id in e.cores.keys.sorted() {
+                e.perform(id, e.cores[id]!.onZabTick(nowMs: e.nowMs))
+                e.perform(id, e.cores[id]!.onTick(nowMs: e.nowMs))
+            }
+            e.settle()
+        }
+    }
+
+    private func openAndConnect(_ e: MiniEnsemble, _ id: ServerId, conn: UInt64, timeOut: Int32 = 4000) {
+        e.cores[id]!.onOpened(conn, remote: "/127.0.0.1:\(40000 + conn)", ip: "127.0.0.1", nowMs: e.nowMs)
+        let request = ConnectRequest(lastZxidSeen: 0, timeOut: timeOut, sessionId: 0, passwd: [UInt8](repeating: 0, count: 16))
+        e.perform(id, e.cores[id]!.onPacket(conn, request.juteBytes(), nowMs: e.nowMs))
+        e.settle()
+    }
+
+    func testAHandshakeDuringAnElectionWaitsAndIsAnsweredWhenTheServerServes() throws {
+        let e = try servingEnsemble()
+        e.isolated = [3]
+        for id in [1, 2] as [ServerId] { e.perform(id, e.cores[id]!.onPeerDisconnected(3, nowMs: e.nowMs)) }
+        e.settle()
+        XCTAssertEqual(e.modes[1], "looking")
+        _ = e.takeSent(1)
+        e.closed = [:]
+        openAndConnect(e, 1, conn: 7)
+        // A request right behind the handshake, as the Java client sends auth and setWatches.
+        e.perform(1, e.cores[1]!.onPacket(7, Request.create(CreateRequest(path: "/held", data: nil, acl: ACL.openUnsafe,
+                                                                          flags: 0)).packet(xid: 1), nowMs: e.nowMs))
+        e.settle()
+        XCTAssertTrue(e.takeSent(1).isEmpty, "nothing to answer before there is a leader")
+        XCTAssertNil(e.closed[1], "and not refused either")
+        XCTAssertEqual(e.cores[1]!.ensemble!.heldConnects.map(\.id), [7])
+        tickFine(e, until: { e.cores[1]!.ensemble!.zab.isServing && e.cores[2]!.ensemble!.zab.isServing }, maxMs: 900)
+        XCTAssertEqual(e.modes[2], "leader", "elected within the hold")
+        e.settle()
+        let out = e.takeSent(1).filter { $0.0 == 7 }
+        XCTAssertEqual(out.count, 2, "the handshake's answer, then the create's")
+        guard out.count == 2 else { return }
+        var r = JuteReader(out[0].1)
+        XCTAssertNotEqual(try ConnectResponse(from: &r).sessionId, 0)
+        var h = JuteReader(out[1].1)
+        let header = try h.read(ReplyHeader.self)
+        XCTAssertEqual([header.xid, header.err], [1, 0])
+        XCTAssertNotNil(e.cores[2]!.tree.exists("/held"))
+        XCTAssertNil(e.closed[1])
+        XCTAssertEqual(e.cores[1]!.stats.connectsHeld, 1)
+        XCTAssertTrue(e.cores[1]!.ensemble!.heldConnects.isEmpty)
+    }
+
+    func testAHeldHandshakeIsRefusedAfterItsWaitAndAClosedOneIsForgotten() throws {
+        let e = try servingEnsemble()
+        e.isolated = [2, 3]
+        for id in [2, 3] as [ServerId] { e.perform(1, e.cores[1]!.onPeerDisconnected(id, nowMs: e.nowMs)) }
+        e.settle()
+        XCTAssertEqual(e.modes[1], "looking")
+        e.closed = [:]
+        let start = e.nowMs
+        openAndConnect(e, 1, conn: 8)
+        openAndConnect(e, 1, conn: 9, timeOut: 2000)  // waits a quarter of its session timeout: 500 ms
+        openAndConnect(e, 1, conn: 10)
+        e.perform(1, e.cores[1]!.onClosed(10, nowMs: e.nowMs))
+        tickFine(e, until: { e.closed[1]?.contains(9) ?? false }, maxMs: 2000)
+        XCTAssertEqual(e.closed[1], [9])
+        XCTAssertEqual(e.nowMs - start, 500)
+        tickFine(e, until: { e.closed[1]?.contains(8) ?? false }, maxMs: 2000)
+        XCTAssertEqual(e.closed[1], [9, 8], "refused at last, as before holding existed; 10 had gone")
+        XCTAssertEqual(e.nowMs - start, 1000)
+        XCTAssertTrue(e.cores[1]!.ensemble!.heldConnects.isEmpty)
+        XCTAssertTrue(e.takeSent(1).isEmpty)
+    }
+
     func testAnObserverServesReadsAndForwardsWrites() throws {
         let e = try MiniEnsemble(size: 4, observers: [4])
         for _ in 0..<30 where e.modes.values.sorted() != ["follower", "follower", "leader", "observer"] { e.tick() }

@@ -21,6 +21,7 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import ConnectionLoss, KazooException, SessionExpiredError
 from kazoo.handlers.threading import KazooTimeoutError
 
+import rawzk
 from rawzk import four_letter
 from servers import free_port, warren_binary
 
@@ -328,6 +329,57 @@ def test_minority_cannot_commit(ensemble):
     finally:
         zk.stop()
         zk.close()
+
+
+def mntr(ensemble: Ensemble, i: int) -> dict[str, str]:
+    text = four_letter("127.0.0.1", ensemble.client_ports[i], "mntr")
+    return dict(line.split("\t", 1) for line in text.splitlines() if "\t" in line)
+
+
+def test_handshake_waits_for_the_election_instead_of_being_refused(ensemble):
+    """A client connecting to a server without a leader is not refused at once (it would back off before trying
+    again, and that back-off, not the election, would set the failover gap): the handshake waits, up to a second,
+    and is answered as soon as the server serves."""
+    ensemble.wait_serving(list(ensemble.procs))
+    alone, other = ensemble.ids[0], ensemble.ids[1]
+    for i in ensemble.ids[1:]:
+        if i in ensemble.procs:
+            ensemble.kill(i)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and ensemble.mode(alone) != "looking":
+        time.sleep(0.05)
+    assert ensemble.mode(alone) == "looking"
+
+    # No leader comes: the handshake waits, then is refused.
+    raw = rawzk.RawZK("127.0.0.1", ensemble.client_ports[alone])
+    sent = time.monotonic()
+    raw.send_frame(raw.connect_request(timeout_ms=10000))
+    deadline = time.monotonic() + 2
+    while mntr(ensemble, alone).get("warren_connects_waiting") != "1":
+        assert time.monotonic() < deadline, mntr(ensemble, alone)
+        time.sleep(0.02)
+    assert raw.wait_closed(5.0)
+    waited = time.monotonic() - sent
+    raw.close()
+    assert 0.5 <= waited <= 3.0, f"held {waited:.2f} s; the hold is 1 s (checked on a 100 ms tick)"
+    assert mntr(ensemble, alone)["warren_connects_waiting"] == "0"
+
+    # A leader comes while the handshake waits: it is answered with a new session, on the same connection.
+    raw = rawzk.RawZK("127.0.0.1", ensemble.client_ports[alone])
+    try:
+        assert ensemble.mode(alone) == "looking"
+        raw.send_frame(raw.connect_request(timeout_ms=10000))
+        started = time.monotonic()
+        ensemble.start(other)
+        r = rawzk.Reader(raw.recv_frame(timeout=5.0))
+        _protocol, timeout_ms, session_id = r.int(), r.int(), r.long()
+        answered = time.monotonic() - started
+    finally:
+        raw.close()
+    assert session_id != 0 and timeout_ms > 0, (session_id, timeout_ms)
+    assert int(mntr(ensemble, alone)["warren_connects_held"]) >= 2
+    ensemble.wait_serving([alone, other])
+    print(f"handshake answered {answered * 1000:.0f} ms after the second server was started")
 
 
 def test_whole_ensemble_restart_keeps_committed_data(ensemble):
