@@ -1,4 +1,3 @@
-import Atomics
 import DequeModule
 import Foundation
 import Logging
@@ -37,9 +36,6 @@ public final class ServerShell: @unchecked Sendable {
     private var draining = false
     /// Keeps the CPU awake briefly after outside work; nil when `warren.spinWaitUs` is 0.
     let spinWaiter: SpinWaiter?
-    private let tickPackets = ManagedAtomic<Int>(0)
-    private let tickCountScheduled = ManagedAtomic<Bool>(false)
-    private let spinTickLock = NIOLock()
     /// Bound on bytes queued to one client before it is treated as not reading.
     public var outboundBytesMax = 16 << 20
 
@@ -223,7 +219,7 @@ public final class ServerShell: @unchecked Sendable {
 
     /// The packets one socket read produced, in arrival order, handled in one hop to the core loop.
     func packets(_ batch: [[UInt8]], on conn: ClientConnection) {
-        if spinWaiter != nil { countForSpin(batch.count, on: conn.channel.eventLoop) }
+        if let spin = spinWaiter { countForSpin(spin, batch.count, conn: conn) }
         onCoreLoop {
             let nowMs = Self.nowMs()
             var actions: [CoreAction] = []
@@ -232,17 +228,11 @@ public final class ServerShell: @unchecked Sendable {
         }
     }
 
-    /// Adds a socket read's packets to the current event-loop tick's count; the tick's first read schedules a task,
-    /// which runs after the tick's I/O, to hand the count to the spinner. With several I/O loops the count mixes
-    /// their ticks, which only makes the spinner more reluctant.
-    private func countForSpin(_ count: Int, on loop: EventLoop) {
-        tickPackets.wrappingIncrement(by: count, ordering: .relaxed)
-        if tickCountScheduled.exchange(true, ordering: .acquiringAndReleasing) { return }
-        loop.execute {
-            self.tickCountScheduled.store(false, ordering: .releasing)
-            let n = self.tickPackets.exchange(0, ordering: .relaxed)
-            self.spinTickLock.withLock { self.spinWaiter?.onTick(packets: n) }
-        }
+    /// Tells the spinner about a socket read; the tick's first read schedules a task, which runs after the tick's
+    /// I/O, to close the tick. With several I/O loops their ticks mix, which only makes the spinner more reluctant.
+    private func countForSpin(_ spin: SpinWaiter, _ count: Int, conn: ClientConnection) {
+        guard spin.onRead(packets: count, connection: conn.id) else { return }
+        conn.channel.eventLoop.execute { spin.onTickEnd() }
     }
 
     /// Runs `work` on the core loop, after every core call requested before it. On the core loop itself (always

@@ -8,16 +8,16 @@ final class SpinWaiterTests: XCTestCase {
     func testTicksOfOnePacketOpenTheWindow() {
         let spin = SpinWaiter(windowUs: 60_000_000)
         XCTAssertFalse(spin.isWithinWindow, "no activity yet")
-        XCTAssertTrue(spin.onTick(packets: 1))
+        XCTAssertTrue(spin.tick(1))
         XCTAssertTrue(spin.isWithinWindow)
     }
 
     func testBatchedTicksDoNotPokeUntilTheAverageFallsBack() {
         let spin = SpinWaiter(windowUs: 1000)
-        for _ in 0..<32 { XCTAssertFalse(spin.onTick(packets: 8), "pipelined load must not spin") }
+        for _ in 0..<32 { XCTAssertFalse(spin.tick(8), "pipelined load must not spin") }
         // The moving average (about 8 ticks) has to come down from 8 packets to 1.5 first: ~20 single-packet ticks.
         var singles = 0
-        while !spin.onTick(packets: 1) {
+        while !spin.tick(1) {
             singles += 1
             XCTAssertLessThan(singles, 40, "the average never came back down")
             if singles >= 40 { return }
@@ -27,11 +27,33 @@ final class SpinWaiterTests: XCTestCase {
 
     func testTwoPacketTicksDoNotPokeButSinglesAmongThemDo() {
         let two = SpinWaiter(windowUs: 1000)
-        XCTAssertFalse((0..<64).map { _ in two.onTick(packets: 2) }.suffix(32).contains(true))
+        XCTAssertFalse((0..<64).map { _ in two.tick(2) }.suffix(32).contains(true))
         // Ones and twos alternating average 1.5, the boundary: every single-packet tick still pokes.
         let mixed = SpinWaiter(windowUs: 1000)
-        let poked = (0..<64).map { i in (packets: 1 + i % 2, poked: mixed.onTick(packets: 1 + i % 2)) }.suffix(32)
+        let poked = (0..<64).map { i in (packets: 1 + i % 2, poked: mixed.tick(1 + i % 2)) }.suffix(32)
         XCTAssertTrue(poked.filter { $0.packets == 1 }.allSatisfy { $0.poked })
+    }
+
+    func testReadsFromMoreThanTwoConnectionsDoNotPoke() {
+        let three = SpinWaiter(windowUs: 1000)
+        XCTAssertFalse((0..<32).map { i in three.tick(1, from: UInt64(1 + i % 3)) }.suffix(16).contains(true),
+                       "three clients taking turns: their requests overlap, the CPUs stay awake")
+        let two = SpinWaiter(windowUs: 1000)
+        XCTAssertTrue((0..<32).map { i in two.tick(1, from: UInt64(1 + i % 2)) }.suffix(16).allSatisfy { $0 })
+        // Once the others stop, it spins again when the last eight reads came from at most two connections.
+        XCTAssertEqual((0..<8).map { _ in three.tick(1, from: 9) }, [Bool](repeating: false, count: 6) + [true, true])
+    }
+
+    func testSeveralReadsInOneTickCountAsOneTick() {
+        let spin = SpinWaiter(windowUs: 1000)
+        var poked: [Bool] = []
+        for _ in 0..<16 {
+            XCTAssertTrue(spin.onRead(packets: 1, connection: 1), "the first read opens the tick")
+            XCTAssertFalse(spin.onRead(packets: 1, connection: 1), "the tick is already open")
+            XCTAssertFalse(spin.onRead(packets: 1, connection: 1))
+            poked.append(spin.onTickEnd())
+        }
+        XCTAssertFalse(poked.suffix(8).contains(true), "three packets a tick is not one-at-a-time traffic")
     }
 
     func testSpinsThroughTheWindowThenParksAndAPokeWakesIt() throws {
@@ -101,4 +123,12 @@ final class SpinWaiterTests: XCTestCase {
     }
 
     private struct TimeoutError: Error { let what: String }
+}
+
+extension SpinWaiter {
+    /// One event-loop tick with one socket read of `packets` from connection `conn`.
+    func tick(_ packets: Int, from conn: UInt64 = 1) -> Bool {
+        _ = onRead(packets: packets, connection: conn)
+        return onTickEnd()
+    }
 }
