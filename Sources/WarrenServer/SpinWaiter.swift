@@ -18,7 +18,7 @@ import Glibc
 /// scheduler treats its CPU as idle and the halted one stays halted.)
 ///
 /// Cost: up to one CPU while single requests keep arriving at gaps shorter than the window, `windowNs` of spinning
-/// after the last of them, nothing while idle (timers and quorum traffic do not poke) or under load (`onTick`), and
+/// after the last of them, nothing while idle (timers and quorum traffic do not poke) or under load (`onTickEnd`), and
 /// little when other threads keep the CPUs busy (`spinOneSample` backs off). `warren.spinWaitUs=0` turns it off.
 final class SpinWaiter: @unchecked Sendable {
     let windowNs: UInt64
