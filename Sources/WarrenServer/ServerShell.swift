@@ -34,7 +34,7 @@ public final class ServerShell: @unchecked Sendable {
     private let shutdownLock = NSLock()
     private var didShutdown = false
     private var draining = false
-    /// Keeps the CPU awake briefly after outside work; nil when `warren.spinWaitUs` is 0.
+    /// Keeps a CPU awake briefly after a client request that arrived on its own; nil when `warren.spinWaitUs` is 0.
     let spinWaiter: SpinWaiter?
     /// Bound on bytes queued to one client before it is treated as not reading.
     public var outboundBytesMax = 16 << 20
