@@ -28,7 +28,6 @@ final class SpinWaiter: @unchecked Sendable {
     private let condition = NSCondition()
     /// Times the spinner parked for want of activity (stats and tests).
     let parkCount = ManagedAtomic<Int>(0)
-    private var thread: Thread?
 
     init(windowUs: Int) {
         precondition(windowUs > 0, "SpinWaiter window must be positive, got \(windowUs) µs")
@@ -44,7 +43,6 @@ final class SpinWaiter: @unchecked Sendable {
     func start() {
         let t = Thread { [self] in run() }
         t.stackSize = 64 << 10
-        thread = t
         t.start()
     }
 
