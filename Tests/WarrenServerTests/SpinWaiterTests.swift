@@ -62,12 +62,12 @@ final class SpinWaiterTests: XCTestCase {
         defer { spin.stop() }
         try waitUntil("parked before any activity") { spin.isParked }
         let parks = spin.parkCount.load(ordering: .relaxed)
-        let cpu0 = processCPUSeconds()
+        let cpu0 = SpinWaiter.nanoseconds(CLOCK_PROCESS_CPUTIME_ID)
         spin.poke()
         try waitUntil("woken by the poke") { !spin.isParked }
         try waitUntil("parked again after the window") { spin.isParked }
         XCTAssertEqual(spin.parkCount.load(ordering: .relaxed), parks + 1)
-        XCTAssertGreaterThan(processCPUSeconds() - cpu0, 0, "the spinner ran")
+        XCTAssertGreaterThan(SpinWaiter.nanoseconds(CLOCK_PROCESS_CPUTIME_ID) - cpu0, 0, "the spinner ran")
         let parkedParks = spin.parkCount.load(ordering: .relaxed)
         Thread.sleep(forTimeInterval: 0.05)
         XCTAssertEqual(spin.parkCount.load(ordering: .relaxed), parkedParks, "no activity, so it stays parked")
@@ -106,12 +106,6 @@ final class SpinWaiterTests: XCTestCase {
         defer { done.store(true, ordering: .relaxed) }
         spin.poke()
         try waitUntil("backed off", timeout: 10) { spin.busyBackoffCount.load(ordering: .relaxed) > 0 }
-    }
-
-    private func processCPUSeconds() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 
     private func waitUntil(_ what: String, timeout: TimeInterval = 5, _ condition: () -> Bool) throws {
