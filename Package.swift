@@ -20,13 +20,15 @@ let package = Package(
         // Wire vocabulary and the Jute codec. No I/O.
         .target(name: "WarrenJute"),
         // The data tree: znodes, sessions, watches, ACLs, transactions. No I/O.
-        .target(name: "WarrenTree", dependencies: ["WarrenJute"]),
+        // CRC-32 with carry-less multiplication and page pre-faulting: the two hot spots that need C.
+        .target(name: "CHotPaths"),
+        .target(name: "WarrenTree", dependencies: ["WarrenJute", "CHotPaths"]),
         // The Zab protocol core (election, discovery, sync, broadcast) as a pure state machine. No I/O.
         .target(name: "WarrenZab", dependencies: ["WarrenJute", "WarrenTree"]),
         // zlib, for compressed snapshots.
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         // Transaction log and snapshots on disk.
-        .target(name: "WarrenStorage", dependencies: ["CZlib"]),
+        .target(name: "WarrenStorage", dependencies: ["CZlib", "CHotPaths"]),
         // The SwiftNIO server shell.
         .target(name: "WarrenServer", dependencies: [
             "WarrenJute", "WarrenTree", "WarrenStorage", "WarrenZab",

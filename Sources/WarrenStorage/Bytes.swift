@@ -1,3 +1,4 @@
+import CHotPaths
 import CZlib
 
 /// Big-endian integer packing for the on-disk headers.
@@ -27,10 +28,25 @@ enum BigEndian {
 }
 
 /// CRC-32 (zlib's polynomial), chunked so buffers above 4 GiB work with zlib's 32-bit lengths.
+///
+/// Where the CPU has carry-less multiplication, the bulk goes through `warren_crc32_fold` (about 10× zlib's
+/// table-driven loop; it was 4 % of a writing ensemble's CPU and 7 % of a snapshot restore) and zlib finishes the
+/// last few bytes. Same polynomial, same values: files from either path read with the other.
 enum CRC32 {
+    private static let foldAvailable = warren_crc32_fold_available() != 0
+    /// The fold's own minimum (four 16-byte lanes); from there on it beats zlib even on a 170-byte log record.
+    static let foldBytesMin = 64
+
     static func update(_ crc: UInt32, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
         guard var base = bytes.baseAddress?.assumingMemoryBound(to: Bytef.self) else { return crc }
         var remaining = bytes.count
+        var crc = crc
+        if foldAvailable && remaining >= foldBytesMin {
+            let folded = remaining & ~15
+            crc = warren_crc32_fold(crc, base, folded)
+            base += folded
+            remaining -= folded
+        }
         var value = uLong(crc)
         while remaining > 0 {
             let n = min(remaining, 1 << 30)

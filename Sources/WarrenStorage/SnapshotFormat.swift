@@ -1,3 +1,4 @@
+import CHotPaths
 /// A snapshot as handed to and returned by the store: an opaque payload from the tree's serializer, and the zxid
 /// of the last transaction it reflects.
 public struct Snapshot: Equatable, Sendable {
@@ -219,6 +220,7 @@ enum SnapshotBlocks {
         var outcome: Result<UInt32, Error> = .success(0)
         let payload = [UInt8](unsafeUninitializedCapacity: payloadBytes) { buffer, initialized in
             initialized = payloadBytes  // garbage if decoding fails; the array is then dropped unread
+            _ = warren_populate_write(buffer.baseAddress, buffer.count)  // one call, not a fault per page
             outcome = Result { try decode(into: UnsafeMutableRawBufferPointer(buffer), fileBytes: fileBytes, read: read) }
         }
         return (payload, try outcome.get())

@@ -190,17 +190,14 @@ extension DataTree {
         let header = NodeBlob(nameLength: name.count, dataLength: data?.count, stat: stat, timeBase: arena.timeBase)
         let old = slots[Int(slot)]
         let oldCount = old.isFree ? 0 : blobHeader(slot).byteCount
-        let write = { (p: UnsafeMutableRawPointer) in
-            header.writeHeader(to: p, slot: slot)
-            if name.count > 0 { (p + header.nameOffset).copyMemory(from: name.baseAddress!, byteCount: name.count) }
-            if let data, data.count > 0 { (p + header.dataOffset).copyMemory(from: data.baseAddress!, byteCount: data.count) }
-        }
+        // The writer closures are literals passed straight to non-escaping parameters: stored in a local first,
+        // the closure's context was a heap object allocated and freed for every node (5 % of a snapshot restore).
         if !old.isFree && header.byteCount == oldCount {
             // Same size: no new blob, no garbage, nothing to compact later.
-            arena.overwrite(old.blob, count: oldCount, write)
+            arena.overwrite(old.blob, count: oldCount) { header.write(to: $0, slot: slot, name: name, data: data) }
             return
         }
-        let ref = arena.append(count: header.byteCount, write)
+        let ref = arena.append(count: header.byteCount) { header.write(to: $0, slot: slot, name: name, data: data) }
         slots[Int(slot)].chunk = ref.chunk
         slots[Int(slot)].offset = ref.offset
         if !old.isFree { freeBlob(old.blob, count: oldCount) }

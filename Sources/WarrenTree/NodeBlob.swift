@@ -102,8 +102,15 @@ struct NodeBlob {
         nameOffset = i
     }
 
-    /// Writes the header and slot number at `p`; the caller copies name and data to `nameOffset`/`dataOffset`.
-    func writeHeader(to p: UnsafeMutableRawPointer, slot: Int32) {
+    /// Writes the whole blob at `p`: header, slot number, then `name` and `data` (which must have the lengths this
+    /// header was made for).
+    func write(to p: UnsafeMutableRawPointer, slot: Int32, name: UnsafeRawBufferPointer, data: UnsafeRawBufferPointer?) {
+        writeHeader(to: p, slot: slot)
+        if name.count > 0 { (p + nameOffset).copyMemory(from: name.baseAddress!, byteCount: name.count) }
+        if let data, data.count > 0 { (p + dataOffset).copyMemory(from: data.baseAddress!, byteCount: data.count) }
+    }
+
+    private func writeHeader(to p: UnsafeMutableRawPointer, slot: Int32) {
         p.storeBytes(of: UInt32(bitPattern: slot).littleEndian, toByteOffset: 0, as: UInt32.self)
         p.storeBytes(of: flags, toByteOffset: 4, as: UInt8.self)
         var i = 5

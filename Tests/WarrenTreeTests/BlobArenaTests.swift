@@ -98,7 +98,18 @@ final class BlobArenaTests: XCTestCase {
         for (data, base) in [(nil, 0), ([], Int64.min), ([UInt8](repeating: 1, count: 300), 1_700_000_000_000)] as [([UInt8]?, Int64)] {
             let header = NodeBlob(nameLength: 3, data: data, stat: stat, timeBase: base)
             var bytes = [UInt8](repeating: 0, count: header.byteCount)
-            bytes.withUnsafeMutableBytes { header.writeHeader(to: $0.baseAddress!, slot: 77) }
+            let name: [UInt8] = Array("abc".utf8)
+            bytes.withUnsafeMutableBytes { out in
+                name.withUnsafeBytes { n in
+                    if let data {
+                        data.withUnsafeBytes { header.write(to: out.baseAddress!, slot: 77, name: n, data: $0) }
+                    } else {
+                        header.write(to: out.baseAddress!, slot: 77, name: n, data: nil)
+                    }
+                }
+            }
+            XCTAssertEqual(Array(bytes[header.nameOffset..<header.nameOffset + 3]), name)
+            if let data { XCTAssertEqual(Array(bytes[header.dataOffset...]), data) }
             let decoded = bytes.withUnsafeBytes { NodeBlob(at: $0.baseAddress!, timeBase: base) }
             XCTAssertEqual(decoded.ctime, stat.ctime)
             XCTAssertEqual(decoded.mtime, stat.mtime)
