@@ -327,7 +327,7 @@ public final class ServerShell: @unchecked Sendable {
             let targets = connections.withLockedValue { conns in outbox.clients.map { (conns[$0.key], $0.value) } }
             for case let (conn?, packets) in targets { conn.send(packets) }
         }
-        for (peer, messages) in outbox.peers { quorum?.send(peer, messages) }
+        if !outbox.peers.isEmpty { quorum?.send(outbox.peers) }
         submitAppends()
     }
 }

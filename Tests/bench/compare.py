@@ -45,6 +45,13 @@ ZK_QUORUM_MAIN = "org.apache.zookeeper.server.quorum.QuorumPeerMain"
 # zkEnv.sh's default server heap; the rest of the JVM settings are the JDK's defaults.
 ZK_JVM_FLAGS = ["-Xmx1000m"]
 LAYOUTS = {"standalone": 1, "ensemble3": 3}
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+# Before each measured run, every server of both systems together must use less than this share of one CPU over
+# one window (waiting at most QUIET_WAIT_MAX_S): background work the previous run left behind (a snapshot being
+# written, a JIT or GC burst) belongs to that run, not to the next one on the other system.
+QUIET_CPU_FRACTION = 0.10
+QUIET_WINDOW_S = 0.25
+QUIET_WAIT_MAX_S = 10.0
 
 # The zoo.cfg both systems get (plus dataDir, dataLogDir, clientPort and, for ensembles, server.N lines).
 # autopurge.purgeInterval is left out on purpose: each system keeps its default (ZooKeeper never purges; Warren
@@ -167,6 +174,16 @@ class Server:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) * 1024
         raise RuntimeError(f"no VmRSS for pid {self.proc.pid}")
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the server process has used so far (all threads), from /proc; 0 if it is gone."""
+        if self.proc is None or self.proc.poll() is not None:
+            return 0.0
+        try:
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
     def log_tail(self, lines: int = 30) -> str:
         try:
@@ -369,10 +386,25 @@ def run_workloads(s: Settings, binary: Path, work: Path) -> tuple[list["Run"], l
             c.stop()
 
 
+def wait_quiet(clusters: dict) -> float:
+    """Waits until the servers of all `clusters` are quiet (see QUIET_CPU_FRACTION); returns the seconds waited."""
+    servers = [srv for c in clusters.values() for srv in c.servers]
+    t0 = time.monotonic()
+    before = sum(srv.cpu_seconds() for srv in servers)
+    while time.monotonic() - t0 < QUIET_WAIT_MAX_S:
+        time.sleep(QUIET_WINDOW_S)
+        now = sum(srv.cpu_seconds() for srv in servers)
+        if now - before < QUIET_CPU_FRACTION * QUIET_WINDOW_S:
+            break
+        before = now
+    return time.monotonic() - t0
+
+
 def measure_rows(s: Settings, runs: list["Run"], clusters: dict, start_errors: dict, binary: Path) -> None:
     """Runs every row `s.repeat` times against each system and summarises. Repeats go round the whole list, so a
     burst of outside load hits one repeat of several rows rather than every repeat of one row; the median repeat is
-    reported. The system that goes first alternates, so slow drift on a shared machine does not favour one."""
+    reported. The system that goes first alternates, so slow drift on a shared machine does not favour one, and
+    each run starts once both systems' servers are quiet (`wait_quiet`)."""
     timeout = s.duration + s.warmup + 300
     for rep in range(s.repeat):
         for i, run in enumerate(runs):
@@ -381,9 +413,11 @@ def measure_rows(s: Settings, runs: list["Run"], clusters: dict, start_errors: d
                 if k in start_errors:
                     run.samples[k].append({"failed": start_errors[k]})
                     continue
+                quiet = wait_quiet({name: c for name, c in clusters.items() if name not in start_errors})
                 r = bench(binary, clusters[k].hosts, run.args, timeout)
+                r["quietWaitSeconds"] = round(quiet, 2)
                 run.samples[k].append(r)
-                print(f"  [{rep + 1}/{s.repeat}] {run.label:<32} {k:<10} {summary(r)}", flush=True)
+                print(f"  [{rep + 1}/{s.repeat}] {run.label:<32} {k:<10} {summary(r)}  quiet after {quiet:.1f} s", flush=True)
     for run in runs:
         run.summarise()
 
