@@ -1,5 +1,5 @@
 /// A set of slot numbers (a node's children): open addressing with linear probing and backward-shift deletion in
-/// one `ContiguousArray<Int32>` (-1 = empty), growing by half at load 3/4. About 4-8 bytes per member against
+/// one `ContiguousArray<Int32>` (-1 = empty), growing at load 3/4 as `PathIndex` does. About 4-8 bytes per member against
 /// `Set<Int32>`'s 5.3-10.7, and a small set is one 32-byte array header plus its buckets instead of ~100 bytes.
 /// Iteration order is the table's, like `Set`'s: callers that need an order sort.
 struct SlotSet: Sequence {
@@ -26,7 +26,7 @@ struct SlotSet: Sequence {
     @discardableResult
     mutating func insert(_ slot: Int32) -> Bool {
         precondition(slot >= 0, "negative slot \(slot) in a SlotSet")
-        if (count + 1) * 4 > table.count * 3 { rebuild(buckets: Swift.max(SlotSet.initialBuckets, table.count + table.count / 2)) }
+        if (count + 1) * 4 > table.count * 3 { rebuild(buckets: Swift.max(SlotSet.initialBuckets, PathIndex.grown(table.count))) }
         var i = bucket(slot)
         while table[i] >= 0 {
             if table[i] == slot { return false }

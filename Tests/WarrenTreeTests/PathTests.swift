@@ -111,6 +111,28 @@ final class PathIndexTests: XCTestCase {
         }
     }
 
+    /// Small tables grow by half, large ones by a quarter (memory close to the entries for a big tree); a table
+    /// that crosses into quarter growth by single inserts still finds everything.
+    func testGrowthByHalfThenByAQuarter() {
+        XCTAssertEqual(PathIndex.grown(1_000), 1_500)
+        let large = PathIndex.quarterGrowthBucketsMin
+        XCTAssertEqual(PathIndex.grown(large - 2), large - 2 + (large - 2) / 2)
+        XCTAssertEqual(PathIndex.grown(large), large + large / 4)
+        var index = PathIndex()
+        let n = large * 3 / 4 + 10  // past the first growth of a large table
+        index.reserve(large * 3 / 4)  // large + 1 buckets: the next growth is by a quarter
+        for slot in 0..<Int32(n) { index.insert(tag: UInt64(UInt32(truncatingIfNeeded: Int(slot) &* 2_654_435_761)), slot: slot) }
+        XCTAssertEqual(index.count, n)
+        for slot in stride(from: Int32(0), to: Int32(n), by: 997) {
+            XCTAssertEqual(index.find(tag: UInt64(UInt32(truncatingIfNeeded: Int(slot) &* 2_654_435_761))) { $0 == slot }, slot)
+        }
+        var set = SlotSet()
+        set.reserveCapacity(large * 3 / 4)
+        for slot in 0..<Int32(n) { set.insert(slot) }
+        XCTAssertEqual(set.count, n)
+        XCTAssertTrue(set.contains(Int32(n - 1)) && set.contains(0) && !set.contains(Int32(n)))
+    }
+
     /// Bulk insertion (restore) finds every entry, like one-by-one insertion, whatever the slice per pass: 48
     /// slices of 64 KiB, three of 1 MiB, or the whole table in one pass.
     func testInsertAllMatchesSingleInserts() {
