@@ -6,21 +6,13 @@ import XCTest
 
 /// The folded CRC-32 must give zlib's values bit for bit: log records and snapshots written by either path are read
 /// by the other (and by older builds).
-final class CRC32Tests: XCTestCase {
+final class CRC32Tests: StorageTestCase {
     private func zlibCRC(_ crc: UInt32, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
         UInt32(truncatingIfNeeded: crc32(uLong(crc), bytes.baseAddress?.assumingMemoryBound(to: Bytef.self), uInt(bytes.count)))
     }
 
-    private func randomBytes(_ n: Int, seed: UInt64) -> [UInt8] {
-        var state = seed
-        return (0..<n).map { _ in
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            return UInt8(truncatingIfNeeded: state >> 33)
-        }
-    }
-
     func testMatchesZlibForEveryLengthAndAlignment() {
-        let data = randomBytes(2200, seed: 1)
+        let data = payload(1, count: 2200)
         data.withUnsafeBytes { all in
             for offset in 0..<16 {
                 for length in 0...(all.count - 16) where length < 300 || length % 7 == 0 {
@@ -35,7 +27,7 @@ final class CRC32Tests: XCTestCase {
 
     func testFoldItselfMatchesZlib() throws {
         try XCTSkipUnless(warren_crc32_fold_available() != 0, "no carry-less multiply on this CPU")
-        let data = randomBytes(1 << 20, seed: 2)
+        let data = payload(2, count: 1 << 20)
         data.withUnsafeBytes { all in
             for length in [64, 80, 128, 4096, 65_536, 1 << 20] {
                 let slice = UnsafeRawBufferPointer(rebasing: all[0..<length])
@@ -46,7 +38,7 @@ final class CRC32Tests: XCTestCase {
     }
 
     func testChainedUpdatesEqualOnePass() {
-        let data = randomBytes(100_000, seed: 3)
+        let data = payload(3, count: 100_000)
         data.withUnsafeBytes { all in
             var crc: UInt32 = 0
             var offset = 0
