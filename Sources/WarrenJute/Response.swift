@@ -1,8 +1,11 @@
 /// Server replies as the client sees them after the `ReplyHeader`.
 
 public enum Response: Sendable, Equatable {
-    /// No body: delete, check, ping, closeSession, auth, setWatches(2), addWatch, removeWatches, checkWatches.
+    /// No body: delete, check, ping, closeSession, auth, setWatches(2), removeWatches, checkWatches.
     case empty
+    /// addWatch's success body: an `ErrorResponse` record (err 0). ZooKeeper's Java client reads it and drops the
+    /// connection (EOF in `ErrorResponse.deserialize`) when the reply ends after the header.
+    case addWatch(ErrorResponse)
     case create(CreateResponse)
     /// The answer to create2, createContainer and createTTL.
     case create2(Create2Response)
@@ -48,7 +51,9 @@ public enum Response: Sendable, Equatable {
         case .whoAmI: return .whoAmI(try r.read())
         case .multi, .multiRead: return .multi(try MultiResult.decodeAll(from: &r))
         case .notification: return .notification(try r.read())
-        case .delete, .check, .ping, .closeSession, .auth, .setWatches, .setWatches2, .addWatch, .removeWatches,
+        // A server that sends the header alone (Warren before the fix) still answers addWatch successfully.
+        case .addWatch: return .addWatch(r.isAtEnd ? ErrorResponse(error: .ok) : try r.read())
+        case .delete, .check, .ping, .closeSession, .auth, .setWatches, .setWatches2, .removeWatches,
             .checkWatches, .deleteContainer, .createSession, .error:
             return .empty
         }
@@ -70,6 +75,7 @@ public enum Response: Sendable, Equatable {
         case let .getEphemerals(r): w.write(r)
         case let .getAllChildrenNumber(r): w.write(r)
         case let .whoAmI(r): w.write(r)
+        case let .addWatch(r): w.write(r)
         case let .multi(results): MultiResult.encode(results, to: &w)
         case let .notification(r): w.write(r)
         }

@@ -180,7 +180,12 @@ extension ServerCore {
                 if let c = origin.connection { conns[c]?.outstanding += 1 }
                 return propose(txn, nowMs: nowMs)
             case .failure(let err):
-                return failOrigin(origin, err: err)
+                guard let txn = errorTxn(err, ctx: ctx, origin: origin, zxid: zxid.raw, nowMs: nowMs) else {
+                    return failOrigin(origin, err: err)
+                }
+                pipeline.append(.txn(txn, origin))
+                if let c = origin.connection { conns[c]?.outstanding += 1 }
+                return propose(txn, nowMs: nowMs)
             }
         }
         guard ens.zab.isServing, ens.zab.state != .leading else {

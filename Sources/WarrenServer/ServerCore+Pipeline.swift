@@ -93,8 +93,22 @@ extension ServerCore {
             stats.proposals += 1
             return [.persist([(txn.zxid, txn.compactBytes())])]
         case .failure(let err):
-            return failOrigin(origin, err: err)
+            guard let txn = errorTxn(err, ctx: ctx, origin: origin, zxid: nextZxid, nowMs: nowMs) else {
+                return failOrigin(origin, err: err)
+            }
+            nextZxid += 1
+            pipeline.append(.txn(txn, origin))
+            if let c = origin.connection { conns[c]?.outstanding += 1 }
+            return [.persist([(txn.zxid, txn.compactBytes())])]
         }
+    }
+
+    /// The txn that stands for a client's write that failed to prepare, as ZooKeeper logs one: it takes the next
+    /// zxid, so the error reply carries that zxid and later Stat zxids match ZooKeeper's for the same requests.
+    /// Nil for origins that are not a client's request (handshakes, closes, maintenance), answered by `failOrigin`.
+    func errorTxn(_ err: ErrorCode, ctx: SessionContext, origin: TxnOrigin, zxid: Int64, nowMs: Int64) -> Txn? {
+        guard case .request = origin else { return nil }
+        return Txn(header: TxnHeader(sessionId: ctx.sessionId, cxid: origin.cxid, zxid: zxid, timeMs: nowMs), body: .error(err))
     }
 
     /// Answers an origin whose transaction will not happen. The answer waits behind everything already in the

@@ -78,7 +78,7 @@ extension ServerCore {
             } catch {
                 return (.throttledOp, .empty)
             }
-            return (.ok, .empty)
+            return (.ok, .addWatch(ErrorResponse(error: .ok)))
         case .removeWatches(let r):
             guard let type = WatchRemovalType(rawValue: r.type) else { return (.badArguments, .empty) }
             return (watches.removeWatches(id, path: r.path, type: type).code, .empty)
