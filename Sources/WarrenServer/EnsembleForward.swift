@@ -92,6 +92,8 @@ extension WriteOp {
         case let .deleteContainer(path):
             w.writeInt(9)
             w.writeString(path)
+        case .reconfig:
+            w.writeInt(10)
         }
     }
 
@@ -116,6 +118,7 @@ extension WriteOp {
         case 7: self = .createSession(sessionId: try r.readLong(), timeoutMs: try r.readInt())
         case 8: self = .closeSession(sessionId: try r.readLong())
         case 9: self = .deleteContainer(path: try string())
+        case 10: self = .reconfig
         case let k: throw JuteError.badValue("write op kind \(k)")
         }
     }

@@ -88,12 +88,17 @@ extension ServerCore {
             where !conns[id]!.authIds.contains(newId) {
                 conns[id]!.authIds.append(newId)
             }
-            return enqueueReply(id, replyBytes(xid: Xid.auth, err: .ok), nowMs: 0)
+            return enqueueReply(id, Self.authReply(err: .ok), nowMs: 0)
         default:
             logger.info("authentication failed", metadata: ["client": "\(conns[id]!.remote)", "scheme": "\(packet.scheme)"])
             conns[id]?.closing = true
-            return [.send(id, replyBytes(xid: Xid.auth, err: .authFailed)), .close(id, "unknown auth scheme \(packet.scheme)")]
+            return [.send(id, Self.authReply(err: .authFailed)), .close(id, "unknown auth scheme \(packet.scheme)")]
         }
+    }
+
+    /// ZooKeeper answers auth packets with zxid 0 in the header, not the last zxid applied.
+    static func authReply(err: ErrorCode) -> [UInt8] {
+        Response.empty.packet(header: ReplyHeader(xid: Xid.auth, zxid: 0, err: err.rawValue))
     }
 
     static func hex(_ v: Int64) -> String { String(UInt64(bitPattern: v), radix: 16) }

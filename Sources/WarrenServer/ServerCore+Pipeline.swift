@@ -18,7 +18,7 @@ extension ServerCore {
         case .sasl:
             return enqueueReply(id, replyBytes(xid: header.xid, err: .unimplemented), nowMs: nowMs)
         case .reconfig:
-            return enqueueReply(id, replyBytes(xid: header.xid, err: .reconfigDisabled), nowMs: nowMs)
+            return submitWrite(.reconfig, ctx: ctx, origin: origin, nowMs: nowMs)
         case .closeSession:
             conns[id]?.closing = true
             closingSessions.insert(conn.sessionId)

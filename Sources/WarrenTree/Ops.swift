@@ -40,6 +40,9 @@ public indirect enum WriteOp: Hashable, Sendable {
     case closeSession(sessionId: Int64)
     /// The server's clean-up of an empty container or expired TTL node; no ACL check.
     case deleteContainer(path: String)
+    /// A client's reconfig request. Dynamic reconfiguration is not enabled, so it always fails with
+    /// `reconfigDisabled`; it is still a write, so the failure is an error txn with a zxid, as in ZooKeeper.
+    case reconfig
 }
 
 /// The outcome of one applied operation.

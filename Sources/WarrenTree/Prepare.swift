@@ -87,6 +87,9 @@ extension DataTree {
             recordDeletion(path: path, parentPath: parentPath, parent: parent, zxid: zxid)
             return .deleteContainer(path: path)
 
+        case .reconfig:
+            throw .reconfigDisabled
+
         case let .setData(path, data, version):
             guard PathValidation.isValid(path) else { throw .badArguments }
             var node = try record(path)

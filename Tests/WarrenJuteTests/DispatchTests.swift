@@ -78,7 +78,7 @@ final class DispatchTests: XCTestCase {
         (.getAllChildrenNumber, .getAllChildrenNumber(GetAllChildrenNumberResponse(totalNumber: 3))),
         (.whoAmI, .whoAmI(WhoAmIResponse(clientInfo: [ClientInfo(authScheme: "ip", user: "127.0.0.1")]))),
         (.notification, .notification(WatcherEvent(type: .nodeDeleted, state: .syncConnected, path: "/n"))),
-        (.delete, .empty), (.ping, .empty), (.closeSession, .empty), (.addWatch, .empty),
+        (.delete, .empty), (.ping, .empty), (.closeSession, .empty), (.addWatch, .addWatch(ErrorResponse(error: .ok))),
         (.multi, .multi([
             .create(CreateResponse(path: "/a")), .create2(Create2Response(path: "/b", stat: sampleStat)), .delete,
             .setData(SetDataResponse(stat: sampleStat)), .check,

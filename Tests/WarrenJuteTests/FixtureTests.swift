@@ -5,16 +5,7 @@ import XCTest
 /// Frames captured between kazoo and Apache ZooKeeper 3.8.0 (see Fixtures/README.md). Every frame must decode and
 /// re-encode to exactly the bytes ZooKeeper and kazoo put on the wire.
 final class FixtureTests: XCTestCase {
-    private func frames(_ name: String) throws -> [[UInt8]] {
-        let url = try XCTUnwrap(
-            Bundle.module.url(forResource: name, withExtension: "bin", subdirectory: "Fixtures"), "missing \(name).bin")
-        var decoder = FrameDecoder()
-        decoder.feed([UInt8](try Data(contentsOf: url)))
-        var out: [[UInt8]] = []
-        while let frame = try decoder.next() { out.append(frame) }
-        XCTAssertEqual(decoder.bufferedBytes, 0, "\(name) ends mid-frame")
-        return out
-    }
+    private func frames(_ name: String) throws -> [[UInt8]] { try fixtureFrames(name) }
 
     /// Decodes the client's frames; returns the requests keyed by xid (the server answers in the same order).
     private func checkClientFrames() throws -> [(RequestHeader, Request)] {

@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 @testable import WarrenJute
 
@@ -36,4 +37,18 @@ func assertPrefixesFail<R: JuteRecord>(_ record: R, file: StaticString = #filePa
             XCTAssertTrue($0 is JuteError, "unexpected error \($0)", file: file, line: line)
         }
     }
+}
+
+/// The frames of a captured stream in Fixtures/ (`name`.bin): 4-byte length, payload, repeated; the stream must end
+/// on a frame boundary.
+func fixtureFrames(_ name: String, file: StaticString = #filePath, line: UInt = #line) throws -> [[UInt8]] {
+    let url = try XCTUnwrap(
+        Bundle.module.url(forResource: name, withExtension: "bin", subdirectory: "Fixtures"), "missing \(name).bin",
+        file: file, line: line)
+    var decoder = FrameDecoder()
+    decoder.feed([UInt8](try Data(contentsOf: url)))
+    var out: [[UInt8]] = []
+    while let frame = try decoder.next() { out.append(frame) }
+    XCTAssertEqual(decoder.bufferedBytes, 0, "\(name) ends mid-frame", file: file, line: line)
+    return out
 }

@@ -4,7 +4,8 @@ import XCTest
 
 @testable import WarrenServer
 
-/// Error replies: an error header with no body, in order, and which faults cost the connection.
+/// Error replies: an error header with no body, in order, and which faults cost the connection. A write that fails
+/// is an error txn, as in ZooKeeper: it takes the next zxid, is logged, and its reply carries that zxid.
 final class ErrorReplyTests: XCTestCase {
     private var d: CoreDriver!
     private var a: UInt64 = 0
@@ -16,19 +17,20 @@ final class ErrorReplyTests: XCTestCase {
     }
 
     func testCreateOnAnExistingNodeIsNodeExistsWithNoBody() throws {
-        var captured: [CoreAction] = []
-        captured = d.core.onPacket(a, Request.create("/x").packet(xid: 1), nowMs: d.nowMs)
-        XCTAssertEqual(d.events(captured), [.error(a, xid: 1, zxid: 2, .nodeExists)])
+        XCTAssertEqual(d.events(d.core.onPacket(a, Request.create("/x").packet(xid: 1), nowMs: d.nowMs)), [.persist([3])])
+        let captured = d.core.onDurable(upTo: 3, nowMs: d.nowMs)
+        XCTAssertEqual(d.events(captured), [.error(a, xid: 1, zxid: 3, .nodeExists)])
         guard case let .send(_, bytes)? = captured.first else { return XCTFail("\(captured)") }
         XCTAssertEqual(bytes.count, 16, "xid, zxid and err only: ZooKeeper sends no body after an error")
     }
 
-    func testDeleteWithChildrenAndBadVersionAreRefusedWithoutATransaction() throws {
+    func testDeleteWithChildrenAndBadVersionAreRefusedAsErrorTransactions() throws {
         _ = d.write(a, xid: 101, .create("/x/c"))  // zxid 3
-        XCTAssertEqual(d.send(a, xid: 1, .delete("/x")), [.error(a, xid: 1, zxid: 3, .notEmpty)])
-        XCTAssertEqual(d.send(a, xid: 2, .delete("/x/c", version: 5)), [.error(a, xid: 2, zxid: 3, .badVersion)])
-        XCTAssertEqual(d.send(a, xid: 3, .setData("/nope", "v")), [.error(a, xid: 3, zxid: 3, .noNode)])
-        XCTAssertEqual(d.persistedZxids, [1, 2, 3], "refused writes are not logged")
+        XCTAssertEqual(d.write(a, xid: 1, .delete("/x")), [.persist([4]), .error(a, xid: 1, zxid: 4, .notEmpty)])
+        XCTAssertEqual(d.write(a, xid: 2, .delete("/x/c", version: 5)), [.persist([5]), .error(a, xid: 2, zxid: 5, .badVersion)])
+        XCTAssertEqual(d.write(a, xid: 3, .setData("/nope", "v")), [.persist([6]), .error(a, xid: 3, zxid: 6, .noNode)])
+        XCTAssertEqual(d.persistedZxids, [1, 2, 3, 4, 5, 6], "refused writes are logged as error txns")
+        XCTAssertEqual(d.send(a, xid: 4, .exists("/x/c")).first?.replyHeader, ReplyHeader(xid: 4, zxid: 6, error: .ok))
     }
 
     func testUnknownOpcodeIsUnimplementedThenClose() throws {
@@ -103,7 +105,7 @@ final class ErrorReplyTests: XCTestCase {
 
     func testReconfigIsDisabled() throws {
         let request = ReconfigRequest(joiningServers: "server.2=h:1:2", leavingServers: nil, newMembers: nil, curConfigId: -1)
-        XCTAssertEqual(d.send(a, xid: 1, .reconfig(request)), [.error(a, xid: 1, zxid: 2, .reconfigDisabled)])
+        XCTAssertEqual(d.write(a, xid: 1, .reconfig(request)), [.persist([3]), .error(a, xid: 1, zxid: 3, .reconfigDisabled)])
     }
 
     func testSaslIsUnimplementedAndTheConnectionStays() throws {
@@ -114,7 +116,7 @@ final class ErrorReplyTests: XCTestCase {
     func testUnknownAuthSchemeIsAuthFailedThenClose() throws {
         XCTAssertEqual(
             d.send(a, xid: Xid.auth, .auth(AuthPacket(scheme: "kerberos", auth: [1]))),
-            [.error(a, xid: Xid.auth, zxid: 2, .authFailed), .close(a)])
+            [.error(a, xid: Xid.auth, zxid: 0, .authFailed), .close(a)], "ZooKeeper's auth replies carry zxid 0")
     }
 
     func testDigestAuthGrantsAccessToACLProtectedNodes() throws {
@@ -126,12 +128,12 @@ final class ErrorReplyTests: XCTestCase {
         XCTAssertEqual(d.send(a, xid: 2, .getData("/secret")), [.error(a, xid: 2, zxid: 3, .noAuth)])
         XCTAssertEqual(
             d.send(a, xid: Xid.auth, .auth(AuthPacket(scheme: "digest", auth: Array("bob:secret".utf8)))),
-            [.ok(a, xid: Xid.auth, zxid: 3)])
+            [.ok(a, xid: Xid.auth, zxid: 0)])
         XCTAssertEqual(d.send(a, xid: 3, .getData("/secret")).first?.replyHeader, ReplyHeader(xid: 3, zxid: 3, error: .ok))
     }
 
     func testInvalidPathIsBadArguments() throws {
         XCTAssertEqual(d.send(a, xid: 1, .exists("no-slash")), [.error(a, xid: 1, zxid: 2, .badArguments)])
-        XCTAssertEqual(d.send(a, xid: 2, .create("/x/")), [.error(a, xid: 2, zxid: 2, .badArguments)])
+        XCTAssertEqual(d.write(a, xid: 2, .create("/x/")), [.persist([3]), .error(a, xid: 2, zxid: 3, .badArguments)])
     }
 }

@@ -85,14 +85,14 @@ final class WatchTests: XCTestCase {
 
     func testFailedWriteFiresNothing() throws {
         _ = d.send(a, xid: 1, .getData("/x", watch: true))
-        XCTAssertEqual(d.send(b, xid: 1, .setData("/x", "1", version: 7)), [.error(b, xid: 1, zxid: 3, .badVersion)])
+        XCTAssertEqual(d.write(b, xid: 1, .setData("/x", "1", version: 7)), [.persist([4]), .error(b, xid: 1, zxid: 4, .badVersion)])
         XCTAssertEqual(d.write(b, xid: 2, .setData("/x", "1")).dropFirst().first, .watch(a, .nodeDataChanged, "/x"))
     }
 
     func testPersistentRecursiveWatchFiresForEveryDescendantChange() throws {
         XCTAssertEqual(
             d.send(a, xid: 1, .addWatch(AddWatchRequest(path: "/x", mode: .persistentRecursive))),
-            [.ok(a, xid: 1, zxid: 3)])
+            [.ok(a, xid: 1, zxid: 3, .addWatch(ErrorResponse(error: .ok)))])
         XCTAssertEqual(d.write(b, xid: 1, .create("/x/c")).dropFirst().first, .watch(a, .nodeCreated, "/x/c"))
         XCTAssertEqual(d.write(b, xid: 2, .setData("/x/c", "1")).dropFirst().first, .watch(a, .nodeDataChanged, "/x/c"))
         XCTAssertEqual(d.write(b, xid: 3, .setData("/x/c", "2")).dropFirst().first, .watch(a, .nodeDataChanged, "/x/c"))

@@ -48,8 +48,8 @@ final class WritePipelineTests: XCTestCase {
         let (b, _) = try d.connectNewSession()
         let zxid = d.core.nextZxid
         XCTAssertEqual(d.send(a, xid: 1, .create("/x", "v")), [.persist([zxid])])
-        XCTAssertEqual(d.send(b, xid: 1, .create("/x", "w")), [], "b's nodeExists waits for a's create")
-        let out = d.durable(upTo: zxid)
+        XCTAssertEqual(d.send(b, xid: 1, .create("/x", "w")), [.persist([zxid + 1])], "b's nodeExists is an error txn after a's create")
+        let out = d.durable(upTo: zxid + 1)
         XCTAssertEqual(out.count, 2, "\(out)")
         XCTAssertEqual(out.first, .ok(a, xid: 1, zxid: zxid, .create(CreateResponse(path: "/x"))))
         XCTAssertEqual(out.last?.replyHeader?.xid, 1)
@@ -63,9 +63,9 @@ final class WritePipelineTests: XCTestCase {
         XCTAssertEqual(d.send(a, xid: 1, .create("/p")), [.persist([2])])
         // The parent exists only in the pending overlay; the child's create must still be accepted.
         XCTAssertEqual(d.send(a, xid: 2, .create("/p/c")), [.persist([3])])
-        // A conflicting create is refused at once, but its error reply queues behind the pending writes.
-        XCTAssertEqual(d.send(a, xid: 3, .create("/p")), [])
-        let out = d.durable(upTo: 3)
+        // A conflicting create is refused at once, as an error txn behind the pending writes.
+        XCTAssertEqual(d.send(a, xid: 3, .create("/p")), [.persist([4])])
+        let out = d.durable(upTo: 4)
         XCTAssertEqual(
             Array(out.prefix(2)),
             [
@@ -87,10 +87,10 @@ final class WritePipelineTests: XCTestCase {
         _ = d.send(a, xid: 2, .create("/p"))
         _ = d.send(a, xid: Xid.ping, .ping)
         XCTAssertEqual(
-            d.durable(upTo: 2),
+            d.durable(upTo: 3),
             [
-                .ok(a, xid: 1, zxid: 2, .create(CreateResponse(path: "/p"))), .error(a, xid: 2, zxid: 2, .nodeExists),
-                .ok(a, xid: Xid.ping, zxid: 2),
+                .ok(a, xid: 1, zxid: 2, .create(CreateResponse(path: "/p"))), .error(a, xid: 2, zxid: 3, .nodeExists),
+                .ok(a, xid: Xid.ping, zxid: 3),
             ])
     }
 

@@ -64,7 +64,7 @@ final class CoreDriver {
         nowMs = Self.startMs
         let logger = Logger(label: "warren-test") { _ in SwiftLogNoOpLogHandler() }
         core = try ServerCore(
-            config: config, recovered: RecoveredServerState(tree: DataTree(config: TreeConfig()), sessionSecret: 42),
+            config: config, recovered: RecoveredServerState(tree: DataTree(config: config.treeConfig), sessionSecret: 42),
             nowMs: nowMs, logger: logger)
     }
 
