@@ -17,7 +17,7 @@ final class ErrorReplyTests: XCTestCase {
 
     func testCreateOnAnExistingNodeIsNodeExistsWithNoBody() throws {
         var captured: [CoreAction] = []
-        captured = d.core.onPacket(a, Request.create("/x").packet(xid: 1), nowMs: d.nowMs)
+        captured = d.core.onPacket(a, Request.create("/x").packet(xid: 1), now: d.now)
         XCTAssertEqual(d.events(captured), [.error(a, xid: 1, zxid: 2, .nodeExists)])
         guard case let .send(_, bytes)? = captured.first else { return XCTFail("\(captured)") }
         XCTAssertEqual(bytes.count, 16, "xid, zxid and err only: ZooKeeper sends no body after an error")
