@@ -178,11 +178,17 @@ final class SpinWaiter: @unchecked Sendable {
         return (Now.nanoseconds(CLOCK_THREAD_CPUTIME_ID) &- cpu0) * 3 >= elapsed
     }
 
-    /// Sleeps `ms`, or less if `stop` is called; pokes do not shorten it.
+    /// Sleeps `ms`, or less if `stop` is called; pokes do not shorten it. Timed on the monotonic clock, in short
+    /// relative sleeps that look at `stopped` between them: a condition wait with a deadline is timed on the wall
+    /// clock, and a wall-clock step backwards would stretch it by the step.
     private func sleep(ms: Int) {
-        let deadline = Date(timeIntervalSinceNow: Double(ms) / 1000)
-        condition.lock()
-        while !stopped.load(ordering: .sequentiallyConsistent) && condition.wait(until: deadline) {}
-        condition.unlock()
+        let end = Self.nowNs() + UInt64(ms) * 1_000_000
+        while !stopped.load(ordering: .sequentiallyConsistent) {
+            let now = Self.nowNs()
+            guard now < end else { return }
+            usleep(useconds_t(min(end - now, Self.sleepSliceNs) / 1000))
+        }
     }
+
+    static let sleepSliceNs: UInt64 = 10_000_000
 }
