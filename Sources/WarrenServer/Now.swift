@@ -19,7 +19,8 @@ struct Now: Equatable, Sendable {
 
     /// Both clocks, now. Shell only.
     static func read() -> Now {
-        Now(monoMs: Int64(nanoseconds(CLOCK_MONOTONIC) / 1_000_000), wallMs: Int64(nanoseconds(CLOCK_REALTIME) / 1_000_000))
+        Now(monoMs: Int64(nanoseconds(CLOCK_MONOTONIC) / 1_000_000),
+            wallMs: Int64(nanoseconds(CLOCK_REALTIME) / 1_000_000))
     }
 
     /// `clock`'s reading in nanoseconds (monotonic or wall time, or a thread's or the process's CPU time).

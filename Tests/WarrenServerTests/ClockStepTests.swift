@@ -53,7 +53,7 @@ final class ClockStepTests: XCTestCase {
         _ = d.write(a, xid: 3, .setData("/n", "x"))
         let changed = try XCTUnwrap(d.core.tree.exists("/n"))
         XCTAssertEqual(changed.ctime, CoreDriver.startWallMs + Self.hourMs)
-        XCTAssertEqual(changed.mtime, CoreDriver.startWallMs - Self.hourMs, "mtime may go backwards with the wall clock")
+        XCTAssertEqual(changed.mtime, CoreDriver.startWallMs - Self.hourMs, "mtime goes back with the wall clock")
     }
 
     func testUptimeIsMonotonic() throws {
