@@ -1,5 +1,6 @@
 import WarrenJute
 import WarrenTree
+import WarrenZab
 import XCTest
 
 @testable import WarrenServer
@@ -74,6 +75,31 @@ final class ClockStepTests: XCTestCase {
         formatter.dateFormat = "EEE MMM dd HH:mm:ss zzz yyyy"
         XCTAssertTrue(
             d.core.fourLetterWord("dump", now: d.now).contains("1 expire at \(formatter.string(from: expiresAt)):"))
+    }
+
+    /// In an ensemble the leader expires sessions and its wall clock stamps every txn. Steps of every member's wall
+    /// clock expire nothing and elect nobody.
+    func testEnsembleWallClockStepsExpireNoSessionAndElectNobody() throws {
+        let e = try MiniEnsemble()
+        for _ in 0..<30 where Set(e.modes.values) != ["leader", "follower"] { e.tick() }
+        let modes = e.modes
+        let (conn, session) = e.connect(1, conn: 1)
+        let ephemeral = Request.create(CreateRequest(path: "/e", data: [], acl: ACL.openUnsafe, flags: 1))
+        XCTAssertEqual(e.request(1, conn: conn, xid: 1, ephemeral).map(\.0.err), [0])
+        for (n, step) in [Self.hourMs, -2 * Self.hourMs].enumerated() {
+            e.now = Now(monoMs: e.now.monoMs, wallMs: e.now.wallMs + step)
+            for _ in 0..<10 { e.tick() }  // 2 s of the session's 4 s
+            XCTAssertEqual(e.request(1, conn: conn, xid: Xid.ping, .ping).map(\.0.err), [0], "step \(n)")
+        }
+        XCTAssertEqual(e.modes, modes, "no election")
+        XCTAssertEqual(e.closed.values.flatMap { $0 }, [], "no connection closed")
+        let create = Request.create(CreateRequest(path: "/n", data: [], acl: ACL.openUnsafe, flags: 0))
+        XCTAssertEqual(e.request(1, conn: conn, xid: 2, create).map(\.0.err), [0])
+        for id in [1, 2, 3] as [ServerId] {
+            XCTAssertTrue(e.cores[id]!.tree.sessions[session] != nil, "server \(id) keeps the session")
+            XCTAssertNotNil(e.cores[id]!.tree.exists("/e"), "server \(id) keeps the ephemeral")
+            XCTAssertEqual(e.cores[id]!.tree.exists("/n")?.ctime, e.now.wallMs, "server \(id)")
+        }
     }
 
     private func uptime() -> Int64 {
