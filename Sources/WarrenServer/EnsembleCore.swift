@@ -59,9 +59,9 @@ extension ServerCore {
     }
 
     /// Starts the Zab node: the server begins looking for a leader.
-    func ensembleStart(nowMs: Int64) -> [CoreAction] { runZab(.start, nowMs: nowMs) }
+    func ensembleStart(now: Now) -> [CoreAction] { runZab(.start, now: now) }
 
-    func onQuorumMessage(from peer: ServerId, _ message: ZabMessage, nowMs: Int64) -> [CoreAction] {
+    func onQuorumMessage(from peer: ServerId, _ message: ZabMessage, now: Now) -> [CoreAction] {
         guard let ens = ensemble else { return [] }
         if ens.zab.state == .looking {
             if case .notification = message {} else {
@@ -70,18 +70,18 @@ extension ServerCore {
                 return []
             }
         }
-        return runZab(.message(from: peer, message), nowMs: nowMs)
+        return runZab(.message(from: peer, message), now: now)
     }
 
-    func onPeerDisconnected(_ peer: ServerId, nowMs: Int64) -> [CoreAction] {
-        runZab(.peerDisconnected(peer), nowMs: nowMs)
+    func onPeerDisconnected(_ peer: ServerId, now: Now) -> [CoreAction] {
+        runZab(.peerDisconnected(peer), now: now)
     }
 
     /// One Zab tick (see `zabTick`). Once per tickTime a serving follower also reports its active sessions to the
     /// leader.
-    func onZabTick(nowMs: Int64) -> [CoreAction] {
+    func onZabTick(now: Now) -> [CoreAction] {
         guard let ens = ensemble else { return [] }
-        var actions = runZab(.tick, nowMs: nowMs)
+        var actions = runZab(.tick, now: now)
         ens.zabTicks &+= 1
         guard ens.zabTicks % Self.zabTick(config).perTickTime == 0 else { return actions }
         if ens.zab.state == .looking || !ens.zab.isServing {
@@ -90,7 +90,7 @@ extension ServerCore {
         if ens.zab.state != .leading, ens.zab.isServing, !ens.touchedSessions.isEmpty {
             let ids = ens.touchedSessions.sorted()
             ens.touchedSessions = []
-            actions += runZab(.clientProposal(payload: ForwardedWrite.touch(ids).encode()), nowMs: nowMs)
+            actions += runZab(.clientProposal(payload: ForwardedWrite.touch(ids).encode()), now: now)
         }
         return actions
     }
@@ -101,7 +101,7 @@ extension ServerCore {
     /// forwarded write becomes a proposal). Such nested calls only queue their actions behind the ones already
     /// emitted and return nothing; the outermost call carries everything out, so the disk and the network see
     /// actions exactly in emission order (persist batches must reach the writer in the order Zab emitted them).
-    func runZab(_ event: ZabEvent, nowMs: Int64) -> [CoreAction] {
+    func runZab(_ event: ZabEvent, now: Now) -> [CoreAction] {
         guard let ens = ensemble else { return [] }
         ens.pendingActions.append(contentsOf: ens.zab.on(event))
         guard !ens.runningActions else { return [] }
@@ -109,10 +109,10 @@ extension ServerCore {
         defer { ens.runningActions = false }
         var actions: [CoreAction] = []
         while true {
-            while let action = ens.pendingActions.popFirst() { actions += carryOut(action, nowMs: nowMs) }
+            while let action = ens.pendingActions.popFirst() { actions += carryOut(action, now: now) }
             if ens.zab.isServing, !ens.heldConnects.isEmpty {
                 // Their createSession writes feed Zab again: carried out by the next pass of this loop.
-                actions += releaseHeldConnects(nowMs: nowMs)
+                actions += releaseHeldConnects(now: now)
                 continue
             }
             guard ens.zab.state != .looking, !ens.earlyMessages.isEmpty else { break }
@@ -124,7 +124,7 @@ extension ServerCore {
         return actions
     }
 
-    private func carryOut(_ action: ZabAction, nowMs: Int64) -> [CoreAction] {
+    private func carryOut(_ action: ZabAction, now: Now) -> [CoreAction] {
         guard let ens = ensemble else { return [] }
         var actions: [CoreAction] = []
         switch action {
@@ -139,15 +139,15 @@ extension ServerCore {
         case let .truncateLog(after):
             actions.append(.truncateLog(after.raw))
         case let .installSnapshot(lastZxid, state):
-            actions += installLeaderSnapshot(lastZxid: lastZxid, state: state, nowMs: nowMs)
+            actions += installLeaderSnapshot(lastZxid: lastZxid, state: state, now: now)
         case let .persistEpochs(epochs):
             actions.append(.persistEpochs(epochs))
         case let .deliver(entries):
-            for entry in entries { actions += deliverCommitted(entry, nowMs: nowMs) }
-            actions += drain(nowMs: nowMs)
+            for entry in entries { actions += deliverCommitted(entry, now: now) }
+            actions += drain(now: now)
             if !pausedConnections.isEmpty { resumeDrained(&actions) }
         case let .forwarded(_, payload):
-            if let next = proposeForwarded(payload, nowMs: nowMs) { ens.pendingActions.append(contentsOf: ens.zab.on(next)) }
+            if let next = proposeForwarded(payload, now: now) { ens.pendingActions.append(contentsOf: ens.zab.on(next)) }
         case let .rejected(_, reason):
             logger.warning("write rejected by the replication layer", metadata: ["reason": "\(reason)"])
             actions += dropClients("not serving: \(reason)")
@@ -159,7 +159,7 @@ extension ServerCore {
             ens.mode = "leader"
             logger.info("leading", metadata: ["epoch": "\(epoch)", "zxid": "0x\(Self.hex(tree.lastProcessedZxid))"])
             // The previous leader's expiry clocks are gone: every session gets a full timeout from now.
-            for s in sessions.all { _ = sessions.touch(s.id, nowMs: nowMs) }
+            for s in sessions.all { _ = sessions.touch(s.id, monoMs: now.monoMs) }
         case let .becameFollower(leader, epoch):
             ens.mode = "follower"
             logger.info("following", metadata: ["leader": "\(leader)", "epoch": "\(epoch)"])
@@ -171,21 +171,21 @@ extension ServerCore {
     }
 
     /// Where a write goes in ensemble mode: prepared and proposed on the leader, forwarded by a follower.
-    func submitEnsembleWrite(_ op: WriteOp, ctx: SessionContext, origin: TxnOrigin, nowMs: Int64) -> [CoreAction] {
+    func submitEnsembleWrite(_ op: WriteOp, ctx: SessionContext, origin: TxnOrigin, now: Now) -> [CoreAction] {
         guard let ens = ensemble else { return [] }
         if ens.isLeader, let zxid = ens.zab.nextProposalZxid {
-            switch tree.prepare(op, ctx: ctx, cxid: origin.cxid, zxid: zxid.raw, timeMs: nowMs) {
+            switch tree.prepare(op, ctx: ctx, cxid: origin.cxid, zxid: zxid.raw, timeMs: now.wallMs) {
             case .success(let txn):
                 pipeline.append(.txn(txn, origin))
                 if let c = origin.connection { conns[c]?.outstanding += 1 }
-                return propose(txn, nowMs: nowMs)
+                return propose(txn, now: now)
             case .failure(let err):
-                guard let txn = errorTxn(err, ctx: ctx, origin: origin, zxid: zxid.raw, nowMs: nowMs) else {
+                guard let txn = errorTxn(err, ctx: ctx, origin: origin, zxid: zxid.raw, timeMs: now.wallMs) else {
                     return failOrigin(origin, err: err)
                 }
                 pipeline.append(.txn(txn, origin))
                 if let c = origin.connection { conns[c]?.outstanding += 1 }
-                return propose(txn, nowMs: nowMs)
+                return propose(txn, now: now)
             }
         }
         guard ens.zab.isServing, ens.zab.state != .leading else {
@@ -199,17 +199,17 @@ extension ServerCore {
         pipeline.append(.forwarded(sessionId: sessionId, cxid: origin.cxid, origin))
         if let c = origin.connection { conns[c]?.outstanding += 1 }
         let payload = ForwardedWrite.write(sessionId: ctx.sessionId, authIds: ctx.authIds, cxid: origin.cxid, op: op)
-        return runZab(.clientProposal(payload: payload.encode()), nowMs: nowMs)
+        return runZab(.clientProposal(payload: payload.encode()), now: now)
     }
 
     /// `sync` on a follower: a marker txn goes through the leader; the sync is answered once it is delivered here,
     /// which is after everything the leader had committed when it received the marker.
-    func forwardSync(_ id: UInt64, _ header: RequestHeader, _ request: Request, nowMs: Int64) -> [CoreAction] {
+    func forwardSync(_ id: UInt64, _ header: RequestHeader, _ request: Request, now: Now) -> [CoreAction] {
         guard let sid = conns[id]?.sessionId else { return [] }
         logger.debug("sync forwarded", metadata: ["session": "0x\(Self.hex(sid))", "cxid": "\(header.xid)"])
         pipeline.append(.forwarded(sessionId: sid, cxid: header.xid, .maintenance))
-        var actions = enqueueRead(id, header, request, nowMs: nowMs)
-        actions += runZab(.clientProposal(payload: ForwardedWrite.sync(sessionId: sid, cxid: header.xid).encode()), nowMs: nowMs)
+        var actions = enqueueRead(id, header, request, now: now)
+        actions += runZab(.clientProposal(payload: ForwardedWrite.sync(sessionId: sid, cxid: header.xid).encode()), now: now)
         return actions
     }
 
@@ -218,28 +218,28 @@ extension ServerCore {
         return ens.zab.state != .leading
     }
 
-    private func propose(_ txn: Txn, nowMs: Int64) -> [CoreAction] {
+    private func propose(_ txn: Txn, now: Now) -> [CoreAction] {
         let bytes = txn.compactBytes()
         ensemble?.lastProposalBytes = bytes.count
         stats.proposals += 1
-        return runZab(.clientProposal(payload: bytes), nowMs: nowMs)
+        return runZab(.clientProposal(payload: bytes), now: now)
     }
 
     /// Leader: turns a follower's forwarded write into the next proposal (an `.error` txn when it fails, so the
     /// follower still learns the answer in order). Returns the event to feed Zab, or nil.
-    private func proposeForwarded(_ payload: [UInt8], nowMs: Int64) -> ZabEvent? {
+    private func proposeForwarded(_ payload: [UInt8], now: Now) -> ZabEvent? {
         guard let ens = ensemble, let forwarded = try? ForwardedWrite.decode(payload) else {
             logger.warning("malformed forwarded write dropped")
             return nil
         }
         switch forwarded {
         case let .touch(ids):
-            for id in ids { _ = sessions.touch(id, nowMs: nowMs) }
+            for id in ids { _ = sessions.touch(id, monoMs: now.monoMs) }
             return nil
         case let .sync(sid, cxid):
             logger.debug("sync marker proposed", metadata: ["session": "0x\(Self.hex(sid))", "cxid": "\(cxid)"])
             guard let zxid = ens.zab.nextProposalZxid else { return nil }
-            let txn = Txn(header: TxnHeader(sessionId: sid, cxid: cxid, zxid: zxid.raw, timeMs: nowMs), body: .error(.ok))
+            let txn = Txn(header: TxnHeader(sessionId: sid, cxid: cxid, zxid: zxid.raw, timeMs: now.wallMs), body: .error(.ok))
             ens.pendingSyncZxids.insert(zxid.raw)
             let bytes = txn.compactBytes()
             ens.lastProposalBytes = bytes.count
@@ -247,13 +247,13 @@ extension ServerCore {
         case let .write(sid, authIds, cxid, op):
             guard let zxid = ens.zab.nextProposalZxid else { return nil }
             let txn: Txn
-            switch tree.prepare(op, ctx: SessionContext(sessionId: sid, authIds: authIds), cxid: cxid, zxid: zxid.raw, timeMs: nowMs) {
+            switch tree.prepare(op, ctx: SessionContext(sessionId: sid, authIds: authIds), cxid: cxid, zxid: zxid.raw, timeMs: now.wallMs) {
             case .success(let t): txn = t
             case .failure(let err):
                 var headerSession = sid
                 if case let .createSession(id, _) = op { headerSession = id }
                 if case let .closeSession(id) = op { headerSession = id }
-                txn = Txn(header: TxnHeader(sessionId: headerSession, cxid: cxid, zxid: zxid.raw, timeMs: nowMs), body: .error(err))
+                txn = Txn(header: TxnHeader(sessionId: headerSession, cxid: cxid, zxid: zxid.raw, timeMs: now.wallMs), body: .error(err))
             }
             let bytes = txn.compactBytes()
             ens.lastProposalBytes = bytes.count
@@ -265,18 +265,18 @@ extension ServerCore {
     /// Applies one committed txn. The request it answers, if it came from this server, is the first txn or
     /// forwarded entry of the pipeline: both this server's proposals (leader) and its forwarded writes (follower)
     /// are delivered in pipeline order. Replies and reads queued in front of it are sent first.
-    private func deliverCommitted(_ entry: LogEntry, nowMs: Int64) -> [CoreAction] {
+    private func deliverCommitted(_ entry: LogEntry, now: Now) -> [CoreAction] {
         // An earlier delivery of the same batch may have uncovered queued replies/reads; they go before this txn.
-        var actions = drain(nowMs: nowMs)
+        var actions = drain(now: now)
         guard let txn = try? Txn(compact: entry.payload, zxid: entry.zxid.raw) else {
             preconditionFailure("committed entry \(entry.zxid) does not hold its txn")
         }
         ensemble?.pendingSyncZxids.remove(txn.zxid)
         if case let .createSession(timeoutMs) = txn.body, !sessions.isTracked(txn.header.sessionId) {
-            _ = sessions.addSession(id: txn.header.sessionId, timeoutMs: timeoutMs, nowMs: nowMs)
+            _ = sessions.addSession(id: txn.header.sessionId, timeoutMs: timeoutMs, monoMs: now.monoMs)
         }
         var origin: TxnOrigin = .maintenance
-        if case .closeSession = txn.body { origin = .closeSession(conn: nil, xid: 0, startMs: nowMs) }
+        if case .closeSession = txn.body { origin = .closeSession(conn: nil, xid: 0, startMonoMs: now.monoMs) }
         switch pipeline.first {
         case .txn(let t, let o)?:
             precondition(t.zxid >= txn.zxid, "local proposal \(t.zxid) skipped by delivery of \(txn.zxid)")
@@ -290,19 +290,19 @@ extension ServerCore {
         default:
             break  // a txn another server's client asked for (or the leader's own expiry/cleanup)
         }
-        if case .error(let err) = txn.body, err != .ok, case .request(let conn, let xid, _, let startMs, _) = origin {
+        if case .error(let err) = txn.body, err != .ok, case .request(let conn, let xid, _, let startMonoMs, _) = origin {
             // A forwarded write the leader could not prepare: answer like a local failure would have.
             conns[conn]?.outstanding -= 1
-            recordLatency(conn, startMs: startMs, nowMs: nowMs)
+            recordLatency(conn, startMonoMs: startMonoMs, now: now)
             _ = tree.apply(txn)
             if conns[conn] != nil { actions.append(.send(conn, countSent(conn, replyBytes(xid: xid, err: err)))) }
             return actions
         }
-        return actions + applyDurable(txn, origin, nowMs: nowMs)
+        return actions + applyDurable(txn, origin, now: now)
     }
 
     /// Replaces the tree with the leader's snapshot (SNAP sync) and brings the session tracker in line with it.
-    private func installLeaderSnapshot(lastZxid: Zxid, state: [UInt8], nowMs: Int64) -> [CoreAction] {
+    private func installLeaderSnapshot(lastZxid: Zxid, state: [UInt8], now: Now) -> [CoreAction] {
         let restored: DataTree
         do {
             restored = try DataTree.restore(from: state, config: config.treeConfig)
@@ -313,7 +313,7 @@ extension ServerCore {
         tree = restored
         for s in sessions.all where restored.sessions[s.id] == nil { sessions.close(s.id) }
         for (id, timeoutMs) in restored.sessions where !sessions.isTracked(id) {
-            _ = sessions.addSession(id: id, timeoutMs: timeoutMs, nowMs: nowMs)
+            _ = sessions.addSession(id: id, timeoutMs: timeoutMs, monoMs: now.monoMs)
         }
         return [.installSnapshot(lastZxid.raw, state)]
     }

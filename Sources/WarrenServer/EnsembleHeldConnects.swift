@@ -4,7 +4,8 @@ import WarrenJute
 struct HeldConnect {
     let id: UInt64
     let bytes: [UInt8]
-    let untilMs: Int64
+    /// Monotonic (`Now.monoMs`).
+    let untilMonoMs: Int64
 }
 
 /// Handshakes during an election wait for it instead of being refused.
@@ -22,20 +23,20 @@ extension ServerCore {
 
     /// Holds `id`'s handshake until this server serves; refuses it when the hold would be too short or the queue
     /// is full. Packets that follow it queue as early packets, as behind any handshake in flight.
-    func holdConnect(_ id: UInt64, _ bytes: [UInt8], request: ConnectRequest, nowMs: Int64) -> [CoreAction] {
+    func holdConnect(_ id: UInt64, _ bytes: [UInt8], request: ConnectRequest, now: Now) -> [CoreAction] {
         let holdMs = min(Self.connectHoldMsMax, Int64(max(0, request.timeOut)) / 4)
         guard let ens = ensemble, holdMs > 0, ens.heldConnects.count < Self.heldConnectsMax, let conn = conns[id] else {
             return [.close(id, "not serving: this server is not synchronized with a leader")]
         }
         conn.handshakeInFlight = true
-        ens.heldConnects.append(HeldConnect(id: id, bytes: bytes, untilMs: nowMs + holdMs))
+        ens.heldConnects.append(HeldConnect(id: id, bytes: bytes, untilMonoMs: now.monoMs + holdMs))
         stats.connectsHeld += 1
         return []
     }
 
     /// Answers every held handshake whose connection is still open; called by `runZab` once Zab serves, inside its
     /// loop, so the createSession writes these start are carried out in the same call.
-    func releaseHeldConnects(nowMs: Int64) -> [CoreAction] {
+    func releaseHeldConnects(now: Now) -> [CoreAction] {
         guard let ens = ensemble, ens.zab.isServing, !ens.heldConnects.isEmpty else { return [] }
         let held = ens.heldConnects
         ens.heldConnects = []
@@ -43,18 +44,18 @@ extension ServerCore {
         for h in held {
             guard let conn = conns[h.id], !conn.closing else { continue }
             conn.handshakeInFlight = false
-            actions += onConnect(h.id, h.bytes, nowMs: nowMs)
+            actions += onConnect(h.id, h.bytes, now: now)
         }
         return actions
     }
 
     /// Closes held handshakes past their time, and forgets those whose connection has gone.
-    func expireHeldConnects(nowMs: Int64) -> [CoreAction] {
+    func expireHeldConnects(now: Now) -> [CoreAction] {
         guard let ens = ensemble, !ens.heldConnects.isEmpty else { return [] }
         var actions: [CoreAction] = []
         ens.heldConnects.removeAll { h in
             guard let conn = conns[h.id], !conn.closing else { return true }
-            guard nowMs >= h.untilMs else { return false }
+            guard now.monoMs >= h.untilMonoMs else { return false }
             conn.closing = true
             actions.append(.close(h.id, "not serving: no leader within the handshake's wait"))
             return true

@@ -7,7 +7,7 @@ import WarrenTree
 extension ServerCore {
     static let versionString = "3.8.0-warren, built on 2026-11-25 00:00 UTC"
 
-    func fourLetterWord(_ word: String, nowMs: Int64) -> String {
+    func fourLetterWord(_ word: String, now: Now) -> String {
         guard config.fourLetterWordWhitelist.contains(word) else {
             return "\(word) is not executed because it is not in the whitelist.\n"
         }
@@ -23,7 +23,7 @@ extension ServerCore {
         case "srst":
             stats.reset()
             return "Server stats reset.\n"
-        case "mntr": return monitorText(nowMs: nowMs)
+        case "mntr": return monitorText(now: now)
         case "conf": return confText()
         case "envi": return envText()
         case "wchs":
@@ -43,7 +43,7 @@ extension ServerCore {
                 for w in watchers { out += "\t0x\(Self.hex(conns[w]?.sessionId ?? 0))\n" }
             }
             return out + "\n"
-        case "dump": return dumpText()
+        case "dump": return dumpText(now: now)
         case "dirs": return "datadir_size: \(Self.dirSize(config.dataDir))\nlogdir_size: \(Self.dirSize(config.dataLogDir))\n"
         case "hash": return "\(tree.lastProcessedZxid): \(tree.digest)\n"
         default: return ""
@@ -71,9 +71,9 @@ extension ServerCore {
         for conn in conns.values.sorted(by: { $0.id < $1.id }) {
             out += " \(conn.remote)[\(conn.connected ? 1 : 0)](queued=\(conn.outstanding),recved=\(conn.received),sent=\(conn.sent)"
             if !brief && conn.sessionId != 0 {
-                out += ",sid=0x\(Self.hex(conn.sessionId)),lop=\(conn.lastOp),est=\(conn.establishedMs),to=\(conn.timeoutMs)"
+                out += ",sid=0x\(Self.hex(conn.sessionId)),lop=\(conn.lastOp),est=\(conn.establishedWallMs),to=\(conn.timeoutMs)"
                 out += ",lcxid=0x\(String(UInt32(bitPattern: conn.lastCxid), radix: 16)),lzxid=0x\(Self.hex(conn.lastZxid))"
-                out += ",lresp=\(conn.lastResponseMs),llat=\(conn.lastLatencyMs),minlat=\(conn.latency.minMs)"
+                out += ",lresp=\(conn.lastResponseWallMs),llat=\(conn.lastLatencyMs),minlat=\(conn.latency.minMs)"
                 out += ",avglat=\(String(format: "%.4f", conn.latency.avg)),maxlat=\(conn.latency.maxMs)"
             }
             out += ")\n"
@@ -81,7 +81,7 @@ extension ServerCore {
         return out
     }
 
-    private func monitorText(nowMs: Int64) -> String {
+    private func monitorText(now: Now) -> String {
         let summary = watches.summary()
         let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1
         var limit = rlimit()
@@ -108,7 +108,7 @@ extension ServerCore {
             ("zk_max_latency", "\(stats.latency.maxMs)"),
             ("zk_open_file_descriptor_count", "\(fds)"),
             ("zk_max_file_descriptor_count", "\(limit.rlim_cur)"),
-            ("zk_uptime", "\(nowMs - startedMs)"),
+            ("zk_uptime", "\(now.monoMs - startedMonoMs)"),
             ("zk_proposal_count", "\(stats.proposals)"),
             ("zk_stale_sessions_expired", "\(stats.sessionsExpired)"),
             ("zk_last_zxid", "0x\(String(tree.lastProcessedZxid, radix: 16))"),
@@ -173,17 +173,19 @@ extension ServerCore {
         return out
     }
 
-    private func dumpText() -> String {
+    private func dumpText(now: Now) -> String {
         var out = "SessionTracker dump:\n"
         // ZooKeeper's layout: one set per expiry bucket, dated like Java's Date.toString().
-        let buckets = Dictionary(grouping: sessions.all, by: \.expiresAtMs)
+        let buckets = Dictionary(grouping: sessions.all, by: \.expiresAtMonoMs)
         out += "Session Sets (\(buckets.count))/(\(sessions.count)):\n"
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "UTC")
         formatter.dateFormat = "EEE MMM dd HH:mm:ss zzz yyyy"
-        for (expiresAtMs, members) in buckets.sorted(by: { $0.key < $1.key }) {
-            let date = formatter.string(from: Date(timeIntervalSince1970: Double(expiresAtMs) / 1000))
+        for (expiresAtMonoMs, members) in buckets.sorted(by: { $0.key < $1.key }) {
+            // Expiry is on the monotonic clock; shown as the wall-clock date it falls on as the clocks stand now.
+            let expiresAtWallMs = now.wallMs(atMono: expiresAtMonoMs)
+            let date = formatter.string(from: Date(timeIntervalSince1970: Double(expiresAtWallMs) / 1000))
             out += "\(members.count) expire at \(date):\n"
             for s in members.sorted(by: { $0.id < $1.id }) { out += "\t0x\(Self.hex(s.id))\n" }
         }

@@ -5,13 +5,13 @@ extension ServerCore {
     /// The handshake. A new session is a transaction (so it survives a restart); a resumed one is checked against
     /// its password and answered at once. A client that has seen a zxid this server has not is refused, so it can
     /// never observe history going backwards.
-    func onConnect(_ id: UInt64, _ bytes: [UInt8], nowMs: Int64) -> [CoreAction] {
+    func onConnect(_ id: UInt64, _ bytes: [UInt8], now: Now) -> [CoreAction] {
         var r = JuteReader(bytes)
         guard let request = try? ConnectRequest(from: &r) else {
             return [.close(id, "malformed connect request (or a request before the handshake)")]
         }
         if let ens = ensemble, !ens.zab.isServing {
-            return holdConnect(id, bytes, request: request, nowMs: nowMs)
+            return holdConnect(id, bytes, request: request, now: now)
         }
         if request.lastZxidSeen > tree.lastProcessedZxid {
             return [
@@ -25,11 +25,11 @@ extension ServerCore {
         conns[id]?.timeoutMs = timeoutMs
         conns[id]?.handshakeInFlight = true
         if request.sessionId == 0 {
-            let (sid, password) = sessions.createSession(timeoutMs: timeoutMs, nowMs: nowMs)
+            let (sid, password) = sessions.createSession(timeoutMs: timeoutMs, monoMs: now.monoMs)
             return submitWrite(
                 .createSession(sessionId: sid, timeoutMs: timeoutMs),
                 ctx: SessionContext(sessionId: sid), origin: .connect(conn: id, request: request, password: password),
-                nowMs: nowMs)
+                now: now)
         }
         let sid = request.sessionId
         guard sessions.isValid(sid), !closingSessions.contains(sid),
@@ -42,13 +42,13 @@ extension ServerCore {
             conns[id]?.closing = true
             return [.send(id, resp.juteBytes()), .close(id, "session 0x\(Self.hex(sid)) is expired or invalid")]
         }
-        sessions.touch(sid, nowMs: nowMs)
-        return completeHandshake(id, request: request, sessionId: sid, password: sessions.password(for: sid), nowMs: nowMs)
+        sessions.touch(sid, monoMs: now.monoMs)
+        return completeHandshake(id, request: request, sessionId: sid, password: sessions.password(for: sid), now: now)
     }
 
     /// Binds the connection to the session and answers the handshake. A previous connection of the same session
     /// is closed, as in ZooKeeper.
-    func completeHandshake(_ id: UInt64, request: ConnectRequest, sessionId: Int64, password: [UInt8], nowMs: Int64)
+    func completeHandshake(_ id: UInt64, request: ConnectRequest, sessionId: Int64, password: [UInt8], now: Now)
         -> [CoreAction]
     {
         guard let conn = conns[id] else { return [] }
@@ -72,14 +72,14 @@ extension ServerCore {
         for packet in early {
             conns[id]?.received -= 1
             stats.packetsReceived -= 1
-            actions += onPacket(id, packet, nowMs: nowMs)
+            actions += onPacket(id, packet, now: now)
         }
         return actions
     }
 
     /// `addauth`. Digest credentials add `digest:user:hash` (and `super:` for the configured super digest).
     /// Unknown schemes fail the connection with AuthFailed, as ZooKeeper does.
-    func onAuth(_ id: UInt64, _ packet: AuthPacket) -> [CoreAction] {
+    func onAuth(_ id: UInt64, _ packet: AuthPacket, now: Now) -> [CoreAction] {
         guard conns[id] != nil else { return [] }
         switch packet.scheme {
         case "digest":
@@ -88,7 +88,7 @@ extension ServerCore {
             where !conns[id]!.authIds.contains(newId) {
                 conns[id]!.authIds.append(newId)
             }
-            return enqueueReply(id, Self.authReply(err: .ok), nowMs: 0)
+            return enqueueReply(id, Self.authReply(err: .ok), startMonoMs: now.monoMs)
         default:
             logger.info("authentication failed", metadata: ["client": "\(conns[id]!.remote)", "scheme": "\(packet.scheme)"])
             conns[id]?.closing = true

@@ -4,56 +4,56 @@ import WarrenTree
 extension ServerCore {
     /// Routes one decoded request. Reads of a connection with nothing in flight are answered at once; everything
     /// else goes through the ordered pipeline.
-    func handle(_ id: UInt64, _ header: RequestHeader, _ request: Request, nowMs: Int64) -> [CoreAction] {
+    func handle(_ id: UInt64, _ header: RequestHeader, _ request: Request, now: Now) -> [CoreAction] {
         guard let conn = conns[id] else { return [] }
         let ctx = SessionContext(sessionId: conn.sessionId, authIds: conn.authIds)
         var subOps: [OpCode] = []
         if case .multi(let ops) = request { subOps = ops.map(\.opCode) }
-        let origin = TxnOrigin.request(conn: id, xid: header.xid, op: request.opCode, startMs: nowMs, subOps: subOps)
+        let origin = TxnOrigin.request(conn: id, xid: header.xid, op: request.opCode, startMonoMs: now.monoMs, subOps: subOps)
         switch request {
         case .ping:
-            return enqueueReply(id, replyBytes(xid: Xid.ping, err: .ok), nowMs: nowMs)
+            return enqueueReply(id, replyBytes(xid: Xid.ping, err: .ok), startMonoMs: now.monoMs)
         case .auth(let packet):
-            return onAuth(id, packet)
+            return onAuth(id, packet, now: now)
         case .sasl:
-            return enqueueReply(id, replyBytes(xid: header.xid, err: .unimplemented), nowMs: nowMs)
+            return enqueueReply(id, replyBytes(xid: header.xid, err: .unimplemented), startMonoMs: now.monoMs)
         case .reconfig:
-            return submitWrite(.reconfig, ctx: ctx, origin: origin, nowMs: nowMs)
+            return submitWrite(.reconfig, ctx: ctx, origin: origin, now: now)
         case .closeSession:
             conns[id]?.closing = true
             closingSessions.insert(conn.sessionId)
             return submitWrite(
                 .closeSession(sessionId: conn.sessionId), ctx: ctx,
-                origin: .closeSession(conn: id, xid: header.xid, startMs: nowMs), nowMs: nowMs)
+                origin: .closeSession(conn: id, xid: header.xid, startMonoMs: now.monoMs), now: now)
         case .create, .create2, .createContainer, .createTTL:
             guard let op = Self.writeOps([MultiOp(request)!])?.first else {
-                return enqueueReply(id, replyBytes(xid: header.xid, err: .badArguments), nowMs: nowMs)
+                return enqueueReply(id, replyBytes(xid: header.xid, err: .badArguments), startMonoMs: now.monoMs)
             }
-            return submitWrite(op, ctx: ctx, origin: origin, nowMs: nowMs)
+            return submitWrite(op, ctx: ctx, origin: origin, now: now)
         case .delete(let r):
-            return submitWrite(.delete(path: r.path, version: r.version), ctx: ctx, origin: origin, nowMs: nowMs)
+            return submitWrite(.delete(path: r.path, version: r.version), ctx: ctx, origin: origin, now: now)
         case .setData(let r):
-            return submitWrite(.setData(path: r.path, data: r.data, version: r.version), ctx: ctx, origin: origin, nowMs: nowMs)
+            return submitWrite(.setData(path: r.path, data: r.data, version: r.version), ctx: ctx, origin: origin, now: now)
         case .setACL(let r):
-            return submitWrite(.setACL(path: r.path, acl: r.acl, version: r.version), ctx: ctx, origin: origin, nowMs: nowMs)
+            return submitWrite(.setACL(path: r.path, acl: r.acl, version: r.version), ctx: ctx, origin: origin, now: now)
         case .check(let r):
-            return submitWrite(.check(path: r.path, version: r.version), ctx: ctx, origin: origin, nowMs: nowMs)
+            return submitWrite(.check(path: r.path, version: r.version), ctx: ctx, origin: origin, now: now)
         case .multi(let ops):
             guard let writeOps = Self.writeOps(ops) else {
-                return enqueueReply(id, replyBytes(xid: header.xid, err: .badArguments), nowMs: nowMs)
+                return enqueueReply(id, replyBytes(xid: header.xid, err: .badArguments), startMonoMs: now.monoMs)
             }
-            return submitWrite(.multi(writeOps), ctx: ctx, origin: origin, nowMs: nowMs)
+            return submitWrite(.multi(writeOps), ctx: ctx, origin: origin, now: now)
         case .sync:
-            if isEnsembleFollower { return forwardSync(id, header, request, nowMs: nowMs) }
+            if isEnsembleFollower { return forwardSync(id, header, request, now: now) }
             if pipeline.isEmpty {
                 return read(id, header, request)
             }
-            return enqueueRead(id, header, request, nowMs: nowMs)
+            return enqueueRead(id, header, request, now: now)
         default:
             if conn.outstanding == 0 {
                 return read(id, header, request)
             }
-            return enqueueRead(id, header, request, nowMs: nowMs)
+            return enqueueRead(id, header, request, now: now)
         }
     }
 
@@ -80,12 +80,12 @@ extension ServerCore {
     }
 
     /// Prepares a write against the tree plus everything already in flight, queues it and asks for persistence.
-    func submitWrite(_ op: WriteOp, ctx: SessionContext, origin: TxnOrigin, nowMs: Int64) -> [CoreAction] {
+    func submitWrite(_ op: WriteOp, ctx: SessionContext, origin: TxnOrigin, now: Now) -> [CoreAction] {
         if writesDisabledReason != nil {
             return failOrigin(origin, err: .systemError)
         }
-        if ensemble != nil { return submitEnsembleWrite(op, ctx: ctx, origin: origin, nowMs: nowMs) }
-        switch tree.prepare(op, ctx: ctx, cxid: origin.cxid, zxid: nextZxid, timeMs: nowMs) {
+        if ensemble != nil { return submitEnsembleWrite(op, ctx: ctx, origin: origin, now: now) }
+        switch tree.prepare(op, ctx: ctx, cxid: origin.cxid, zxid: nextZxid, timeMs: now.wallMs) {
         case .success(let txn):
             nextZxid += 1
             pipeline.append(.txn(txn, origin))
@@ -93,7 +93,7 @@ extension ServerCore {
             stats.proposals += 1
             return [.persist([(txn.zxid, txn.compactBytes())])]
         case .failure(let err):
-            guard let txn = errorTxn(err, ctx: ctx, origin: origin, zxid: nextZxid, nowMs: nowMs) else {
+            guard let txn = errorTxn(err, ctx: ctx, origin: origin, zxid: nextZxid, timeMs: now.wallMs) else {
                 return failOrigin(origin, err: err)
             }
             nextZxid += 1
@@ -106,9 +106,9 @@ extension ServerCore {
     /// The txn that stands for a client's write that failed to prepare, as ZooKeeper logs one: it takes the next
     /// zxid, so the error reply carries that zxid and later Stat zxids match ZooKeeper's for the same requests.
     /// Nil for origins that are not a client's request (handshakes, closes, maintenance), answered by `failOrigin`.
-    func errorTxn(_ err: ErrorCode, ctx: SessionContext, origin: TxnOrigin, zxid: Int64, nowMs: Int64) -> Txn? {
+    func errorTxn(_ err: ErrorCode, ctx: SessionContext, origin: TxnOrigin, zxid: Int64, timeMs: Int64) -> Txn? {
         guard case .request = origin else { return nil }
-        return Txn(header: TxnHeader(sessionId: ctx.sessionId, cxid: origin.cxid, zxid: zxid, timeMs: nowMs), body: .error(err))
+        return Txn(header: TxnHeader(sessionId: ctx.sessionId, cxid: origin.cxid, zxid: zxid, timeMs: timeMs), body: .error(err))
     }
 
     /// Answers an origin whose transaction will not happen. The answer waits behind everything already in the
@@ -117,13 +117,13 @@ extension ServerCore {
     /// must find that write applied, as it would in ZooKeeper, where a failed write is an error txn in order.
     func failOrigin(_ origin: TxnOrigin, err: ErrorCode) -> [CoreAction] {
         switch origin {
-        case .request(let conn, let xid, _, let startMs, _):
-            return enqueueReply(conn, replyBytes(xid: xid, err: err), nowMs: startMs, behindPipeline: true)
+        case .request(let conn, let xid, _, let startMonoMs, _):
+            return enqueueReply(conn, replyBytes(xid: xid, err: err), startMonoMs: startMonoMs, behindPipeline: true)
         case .connect(let conn, _, _):
             return [.close(conn, "cannot create session: \(err)")]
-        case .closeSession(let conn, let xid, let startMs):
+        case .closeSession(let conn, let xid, let startMonoMs):
             guard let conn else { return [] }
-            return enqueueReply(conn, replyBytes(xid: xid, err: err), nowMs: startMs, behindPipeline: true)
+            return enqueueReply(conn, replyBytes(xid: xid, err: err), startMonoMs: startMonoMs, behindPipeline: true)
         case .maintenance:
             return []
         }
@@ -131,25 +131,26 @@ extension ServerCore {
 
     /// Sends `bytes` now if the connection has nothing in flight (and, with `behindPipeline`, nothing at all is in
     /// the pipeline), else queues it behind the earlier entries.
-    func enqueueReply(_ id: UInt64, _ bytes: [UInt8], nowMs: Int64, behindPipeline: Bool = false) -> [CoreAction] {
+    /// `startMonoMs`: when the request it answers arrived (`Now.monoMs`), for latency stats.
+    func enqueueReply(_ id: UInt64, _ bytes: [UInt8], startMonoMs: Int64, behindPipeline: Bool = false) -> [CoreAction] {
         guard let conn = conns[id] else { return [] }
         if conn.outstanding == 0 && !(behindPipeline && !pipeline.isEmpty) {
             return [.send(id, countSent(id, bytes))]
         }
         conns[id]?.outstanding += 1
-        pipeline.append(.reply(conn: id, bytes: bytes, startMs: nowMs))
+        pipeline.append(.reply(conn: id, bytes: bytes, startMonoMs: startMonoMs))
         return []
     }
 
-    func enqueueRead(_ id: UInt64, _ header: RequestHeader, _ request: Request, nowMs: Int64) -> [CoreAction] {
+    func enqueueRead(_ id: UInt64, _ header: RequestHeader, _ request: Request, now: Now) -> [CoreAction] {
         conns[id]?.outstanding += 1
-        pipeline.append(.read(conn: id, header: header, request: request, startMs: nowMs))
+        pipeline.append(.read(conn: id, header: header, request: request, startMonoMs: now.monoMs))
         return []
     }
 
     /// Completes pipeline entries from the front while they are ready: durable transactions are applied (in zxid
     /// order, because the pipeline is in zxid order), their watch events sent, then their replies.
-    func drain(nowMs: Int64) -> [CoreAction] {
+    func drain(now: Now) -> [CoreAction] {
         var actions: [CoreAction] = []
         while let head = pipeline.first {
             switch head {
@@ -157,12 +158,12 @@ extension ServerCore {
                 // In an ensemble a txn completes only when delivered (committed), never here.
                 guard ensemble == nil, txn.zxid <= durableZxid else { return actions }
                 pipeline.removeFirst()
-                actions += applyDurable(txn, origin, nowMs: nowMs)
-            case .reply(let conn, var bytes, let startMs):
+                actions += applyDurable(txn, origin, now: now)
+            case .reply(let conn, var bytes, let startMonoMs):
                 pipeline.removeFirst()
                 if conns[conn] != nil {
                     conns[conn]!.outstanding -= 1
-                    recordLatency(conn, startMs: startMs, nowMs: nowMs)
+                    recordLatency(conn, startMonoMs: startMonoMs, now: now)
                     // Like ZooKeeper, a reply carries the last zxid applied when it is sent (ReplyHeader.zxid).
                     var w = JuteWriter()
                     w.writeLong(tree.lastProcessedZxid)
@@ -171,11 +172,11 @@ extension ServerCore {
                 }
             case .forwarded:
                 return actions
-            case .read(let conn, let header, let request, let startMs):
+            case .read(let conn, let header, let request, let startMonoMs):
                 pipeline.removeFirst()
                 if conns[conn] != nil {
                     conns[conn]!.outstanding -= 1
-                    recordLatency(conn, startMs: startMs, nowMs: nowMs)
+                    recordLatency(conn, startMonoMs: startMonoMs, now: now)
                     actions += read(conn, header, request)
                 }
             }
@@ -183,7 +184,7 @@ extension ServerCore {
         return actions
     }
 
-    func applyDurable(_ txn: Txn, _ origin: TxnOrigin, nowMs: Int64) -> [CoreAction] {
+    func applyDurable(_ txn: Txn, _ origin: TxnOrigin, now: Now) -> [CoreAction] {
         let result = tree.apply(txn)
         var actions = fireWatches(result.triggers)
         if case .closeSession = txn.body {
@@ -195,22 +196,22 @@ extension ServerCore {
             }
         }
         switch origin {
-        case .request(let conn, let xid, let op, let startMs, let subOps):
+        case .request(let conn, let xid, let op, let startMonoMs, let subOps):
             if conns[conn] != nil {
                 conns[conn]!.outstanding -= 1
                 conns[conn]!.lastZxid = txn.zxid
-                recordLatency(conn, startMs: startMs, nowMs: nowMs)
+                recordLatency(conn, startMonoMs: startMonoMs, now: now)
                 let (err, response) = Self.response(for: op, subOps: subOps, result: result.result)
                 let bytes = response.packet(header: ReplyHeader(xid: xid, zxid: txn.zxid, err: err.rawValue))
                 actions.append(.send(conn, countSent(conn, bytes)))
             }
         case .connect(let conn, let request, let password):
             conns[conn]?.outstanding -= 1
-            actions += completeHandshake(conn, request: request, sessionId: txn.header.sessionId, password: password, nowMs: nowMs)
-        case .closeSession(let conn, let xid, let startMs):
+            actions += completeHandshake(conn, request: request, sessionId: txn.header.sessionId, password: password, now: now)
+        case .closeSession(let conn, let xid, let startMonoMs):
             if let conn, conns[conn] != nil {
                 conns[conn]!.outstanding -= 1
-                recordLatency(conn, startMs: startMs, nowMs: nowMs)
+                recordLatency(conn, startMonoMs: startMonoMs, now: now)
                 let bytes = Response.empty.packet(header: ReplyHeader(xid: xid, zxid: txn.zxid, err: 0))
                 actions.append(.send(conn, countSent(conn, bytes)))
                 actions.append(.close(conn, nil))
@@ -280,12 +281,13 @@ extension ServerCore {
         return bytes
     }
 
-    func recordLatency(_ id: UInt64, startMs: Int64, nowMs: Int64) {
-        let ms = max(0, nowMs - startMs)
+    /// Latency on the monotonic clock; the response's date (`cons`'s lresp) on the wall clock.
+    func recordLatency(_ id: UInt64, startMonoMs: Int64, now: Now) {
+        let ms = max(0, now.monoMs - startMonoMs)
         stats.latency.add(ms)
         conns[id]?.latency.add(ms)
         conns[id]?.lastLatencyMs = ms
-        conns[id]?.lastResponseMs = nowMs
+        conns[id]?.lastResponseWallMs = now.wallMs
     }
 }
 

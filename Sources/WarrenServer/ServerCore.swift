@@ -40,7 +40,8 @@ final class ConnState {
     let id: UInt64
     let remote: String
     let ip: String
-    let establishedMs: Int64
+    /// Wall clock (`Now.wallMs`): shown by `cons`, never used to time anything.
+    let establishedWallMs: Int64
     var sessionId: Int64 = 0
     var timeoutMs: Int32 = 0
     var connected = false
@@ -58,15 +59,16 @@ final class ConnState {
     var lastCxid: Int32 = 0
     var lastZxid: Int64 = 0
     var lastOp = "NA"
-    var lastResponseMs: Int64 = 0
+    /// Wall clock, for `cons`.
+    var lastResponseWallMs: Int64 = 0
     var lastLatencyMs: Int64 = 0
     var latency = LatencyStats()
 
-    init(id: UInt64, remote: String, ip: String, establishedMs: Int64, authIds: [Id]) {
+    init(id: UInt64, remote: String, ip: String, establishedWallMs: Int64, authIds: [Id]) {
         self.id = id
         self.remote = remote
         self.ip = ip
-        self.establishedMs = establishedMs
+        self.establishedWallMs = establishedWallMs
         self.authIds = authIds
     }
 }
@@ -88,9 +90,9 @@ struct LatencyStats {
 
 /// Where a transaction came from, so its result can be delivered once it is durable and applied.
 enum TxnOrigin {
-    case request(conn: UInt64, xid: Int32, op: OpCode, startMs: Int64, subOps: [OpCode] = [])
+    case request(conn: UInt64, xid: Int32, op: OpCode, startMonoMs: Int64, subOps: [OpCode] = [])
     case connect(conn: UInt64, request: ConnectRequest, password: [UInt8])
-    case closeSession(conn: UInt64?, xid: Int32, startMs: Int64)
+    case closeSession(conn: UInt64?, xid: Int32, startMonoMs: Int64)
     case maintenance
 }
 
@@ -100,9 +102,9 @@ enum PipelineEntry {
     /// A prepared transaction, to be applied once the log reports it durable.
     case txn(Txn, TxnOrigin)
     /// A reply already computed (usually an error) held back behind earlier entries of its connection.
-    case reply(conn: UInt64, bytes: [UInt8], startMs: Int64)
+    case reply(conn: UInt64, bytes: [UInt8], startMonoMs: Int64)
     /// A read (or sync) that must see the effect of the entries before it.
-    case read(conn: UInt64, header: RequestHeader, request: Request, startMs: Int64)
+    case read(conn: UInt64, header: RequestHeader, request: Request, startMonoMs: Int64)
     /// Ensemble follower: a write forwarded to the leader, completed when the committed txn with this session id
     /// and cxid is delivered.
     case forwarded(sessionId: Int64, cxid: Int32, TxnOrigin)
@@ -110,7 +112,8 @@ enum PipelineEntry {
 
 /// The server's deterministic heart: connections, sessions, the request pipeline, watches and the data tree.
 ///
-/// Driven only by `on…` calls from the shell (all on one thread) with the time passed in; it answers with
+/// Driven only by `on…` calls from the shell (all on one thread) with the time passed in as a `Now` (monotonic
+/// for sessions and every other interval, wall clock for ctime/mtime and displayed dates); it answers with
 /// `CoreAction`s. Contract for the shell: carry out actions in order; report durability with `onDurable(upTo:)`
 /// only after the records are fsynced. The core in turn never sends a reply that reflects a transaction before
 /// that transaction is durable and applied, and applies transactions strictly in zxid order.
@@ -129,13 +132,14 @@ final class ServerCore {
     var durableZxid: Int64
     /// Set when the log failed: durability is unknown, so writes are refused until restart.
     var writesDisabledReason: String?
-    let startedMs: Int64
+    /// Monotonic (`Now.monoMs`), for `zk_uptime`.
+    let startedMonoMs: Int64
     var txnsSinceSnapshot = 0
     /// Applied txns after which the next snapshot is taken: drawn anew after every snapshot (`drawSnapshotThreshold`).
     var snapshotThreshold = 0
     /// Seeded (from the shell's seed), so a test or a simulation replays the same snapshot points.
     var snapshotRandom: SessionTracker.SplitMix64
-    var lastContainerCheckMs: Int64 = 0
+    var lastContainerCheckMonoMs: Int64 = 0
     var stats = ServerStats()
     /// Sessions whose closeSession transaction is in the pipeline, so expiry does not issue a second one.
     var closingSessions: Set<Int64> = []
@@ -151,7 +155,7 @@ final class ServerCore {
 
     /// - Parameter durable: for an ensemble member, what Zab recovered from disk (the tree then holds the snapshot
     ///   only; logged txns are applied once Zab knows them committed). Nil for a standalone server.
-    init(config: ServerConfig, recovered: RecoveredServerState, nowMs: Int64, logger: Logger,
+    init(config: ServerConfig, recovered: RecoveredServerState, now: Now, logger: Logger,
          durable: DurableState? = nil, seed: UInt64 = 0) throws {
         self.config = config
         self.logger = logger
@@ -161,14 +165,14 @@ final class ServerCore {
             serverId: config.myid, tickTimeMs: Int32(config.tickTimeMs),
             minSessionTimeoutMs: Int32(config.effectiveMinSessionTimeoutMs),
             maxSessionTimeoutMs: Int32(config.effectiveMaxSessionTimeoutMs),
-            secret: recovered.sessionSecret, startTimeMs: nowMs)
+            secret: recovered.sessionSecret, startTimeMs: now.wallMs)
         for (id, timeoutMs) in tree.sessions.sorted(by: { $0.key < $1.key }) {
-            sessions.addSession(id: id, timeoutMs: timeoutMs, nowMs: nowMs)
+            sessions.addSession(id: id, timeoutMs: timeoutMs, monoMs: now.monoMs)
         }
         nextZxid = tree.lastProcessedZxid + 1
         durableZxid = tree.lastProcessedZxid
         txnsSinceSnapshot = recovered.recordsSinceSnapshot
-        startedMs = nowMs
+        startedMonoMs = now.monoMs
         snapshotRandom = SessionTracker.SplitMix64(seed: seed ^ 0x736E_6170_7368_6F74)
         snapshotThreshold = drawSnapshotThreshold()
         if let durable {
@@ -178,11 +182,11 @@ final class ServerCore {
 
     // MARK: events from the shell
 
-    func onOpened(_ id: UInt64, remote: String, ip: String, nowMs: Int64) {
-        conns[id] = ConnState(id: id, remote: remote, ip: ip, establishedMs: nowMs, authIds: [Id(scheme: "ip", id: ip)])
+    func onOpened(_ id: UInt64, remote: String, ip: String, now: Now) {
+        conns[id] = ConnState(id: id, remote: remote, ip: ip, establishedWallMs: now.wallMs, authIds: [Id(scheme: "ip", id: ip)])
     }
 
-    func onClosed(_ id: UInt64, nowMs: Int64) -> [CoreAction] {
+    func onClosed(_ id: UInt64, now: Now) -> [CoreAction] {
         guard let conn = conns.removeValue(forKey: id) else { return [] }
         pausedConnections.remove(id)
         watches.removeAll(id)
@@ -193,7 +197,7 @@ final class ServerCore {
     }
 
     /// One packet from a connection. Before the handshake it must be a ConnectRequest.
-    func onPacket(_ id: UInt64, _ bytes: [UInt8], nowMs: Int64) -> [CoreAction] {
+    func onPacket(_ id: UInt64, _ bytes: [UInt8], now: Now) -> [CoreAction] {
         guard let conn = conns[id], !conn.closing else { return [] }
         stats.packetsReceived += 1
         stats.bytesReceived += bytes.count + 4
@@ -206,7 +210,7 @@ final class ServerCore {
                 conns[id]?.earlyPackets.append(bytes)
                 return []
             }
-            return onConnect(id, bytes, nowMs: nowMs)
+            return onConnect(id, bytes, now: now)
         }
         var r = JuteReader(bytes)
         guard let header = try? r.read(RequestHeader.self) else {
@@ -218,20 +222,20 @@ final class ServerCore {
         } catch RequestDecodeError.unknownOpCode(let op) {
             // Like ZooKeeper: answer Unimplemented, then drop the connection (the client is speaking another protocol).
             conns[id]?.closing = true
-            return enqueueReply(id, replyBytes(xid: header.xid, err: .unimplemented), nowMs: nowMs)
+            return enqueueReply(id, replyBytes(xid: header.xid, err: .unimplemented), startMonoMs: now.monoMs)
                 + [.close(id, "unknown opcode \(op)")]
         } catch {
             // A malformed record inside a well-formed frame: ZooKeeper answers MarshallingError and keeps serving.
             logger.info("malformed request", metadata: ["client": "\(conn.remote)", "error": "\(error)"])
-            return enqueueReply(id, replyBytes(xid: header.xid, err: .marshallingError), nowMs: nowMs)
+            return enqueueReply(id, replyBytes(xid: header.xid, err: .marshallingError), startMonoMs: now.monoMs)
         }
         if conn.sessionId != 0 {
-            sessions.touch(conn.sessionId, nowMs: nowMs)
+            sessions.touch(conn.sessionId, monoMs: now.monoMs)
             ensemble?.touchedSessions.insert(conn.sessionId)
         }
         conns[id]?.lastCxid = header.xid
         conns[id]?.lastOp = Self.shortName(request.opCode)
-        var actions = handle(id, header, request, nowMs: nowMs) + drain(nowMs: nowMs)
+        var actions = handle(id, header, request, now: now) + drain(now: now)
         if let c = conns[id], c.outstanding > Self.connectionOutstandingMax, !pausedConnections.contains(id) {
             pausedConnections.insert(id)
             actions.append(.setReading(id, false))
@@ -248,21 +252,21 @@ final class ServerCore {
     }
 
     /// The log reports records up to `zxid` durable: complete the pipeline up to there, in order.
-    func onDurable(upTo zxid: Int64, nowMs: Int64) -> [CoreAction] {
-        if ensemble != nil { return runZab(.persisted(upTo: Zxid(raw: zxid)), nowMs: nowMs) }
+    func onDurable(upTo zxid: Int64, now: Now) -> [CoreAction] {
+        if ensemble != nil { return runZab(.persisted(upTo: Zxid(raw: zxid)), now: now) }
         durableZxid = max(durableZxid, zxid)
-        var actions = drain(nowMs: nowMs)
+        var actions = drain(now: now)
         if !pausedConnections.isEmpty { resumeDrained(&actions) }
         return actions
     }
 
     /// The log failed. Nothing prepared after the last durable zxid will be applied: fail those requests, forget
     /// their effects and refuse writes from now on (reads keep working).
-    func onPersistFailed(_ error: Error) -> [CoreAction] {
+    func onPersistFailed(_ error: Error, now: Now) -> [CoreAction] {
         let reason = "transaction log failure: \(error)"
         logger.critical("refusing writes from now on", metadata: ["reason": "\(reason)"])
         writesDisabledReason = reason
-        var actions = drain(nowMs: 0)
+        var actions = drain(now: now)
         var kept = Deque<PipelineEntry>()
         while let entry = pipeline.popFirst() {
             guard case .txn(_, let origin) = entry else {
@@ -272,8 +276,8 @@ final class ServerCore {
             // The failed request's reply takes its txn's place, so the connection's replies stay in order and its
             // outstanding count (which the txn held) is released when the reply drains.
             switch origin {
-            case .request(let conn, let xid, _, let startMs, _), .closeSession(let conn?, let xid, let startMs):
-                kept.append(.reply(conn: conn, bytes: replyBytes(xid: xid, err: .systemError), startMs: startMs))
+            case .request(let conn, let xid, _, let startMonoMs, _), .closeSession(let conn?, let xid, let startMonoMs):
+                kept.append(.reply(conn: conn, bytes: replyBytes(xid: xid, err: .systemError), startMonoMs: startMonoMs))
             case .connect(let conn, _, _):
                 conns[conn]?.outstanding -= 1
                 actions += failOrigin(origin, err: .systemError)
@@ -284,34 +288,34 @@ final class ServerCore {
         pipeline = kept
         tree.discardPrepared()
         nextZxid = tree.lastProcessedZxid + 1
-        actions += drain(nowMs: 0)
+        actions += drain(now: now)
         return actions
     }
 
     /// Periodic work: session expiry, container and TTL cleanup.
-    func onTick(nowMs: Int64) -> [CoreAction] {
-        var actions = expireHeldConnects(nowMs: nowMs)
+    func onTick(now: Now) -> [CoreAction] {
+        var actions = expireHeldConnects(now: now)
         // In an ensemble only the leader expires sessions and cleans up nodes (through proposals).
         if let ens = ensemble, !ens.isLeader { return actions }
-        for sid in sessions.expired(nowMs: nowMs) where !closingSessions.contains(sid) {
+        for sid in sessions.expired(monoMs: now.monoMs) where !closingSessions.contains(sid) {
             logger.info("session expired", metadata: ["session": "0x\(Self.hex(sid))"])
             stats.sessionsExpired += 1
             // No connection in the origin: nobody asked, so nobody gets a reply; applyDurable closes the connection.
             actions += submitWrite(.closeSession(sessionId: sid), ctx: .superUser(sessionId: sid),
-                origin: .closeSession(conn: nil, xid: 0, startMs: nowMs), nowMs: nowMs)
+                origin: .closeSession(conn: nil, xid: 0, startMonoMs: now.monoMs), now: now)
             if let c = sessionConn[sid] {
                 conns[c]?.closing = true
                 if writesDisabledReason != nil { actions.append(.close(c, "session expired; the log is unavailable")) }
             }
         }
-        if writesDisabledReason == nil, nowMs - lastContainerCheckMs >= Int64(config.containerCheckIntervalMs) {
-            lastContainerCheckMs = nowMs
+        if writesDisabledReason == nil, now.monoMs - lastContainerCheckMonoMs >= Int64(config.containerCheckIntervalMs) {
+            lastContainerCheckMonoMs = now.monoMs
             let superCtx = SessionContext.superUser()
-            for path in tree.containersToDelete(nowMs: nowMs) {
-                actions += submitWrite(.deleteContainer(path: path), ctx: superCtx, origin: .maintenance, nowMs: nowMs)
+            for path in tree.containersToDelete(wallMs: now.wallMs) {
+                actions += submitWrite(.deleteContainer(path: path), ctx: superCtx, origin: .maintenance, now: now)
             }
-            for path in tree.expiredTTLNodes(nowMs: nowMs) {
-                actions += submitWrite(.deleteContainer(path: path), ctx: superCtx, origin: .maintenance, nowMs: nowMs)
+            for path in tree.expiredTTLNodes(wallMs: now.wallMs) {
+                actions += submitWrite(.deleteContainer(path: path), ctx: superCtx, origin: .maintenance, now: now)
             }
         }
         return actions

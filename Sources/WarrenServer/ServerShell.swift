@@ -81,7 +81,7 @@ public final class ServerShell: @unchecked Sendable {
                 log: recovered.logged.map { LogEntry(zxid: Zxid(raw: $0.zxid), payload: $0.payload) })
         }
         let core = try coreLoop.submit {
-            try ServerCore(config: self.config, recovered: recovered, nowMs: Self.nowMs(), logger: self.logger,
+            try ServerCore(config: self.config, recovered: recovered, now: Now.read(), logger: self.logger,
                            durable: durable, seed: UInt64.random(in: 0...UInt64.max))
         }.wait()
         self.core = core
@@ -89,12 +89,12 @@ public final class ServerShell: @unchecked Sendable {
         storage.startWriter(
             onDurable: { [weak self] zxid in
                 guard let self else { return }
-                self.onCoreLoop { self.perform(self.core.onDurable(upTo: zxid, nowMs: Self.nowMs())) }
+                self.onCoreLoop { self.perform(self.core.onDurable(upTo: zxid, now: Now.read())) }
             },
             onFailure: { [weak self] error in
                 guard let self else { return }
                 if ensembleMode { self.fatalDiskError("transaction log", error) }
-                self.onCoreLoop { self.perform(self.core.onPersistFailed(error)) }
+                self.onCoreLoop { self.perform(self.core.onPersistFailed(error, now: Now.read())) }
             })
 
         let frameBytesMax = config.juteMaxBufferBytes
@@ -115,7 +115,7 @@ public final class ServerShell: @unchecked Sendable {
         let tick = TimeAmount.milliseconds(Int64(max(10, min(config.tickTimeMs / 2, 100))))
         tickTask = coreLoop.scheduleRepeatedTask(initialDelay: tick, delay: tick) { [weak self] _ in
             guard let self else { return }
-            self.onCoreLoop { self.perform(self.core.onTick(nowMs: Self.nowMs())) }
+            self.onCoreLoop { self.perform(self.core.onTick(now: Now.read())) }
         }
         if ensembleMode { try startQuorum() }
         logger.info(
@@ -141,23 +141,23 @@ public final class ServerShell: @unchecked Sendable {
             onMessages: { [weak self] peer, messages in
                 guard let self else { return }
                 self.onCoreLoop {
-                    let nowMs = Self.nowMs()
+                    let now = Now.read()
                     var actions: [CoreAction] = []
-                    for message in messages { actions += self.core.onQuorumMessage(from: peer, message, nowMs: nowMs) }
+                    for message in messages { actions += self.core.onQuorumMessage(from: peer, message, now: now) }
                     self.perform(actions)
                 }
             },
             onDisconnected: { [weak self] peer in
                 guard let self else { return }
-                self.onCoreLoop { self.perform(self.core.onPeerDisconnected(peer, nowMs: Self.nowMs())) }
+                self.onCoreLoop { self.perform(self.core.onPeerDisconnected(peer, now: Now.read())) }
             })
         try coreLoop.submit { self.quorum = transport }.wait()
         try transport.start()
-        onCoreLoop { self.perform(self.core.ensembleStart(nowMs: Self.nowMs())) }
+        onCoreLoop { self.perform(self.core.ensembleStart(now: Now.read())) }
         let tick = TimeAmount.milliseconds(Int64(ServerCore.zabTick(config).ms))
         zabTickTask = coreLoop.scheduleRepeatedTask(initialDelay: tick, delay: tick) { [weak self] _ in
             guard let self else { return }
-            self.onCoreLoop { self.perform(self.core.onZabTick(nowMs: Self.nowMs())) }
+            self.onCoreLoop { self.perform(self.core.onZabTick(now: Now.read())) }
         }
     }
 
@@ -189,8 +189,6 @@ public final class ServerShell: @unchecked Sendable {
         spinWaiter?.stop()
     }
 
-    static func nowMs() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
-
     // MARK: connection events (called on I/O loops)
 
     func register(channel: Channel) -> ClientConnection? {
@@ -213,7 +211,7 @@ public final class ServerShell: @unchecked Sendable {
             conns[id] = c
             return c
         }
-        onCoreLoop { self.core.onOpened(conn.id, remote: conn.remoteAddress, ip: conn.remoteIP, nowMs: Self.nowMs()) }
+        onCoreLoop { self.core.onOpened(conn.id, remote: conn.remoteAddress, ip: conn.remoteIP, now: Now.read()) }
         return conn
     }
 
@@ -221,9 +219,9 @@ public final class ServerShell: @unchecked Sendable {
     func packets(_ batch: [[UInt8]], on conn: ClientConnection) {
         if let spin = spinWaiter { countForSpin(spin, batch.count, conn: conn) }
         onCoreLoop {
-            let nowMs = Self.nowMs()
+            let now = Now.read()
             var actions: [CoreAction] = []
-            for bytes in batch { actions += self.core.onPacket(conn.id, bytes, nowMs: nowMs) }
+            for bytes in batch { actions += self.core.onPacket(conn.id, bytes, now: now) }
             self.perform(actions)
         }
     }
@@ -253,7 +251,7 @@ public final class ServerShell: @unchecked Sendable {
 
     func fourLetterWord(_ word: String, on conn: ClientConnection) {
         onCoreLoop {
-            let text = self.core.fourLetterWord(word, nowMs: Self.nowMs())
+            let text = self.core.fourLetterWord(word, now: Now.read())
             conn.sendTextAndClose(text)
         }
     }
@@ -264,7 +262,7 @@ public final class ServerShell: @unchecked Sendable {
             counts[conn.remoteIP, default: 1] -= 1
             if counts[conn.remoteIP] == 0 { counts[conn.remoteIP] = nil }
         }
-        onCoreLoop { self.perform(self.core.onClosed(conn.id, nowMs: Self.nowMs())) }
+        onCoreLoop { self.perform(self.core.onClosed(conn.id, now: Now.read())) }
     }
 
     // MARK: actions (called on coreLoop)

@@ -96,16 +96,16 @@ final class ServerStorage: @unchecked Sendable {
     ///   committed; they are returned in `logged` instead.
     func recover(applyLog: Bool = true) throws -> RecoveredServerState {
         var tree: DataTree
-        let started = Date()
+        let started = ContinuousClock.now
         let state = try Self.explained { try Recovery.load(snapshots: snapshots, log: log) }
-        let loadedAt = Date()
+        let loadedAt = ContinuousClock.now
         lastSnapshotZxid.withLockedValue { $0 = state.snapshot?.zxid ?? 0 }
         for line in state.report { logger.info("recovery: \(line)") }
         if let snapshot = state.snapshot {
             tree = try DataTree.restore(from: snapshot.payload, config: config.treeConfig)
             logger.info("loaded snapshot", metadata: [
-                "zxid": "0x\(String(snapshot.zxid, radix: 16))", "readMs": "\(Int(loadedAt.timeIntervalSince(started) * 1000))",
-                "restoreMs": "\(Int(Date().timeIntervalSince(loadedAt) * 1000))",
+                "zxid": "0x\(String(snapshot.zxid, radix: 16))", "readMs": "\(Self.ms(loadedAt - started))",
+                "restoreMs": "\(Self.ms(ContinuousClock.now - loadedAt))",
             ])
         } else {
             tree = DataTree(config: config.treeConfig)
@@ -128,7 +128,7 @@ final class ServerStorage: @unchecked Sendable {
             "recovered",
             metadata: [
                 "zxid": "0x\(String(tree.lastProcessedZxid, radix: 16))", "replayed": "\(replayed)",
-                "nodes": "\(tree.reportedNodeCount)", "ms": "\(Int(Date().timeIntervalSince(started) * 1000))",
+                "nodes": "\(tree.reportedNodeCount)", "ms": "\(Self.ms(ContinuousClock.now - started))",
             ])
         MallocTuning.returnFreedMemory()  // the snapshot's bytes and the decoded log are garbage now
         let secret = config.isStandalone ? try loadSecret() : Self.ensembleSecret(config)
@@ -267,10 +267,16 @@ final class ServerStorage: @unchecked Sendable {
         snapshotQueue.sync {}
         let newest = lastSnapshotZxid.withLockedValue { $0 }
         if let finalSnapshot, Self.transactions(after: newest, through: finalSnapshot.zxid) >= Self.shutdownSnapshotRecordsMin {
-            let started = Date()
+            let started = ContinuousClock.now
             writeSnapshot(zxid: finalSnapshot.zxid, tree: finalSnapshot.tree)
-            logger.info("snapshot at shutdown", metadata: ["ms": "\(Int(Date().timeIntervalSince(started) * 1000))"])
+            logger.info("snapshot at shutdown", metadata: ["ms": "\(Self.ms(ContinuousClock.now - started))"])
         }
         try? log.close()
     }
+}
+
+extension ServerStorage {
+    /// Whole milliseconds of a duration measured on a monotonic clock (`ContinuousClock`), for log lines: the wall
+    /// clock can step while something is being timed.
+    static func ms(_ elapsed: Duration) -> Int { Int(elapsed / .milliseconds(1)) }
 }

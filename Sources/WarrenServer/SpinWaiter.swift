@@ -34,14 +34,7 @@ final class SpinWaiter: @unchecked Sendable {
         windowNs = UInt64(windowUs) * 1000
     }
 
-    static func nowNs() -> UInt64 { nanoseconds(CLOCK_MONOTONIC) }
-
-    /// `clock`'s reading in nanoseconds (monotonic time, or a thread's or the process's CPU time).
-    static func nanoseconds(_ clock: clockid_t) -> UInt64 {
-        var ts = timespec()
-        clock_gettime(clock, &ts)
-        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
-    }
+    static func nowNs() -> UInt64 { Now.nanoseconds(CLOCK_MONOTONIC) }
 
     func start() {
         let t = Thread { [self] in run() }
@@ -174,7 +167,7 @@ final class SpinWaiter: @unchecked Sendable {
     /// a third of a CPU over a long enough sample, i.e. other threads keep the CPUs busy.
     private func spinOneSample() -> Bool {
         let wall0 = Self.nowNs()
-        let cpu0 = Self.nanoseconds(CLOCK_THREAD_CPUTIME_ID)
+        let cpu0 = Now.nanoseconds(CLOCK_THREAD_CPUTIME_ID)
         var wall = wall0
         repeat {
             sched_yield()
@@ -182,14 +175,20 @@ final class SpinWaiter: @unchecked Sendable {
         } while wall &- wall0 < Self.sampleNs && recentlyActive() && !stopped.load(ordering: .relaxed)
         let elapsed = wall &- wall0
         if elapsed < Self.sampleNs / 2 { return true }
-        return (Self.nanoseconds(CLOCK_THREAD_CPUTIME_ID) &- cpu0) * 3 >= elapsed
+        return (Now.nanoseconds(CLOCK_THREAD_CPUTIME_ID) &- cpu0) * 3 >= elapsed
     }
 
-    /// Sleeps `ms`, or less if `stop` is called; pokes do not shorten it.
+    /// Sleeps `ms`, or less if `stop` is called; pokes do not shorten it. Timed on the monotonic clock, in short
+    /// relative sleeps that look at `stopped` between them: a condition wait with a deadline is timed on the wall
+    /// clock, and a wall-clock step backwards would stretch it by the step.
     private func sleep(ms: Int) {
-        let deadline = Date(timeIntervalSinceNow: Double(ms) / 1000)
-        condition.lock()
-        while !stopped.load(ordering: .sequentiallyConsistent) && condition.wait(until: deadline) {}
-        condition.unlock()
+        let end = Self.nowNs() + UInt64(ms) * 1_000_000
+        while !stopped.load(ordering: .sequentiallyConsistent) {
+            let now = Self.nowNs()
+            guard now < end else { return }
+            usleep(useconds_t(min(end - now, Self.sleepSliceNs) / 1000))
+        }
     }
+
+    static let sleepSliceNs: UInt64 = 10_000_000
 }

@@ -65,24 +65,25 @@ extension DataTree {
 
     /// Empty containers that should be deleted, sorted: ones that have had a child (creation count > 0), and,
     /// when `maxNeverUsedIntervalMs` > 0, never-used ones older than that (by mtime). Feed each to
-    /// `WriteOp.deleteContainer` (ZooKeeper's ContainerManager).
-    public func containersToDelete(nowMs: Int64, maxNeverUsedIntervalMs: Int64 = 0) -> [String] {
+    /// `WriteOp.deleteContainer` (ZooKeeper's ContainerManager). `wallMs` is the wall clock, as mtime is.
+    public func containersToDelete(wallMs: Int64, maxNeverUsedIntervalMs: Int64 = 0) -> [String] {
         containers.compactMap { slot -> String? in
             guard childCount(slot) == 0 else { return nil }
             let stat = self.stat(slot)
             if stat.cversion > 0 { return path(slot) }
-            if maxNeverUsedIntervalMs != 0 && nowMs - stat.mtime > maxNeverUsedIntervalMs { return path(slot) }
+            if maxNeverUsedIntervalMs != 0 && wallMs - stat.mtime > maxNeverUsedIntervalMs { return path(slot) }
             return nil
         }.sorted()
     }
 
-    /// Childless TTL nodes not modified for longer than their TTL (`now - mtime > ttl`), sorted; delete them with
-    /// `WriteOp.deleteContainer`.
-    public func expiredTTLNodes(nowMs: Int64) -> [String] {
+    /// Childless TTL nodes not modified for longer than their TTL (`wallMs - mtime > ttl`), sorted; delete them with
+    /// `WriteOp.deleteContainer`. A TTL is an age measured from mtime, a wall-clock date, so `wallMs` is the wall
+    /// clock too (as in ZooKeeper): a forward step of the wall clock ages TTL nodes by the step.
+    public func expiredTTLNodes(wallMs: Int64) -> [String] {
         ttls.compactMap { slot -> String? in
             let header = blobHeader(slot)
             guard childCount(slot) == 0, case let .ttl(ttl) = ephemeralKind(owner: header.ephemeralOwner) else { return nil }
-            return ttl != 0 && nowMs - header.mtime > ttl ? path(slot) : nil
+            return ttl != 0 && wallMs - header.mtime > ttl ? path(slot) : nil
         }.sorted()
     }
 

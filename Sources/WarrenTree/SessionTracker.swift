@@ -3,8 +3,9 @@ public struct SessionInfo: Hashable, Sendable {
     public var id: Int64
     /// The negotiated timeout.
     public var timeoutMs: Int32
-    /// The tick boundary at which the session expires unless touched, or where it last expired if `isClosing`.
-    public var expiresAtMs: Int64
+    /// The tick boundary at which the session expires unless touched, or where it last expired if `isClosing`, on
+    /// the caller's monotonic clock (see `SessionTracker`).
+    public var expiresAtMonoMs: Int64
     /// Expired, or a close is under way: the session accepts no more requests or touches.
     public var isClosing: Bool
 }
@@ -18,7 +19,11 @@ public enum SessionTrackerError: Error, Hashable, Sendable {
 }
 
 /// ZooKeeper's `SessionTrackerImpl` with its `ExpiryQueue`, for a standalone server. Pure: the caller passes the time
-/// in, and calls `expired(nowMs:)` at `nextExpiryMs` (or every tick) to learn which sessions to close.
+/// in, and calls `expired(monoMs:)` at `nextExpiryMonoMs` (or every tick) to learn which sessions to close.
+///
+/// Every `monoMs` is a reading of a monotonic clock in milliseconds (any origin, the same clock for every call), as
+/// ZooKeeper uses `Time.currentElapsedTime()`: never the wall clock, which can step by hours and would then expire
+/// every session at once (forwards) or keep dead ones alive (backwards).
 ///
 /// Expiry is bucketed by tick: a session touched at `now` expires at the first tick boundary strictly after
 /// `now + timeout`, so up to one tick later than its timeout, and all sessions of a bucket expire together.
@@ -37,7 +42,7 @@ public struct SessionTracker: Sendable {
 
     private struct Session: Sendable {
         var timeoutMs: Int32
-        var expiresAtMs: Int64
+        var expiresAtMonoMs: Int64
         var isClosing: Bool
     }
 
@@ -46,7 +51,8 @@ public struct SessionTracker: Sendable {
     ///   - minSessionTimeoutMs, maxSessionTimeoutMs: bounds for `negotiate`; nil means ZooKeeper's defaults of 2 and
     ///     20 ticks.
     ///   - secret: from configuration; keep it across restarts or clients cannot resume their sessions.
-    ///   - startTimeMs: any millisecond clock reading; seeds the session ids as ZooKeeper does.
+    ///   - startTimeMs: seeds the session ids as ZooKeeper does: the wall clock (Unix epoch ms), so ids differ across
+    ///     restarts; it times nothing.
     public init(
         serverId: Int64 = 0, tickTimeMs: Int32 = 2000, minSessionTimeoutMs: Int32? = nil,
         maxSessionTimeoutMs: Int32? = nil, secret: UInt64, startTimeMs: Int64
@@ -81,11 +87,11 @@ public struct SessionTracker: Sendable {
         min(max(requestedMs, minSessionTimeoutMs), maxSessionTimeoutMs)
     }
 
-    /// The bucket a session touched at `nowMs` with `timeoutMs` falls in: the first tick boundary strictly after
-    /// `nowMs + timeoutMs` (ExpiryQueue's rounding).
-    public func expiryTime(nowMs: Int64, timeoutMs: Int32) -> Int64 {
+    /// The bucket a session touched at `monoMs` with `timeoutMs` falls in: the first tick boundary strictly after
+    /// `monoMs + timeoutMs` (ExpiryQueue's rounding).
+    public func expiryTime(monoMs: Int64, timeoutMs: Int32) -> Int64 {
         let tick = Int64(tickTimeMs)
-        let deadline = nowMs + Int64(timeoutMs)
+        let deadline = monoMs + Int64(timeoutMs)
         // Floor division, so a negative clock reading still lands on a boundary above the deadline.
         let floored = deadline >= 0 ? deadline / tick : (deadline - tick + 1) / tick
         return (floored + 1) * tick
@@ -95,43 +101,43 @@ public struct SessionTracker: Sendable {
 
     /// Starts a new session with an already negotiated timeout.
     /// - Returns: its id and the 16-byte password the client must present to resume it.
-    public mutating func createSession(timeoutMs: Int32, nowMs: Int64) -> (id: Int64, password: [UInt8]) {
+    public mutating func createSession(timeoutMs: Int32, monoMs: Int64) -> (id: Int64, password: [UInt8]) {
         var id = nextSessionId
         // ZooKeeper would hand out a restored session's id again if the clock went backwards; skip taken ids.
         while id == 0 || id == Int64.min || sessions[id] != nil { id &+= 1 }
         nextSessionId = id &+ 1
-        addSession(id: id, timeoutMs: timeoutMs, nowMs: nowMs)
+        addSession(id: id, timeoutMs: timeoutMs, monoMs: monoMs)
         return (id, password(for: id))
     }
 
     /// Tracks a session restored from a snapshot or the log (or a createSession transaction), as due to expire one
-    /// timeout from `nowMs`. An already tracked session keeps its timeout and closing state but is rescheduled with
+    /// timeout from `monoMs`. An already tracked session keeps its timeout and closing state but is rescheduled with
     /// `timeoutMs`, as ZooKeeper's `trackSession` does.
     /// - Returns: true if the session was new.
     @discardableResult
-    public mutating func addSession(id: Int64, timeoutMs: Int32, nowMs: Int64) -> Bool {
+    public mutating func addSession(id: Int64, timeoutMs: Int32, monoMs: Int64) -> Bool {
         let isNew = sessions[id] == nil
         if isNew {
-            sessions[id] = Session(timeoutMs: timeoutMs, expiresAtMs: 0, isClosing: false)
+            sessions[id] = Session(timeoutMs: timeoutMs, expiresAtMonoMs: 0, isClosing: false)
         }
-        schedule(id, at: expiryTime(nowMs: nowMs, timeoutMs: timeoutMs))
+        schedule(id, at: expiryTime(monoMs: monoMs, timeoutMs: timeoutMs))
         return isNew
     }
 
-    /// Postpones expiry to one timeout from `nowMs` (any request or ping from the client).
+    /// Postpones expiry to one timeout from `monoMs` (any request or ping from the client).
     /// - Returns: false, changing nothing, if the session is unknown or closing.
     @discardableResult
-    public mutating func touch(_ id: Int64, nowMs: Int64) -> Bool {
+    public mutating func touch(_ id: Int64, monoMs: Int64) -> Bool {
         guard let session = sessions[id], !session.isClosing else { return false }
-        schedule(id, at: expiryTime(nowMs: nowMs, timeoutMs: session.timeoutMs))
+        schedule(id, at: expiryTime(monoMs: monoMs, timeoutMs: session.timeoutMs))
         return true
     }
 
-    /// Sessions whose expiry time is at or before `nowMs`, now marked closing and out of the expiry schedule. The
+    /// Sessions whose expiry time is at or before `monoMs`, now marked closing and out of the expiry schedule. The
     /// caller closes each (deleting its ephemerals) and then calls `close`. Ordered by expiry time, then id.
-    public mutating func expired(nowMs: Int64) -> [Int64] {
+    public mutating func expired(monoMs: Int64) -> [Int64] {
         var result: [Int64] = []
-        for time in buckets.keys.filter({ $0 <= nowMs }).sorted() {
+        for time in buckets.keys.filter({ $0 <= monoMs }).sorted() {
             for id in buckets.removeValue(forKey: time)!.sorted() {
                 sessions[id]?.isClosing = true
                 result.append(id)
@@ -141,7 +147,7 @@ public struct SessionTracker: Sendable {
     }
 
     /// The earliest tick at which `expired` will return something, or nil if no session is scheduled.
-    public var nextExpiryMs: Int64? {
+    public var nextExpiryMonoMs: Int64? {
         buckets.keys.min()
     }
 
@@ -154,17 +160,17 @@ public struct SessionTracker: Sendable {
     /// Forgets a session once its close has been applied. Unknown ids are ignored.
     public mutating func close(_ id: Int64) {
         guard let session = sessions.removeValue(forKey: id) else { return }
-        unschedule(id, from: session.expiresAtMs)
+        unschedule(id, from: session.expiresAtMonoMs)
     }
 
     private mutating func schedule(_ id: Int64, at time: Int64) {
         guard let session = sessions[id] else {
             preconditionFailure("schedule(\(id), at: \(time)): session not tracked; tracked: \(sessions.keys.sorted())")
         }
-        if session.expiresAtMs == time, buckets[time]?.contains(id) == true { return }
-        unschedule(id, from: session.expiresAtMs)
+        if session.expiresAtMonoMs == time, buckets[time]?.contains(id) == true { return }
+        unschedule(id, from: session.expiresAtMonoMs)
         buckets[time, default: []].insert(id)
-        sessions[id]?.expiresAtMs = time
+        sessions[id]?.expiresAtMonoMs = time
     }
 
     private mutating func unschedule(_ id: Int64, from time: Int64) {
@@ -183,7 +189,7 @@ public struct SessionTracker: Sendable {
 
     public func session(_ id: Int64) -> SessionInfo? {
         sessions[id].map {
-            SessionInfo(id: id, timeoutMs: $0.timeoutMs, expiresAtMs: $0.expiresAtMs, isClosing: $0.isClosing)
+            SessionInfo(id: id, timeoutMs: $0.timeoutMs, expiresAtMonoMs: $0.expiresAtMonoMs, isClosing: $0.isClosing)
         }
     }
 

@@ -169,9 +169,10 @@ extension ZKFilesystem {
 
     public func eventsAttributes() -> NodeAttributes {
         var stat = Stat()
-        let nowMs = Int64(Date().timeIntervalSince1970 * 1000)
-        stat.mtime = nowMs
-        stat.ctime = nowMs
+        // A date shown to `stat`, so the wall clock.
+        let wallMs = Int64(Date().timeIntervalSince1970 * 1000)
+        stat.mtime = wallMs
+        stat.ctime = wallMs
         var attributes = NodeAttributes.make(ino: Self.eventsIno, role: .file, stat: stat, options: options)
         attributes.mode = NodeAttributes.typeRegular | (0o444 & ~options.umask)
         return attributes

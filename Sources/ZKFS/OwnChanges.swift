@@ -23,21 +23,25 @@ final class EventRoles: @unchecked Sendable {
 /// This mount's own changes in flight, so that their watch events are not replayed through the mount (the
 /// kernel already raised events for them). A change is expected before its request is sent, because the
 /// server sends the watch event before the reply; expectations no event consumed expire after `lifetime`.
+///
+/// Ages are measured on a monotonic clock: after a wall-clock step backwards, wall-clock ages would keep stale
+/// expectations for as long as the step and swallow other clients' events; forwards, they would drop every
+/// expectation at once and replay this mount's own changes.
 final class OwnChanges: @unchecked Sendable {
     private let lock = NSLock()
-    private var expected: [String: [Date]] = [:]
-    private let lifetime: TimeInterval = 10
+    private var expected: [String: [ContinuousClock.Instant]] = [:]
+    private let lifetime: Duration = .seconds(10)
 
     private static func key(_ path: String, _ type: EventType) -> String { "\(type.rawValue) \(path)" }
 
     /// Roles of nodes this mount is creating, for their creation events (which arrive before the reply, so
     /// before the role is remembered). A sequential create announces its prefix.
-    private var roles: [(path: String, sequential: Bool, role: NodeRole, at: Date)] = []
+    private var roles: [(path: String, sequential: Bool, role: NodeRole, at: ContinuousClock.Instant)] = []
 
     func announceRole(_ role: NodeRole, of path: String, sequential: Bool) {
         lock.withLock {
-            let now = Date()
-            roles.removeAll { now.timeIntervalSince($0.at) > lifetime }
+            let now = ContinuousClock.now
+            roles.removeAll { now - $0.at > lifetime }
             roles.append((path, sequential, role, now))
         }
     }
@@ -55,16 +59,16 @@ final class OwnChanges: @unchecked Sendable {
     }
 
     func expect(path: String, type: EventType) {
-        lock.withLock { expected[Self.key(path, type), default: []].append(Date()) }
+        lock.withLock { expected[Self.key(path, type), default: []].append(ContinuousClock.now) }
     }
 
     /// Forgets one expectation (its request failed).
     func cancel(path: String, type: EventType) {
         lock.withLock {
             let key = Self.key(path, type)
-            guard var dates = expected[key], !dates.isEmpty else { return }
-            dates.removeLast()
-            expected[key] = dates.isEmpty ? nil : dates
+            guard var instants = expected[key], !instants.isEmpty else { return }
+            instants.removeLast()
+            expected[key] = instants.isEmpty ? nil : instants
         }
     }
 
@@ -72,15 +76,15 @@ final class OwnChanges: @unchecked Sendable {
     func consume(path: String, type: EventType) -> Bool {
         lock.withLock {
             let key = Self.key(path, type)
-            let now = Date()
-            guard var dates = expected[key] else { return false }
-            dates.removeAll { now.timeIntervalSince($0) > lifetime }
-            guard !dates.isEmpty else {
+            let now = ContinuousClock.now
+            guard var instants = expected[key] else { return false }
+            instants.removeAll { now - $0 > lifetime }
+            guard !instants.isEmpty else {
                 expected[key] = nil
                 return false
             }
-            dates.removeFirst()
-            expected[key] = dates.isEmpty ? nil : dates
+            instants.removeFirst()
+            expected[key] = instants.isEmpty ? nil : instants
             return true
         }
     }

@@ -10,7 +10,8 @@ import XCTest
 /// one FIFO queue (so every run is the same), client packets are collected per server.
 final class MiniEnsemble {
     var cores: [ServerId: ServerCore] = [:]
-    var nowMs: Int64 = 1_000_000
+    var now = Now(monoMs: 1_000_000, wallMs: 1_000_000)
+    var nowMs: Int64 { now.monoMs }
     /// Deferred inputs: messages between servers and log durability reports, in the order produced.
     private var queue: [(ServerId, (ServerCore) -> [CoreAction])] = []
     /// Client-facing output per server.
@@ -32,9 +33,9 @@ final class MiniEnsemble {
             c.myid = id
             cores[id] = try ServerCore(
                 config: c, recovered: RecoveredServerState(tree: DataTree(config: TreeConfig()), sessionSecret: 7),
-                nowMs: nowMs, logger: logger, durable: DurableState(), seed: UInt64(id))
+                now: now, logger: logger, durable: DurableState(), seed: UInt64(id))
         }
-        for id in cores.keys.sorted() { perform(id, cores[id]!.ensembleStart(nowMs: nowMs)) }
+        for id in cores.keys.sorted() { perform(id, cores[id]!.ensembleStart(now: now)) }
         settle()
     }
 
@@ -45,10 +46,10 @@ final class MiniEnsemble {
             case let .close(conn, _): closed[id, default: []].append(conn)
             case let .persist(records):
                 let last = records.last!.zxid
-                queue.append((id, { [unowned self] core in core.onDurable(upTo: last, nowMs: self.nowMs) }))
+                queue.append((id, { [unowned self] core in core.onDurable(upTo: last, now: self.now) }))
             case let .quorumSend(to, message):
                 guard !isolated.contains(id), !isolated.contains(to) else { continue }
-                queue.append((to, { [unowned self] core in core.onQuorumMessage(from: id, message, nowMs: self.nowMs) }))
+                queue.append((to, { [unowned self] core in core.onQuorumMessage(from: id, message, now: self.now) }))
             case .setReading, .snapshot, .rollLog, .truncateLog, .installSnapshot, .persistEpochs:
                 break
             }
@@ -65,10 +66,10 @@ final class MiniEnsemble {
 
     func tick(_ n: Int = 1) {
         for _ in 0..<n {
-            nowMs += 200
+            now.advance(byMs: 200)
             for id in cores.keys.sorted() {
-                perform(id, cores[id]!.onZabTick(nowMs: nowMs))
-                perform(id, cores[id]!.onTick(nowMs: nowMs))
+                perform(id, cores[id]!.onZabTick(now: now))
+                perform(id, cores[id]!.onTick(now: now))
             }
             settle()
         }
@@ -84,9 +85,9 @@ final class MiniEnsemble {
 
     /// Opens a connection on `id` and completes a new-session handshake; returns the connection and session id.
     func connect(_ id: ServerId, conn: UInt64) -> (UInt64, Int64) {
-        cores[id]!.onOpened(conn, remote: "/127.0.0.1:\(40000 + conn)", ip: "127.0.0.1", nowMs: nowMs)
+        cores[id]!.onOpened(conn, remote: "/127.0.0.1:\(40000 + conn)", ip: "127.0.0.1", now: now)
         let request = ConnectRequest(lastZxidSeen: 0, timeOut: 4000, sessionId: 0, passwd: [UInt8](repeating: 0, count: 16))
-        perform(id, cores[id]!.onPacket(conn, request.juteBytes(), nowMs: nowMs))
+        perform(id, cores[id]!.onPacket(conn, request.juteBytes(), now: now))
         settle()
         let out = takeSent(id)
         guard out.count == 1, out[0].0 == conn, var r = Optional(JuteReader(out[0].1)),
@@ -96,7 +97,7 @@ final class MiniEnsemble {
 
     /// Sends a request on `id` and returns the reply headers (and raw packets) it produced once everything settled.
     func request(_ id: ServerId, conn: UInt64, xid: Int32, _ request: Request) -> [(ReplyHeader, [UInt8])] {
-        perform(id, cores[id]!.onPacket(conn, request.packet(xid: xid), nowMs: nowMs))
+        perform(id, cores[id]!.onPacket(conn, request.packet(xid: xid), now: now))
         settle()
         return takeSent(id).filter { $0.0 == conn }.map { packet in
             var r = JuteReader(packet.1)
@@ -144,8 +145,8 @@ final class EnsembleCoreTests: XCTestCase {
         // The follower does not yet know this write when it receives the sync in the same settle round.
         e.perform(3, e.cores[3]!.onPacket(
             leaderConn, Request.create(CreateRequest(path: "/s", data: nil, acl: ACL.openUnsafe, flags: 0)).packet(xid: 1),
-            nowMs: e.nowMs))
-        e.perform(2, e.cores[2]!.onPacket(followerConn, Request.sync(SyncRequest(path: "/s")).packet(xid: 5), nowMs: e.nowMs))
+            now: e.now))
+        e.perform(2, e.cores[2]!.onPacket(followerConn, Request.sync(SyncRequest(path: "/s")).packet(xid: 5), now: e.now))
         XCTAssertTrue(e.takeSent(2).isEmpty, "sync must wait for the marker to come back")
         e.settle()
         let replies = e.takeSent(2)
@@ -163,7 +164,7 @@ final class EnsembleCoreTests: XCTestCase {
         XCTAssertEqual(e.request(1, conn: conn, xid: 1,
                                  .create(CreateRequest(path: "/kept", data: nil, acl: ACL.openUnsafe, flags: 0))).map(\.0.err), [0])
         e.isolated = [3]
-        for id in [1, 2] as [ServerId] { e.perform(id, e.cores[id]!.onPeerDisconnected(3, nowMs: e.nowMs)) }
+        for id in [1, 2] as [ServerId] { e.perform(id, e.cores[id]!.onPeerDisconnected(3, now: e.now)) }
         e.settle()
         XCTAssertEqual(e.closed[1], [conn], "the follower dropped its client when the leader went away")
         for _ in 0..<30 where e.modes[2] != "leader" { e.tick() }
@@ -182,26 +183,26 @@ final class EnsembleCoreTests: XCTestCase {
     private func tickFine(_ e: MiniEnsemble, until done: () -> Bool, maxMs: Int64) {
         let end = e.nowMs + maxMs
         while !done() && e.nowMs < end {
-            e.nowMs += 50
+            e.now.advance(byMs: 50)
             for id in e.cores.keys.sorted() {
-                e.perform(id, e.cores[id]!.onZabTick(nowMs: e.nowMs))
-                e.perform(id, e.cores[id]!.onTick(nowMs: e.nowMs))
+                e.perform(id, e.cores[id]!.onZabTick(now: e.now))
+                e.perform(id, e.cores[id]!.onTick(now: e.now))
             }
             e.settle()
         }
     }
 
     private func openAndConnect(_ e: MiniEnsemble, _ id: ServerId, conn: UInt64, timeOut: Int32 = 4000) {
-        e.cores[id]!.onOpened(conn, remote: "/127.0.0.1:\(40000 + conn)", ip: "127.0.0.1", nowMs: e.nowMs)
+        e.cores[id]!.onOpened(conn, remote: "/127.0.0.1:\(40000 + conn)", ip: "127.0.0.1", now: e.now)
         let request = ConnectRequest(lastZxidSeen: 0, timeOut: timeOut, sessionId: 0, passwd: [UInt8](repeating: 0, count: 16))
-        e.perform(id, e.cores[id]!.onPacket(conn, request.juteBytes(), nowMs: e.nowMs))
+        e.perform(id, e.cores[id]!.onPacket(conn, request.juteBytes(), now: e.now))
         e.settle()
     }
 
     func testAHandshakeDuringAnElectionWaitsAndIsAnsweredWhenTheServerServes() throws {
         let e = try servingEnsemble()
         e.isolated = [3]
-        for id in [1, 2] as [ServerId] { e.perform(id, e.cores[id]!.onPeerDisconnected(3, nowMs: e.nowMs)) }
+        for id in [1, 2] as [ServerId] { e.perform(id, e.cores[id]!.onPeerDisconnected(3, now: e.now)) }
         e.settle()
         XCTAssertEqual(e.modes[1], "looking")
         _ = e.takeSent(1)
@@ -209,7 +210,7 @@ final class EnsembleCoreTests: XCTestCase {
         openAndConnect(e, 1, conn: 7)
         // A request right behind the handshake, as the Java client sends auth and setWatches.
         e.perform(1, e.cores[1]!.onPacket(7, Request.create(CreateRequest(path: "/held", data: nil, acl: ACL.openUnsafe,
-                                                                          flags: 0)).packet(xid: 1), nowMs: e.nowMs))
+                                                                          flags: 0)).packet(xid: 1), now: e.now))
         e.settle()
         XCTAssertTrue(e.takeSent(1).isEmpty, "nothing to answer before there is a leader")
         XCTAssertNil(e.closed[1], "and not refused either")
@@ -234,7 +235,7 @@ final class EnsembleCoreTests: XCTestCase {
     func testAHeldHandshakeIsRefusedAfterItsWaitAndAClosedOneIsForgotten() throws {
         let e = try servingEnsemble()
         e.isolated = [2, 3]
-        for id in [2, 3] as [ServerId] { e.perform(1, e.cores[1]!.onPeerDisconnected(id, nowMs: e.nowMs)) }
+        for id in [2, 3] as [ServerId] { e.perform(1, e.cores[1]!.onPeerDisconnected(id, now: e.now)) }
         e.settle()
         XCTAssertEqual(e.modes[1], "looking")
         e.closed = [:]
@@ -242,7 +243,7 @@ final class EnsembleCoreTests: XCTestCase {
         openAndConnect(e, 1, conn: 8)
         openAndConnect(e, 1, conn: 9, timeOut: 2000)  // waits a quarter of its session timeout: 500 ms
         openAndConnect(e, 1, conn: 10)
-        e.perform(1, e.cores[1]!.onClosed(10, nowMs: e.nowMs))
+        e.perform(1, e.cores[1]!.onClosed(10, now: e.now))
         tickFine(e, until: { e.closed[1]?.contains(9) ?? false }, maxMs: 2000)
         XCTAssertEqual(e.closed[1], [9])
         XCTAssertEqual(e.nowMs - start, 500)
@@ -289,5 +290,5 @@ final class EnsembleCoreTests: XCTestCase {
 }
 
 extension ServerCore {
-    func fourLetterWordText(_ word: String) -> String { fourLetterWord(word, nowMs: 0) }
+    func fourLetterWordText(_ word: String) -> String { fourLetterWord(word, now: Now(monoMs: 0, wallMs: 0)) }
 }

@@ -17,8 +17,8 @@ final class ErrorReplyTests: XCTestCase {
     }
 
     func testCreateOnAnExistingNodeIsNodeExistsWithNoBody() throws {
-        XCTAssertEqual(d.events(d.core.onPacket(a, Request.create("/x").packet(xid: 1), nowMs: d.nowMs)), [.persist([3])])
-        let captured = d.core.onDurable(upTo: 3, nowMs: d.nowMs)
+        XCTAssertEqual(d.events(d.core.onPacket(a, Request.create("/x").packet(xid: 1), now: d.now)), [.persist([3])])
+        let captured = d.core.onDurable(upTo: 3, now: d.now)
         XCTAssertEqual(d.events(captured), [.error(a, xid: 1, zxid: 3, .nodeExists)])
         guard case let .send(_, bytes)? = captured.first else { return XCTFail("\(captured)") }
         XCTAssertEqual(bytes.count, 16, "xid, zxid and err only: ZooKeeper sends no body after an error")

@@ -16,21 +16,21 @@ final class FourLetterWordTests: XCTestCase {
 
     func testRuok() throws {
         let d = try driver()
-        XCTAssertEqual(d.core.fourLetterWord("ruok", nowMs: d.nowMs), "imok")
+        XCTAssertEqual(d.core.fourLetterWord("ruok", now: d.now), "imok")
     }
 
     func testWordOutsideTheWhitelistIsRefusedWithZooKeepersMessage() throws {
         let d = try CoreDriver()  // the default whitelist: srvr only
         XCTAssertEqual(
-            d.core.fourLetterWord("ruok", nowMs: d.nowMs), "ruok is not executed because it is not in the whitelist.\n")
+            d.core.fourLetterWord("ruok", now: d.now), "ruok is not executed because it is not in the whitelist.\n")
         XCTAssertEqual(
-            d.core.fourLetterWord("mntr", nowMs: d.nowMs), "mntr is not executed because it is not in the whitelist.\n")
-        XCTAssertTrue(d.core.fourLetterWord("srvr", nowMs: d.nowMs).hasPrefix("Zookeeper version: "))
+            d.core.fourLetterWord("mntr", now: d.now), "mntr is not executed because it is not in the whitelist.\n")
+        XCTAssertTrue(d.core.fourLetterWord("srvr", now: d.now).hasPrefix("Zookeeper version: "))
     }
 
     func testSrvrOnAFreshTree() throws {
         let d = try CoreDriver()
-        let out = lines(d.core.fourLetterWord("srvr", nowMs: d.nowMs))
+        let out = lines(d.core.fourLetterWord("srvr", now: d.now))
         XCTAssertTrue(out.contains("Mode: standalone"), "\(out)")
         XCTAssertTrue(out.contains("Zxid: 0x0"), "\(out)")
         XCTAssertTrue(out.contains("Node count: 5"), "\(out)")
@@ -44,12 +44,12 @@ final class FourLetterWordTests: XCTestCase {
         let (a, _) = try d.connectNewSession()
         _ = d.write(a, xid: 1, .create("/x"))
         _ = d.send(a, xid: 2, .create("/y"))  // pending: counted as outstanding, not in the tree
-        let out = lines(d.core.fourLetterWord("srvr", nowMs: d.nowMs))
+        let out = lines(d.core.fourLetterWord("srvr", now: d.now))
         XCTAssertTrue(out.contains("Zxid: 0x2"), "\(out)")
         XCTAssertTrue(out.contains("Node count: 6"), "\(out)")
         XCTAssertTrue(out.contains("Connections: 1"), "\(out)")
         XCTAssertTrue(out.contains("Outstanding: 1"), "\(out)")
-        let stat = lines(d.core.fourLetterWord("stat", nowMs: d.nowMs))
+        let stat = lines(d.core.fourLetterWord("stat", now: d.now))
         XCTAssertEqual(stat[1], "Clients:")
         XCTAssertTrue(stat[2].hasPrefix(" /127.0.0.1:40001[1](queued=1,"), stat[2])
     }
@@ -58,7 +58,7 @@ final class FourLetterWordTests: XCTestCase {
         let d = try driver()
         let (a, _) = try d.connectNewSession()
         _ = d.send(a, xid: 1, .getData("/zookeeper", watch: true))
-        let text = d.core.fourLetterWord("mntr", nowMs: d.nowMs + 500)
+        let text = d.core.fourLetterWord("mntr", now: d.now.advanced(byMs: 500))
         XCTAssertTrue(text.hasSuffix("\n"))
         var values: [String: String] = [:]
         for line in text.dropLast().split(separator: "\n", omittingEmptySubsequences: false) {
@@ -88,19 +88,19 @@ final class FourLetterWordTests: XCTestCase {
         _ = d.send(a, xid: 2, .exists("/missing", watch: true))
         _ = d.send(a, xid: 3, .getChildren("/", watch: true))
         XCTAssertEqual(
-            d.core.fourLetterWord("wchs", nowMs: d.nowMs), "1 connections watching 2 paths\nTotal watches:2\n")
+            d.core.fourLetterWord("wchs", now: d.now), "1 connections watching 2 paths\nTotal watches:2\n")
         let sessionHex = "0x" + String(d.core.conns[a]!.sessionId, radix: 16)
-        XCTAssertEqual(d.core.fourLetterWord("wchc", nowMs: d.nowMs), "\(sessionHex)\n\t/missing\n\t/zookeeper\n\n")
+        XCTAssertEqual(d.core.fourLetterWord("wchc", now: d.now), "\(sessionHex)\n\t/missing\n\t/zookeeper\n\n")
     }
 
     func testResetWords() throws {
         let d = try driver()
         let (a, _) = try d.connectNewSession()
         _ = d.send(a, xid: 1, .exists("/"))
-        XCTAssertEqual(d.core.fourLetterWord("srst", nowMs: d.nowMs), "Server stats reset.\n")
-        XCTAssertTrue(lines(d.core.fourLetterWord("srvr", nowMs: d.nowMs)).contains("Received: 0"))
-        XCTAssertEqual(d.core.fourLetterWord("crst", nowMs: d.nowMs), "Connection stats reset.\n")
-        XCTAssertEqual(d.core.fourLetterWord("isro", nowMs: d.nowMs), "rw")
+        XCTAssertEqual(d.core.fourLetterWord("srst", now: d.now), "Server stats reset.\n")
+        XCTAssertTrue(lines(d.core.fourLetterWord("srvr", now: d.now)).contains("Received: 0"))
+        XCTAssertEqual(d.core.fourLetterWord("crst", now: d.now), "Connection stats reset.\n")
+        XCTAssertEqual(d.core.fourLetterWord("isro", now: d.now), "rw")
     }
 
     func testFrameDecoderRecognisesOnlyKnownWords() {

@@ -7,7 +7,7 @@ import XCTest
 /// The connect handshake: new sessions are transactions, resumed ones are checked against their password.
 final class HandshakeTests: XCTestCase {
     /// What the core must derive for the first session: ZooKeeper's id layout and the secret-keyed password.
-    private let firstSessionId = SessionTracker.firstSessionId(serverId: 0, startTimeMs: CoreDriver.startMs)
+    private let firstSessionId = SessionTracker.firstSessionId(serverId: 0, startTimeMs: CoreDriver.startWallMs)
     private var firstPassword: [UInt8] {
         try! SessionTracker(secret: 42, startTimeMs: 0).password(for: firstSessionId)
     }

@@ -37,7 +37,7 @@ final class JavaFixtureReplayTests: XCTestCase {
                     if case let .send(c, bytes) = action, c == conn { sent.append(bytes) }
                     if case let .persist(records) = action { persisted = records.last!.zxid }
                 }
-                if persisted > 0 { run(d.core.onDurable(upTo: persisted, nowMs: d.nowMs)) }
+                if persisted > 0 { run(d.core.onDurable(upTo: persisted, now: d.now)) }
             }
 
             // The handshake: a reconnect resumes the session this core made, not ZooKeeper's.
@@ -50,7 +50,7 @@ final class JavaFixtureReplayTests: XCTestCase {
                 connect.sessionId = session.id
                 connect.passwd = session.passwd
             }
-            run(d.core.onPacket(conn, connect.juteBytes(), nowMs: d.nowMs))
+            run(d.core.onPacket(conn, connect.juteBytes(), now: d.now))
             var wr = JuteReader(try XCTUnwrap(sent.first, "\(name): no ConnectResponse"))
             let connected = try ConnectResponse(from: &wr)
             XCTAssertEqual(connected.timeOut, zkConnected.timeOut, "\(name): negotiated timeout")
@@ -62,7 +62,7 @@ final class JavaFixtureReplayTests: XCTestCase {
                 var r = JuteReader(frame)
                 let header = try RequestHeader(from: &r)
                 opByXid[header.xid] = OpCode(rawValue: header.type)
-                run(d.core.onPacket(conn, frame, nowMs: d.nowMs))
+                run(d.core.onPacket(conn, frame, now: d.now))
             }
             XCTAssertEqual(sent.count, s2c.count, "\(name): frames sent")
             for (i, (ours, theirs)) in zip(sent, s2c).enumerated().dropFirst() {
@@ -70,7 +70,7 @@ final class JavaFixtureReplayTests: XCTestCase {
                     try describe(ours, opByXid, owner: session!.id), try describe(theirs, opByXid, owner: zkSessionId),
                     "\(name) server frame \(i)")
             }
-            run(d.core.onClosed(conn, nowMs: d.nowMs))
+            run(d.core.onClosed(conn, now: d.now))
         }
     }
 

@@ -238,7 +238,7 @@ final class SnapshotRollTests: XCTestCase {
         func points(seed: UInt64) throws -> [Int] {
             let core = try ServerCore(
                 config: CoreDriver.config { $0.snapCount = 1000 },
-                recovered: RecoveredServerState(tree: DataTree(config: TreeConfig()), sessionSecret: 42), nowMs: 0,
+                recovered: RecoveredServerState(tree: DataTree(config: TreeConfig()), sessionSecret: 42), now: Now(monoMs: 0, wallMs: 0),
                 logger: Logger(label: "warren-test") { _ in SwiftLogNoOpLogHandler() }, seed: seed)
             return (0..<5).map { _ in core.drawSnapshotThreshold() }
         }

@@ -52,12 +52,12 @@ final class SessionTrackerTests: XCTestCase {
 
     func testExpiryTimeIsTheFirstTickBoundaryStrictlyAfterTheDeadline() throws {
         let t = try tracker(tick: 2000)
-        XCTAssertEqual(t.expiryTime(nowMs: 1000, timeoutMs: 4000), 6000)
-        XCTAssertEqual(t.expiryTime(nowMs: 0, timeoutMs: 4000), 6000, "a deadline on a boundary rounds to the next")
-        XCTAssertEqual(t.expiryTime(nowMs: 1999, timeoutMs: 4000), 6000)
-        XCTAssertEqual(t.expiryTime(nowMs: 2000, timeoutMs: 4000), 8000)
-        XCTAssertEqual(t.expiryTime(nowMs: -3000, timeoutMs: 1000), 0)
-        XCTAssertEqual(t.expiryTime(nowMs: -3000, timeoutMs: 500), -2000)
+        XCTAssertEqual(t.expiryTime(monoMs: 1000, timeoutMs: 4000), 6000)
+        XCTAssertEqual(t.expiryTime(monoMs: 0, timeoutMs: 4000), 6000, "a deadline on a boundary rounds to the next")
+        XCTAssertEqual(t.expiryTime(monoMs: 1999, timeoutMs: 4000), 6000)
+        XCTAssertEqual(t.expiryTime(monoMs: 2000, timeoutMs: 4000), 8000)
+        XCTAssertEqual(t.expiryTime(monoMs: -3000, timeoutMs: 1000), 0)
+        XCTAssertEqual(t.expiryTime(monoMs: -3000, timeoutMs: 500), -2000)
     }
 
     // MARK: Ids
@@ -65,8 +65,8 @@ final class SessionTrackerTests: XCTestCase {
     func testSessionIdLayoutFollowsZooKeeper() throws {
         let start: Int64 = 0x12_3456_789A
         var t = try tracker(serverId: 7, start: start)
-        let first = t.createSession(timeoutMs: 4000, nowMs: 0).id
-        let second = t.createSession(timeoutMs: 4000, nowMs: 0).id
+        let first = t.createSession(timeoutMs: 4000, monoMs: 0).id
+        let second = t.createSession(timeoutMs: 4000, monoMs: 0).id
         XCTAssertEqual(first >> 56, 7, "server id in the top byte")
         XCTAssertEqual((first >> 16) & 0xFF_FFFF_FFFF, start & 0xFF_FFFF_FFFF, "low 40 bits of the start time")
         XCTAssertEqual(first & 0xFFFF, 0, "counter starts at zero")
@@ -87,9 +87,9 @@ final class SessionTrackerTests: XCTestCase {
     func testCreateSkipsIdsAlreadyRestored() throws {
         var t = try tracker(start: 5)
         let next = SessionTracker.firstSessionId(serverId: 0, startTimeMs: 5)
-        t.addSession(id: next, timeoutMs: 4000, nowMs: 0)
-        t.addSession(id: next + 1, timeoutMs: 4000, nowMs: 0)
-        XCTAssertEqual(t.createSession(timeoutMs: 4000, nowMs: 0).id, next + 2)
+        t.addSession(id: next, timeoutMs: 4000, monoMs: 0)
+        t.addSession(id: next + 1, timeoutMs: 4000, monoMs: 0)
+        XCTAssertEqual(t.createSession(timeoutMs: 4000, monoMs: 0).id, next + 2)
         XCTAssertEqual(t.count, 3)
     }
 
@@ -97,7 +97,7 @@ final class SessionTrackerTests: XCTestCase {
 
     func testPasswordIsSixteenBytesAndChecks() throws {
         var t = try tracker()
-        let (id, password) = t.createSession(timeoutMs: 4000, nowMs: 0)
+        let (id, password) = t.createSession(timeoutMs: 4000, monoMs: 0)
         XCTAssertEqual(password.count, 16)
         XCTAssertEqual(password, t.password(for: id))
         XCTAssertTrue(t.checkPassword(id, password))
@@ -112,15 +112,15 @@ final class SessionTrackerTests: XCTestCase {
 
     func testPasswordsDifferBetweenSessions() throws {
         var t = try tracker()
-        let passwords = (0..<50).map { _ in t.createSession(timeoutMs: 4000, nowMs: 0).password }
+        let passwords = (0..<50).map { _ in t.createSession(timeoutMs: 4000, monoMs: 0).password }
         XCTAssertEqual(Set(passwords).count, 50)
     }
 
     func testRestartedServerWithTheSameSecretAcceptsTheOldPassword() throws {
         var before = try tracker(secret: 0xDEAD_BEEF, start: 1000)
-        let (id, password) = before.createSession(timeoutMs: 4000, nowMs: 1000)
+        let (id, password) = before.createSession(timeoutMs: 4000, monoMs: 1000)
         var after = try tracker(secret: 0xDEAD_BEEF, start: 99_999)
-        after.addSession(id: id, timeoutMs: 4000, nowMs: 99_999)
+        after.addSession(id: id, timeoutMs: 4000, monoMs: 99_999)
         XCTAssertTrue(after.checkPassword(id, password))
         let otherSecret = try tracker(secret: 0xDEAD_BEEE, start: 1000)
         XCTAssertFalse(otherSecret.checkPassword(id, password))
@@ -141,18 +141,18 @@ final class SessionTrackerTests: XCTestCase {
 
     func testSessionExpiresAtItsBucketBoundaryAndIsMarkedClosing() throws {
         var t = try tracker(tick: 2000)
-        let id = t.createSession(timeoutMs: 4000, nowMs: 1000).id
-        XCTAssertEqual(t.session(id)?.expiresAtMs, 6000)
-        XCTAssertEqual(t.nextExpiryMs, 6000)
-        XCTAssertEqual(t.expired(nowMs: 5999), [])
+        let id = t.createSession(timeoutMs: 4000, monoMs: 1000).id
+        XCTAssertEqual(t.session(id)?.expiresAtMonoMs, 6000)
+        XCTAssertEqual(t.nextExpiryMonoMs, 6000)
+        XCTAssertEqual(t.expired(monoMs: 5999), [])
         XCTAssertTrue(t.isValid(id))
-        XCTAssertEqual(t.expired(nowMs: 6000), [id])
+        XCTAssertEqual(t.expired(monoMs: 6000), [id])
         XCTAssertFalse(t.isValid(id))
         XCTAssertTrue(t.isTracked(id))
         XCTAssertEqual(t.session(id)?.isClosing, true)
-        XCTAssertEqual(t.expired(nowMs: 100_000), [], "reported once")
-        XCTAssertNil(t.nextExpiryMs)
-        XCTAssertFalse(t.touch(id, nowMs: 6001), "an expired session cannot be revived by a touch")
+        XCTAssertEqual(t.expired(monoMs: 100_000), [], "reported once")
+        XCTAssertNil(t.nextExpiryMonoMs)
+        XCTAssertFalse(t.touch(id, monoMs: 6001), "an expired session cannot be revived by a touch")
         t.close(id)
         XCTAssertFalse(t.isTracked(id))
         XCTAssertEqual(t.count, 0)
@@ -160,73 +160,73 @@ final class SessionTrackerTests: XCTestCase {
 
     func testTouchPostponesExpiry() throws {
         var t = try tracker(tick: 2000)
-        let id = t.createSession(timeoutMs: 4000, nowMs: 1000).id
-        XCTAssertTrue(t.touch(id, nowMs: 3000))
-        XCTAssertEqual(t.session(id)?.expiresAtMs, 8000)
-        XCTAssertEqual(t.expired(nowMs: 6000), [])
-        XCTAssertEqual(t.nextExpiryMs, 8000)
-        XCTAssertTrue(t.touch(id, nowMs: 7999))
-        XCTAssertEqual(t.expired(nowMs: 8000), [])
-        XCTAssertEqual(t.expired(nowMs: 12000), [id])
+        let id = t.createSession(timeoutMs: 4000, monoMs: 1000).id
+        XCTAssertTrue(t.touch(id, monoMs: 3000))
+        XCTAssertEqual(t.session(id)?.expiresAtMonoMs, 8000)
+        XCTAssertEqual(t.expired(monoMs: 6000), [])
+        XCTAssertEqual(t.nextExpiryMonoMs, 8000)
+        XCTAssertTrue(t.touch(id, monoMs: 7999))
+        XCTAssertEqual(t.expired(monoMs: 8000), [])
+        XCTAssertEqual(t.expired(monoMs: 12000), [id])
     }
 
     func testTouchWithinTheSameBucketChangesNothing() throws {
         var t = try tracker(tick: 2000)
-        let id = t.createSession(timeoutMs: 4000, nowMs: 1000).id
-        XCTAssertTrue(t.touch(id, nowMs: 1500))
-        XCTAssertEqual(t.session(id)?.expiresAtMs, 6000)
-        XCTAssertEqual(t.expired(nowMs: 6000), [id])
+        let id = t.createSession(timeoutMs: 4000, monoMs: 1000).id
+        XCTAssertTrue(t.touch(id, monoMs: 1500))
+        XCTAssertEqual(t.session(id)?.expiresAtMonoMs, 6000)
+        XCTAssertEqual(t.expired(monoMs: 6000), [id])
     }
 
     func testTouchOfUnknownSessionFails() throws {
         var t = try tracker()
-        XCTAssertFalse(t.touch(42, nowMs: 0))
+        XCTAssertFalse(t.touch(42, monoMs: 0))
         XCTAssertFalse(t.isValid(42))
         XCTAssertNil(t.session(42))
     }
 
     func testSessionsInOneBucketExpireTogetherAndOrderIsByTimeThenId() throws {
         var t = try tracker(tick: 1000)
-        t.addSession(id: 30, timeoutMs: 2000, nowMs: 100)  // → 3000
-        t.addSession(id: 10, timeoutMs: 2000, nowMs: 900)  // → 3000
-        t.addSession(id: 20, timeoutMs: 2000, nowMs: 0)  // → 3000
-        t.addSession(id: 5, timeoutMs: 3000, nowMs: 500)  // → 4000
-        t.addSession(id: 7, timeoutMs: 9000, nowMs: 0)  // → 10000
-        XCTAssertEqual(t.expired(nowMs: 2999), [])
-        XCTAssertEqual(t.expired(nowMs: 4500), [10, 20, 30, 5])
-        XCTAssertEqual(t.nextExpiryMs, 10000)
+        t.addSession(id: 30, timeoutMs: 2000, monoMs: 100)  // → 3000
+        t.addSession(id: 10, timeoutMs: 2000, monoMs: 900)  // → 3000
+        t.addSession(id: 20, timeoutMs: 2000, monoMs: 0)  // → 3000
+        t.addSession(id: 5, timeoutMs: 3000, monoMs: 500)  // → 4000
+        t.addSession(id: 7, timeoutMs: 9000, monoMs: 0)  // → 10000
+        XCTAssertEqual(t.expired(monoMs: 2999), [])
+        XCTAssertEqual(t.expired(monoMs: 4500), [10, 20, 30, 5])
+        XCTAssertEqual(t.nextExpiryMonoMs, 10000)
         XCTAssertEqual(t.all.map(\.id), [5, 7, 10, 20, 30])
         XCTAssertEqual(t.all.filter(\.isClosing).map(\.id), [5, 10, 20, 30])
     }
 
     func testMarkClosingStopsTouchesButStaysScheduled() throws {
         var t = try tracker(tick: 2000)
-        let id = t.createSession(timeoutMs: 4000, nowMs: 0).id
+        let id = t.createSession(timeoutMs: 4000, monoMs: 0).id
         t.markClosing(id)
         XCTAssertFalse(t.isValid(id))
-        XCTAssertFalse(t.touch(id, nowMs: 1000))
-        XCTAssertEqual(t.session(id)?.expiresAtMs, 6000)
-        XCTAssertEqual(t.expired(nowMs: 6000), [id], "an unfinished close is reported again at expiry")
+        XCTAssertFalse(t.touch(id, monoMs: 1000))
+        XCTAssertEqual(t.session(id)?.expiresAtMonoMs, 6000)
+        XCTAssertEqual(t.expired(monoMs: 6000), [id], "an unfinished close is reported again at expiry")
     }
 
     func testCloseRemovesFromSchedule() throws {
         var t = try tracker(tick: 2000)
-        let a = t.createSession(timeoutMs: 4000, nowMs: 0).id
-        let b = t.createSession(timeoutMs: 4000, nowMs: 0).id
+        let a = t.createSession(timeoutMs: 4000, monoMs: 0).id
+        let b = t.createSession(timeoutMs: 4000, monoMs: 0).id
         t.close(a)
         t.close(12345)  // unknown: ignored
         XCTAssertEqual(t.count, 1)
-        XCTAssertEqual(t.expired(nowMs: 6000), [b])
+        XCTAssertEqual(t.expired(monoMs: 6000), [b])
     }
 
     func testAddSessionRestoresAndReschedulesAnExistingOne() throws {
         var t = try tracker(tick: 1000)
-        XCTAssertTrue(t.addSession(id: 99, timeoutMs: 5000, nowMs: 0))
-        XCTAssertEqual(t.session(99), SessionInfo(id: 99, timeoutMs: 5000, expiresAtMs: 6000, isClosing: false))
-        XCTAssertFalse(t.addSession(id: 99, timeoutMs: 2000, nowMs: 10_000))
-        XCTAssertEqual(t.session(99), SessionInfo(id: 99, timeoutMs: 5000, expiresAtMs: 13000, isClosing: false))
-        XCTAssertEqual(t.expired(nowMs: 12_999), [])
-        XCTAssertEqual(t.expired(nowMs: 13_000), [99])
+        XCTAssertTrue(t.addSession(id: 99, timeoutMs: 5000, monoMs: 0))
+        XCTAssertEqual(t.session(99), SessionInfo(id: 99, timeoutMs: 5000, expiresAtMonoMs: 6000, isClosing: false))
+        XCTAssertFalse(t.addSession(id: 99, timeoutMs: 2000, monoMs: 10_000))
+        XCTAssertEqual(t.session(99), SessionInfo(id: 99, timeoutMs: 5000, expiresAtMonoMs: 13000, isClosing: false))
+        XCTAssertEqual(t.expired(monoMs: 12_999), [])
+        XCTAssertEqual(t.expired(monoMs: 13_000), [99])
         XCTAssertTrue(t.checkPassword(99, t.password(for: 99)))
     }
 
@@ -234,7 +234,7 @@ final class SessionTrackerTests: XCTestCase {
         func run() throws -> [[UInt8]] {
             var t = try tracker(serverId: 3, secret: 77, start: 424_242)
             return (0..<5).map { i in
-                let s = t.createSession(timeoutMs: 4000, nowMs: Int64(i))
+                let s = t.createSession(timeoutMs: 4000, monoMs: Int64(i))
                 return withUnsafeBytes(of: s.id.bigEndian, Array.init) + s.password
             }
         }

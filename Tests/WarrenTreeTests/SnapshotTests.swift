@@ -41,7 +41,7 @@ final class SnapshotTests: XCTestCase {
             XCTAssertEqual(try restored.getData(path, ctx: .superUser()).get().data, try h.tree.getData(path, ctx: .superUser()).get().data)
         }
         XCTAssertEqual(restored.getEphemerals(sessionId: 0x51), ["/app/locks/l-0000000000"])
-        XCTAssertEqual(restored.expiredTTLNodes(nowMs: h.timeMs + 60_001), ["/app/ttl"])
+        XCTAssertEqual(restored.expiredTTLNodes(wallMs: h.timeMs + 60_001), ["/app/ttl"])
     }
 
     func testRestoredTreeContinuesLikeTheOriginal() throws {

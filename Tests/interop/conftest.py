@@ -64,17 +64,18 @@ class Servers:
         self.tmp_factory = tmp_factory
         self.started: list[ServerProcess] = []
 
-    def start(self, kind: str, **overrides) -> ServerProcess:
-        s = ServerProcess(kind, self.tmp_factory.mktemp(kind), overrides)
-        self.started.append(s)
+    def start(self, kind: str, env: dict | None = None, launcher: list[str] | None = None, **overrides) -> ServerProcess:
+        s = self.create(kind, env, launcher, **overrides)
         try:
             return s.start()
         except ServerStartError as e:
             pytest.fail(str(e), pytrace=False)
 
-    def create(self, kind: str, **overrides) -> ServerProcess:
-        """A configured but not yet started server (for tests that start it themselves)."""
-        s = ServerProcess(kind, self.tmp_factory.mktemp(kind), overrides)
+    def create(self, kind: str, env: dict | None = None, launcher: list[str] | None = None,
+               **overrides) -> ServerProcess:
+        """A configured but not yet started server (for tests that start it themselves); `env` is added to its
+        environment, `launcher` prefixed to its command."""
+        s = ServerProcess(kind, self.tmp_factory.mktemp(kind), overrides, env, launcher)
         self.started.append(s)
         return s
 

@@ -79,10 +79,12 @@ class ServerStartError(Exception):
 class ServerProcess:
     """One server process of `kind` ("zookeeper" or "warren") with its own zoo.cfg and data dirs.
 
-    `overrides` replace or add zoo.cfg keys; a value of None removes a key.
+    `overrides` replace or add zoo.cfg keys; a value of None removes a key. `env` adds to (or replaces in) the
+    environment the process starts with; `launcher` is a command prefix that execs the server (e.g. `env`).
     """
 
-    def __init__(self, kind: str, base_dir: Path, overrides: dict | None = None):
+    def __init__(self, kind: str, base_dir: Path, overrides: dict | None = None, env: dict | None = None,
+                 launcher: list[str] | None = None):
         if kind not in TARGETS_ALL:
             raise ValueError(f"unknown server kind {kind!r}")
         self.kind = kind
@@ -94,6 +96,8 @@ class ServerProcess:
         self.cfg_path = self.base_dir / "zoo.cfg"
         self.log_path = self.base_dir / "server.log"
         self.proc: subprocess.Popen | None = None
+        self.env = dict(env or {})
+        self.launcher = list(launcher or [])
         self.cfg = {
             "tickTime": TICK_MS,
             "dataDir": self.data_dir,
@@ -134,6 +138,9 @@ class ServerProcess:
         self.cfg_path.write_text("\n".join(lines) + "\n")
 
     def command(self) -> list[str]:
+        return [*self.launcher, *self.server_command()]
+
+    def server_command(self) -> list[str]:
         if self.kind == "zookeeper":
             props = {
                 "zookeeper.extendedTypesEnabled": "true",
@@ -172,7 +179,7 @@ class ServerProcess:
         log.flush()
         self.proc = subprocess.Popen(
             self.command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            cwd=self.base_dir, start_new_session=True,
+            cwd=self.base_dir, start_new_session=True, env={**os.environ, **self.env},
         )
         log.close()
         # ZooKeeper answers ruok as soon as it listens, before it serves sessions; srvr says
@@ -210,7 +217,7 @@ class ServerProcess:
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
                 self.command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                cwd=self.base_dir, start_new_session=True,
+                cwd=self.base_dir, start_new_session=True, env={**os.environ, **self.env},
             )
         try:
             code = self.proc.wait(timeout=timeout)

@@ -58,8 +58,11 @@ class Ensemble:
     default I/O loops, so every ensemble test covers both threading modes of the shell; server 3 runs without the
     spin-wait thread (`warren.spinWaitUs=0`), the others with it."""
 
-    def __init__(self, base: Path, size: int = 3):
+    def __init__(self, base: Path, size: int = 3, env: dict[int, dict] | None = None, launcher: list[str] = ()):
         self.base = base
+        # Added to server i's environment (e.g. libfaketime's, per server), and a prefix to every server's command.
+        self.env = env or {}
+        self.launcher = list(launcher)
         self.ids = list(range(1, size + 1))
         self.client_ports = {i: free_port() for i in self.ids}
         self.procs: dict[int, subprocess.Popen] = {}
@@ -78,7 +81,8 @@ class Ensemble:
         d = self.base / f"s{i}"
         log = open(d / "server.log", "ab")
         self.procs[i] = subprocess.Popen(
-            [str(warren_binary()), "server", "--config", str(d / "zoo.cfg")], stdout=log, stderr=log)
+            [*self.launcher, str(warren_binary()), "server", "--config", str(d / "zoo.cfg")], stdout=log, stderr=log,
+            env={**os.environ, **self.env.get(i, {})})
 
     def kill(self, i: int) -> None:
         p = self.procs.pop(i)

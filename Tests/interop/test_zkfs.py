@@ -42,7 +42,8 @@ def zkfs_binary() -> Path:
 class Mount:
     """One zkfs process in the foreground with its mount point; `close()` unmounts and reaps it."""
 
-    def __init__(self, hosts: str, mountpoint: Path, log_path: Path, options: str = ""):
+    def __init__(self, hosts: str, mountpoint: Path, log_path: Path, options: str = "", env: dict | None = None,
+                 launcher: list[str] = ()):
         binary = zkfs_binary()
         if not (binary.is_file() and os.access(binary, os.X_OK)):
             pytest.fail(f"zkfs binary not found at {binary}: `swift build --product zkfs` or set ZKFS_BIN",
@@ -52,11 +53,12 @@ class Mount:
         self.path = mountpoint
         self.path.mkdir(parents=True, exist_ok=True)
         self.log_path = log_path
-        args = [str(binary), hosts, str(mountpoint), "-f", "-o", "session_timeout=6000"]
+        args = [*launcher, str(binary), hosts, str(mountpoint), "-f", "-o", "session_timeout=6000"]
         if options:
             args += ["-o", options]
         self.log = open(log_path, "ab")
-        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                     env={**os.environ, **(env or {})})
         deadline = time.monotonic() + 20
         while not is_mounted(mountpoint):
             if self.proc.poll() is not None or time.monotonic() > deadline:

@@ -36,10 +36,16 @@ enum Event: Equatable, CustomStringConvertible {
 ///
 /// It remembers the opcode of every request it sends (by connection and xid) so reply bodies can be decoded, and
 /// which connections are waiting for a `ConnectResponse` (it has no `ReplyHeader`). Time only moves when a test
-/// says so.
+/// says so: both clocks together (`nowMs`, `tick(at:)`), or the wall clock alone (`stepWallClock`).
 final class CoreDriver {
     let core: ServerCore
-    var nowMs: Int64
+    /// What the core is told the time is.
+    var now: Now
+    /// The monotonic clock; setting it moves the wall clock by as much (time passing).
+    var nowMs: Int64 {
+        get { now.monoMs }
+        set { now.advance(byMs: newValue - now.monoMs) }
+    }
     private var nextConnectionId: UInt64 = 1
     private var requestOps: [UInt64: [Int32: OpCode]] = [:]
     private var awaitingConnectResponse: Set<UInt64> = []
@@ -49,6 +55,9 @@ final class CoreDriver {
     private(set) var persistedPayloads: [Int64: [UInt8]] = [:]
 
     static let startMs: Int64 = 1_000_000
+    /// The wall clock at the start: a plausible date (2026-11-25), far from the monotonic reading, so a test can
+    /// tell which clock a value came from.
+    static let startWallMs: Int64 = 1_795_564_800_000
 
     /// tickTime 2000 ms, so session timeouts are clamped to [4000, 40000] ms.
     static func config(_ edit: (inout ServerConfig) -> Void = { _ in }) -> ServerConfig {
@@ -61,11 +70,11 @@ final class CoreDriver {
     }
 
     init(config: ServerConfig = CoreDriver.config()) throws {
-        nowMs = Self.startMs
+        now = Now(monoMs: Self.startMs, wallMs: Self.startWallMs)
         let logger = Logger(label: "warren-test") { _ in SwiftLogNoOpLogHandler() }
         core = try ServerCore(
             config: config, recovered: RecoveredServerState(tree: DataTree(config: config.treeConfig), sessionSecret: 42),
-            nowMs: nowMs, logger: logger)
+            now: now, logger: logger)
     }
 
     // MARK: events into the core
@@ -73,28 +82,28 @@ final class CoreDriver {
     func open(ip: String = "127.0.0.1") -> UInt64 {
         let id = nextConnectionId
         nextConnectionId += 1
-        core.onOpened(id, remote: "/\(ip):\(40000 + id)", ip: ip, nowMs: nowMs)
+        core.onOpened(id, remote: "/\(ip):\(40000 + id)", ip: ip, now: now)
         return id
     }
 
     /// Sends a ConnectRequest; the next packet to `conn` is decoded as its ConnectResponse.
     func sendConnect(_ conn: UInt64, _ request: ConnectRequest) -> [Event] {
         awaitingConnectResponse.insert(conn)
-        return events(core.onPacket(conn, request.juteBytes(), nowMs: nowMs))
+        return events(core.onPacket(conn, request.juteBytes(), now: now))
     }
 
     func send(_ conn: UInt64, xid: Int32, _ request: Request) -> [Event] {
         requestOps[conn, default: [:]][xid] = request.opCode
-        return events(core.onPacket(conn, request.packet(xid: xid), nowMs: nowMs))
+        return events(core.onPacket(conn, request.packet(xid: xid), now: now))
     }
 
     /// Raw bytes as one packet, for malformed input.
     func sendRaw(_ conn: UInt64, _ bytes: [UInt8]) -> [Event] {
-        events(core.onPacket(conn, bytes, nowMs: nowMs))
+        events(core.onPacket(conn, bytes, now: now))
     }
 
     func durable(upTo zxid: Int64) -> [Event] {
-        events(core.onDurable(upTo: zxid, nowMs: nowMs))
+        events(core.onDurable(upTo: zxid, now: now))
     }
 
     /// Reports everything persisted so far as durable.
@@ -104,16 +113,22 @@ final class CoreDriver {
 
     func tick(at ms: Int64) -> [Event] {
         nowMs = ms
-        return events(core.onTick(nowMs: ms))
+        return events(core.onTick(now: now))
+    }
+
+    /// Sets or steps the wall clock by `ms` (either way), as an administrator or NTP can; the monotonic clock
+    /// does not move.
+    func stepWallClock(byMs ms: Int64) {
+        now = Now(monoMs: now.monoMs, wallMs: now.wallMs + ms)
     }
 
     func closed(_ conn: UInt64) -> [Event] {
-        events(core.onClosed(conn, nowMs: nowMs))
+        events(core.onClosed(conn, now: now))
     }
 
     func persistFailed() -> [Event] {
         struct DiskFull: Error {}
-        return events(core.onPersistFailed(DiskFull()))
+        return events(core.onPersistFailed(DiskFull(), now: now))
     }
 
     // MARK: conveniences
@@ -239,5 +254,18 @@ extension Event {
     var response: Response? {
         if case let .reply(_, _, r) = self { return r }
         return nil
+    }
+}
+
+extension Now {
+    /// Both clocks `ms` later: time passing, no step.
+    mutating func advance(byMs ms: Int64) {
+        self = Now(monoMs: monoMs + ms, wallMs: wallMs + ms)
+    }
+
+    func advanced(byMs ms: Int64) -> Now {
+        var later = self
+        later.advance(byMs: ms)
+        return later
     }
 }
