@@ -342,3 +342,30 @@ def test_a_locked_file_stays_a_file_with_holder_xattrs(zk, lockfile, curator_cla
     with pytest.raises(OSError) as e:
         os.getxattr(file_a, "user.zk.lock.holder")
     assert e.value.errno == errno.ENODATA
+
+
+def test_a_lock_lost_to_session_expiry_is_logged_and_its_unlock_spares_the_next_holder(
+        server, zk, base, tmp_path, mounts):
+    zk.create(f"{base}/job", b"x")
+    zpath = f"{base}/job"
+    m = Mount(server.hosts, tmp_path / "m", tmp_path / "m.log", "session_timeout=2000")
+    try:
+        old = hold(m.path / base.lstrip("/") / "job", "flock-ex")
+        newer = holder("hold", str(mounts[0].path / base.lstrip("/") / "job"), "flock-ex", stdin=subprocess.PIPE)
+        eventually(lambda: len(contenders(zk, zpath)) == 2, timeout=10, what="second contender queued")
+        m.proc.send_signal(signal.SIGSTOP)
+        try:
+            eventually(lambda: len(contenders(zk, zpath)) == 1, timeout=20, what="the old session expired")
+        finally:
+            m.proc.send_signal(signal.SIGCONT)
+        newer_held = Held(newer)
+        eventually(lambda: "LOCK LOST" in m.log_tail(), timeout=20, what="the loss logged")
+        (kept,) = contenders(zk, zpath)
+        old.release()  # its unlock (the last close) must not touch the newer holder's node
+        r = subprocess.run(["flock", "-n", str(m.path / base.lstrip("/") / "job"), "-c", "true"], timeout=20)
+        assert r.returncode == 1, "the newer holder still holds it"
+        time.sleep(0.5)  # room for a wrong deletion by the asynchronous release to show
+        assert contenders(zk, zpath) == [kept]
+        newer_held.release()
+    finally:
+        m.close()
