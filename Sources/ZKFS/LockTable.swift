@@ -18,12 +18,6 @@ public struct LockOwnerKey: Sendable, Hashable {
     public var path: String
     public var style: LockStyle
     public var owner: UInt64
-
-    public init(path: String, style: LockStyle, owner: UInt64) {
-        self.path = path
-        self.style = style
-        self.owner = owner
-    }
 }
 
 /// One acquisition under way; it can be cancelled (interrupt, unlock, close) while it waits.

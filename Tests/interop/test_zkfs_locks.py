@@ -22,22 +22,19 @@ from pathlib import Path
 
 import pytest
 
+from test_java_client import CLASSPATH, JAVA_DIR, LOG_BINDING
 from test_zkfs import Mount, eventually
 
-HERE = Path(__file__).resolve().parent
-HOLDER = HERE / "lock_holder.py"
-JAVA_SOURCES = HERE / "java" / "locks"
-CLASSPATH = [Path("/usr/share/java/curator-recipes.jar"), Path("/usr/share/java/zookeeper.jar")]
-LOG_BINDING = Path("/usr/share/java/slf4j-nop.jar")
+HOLDER = Path(__file__).resolve().parent / "lock_holder.py"
+JAVA_SOURCES = JAVA_DIR / "locks"
 # Hand-overs in the mutual-exclusion test: flock on each of two mounts, Curator and kazoo.
 ROUNDS = {"flockA": 60, "flockB": 60, "curator": 45, "kazoo": 45}
 
 
 @pytest.fixture(scope="session")
 def curator_classes(tmp_path_factory) -> Path:
-    missing = [str(p) for p in CLASSPATH if not p.exists()]
-    if missing or shutil.which("javac") is None:
-        pytest.fail(f"Curator or javac missing ({missing or 'javac'}): run .ci/install", pytrace=False)
+    if shutil.which("javac") is None or not all(p.exists() for p in CLASSPATH):
+        pytest.fail("Curator or javac missing: run .ci/install", pytrace=False)
     out = tmp_path_factory.mktemp("curator-locks")
     p = subprocess.run(["javac", "--release", "17", "-nowarn", "-cp", ":".join(map(str, CLASSPATH)), "-d", str(out),
                         *map(str, JAVA_SOURCES.glob("*.java"))], capture_output=True, text=True, timeout=180)
