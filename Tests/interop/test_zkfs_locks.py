@@ -366,3 +366,20 @@ def test_a_lock_lost_to_session_expiry_is_logged_and_its_unlock_spares_the_next_
         newer_held.release()
     finally:
         m.close()
+
+
+def test_a_read_only_mount_takes_locks_too(server, zk, lockfile, tmp_path):
+    zpath, file_a, _ = lockfile
+    ro = Mount(server.hosts, tmp_path / "ro", tmp_path / "ro.log", "ro")
+    try:
+        file_ro = ro.path / zpath.lstrip("/")
+        h = hold(file_a, "flock-ex")
+        try:
+            r = subprocess.run(["flock", "-n", "-s", str(file_ro), "-c", "true"], timeout=20)
+            assert r.returncode == 1
+        finally:
+            h.release()
+        r = subprocess.run(["flock", "-s", str(file_ro), "cat", str(file_ro)], capture_output=True, timeout=20)
+        assert (r.returncode, r.stdout) == (0, b"v1\n")
+    finally:
+        ro.close()
