@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import select
 import shutil
 import signal
 import struct
@@ -216,6 +217,11 @@ def test_nonblocking_and_interrupted_waits_leave_no_contender(zk, lockfile):
                            timeout=20)
         assert r.returncode == 124
         eventually(lambda: len(contenders(zk, zpath)) == 1, timeout=5, what="interrupted contender removed")
+        killed = subprocess.Popen(["flock", str(file_a), "-c", "true"])
+        eventually(lambda: len(contenders(zk, zpath)) == 2, timeout=10, what="waiter queued")
+        killed.kill()
+        killed.wait(timeout=10)
+        eventually(lambda: len(contenders(zk, zpath)) == 1, timeout=5, what="killed waiter's contender removed")
         fd = os.open(file_a, os.O_RDONLY)
         try:
             with pytest.raises(BlockingIOError) as e:
@@ -383,3 +389,20 @@ def test_a_read_only_mount_takes_locks_too(server, zk, lockfile, tmp_path):
         assert (r.returncode, r.stdout) == (0, b"v1\n")
     finally:
         ro.close()
+
+
+def test_contenders_under_a_file_raise_no_events(zk, lockfile, mounts):
+    zpath, file_a, file_b = lockfile
+    assert file_a.is_file()  # the mount knows the node as a file
+    fd = os.open(mounts[0].path / ".events", os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        subprocess.run(["flock", str(file_b), "-c", "true"], check=True, timeout=20)
+        h = hold(file_a, "flock-sh")
+        h.release()
+        zk.set(zpath, b"v2\n")
+        eventually(lambda: select.select([fd], [], [], 0.1)[0], timeout=5, what="the MODIFY line")
+        time.sleep(0.2)  # any contender line would have been queued before the MODIFY
+        lines = [line for line in os.read(fd, 65536).decode().splitlines() if str(file_a.parent) in line]
+        assert lines == [f"{file_a.parent}/ MODIFY deploy"]
+    finally:
+        os.close(fd)
