@@ -107,8 +107,8 @@ extension ZKFilesystem {
     }
 
     /// After a new session replaced an expired one: the old session's contender nodes are gone, so its locks
-    /// are lost; they are forgotten, so the holder's later unlock deletes nothing (the name may be another's by
-    /// then only in the sense that someone else holds the lock; our node name is never reused).
+    /// are lost, maybe to another holder already. They are forgotten, so the holder's later unlock deletes
+    /// nothing (and could not hit another's node anyway: our node names carry a fresh uuid).
     func locksLostToExpiry() {
         for held in fileLocks.table.removeLost(currentSession: connection.sessionId) {
             logger.critical("zkfs: LOCK LOST: \(held.node) (\(held.mode), pid \(held.pid)) went with the expired session 0x\(String(UInt64(bitPattern: held.session), radix: 16)); another contender may hold it now")
@@ -159,6 +159,7 @@ extension ZKFilesystem {
         }
         var family = LockQueue.family(for: mode, among: children)
         var recreates = 0
+        if ticket.isCancelled { throw FSError(EINTR, "\(path): cancelled") }
         do {
             var node = try await createContender(path, LockQueue.nodePrefix(id: id, mode: mode, family: family), data)
             while true {
