@@ -62,6 +62,8 @@ static const unsigned int ZKFS_CAP_ASYNC_READ = FUSE_CAP_ASYNC_READ;
 static const unsigned int ZKFS_CAP_WRITEBACK_CACHE = FUSE_CAP_WRITEBACK_CACHE;
 static const unsigned int ZKFS_CAP_PARALLEL_DIROPS = FUSE_CAP_PARALLEL_DIROPS;
 static const unsigned int ZKFS_CAP_EXPORT_SUPPORT = FUSE_CAP_EXPORT_SUPPORT;
+static const unsigned int ZKFS_CAP_POSIX_LOCKS = FUSE_CAP_POSIX_LOCKS;
+static const unsigned int ZKFS_CAP_FLOCK_LOCKS = FUSE_CAP_FLOCK_LOCKS;
 
 static const int ZKFS_SET_ATTR_MODE = FUSE_SET_ATTR_MODE;
 static const int ZKFS_SET_ATTR_UID = FUSE_SET_ATTR_UID;

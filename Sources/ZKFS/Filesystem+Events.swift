@@ -32,6 +32,7 @@ extension ZKFilesystem {
 
     private func handle(_ change: PendingChange) async {
         let type = change.event.type
+        if isLockContenderOfFile(change.event.path) { return }
         guard eventReaders.count > 0 || replaySink != nil else {
             // Nobody follows the stream: only pollers of open files, which need no role (so no round trip).
             if type == .nodeDataChanged || type == .nodeDeleted { markFilesChanged(change.event.path) }
@@ -87,7 +88,7 @@ extension ZKFilesystem {
         if path == "/" { return .directory }
         if let known = inodes.lastRole(of: path) ?? ownChanges.announcedRole(of: path) { return known }
         guard let stat = try? await connection.run({ try await $0.exists(path) }) else { return .file }
-        return NodeKindRule.role(for: stat, previous: nil)
+        return await shownRole(path, stat: stat, previous: nil)
     }
 
     /// Open handles of `path` see that their snapshot is stale, and pollers of them wake up.

@@ -64,7 +64,7 @@ extension ZKFilesystem {
         guard path != "/" else { return [] }
         let parent = ZPath.parent(of: path)
         var notices = inodeNotices(parent)
-        if inodes.ino(of: InodeKey(path: parent, role: .file)) != nil {
+        if inodes.ino(of: InodeKey(path: parent, role: .file)) != nil, !isLockContenderOfFile(path) {
             inodes.setRole(.directory, of: parent)
             notices += entryChangedNotices(parent)
         }

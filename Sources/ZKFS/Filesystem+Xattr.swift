@@ -14,6 +14,7 @@ extension ZKFilesystem {
             return Array(ACLText.format(acl).utf8)
         }
         guard name.hasPrefix(ZKXattr.prefix) else { throw FSError(ENODATA, name) }
+        if let value = try await lockXattr(path: path, name: name) { return value }
         if name == ZKXattr.path { return Array(path.utf8) }
         guard let stat = try await stat(path) else { throw FSError(ENOENT, path) }
         guard let value = ZKXattr.value(of: name, path: path, stat: stat) else { throw FSError(ENODATA, name) }

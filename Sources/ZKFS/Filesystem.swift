@@ -40,6 +40,8 @@ public final class ZKFilesystem: @unchecked Sendable {
     let changes: AsyncStream<PendingChange>.Continuation
     /// Data of recently read nodes, served to read-only opens while the recursive watch is healthy.
     public let dataCache = DataCache()
+    /// Cluster-wide flock/fcntl locks (see `Locks.swift`).
+    public let fileLocks = FileLocks()
 
     public init(options: MountOptions, logger: Logger) {
         self.options = options
@@ -60,6 +62,7 @@ public final class ZKFilesystem: @unchecked Sendable {
                 self?.dataCache.invalidateAll()
                 self?.invalidateEverything()
                 self?.changesMayBeMissed()
+                self?.locksLostToExpiry()
             },
             onReconnected: { [weak self] in self?.changesMayBeMissed() },
             onWatchHealth: { [weak self] healthy in
@@ -127,7 +130,7 @@ public final class ZKFilesystem: @unchecked Sendable {
         guard let spec = try? NameSpec.parse(name), !spec.hasSuffixes else { throw FSError(ENOENT) }
         let path = ZPath.join(dir, name)
         guard let stat = try await stat(path) else { throw FSError(ENOENT) }
-        let role = NodeKindRule.role(for: stat, previous: inodes.lastRole(of: path))
+        let role = await shownRole(path, stat: stat, previous: inodes.lastRole(of: path))
         return entry(InodeKey(path: path, role: role), stat)
     }
 
@@ -140,7 +143,7 @@ public final class ZKFilesystem: @unchecked Sendable {
             throw FSError(ENOENT, key.path)
         }
         let attributes = NodeAttributes.make(ino: ino, role: key.role, stat: stat, options: options)
-        if key.role != .dataFile, NodeKindRule.role(for: stat, previous: key.role) != key.role {
+        if key.role != .dataFile, await shownRole(key.path, stat: stat, previous: key.role) != key.role {
             invalidator?.post(entryChangedNotices(key.path))
             return (attributes, 0)
         }

@@ -12,6 +12,8 @@ extension FuseBridge {
             // O_TRUNC arrives with open, so a truncating open and its writes are one versioned setData.
             _ = zkfs_conn_want(conn, ZKFS_CAP_ATOMIC_O_TRUNC)
             zkfs_conn_unwant(conn, ZKFS_CAP_WRITEBACK_CACHE)
+            // Lock calls come here (cluster-wide locks) instead of staying local to this kernel.
+            _ = zkfs_conn_want(conn, ZKFS_CAP_POSIX_LOCKS | ZKFS_CAP_FLOCK_LOCKS)
         }
         ops.lookup = { req, parent, name in
             let b = FuseBridge.from(req)
@@ -175,7 +177,11 @@ extension FuseBridge {
         ops.flush = { req, ino, fi in
             let b = FuseBridge.from(req)
             guard let fh = fi?.pointee.fh, ino != ZKFilesystem.eventsIno else { fuse_reply_err(req, 0); return }
-            b.answer(req, "flush \(ino)", { try await b.fs.flush(fh) }, reply: { req, _ in fuse_reply_err(req, 0) })
+            let owner = fi?.pointee.lock_owner ?? 0
+            b.answer(req, "flush \(ino)", {
+                await b.fs.releasePosixLocks(owner: owner, ino: ino)  // a close drops the owner's record locks
+                try await b.fs.flush(fh)
+            }, reply: { req, _ in fuse_reply_err(req, 0) })
         }
         ops.fsync = { req, ino, _, fi in
             let b = FuseBridge.from(req)
@@ -192,6 +198,7 @@ extension FuseBridge {
                 return
             }
             b.polls.drop(.file(fh))
+            b.releaseLocks(fh: fh)
             if b.fs.releaseNow(fh) {
                 fuse_reply_err(req, 0)
                 return
@@ -254,6 +261,7 @@ extension FuseBridge {
                 fuse_reply_err(req, 0)
             }
         }
+        installLockOperations(&ops)
         return ops
     }
 
