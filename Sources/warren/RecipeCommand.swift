@@ -10,7 +10,7 @@ struct RecipeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "recipe", abstract: "Run one coordination recipe (diagnostic).", shouldDisplay: false,
         subcommands: [LockRecipe.self, ReadWriteRecipe.self, LeaderRecipe.self, RegisterRecipe.self,
-                      DiscoverRecipe.self, DoubleBarrierRecipe.self])
+                      DiscoverRecipe.self, DoubleBarrierRecipe.self, QueuePutRecipe.self, QueueTakeRecipe.self])
 }
 
 /// What every recipe subcommand takes: the servers and how long to wait for anything.
@@ -72,12 +72,20 @@ struct RecipeCommandError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// Holds the lock while logging "enter" and "exit" around a sleep, `rounds` times.
+/// Takes the lock, logs "enter", holds it for `holdMs` and then until `holdUntil` exists (if given, polled; at
+/// most `waitMs`), logs "exit" and releases it.
 func logCriticalSection(_ lock: DistributedLock, _ kind: String, log: String, label: String, holdMs: Int64,
-                        waitMs: Int64) async throws {
-    guard try await lock.acquire(timeoutMs: waitMs) else { throw RecipeCommandError("\(kind) lock timed out") }
+                        holdUntil: String?, waitMs: Int64) async throws {
+    guard try await lock.acquire(timeoutMs: waitMs) else { throw RecipeCommandError("lock\(kind) timed out") }
     try appendLog(log, "enter\(kind) \(label)")
     try await Task.sleep(for: .milliseconds(holdMs))
+    if let holdUntil {
+        let deadline = Deadline.after(ms: waitMs)
+        while !FileManager.default.fileExists(atPath: holdUntil) {
+            if deadline.hasPassed { throw RecipeCommandError("\(holdUntil) did not appear") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
     try appendLog(log, "exit\(kind) \(label)")
     try await lock.release()
 }
@@ -89,15 +97,18 @@ struct LockRecipe: ParsableCommand {
     @Argument var path: String
     @Option var rounds = 1
     @Option var holdMs: Int64 = 0
+    @Option(help: "After hold-ms, also hold until this file exists.") var holdUntil: String?
     @Option var log: String
     @Option var label = "swift"
 
     func run() throws {
         let (path, rounds, holdMs, log, label, waitMs) = (path, rounds, holdMs, log, label, options.waitMs)
+        let holdUntil = holdUntil
         try options.run { client in
             let lock = DistributedLock(client: client, path: path, data: Array(label.utf8))
             for _ in 0..<rounds {
-                try await logCriticalSection(lock, "", log: log, label: label, holdMs: holdMs, waitMs: waitMs)
+                try await logCriticalSection(lock, "", log: log, label: label, holdMs: holdMs, holdUntil: holdUntil,
+                                             waitMs: waitMs)
             }
             print("done \(rounds)")
         }
@@ -111,16 +122,18 @@ struct ReadWriteRecipe: ParsableCommand {
     @Argument var path: String
     @Argument(help: "read or write") var side: String
     @Option var holdMs: Int64 = 0
+    @Option(help: "After hold-ms, also hold until this file exists.") var holdUntil: String?
     @Option var log: String
     @Option var label = "swift"
 
     func run() throws {
+        let holdUntil = holdUntil
         guard side == "read" || side == "write" else { throw ValidationError("side must be read or write") }
         let (path, side, holdMs, log, label, waitMs) = (path, side, holdMs, log, label, options.waitMs)
         try options.run { client in
             let rw = ReadWriteLock(client: client, path: path)
             try await logCriticalSection(side == "read" ? rw.readLock : rw.writeLock, "-" + side, log: log,
-                                         label: label, holdMs: holdMs, waitMs: waitMs)
+                                         label: label, holdMs: holdMs, holdUntil: holdUntil, waitMs: waitMs)
             print("done")
         }
     }
@@ -208,6 +221,40 @@ struct DoubleBarrierRecipe: ParsableCommand {
             guard try await barrier.leave(timeoutMs: waitMs) else { throw RecipeCommandError("leave timed out") }
             try appendLog(log, "left \(id)")
             print("done")
+        }
+    }
+}
+
+struct QueuePutRecipe: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "queue-put", abstract: "Put one UTF-8 item on a DistributedQueue-compatible queue.")
+    @OptionGroup var options: RecipeOptions
+    @Argument var path: String
+    @Argument var item: String
+
+    func run() throws {
+        let (path, item) = (path, item)
+        try options.run { client in
+            print(try await DistributedQueue(client: client, path: path).put(Array(item.utf8)))
+        }
+    }
+}
+
+struct QueueTakeRecipe: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "queue-take", abstract: "Take items from a DistributedQueue-compatible queue, one line each.")
+    @OptionGroup var options: RecipeOptions
+    @Argument var path: String
+    @Option var count = 1
+
+    func run() throws {
+        let (path, count, waitMs) = (path, count, options.waitMs)
+        try options.run { client in
+            let queue = DistributedQueue(client: client, path: path)
+            for _ in 0..<count {
+                guard let item = try await queue.take(timeoutMs: waitMs) else { throw RecipeCommandError("queue empty") }
+                print("item \(String(decoding: item, as: UTF8.self))")
+            }
         }
     }
 }
