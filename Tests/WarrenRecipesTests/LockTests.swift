@@ -101,7 +101,7 @@ final class LockTests: RecipeTestCase {
         let holder = DistributedLock(client: c1, path: path("lock"))
         try await holder.acquire()
         let losses = await holder.lostEvents()
-        try expireSession(of: c1, port: try XCTUnwrap(Self.shared).port)
+        try await expireSession(of: c1, port: try XCTUnwrap(Self.shared).port)
         let loss: Void? = await first(of: losses)
         XCTAssertNotNil(loss, "no loss notification")
         let lost = await holder.isLost

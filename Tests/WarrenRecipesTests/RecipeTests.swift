@@ -29,7 +29,7 @@ final class LeaderLatchTests: RecipeTestCase {
         try await assertTrue(try await latch.awaitLeadership(timeoutMs: 10_000))
         let events = latch.leadershipEvents()
         await assertNext(events, .elected, "the current state comes first")
-        try expireSession(of: client, port: try XCTUnwrap(Self.shared).port)
+        try await expireSession(of: client, port: try XCTUnwrap(Self.shared).port)
         await assertNext(events, .lost)
         let leads = await latch.isLeader
         XCTAssertFalse(leads)
