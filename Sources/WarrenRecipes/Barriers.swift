@@ -23,13 +23,10 @@ public struct DistributedBarrier: Sendable {
     public func wait(timeoutMs: Int64? = nil) async throws -> Bool {
         let deadline = timeoutMs.map(Deadline.after(ms:))
         while true {
-            let events = client.watchEvents(path: path)
-            let present = try await Retrying.run(until: deadline) { try await client.exists(path, watch: true) }
-            if present == nil { return true }
-            switch try await waitForWake(events, until: deadline) {
-            case .event: continue
+            switch try await awaitChange(of: path, client: client, until: deadline) {
+            case .absent: return true
+            case .changed: continue
             case .timedOut: return false
-            case .clientStopped: throw RecipeError.sessionLost
             }
         }
     }
@@ -115,14 +112,8 @@ public actor DoubleBarrier {
             case .missing:
                 throw RecipeError.nodeMissing(ourPath)
             }
-            let watchedPath = childPath(path, watched)
-            let events = client.watchEvents(path: watchedPath)
-            let present = try await Retrying.run(until: deadline) { try await client.exists(watchedPath, watch: true) }
-            if present == nil { continue }
-            switch try await waitForWake(events, until: deadline) {
-            case .event: continue
-            case .timedOut: return false
-            case .clientStopped: throw RecipeError.sessionLost
+            if try await awaitChange(of: childPath(path, watched), client: client, until: deadline) == .timedOut {
+                return false
             }
         }
     }

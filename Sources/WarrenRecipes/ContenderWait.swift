@@ -22,18 +22,34 @@ enum ContenderWait {
                 throw RecipeError.nodeMissing(ours.path)
             case let .watch(sibling):
                 if let deadline, deadline.hasPassed { return false }
-                let siblingPath = childPath(parent, sibling)
-                // Subscribe before setting the watch, so that the event cannot slip between the two.
-                let events = client.watchEvents(path: siblingPath)
-                let stat = try await Retrying.run(until: deadline) { try await client.exists(siblingPath, watch: true) }
-                if stat == nil { continue }
-                switch try await waitForWake(events, until: deadline) {
-                case .event: continue
-                case .timedOut: return false
-                case .clientStopped: throw RecipeError.sessionLost
+                if try await awaitChange(of: childPath(parent, sibling), client: client, until: deadline) == .timedOut {
+                    return false
                 }
             }
         }
+    }
+}
+
+/// What `awaitChange` saw.
+enum NodeChange: Equatable {
+    /// The node did not exist (no wait happened).
+    case absent
+    /// The watch fired: the node changed or went away.
+    case changed
+    case timedOut
+}
+
+/// Sets an exists watch on `path` and waits for it to fire, at most until `deadline`.
+/// - Throws: `RecipeError.sessionLost` if the client stops while waiting, `CancellationError`.
+func awaitChange(of path: String, client: ZooKeeperClient, until deadline: Deadline?) async throws -> NodeChange {
+    // Subscribe before setting the watch, so that the event cannot slip between the two.
+    let events = client.watchEvents(path: path)
+    let stat = try await Retrying.run(until: deadline) { try await client.exists(path, watch: true) }
+    if stat == nil { return .absent }
+    switch try await waitForWake(events, until: deadline) {
+    case .event: return .changed
+    case .timedOut: return .timedOut
+    case .clientStopped: throw RecipeError.sessionLost
     }
 }
 

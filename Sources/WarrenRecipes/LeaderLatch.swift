@@ -128,10 +128,7 @@ public actor LeaderLatch {
             node = nil
             return
         }
-        let changes = client.watchEvents(path: watched)
-        let present = try await Retrying.run { try await client.exists(watched, watch: true) }
-        guard present != nil else { return }
-        if try await waitForWake(changes, until: nil) == .clientStopped { throw RecipeError.sessionLost }
+        _ = try await awaitChange(of: watched, client: client, until: nil)
     }
 
     private func setLeader(_ leader: Bool) {
