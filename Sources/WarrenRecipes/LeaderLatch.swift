@@ -37,7 +37,7 @@ public actor LeaderLatch {
     /// Joins the election; returns once our node exists. Leadership comes later, as an event.
     public func start() async throws {
         guard runner == nil, !closed else { return }
-        node = try await ContenderNode.create(client: client, parent: path, marker: Self.marker, data: Array(id.utf8))
+        node = try await join()
         runner = Task { await self.run() }
     }
 
@@ -72,7 +72,10 @@ public actor LeaderLatch {
         let children = try await Retrying.run { try await client.getChildren(path) }
         var ids: [String] = []
         for name in ContenderOrder.contenders(children, markers: [Self.marker]) {
-            if let data = try? await client.getData(childPath(path, name)).data { ids.append(String(decoding: data, as: UTF8.self)) }
+            // A participant that left between the listing and this read is not counted.
+            if let data = try? await client.getData(childPath(path, name)).data {
+                ids.append(String(decoding: data, as: UTF8.self))
+            }
         }
         return ids
     }
@@ -109,7 +112,7 @@ public actor LeaderLatch {
     /// One look at the participants, then a wait for the change that matters to us.
     private func step() async throws {
         guard let ours = node else {
-            node = try await ContenderNode.create(client: client, parent: path, marker: Self.marker, data: Array(id.utf8))
+            node = try await join()
             return
         }
         let children = try await Retrying.run { try await client.getChildren(path) }
@@ -129,6 +132,10 @@ public actor LeaderLatch {
             return
         }
         _ = try await awaitChange(of: watched, client: client, until: nil)
+    }
+
+    private func join() async throws -> ContenderNode {
+        try await ContenderNode.create(client: client, parent: path, marker: Self.marker, data: Array(id.utf8))
     }
 
     private func setLeader(_ leader: Bool) {

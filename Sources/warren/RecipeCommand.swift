@@ -79,15 +79,18 @@ func logCriticalSection(_ lock: DistributedLock, _ kind: String, log: String, la
     guard try await lock.acquire(timeoutMs: waitMs) else { throw RecipeCommandError("lock\(kind) timed out") }
     try appendLog(log, "enter\(kind) \(label)")
     try await Task.sleep(for: .milliseconds(holdMs))
-    if let holdUntil {
-        let deadline = Deadline.after(ms: waitMs)
-        while !FileManager.default.fileExists(atPath: holdUntil) {
-            if deadline.hasPassed { throw RecipeCommandError("\(holdUntil) did not appear") }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-    }
+    if let holdUntil { try await waitForFile(holdUntil, waitMs: waitMs) }
     try appendLog(log, "exit\(kind) \(label)")
     try await lock.release()
+}
+
+/// Polls for `path` (another process's signal) for at most `waitMs`.
+func waitForFile(_ path: String, waitMs: Int64) async throws {
+    let deadline = Deadline.after(ms: waitMs)
+    while !FileManager.default.fileExists(atPath: path) {
+        if deadline.hasPassed { throw RecipeCommandError("\(path) did not appear") }
+        try await Task.sleep(for: .milliseconds(20))
+    }
 }
 
 struct LockRecipe: ParsableCommand {
@@ -98,14 +101,21 @@ struct LockRecipe: ParsableCommand {
     @Option var rounds = 1
     @Option var holdMs: Int64 = 0
     @Option(help: "After hold-ms, also hold until this file exists.") var holdUntil: String?
+    @Option(help: "Once connected, print \"ready\" and wait for this file before the first round.")
+    var startWhen: String?
     @Option var log: String
     @Option var label = "swift"
 
     func run() throws {
         let (path, rounds, holdMs, log, label, waitMs) = (path, rounds, holdMs, log, label, options.waitMs)
-        let holdUntil = holdUntil
+        let (holdUntil, startWhen) = (holdUntil, startWhen)
         try options.run { client in
             let lock = DistributedLock(client: client, path: path, data: Array(label.utf8))
+            if let startWhen {
+                print("ready")
+                fflush(stdout)
+                try await waitForFile(startWhen, waitMs: waitMs)
+            }
             for _ in 0..<rounds {
                 try await logCriticalSection(lock, "", log: log, label: label, holdMs: holdMs, holdUntil: holdUntil,
                                              waitMs: waitMs)

@@ -8,7 +8,8 @@ import WarrenRecipes
 
 struct LeaderRecipe: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "leader", abstract: "Join a LeaderLatch-compatible election; log when elected, then lead until killed.")
+        commandName: "leader",
+        abstract: "Join a LeaderLatch-compatible election; log when elected, then lead until killed.")
     @OptionGroup var options: RecipeOptions
     @Argument var path: String
     @Option var id: String
@@ -119,7 +120,9 @@ struct QueueTakeRecipe: ParsableCommand {
         try options.run { client in
             let queue = DistributedQueue(client: client, path: path)
             for _ in 0..<count {
-                guard let item = try await queue.take(timeoutMs: waitMs) else { throw RecipeCommandError("queue empty") }
+                guard let item = try await queue.take(timeoutMs: waitMs) else {
+                    throw RecipeCommandError("queue empty")
+                }
                 print("item \(String(decoding: item, as: UTF8.self))")
             }
         }

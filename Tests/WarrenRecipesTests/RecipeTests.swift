@@ -107,8 +107,14 @@ final class QueueTests: RecipeTestCase {
             for consumer in consumers {
                 group.addTask {
                     var got: [String] = []
-                    while let item = try await consumer.take(timeoutMs: 300) { got.append(String(decoding: item, as: UTF8.self)) }
-                    return got
+                    // A short take timeout only ends a round; the queue being empty ends the consumer.
+                    while true {
+                        if let item = try await consumer.take(timeoutMs: 300) {
+                            got.append(String(decoding: item, as: UTF8.self))
+                        } else if try await consumer.count() == 0 {
+                            return got
+                        }
+                    }
                 }
             }
             var all: [[String]] = []

@@ -26,7 +26,9 @@ import org.apache.curator.x.discovery.ServiceInstance;
  *
  * Usage: CuratorRecipes <hosts> <mode> <args...>
  *   layout <base>                                 print the children each recipe creates under <base>/<recipe>
- *   lock <path> <rounds> <holdMs> <log> <label>   InterProcessMutex: rounds critical sections logged to <log>
+ *   lock <path> <rounds> <holdMs> <log> <label> <goFile>
+ *                                                 InterProcessMutex: print "ready", wait for <goFile>, then
+ *                                                 <rounds> critical sections logged to <log>
  *   rw <path> read|write <holdFile|-> <log> <label>  one read or write section of InterProcessReadWriteLock,
  *                                                 held until <holdFile> exists ("-": released at once)
  *   latch <path> <id> <log>                       LeaderLatch: log "elected <id>", then hold until killed
@@ -50,7 +52,9 @@ public final class CuratorRecipes {
             String mode = args[1];
             switch (mode) {
                 case "layout": layout(client, args[2]); break;
-                case "lock": lock(client, args[2], Integer.parseInt(args[3]), Long.parseLong(args[4]), args[5], args[6]); break;
+                case "lock":
+                    lock(client, args[2], Integer.parseInt(args[3]), Long.parseLong(args[4]), args[5], args[6], args[7]);
+                    break;
                 case "rw": rw(client, args[2], args[3], args[4], args[5], args[6]); break;
                 case "latch": latch(client, args[2], args[3], args[4]); break;
                 case "register": register(client, args[2], args[3], args[4], Integer.parseInt(args[5])); break;
@@ -131,9 +135,12 @@ public final class CuratorRecipes {
         public String deserialize(byte[] bytes) { return new String(bytes, StandardCharsets.UTF_8); }
     }
 
-    static void lock(CuratorFramework client, String path, int rounds, long holdMs, String file, String label)
-            throws Exception {
+    static void lock(CuratorFramework client, String path, int rounds, long holdMs, String file, String label,
+            String goFile) throws Exception {
         InterProcessMutex mutex = new InterProcessMutex(client, path);
+        System.out.println("ready");
+        System.out.flush();
+        waitForFile(goFile);
         for (int i = 0; i < rounds; i++) {
             if (!mutex.acquire(WAIT_S, TimeUnit.SECONDS)) throw new IllegalStateException("lock timed out");
             log(file, "enter " + label);
@@ -150,14 +157,19 @@ public final class CuratorRecipes {
         InterProcessMutex lock = kind.equals("read") ? rw.readLock() : rw.writeLock();
         if (!lock.acquire(WAIT_S, TimeUnit.SECONDS)) throw new IllegalStateException("lock timed out");
         log(file, "enter-" + kind + " " + label);
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(WAIT_S);
-        while (!holdFile.equals("-") && !new java.io.File(holdFile).exists()) {
-            if (System.nanoTime() > deadline) throw new IllegalStateException(holdFile + " did not appear");
-            Thread.sleep(20);
-        }
+        if (!holdFile.equals("-")) waitForFile(holdFile);
         log(file, "exit-" + kind + " " + label);
         lock.release();
         System.out.println("done");
+    }
+
+    /** Polls for another process's signal file, for at most WAIT_S. */
+    static void waitForFile(String path) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(WAIT_S);
+        while (!new java.io.File(path).exists()) {
+            if (System.nanoTime() > deadline) throw new IllegalStateException(path + " did not appear");
+            Thread.sleep(20);
+        }
     }
 
     static void latch(CuratorFramework client, String path, String id, String file) throws Exception {
