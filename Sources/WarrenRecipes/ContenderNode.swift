@@ -22,19 +22,25 @@ struct ContenderNode: Sendable {
     ) async throws -> ContenderNode {
         let prefix = protectionPrefix + UUID().uuidString.lowercased() + "-"
         let base = childPath(parent, prefix + marker)
+        var attempted = false
         return try await Retrying.run {
-            do {
-                let created = try await client.creatingParents(of: base) {
-                    try await client.create(base, data: data, mode: mode)
-                }
-                return ContenderNode(path: created, name: String(created.split(separator: "/").last ?? ""))
-            } catch let error as ZooKeeperError where error.code == .connectionLoss {
-                // The create may have happened: look for our prefix before trying again.
-                if let found = try? await client.getChildren(parent).first(where: { $0.hasPrefix(prefix) }) {
-                    return ContenderNode(path: childPath(parent, found), name: found)
-                }
-                throw error
+            // After a create whose reply was lost, look for our prefix before creating again.
+            if attempted, let found = try await existing(client: client, parent: parent, prefix: prefix) {
+                return ContenderNode(path: childPath(parent, found), name: found)
             }
+            attempted = true
+            let created = try await client.creatingParents(of: base) {
+                try await client.create(base, data: data, mode: mode)
+            }
+            return ContenderNode(path: created, name: String(created.split(separator: "/").last ?? ""))
+        }
+    }
+
+    private static func existing(client: ZooKeeperClient, parent: String, prefix: String) async throws -> String? {
+        do {
+            return try await client.getChildren(parent).first { $0.hasPrefix(prefix) }
+        } catch let error as ZooKeeperError where error.code == .noNode {
+            return nil
         }
     }
 

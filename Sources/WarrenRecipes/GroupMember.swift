@@ -50,8 +50,10 @@ public final class GroupMember: Sendable {
         do {
             names = try await client.getChildren(path, watch: watch)
         } catch let error as ZooKeeperError where error.code == .noNode {
+            // Created so that the child watch has a node to sit on; deleted again at once by someone else, the
+            // second listing fails for the caller to retry.
             try await client.createPath(path)
-            return try await read(client, path, watch: watch)
+            names = try await client.getChildren(path, watch: watch)
         }
         var members: [String: [UInt8]] = [:]
         for name in names.prefix(membersMax) {
