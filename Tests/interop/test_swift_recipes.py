@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from kazoo.recipe.lock import Lock
 
+from rawzk import four_letter
 from servers import warren_binary
 
 JAVA_DIR = Path(__file__).resolve().parent / "java" / "recipes"
@@ -235,6 +236,55 @@ def test_mixed_swift_curator_kazoo_lock_holders_never_overlap(parts, kazoo_facto
     assert handovers >= 100, f"{handovers} hand-overs between holders: {holders}"
     assert {h.split("-")[0] for h in holders} == {"swift", "curator", "kazoo"}
     assert zk_children_gone(kazoo_factory(), path)
+
+
+def watchers_by_path(hosts: str) -> dict[str, list[str]]:
+    """`wchp`: every watched path and the sessions watching it."""
+    host, port = hosts.rsplit(":", 1)
+    watched: dict[str, list[str]] = {}
+    current = None
+    for line in four_letter(host, int(port), "wchp").splitlines():
+        if line.startswith("/"):
+            current = line.strip()
+            watched[current] = []
+        elif line.strip() and current is not None:
+            watched[current].append(line.strip())
+    return watched
+
+
+def test_lock_waiters_each_watch_only_their_predecessor(parts, zk, server, base, tmp_path):
+    """No herd: with a holder and three waiters (Swift and Curator), each contender node but the last is watched by
+    exactly one session, and nobody watches the lock's children."""
+    path = f"{base}/herd"
+    log = tmp_path / "herd.log"
+    release = tmp_path / "release"
+    go = tmp_path / "go"
+    go.touch()
+    procs = [parts.swift("lock", path, "--hold-until", str(release), "--log", str(log), "--label", "swift-0")]
+    wait_for(lambda: read_log(log), what="holder in")
+    for i, start in enumerate([
+        lambda: parts.swift("lock", path, "--log", str(log), "--label", "swift-1"),
+        lambda: parts.java("lock", path, "1", "0", str(log), "curator-2", str(go)),
+        lambda: parts.swift("lock", path, "--log", str(log), "--label", "swift-3"),
+    ]):
+        procs.append(start())
+        wait_for(lambda: len(zk.get_children(path)) == i + 2, what=f"waiter {i + 1} queued")
+    contenders = sorted(zk.get_children(path), key=lambda n: n[-10:])
+
+    def chain_complete():
+        w = watchers_by_path(server.hosts)
+        return w if all(w.get(f"{path}/{n}") for n in contenders[:-1]) else None
+
+    watched = wait_for(chain_complete, what="every waiter watching")
+    sessions = [watched[f"{path}/{n}"] for n in contenders[:-1]]
+    assert all(len(s) == 1 for s in sessions), sessions
+    assert len({s[0] for s in sessions}) == 3, sessions
+    assert f"{path}/{contenders[-1]}" not in watched and path not in watched, watched
+    release.touch()
+    for p in procs:
+        parts.finish(p)
+    assert [w[1] for w in read_log(log) if w[0] == "enter"] == ["swift-0", "swift-1", "curator-2", "swift-3"]
+    assert_exclusive(read_log(log))
 
 
 def zk_children_gone(client, path: str) -> bool:
