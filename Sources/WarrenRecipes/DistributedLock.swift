@@ -60,7 +60,7 @@ public actor DistributedLock {
 
     public var isHeld: Bool { holdCount > 0 && !isLost }
 
-    /// The path of this owner's node while it holds or waits.
+    /// The path of this owner's node while it holds the lock.
     public var nodePath: String? { node?.path }
 
     /// Takes the lock, waiting at most `timeoutMs` milliseconds (nil: without limit).

@@ -112,7 +112,9 @@ public actor LeaderLatch {
     /// One look at the participants, then a wait for the change that matters to us.
     private func step() async throws {
         guard let ours = node else {
-            node = try await join()
+            let joined = try await join()
+            // `close` may have run while we were creating the node: it must not outlive the latch.
+            if closed { try await joined.delete(client: client) } else { node = joined }
             return
         }
         let children = try await Retrying.run { try await client.getChildren(path) }

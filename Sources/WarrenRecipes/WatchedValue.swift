@@ -20,7 +20,7 @@ public final class WatchedValue<Value: Equatable & Sendable>: Sendable {
 
     deinit { runner.cancel() }
 
-    /// Reads the first value and keeps it current from then on; returns the first value.
+    /// Reads the first value and keeps it current from then on; returns the first value. Call it once.
     @discardableResult
     public func start() async throws -> Value {
         let events = client.watchEvents(path: path)

@@ -39,6 +39,23 @@ final class LockTests: RecipeTestCase {
         }
     }
 
+    func testASecondAcquireWhileTheFirstWaitsIsRefused() async throws {
+        let (c1, c2) = (try await connect(), try await connect())
+        try await DistributedLock(client: c1, path: path("lock")).acquire()
+        let other = DistributedLock(client: c2, path: path("lock"))
+        let waiting = Task { try await other.acquire(timeoutMs: 20_000) }
+        try await eventually("the waiter's node") { try await c1.getChildren(self.path("lock")).count == 2 }
+        do {
+            try await other.acquire(timeoutMs: 0)
+            XCTFail("a second acquire while the first waits")
+        } catch let error as RecipeError {
+            XCTAssertEqual(error, .acquireInProgress)
+        }
+        waiting.cancel()
+        _ = try? await waiting.value
+        try await assertEqual(try await c1.getChildren(path("lock")).count, 1)
+    }
+
     func testTimeoutReturnsFalseAndRemovesTheContender() async throws {
         let (c1, c2) = (try await connect(), try await connect())
         let holder = DistributedLock(client: c1, path: path("lock"))
