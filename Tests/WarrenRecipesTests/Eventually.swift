@@ -1,4 +1,5 @@
 import Foundation
+import WarrenRecipes
 import XCTest
 
 /// Polls `condition` until it holds or `seconds` pass (a bound for a test that would otherwise hang, not a
@@ -54,4 +55,17 @@ func assertNext<T: Equatable & Sendable>(_ stream: AsyncStream<T>, _ expected: T
                                          file: StaticString = #filePath, line: UInt = #line) async {
     let value = await first(of: stream)
     XCTAssertEqual(value, expected, message, file: file, line: line)
+}
+
+/// Asserts that `body` throws `RecipeError` `expected`.
+func assertRecipeError(_ expected: RecipeError, _ message: String, file: StaticString = #filePath, line: UInt = #line,
+                       _ body: () async throws -> Void) async {
+    do {
+        try await body()
+        XCTFail("succeeded: \(message)", file: file, line: line)
+    } catch let error as RecipeError {
+        XCTAssertEqual(error, expected, message, file: file, line: line)
+    } catch {
+        XCTFail("\(error): \(message)", file: file, line: line)
+    }
 }

@@ -31,12 +31,7 @@ final class LockTests: RecipeTestCase {
         try await assertEqual(try await client.getChildren(path("lock")).count, 1)
         try await lock.release()
         try await assertEqual(try await client.getChildren(path("lock")), [])
-        do {
-            try await lock.release()
-            XCTFail("release without a hold")
-        } catch let error as RecipeError {
-            XCTAssertEqual(error, .notHeld)
-        }
+        await assertRecipeError(.notHeld, "release without a hold") { try await lock.release() }
     }
 
     func testASecondAcquireWhileTheFirstWaitsIsRefused() async throws {
@@ -45,11 +40,8 @@ final class LockTests: RecipeTestCase {
         let other = DistributedLock(client: c2, path: path("lock"))
         let waiting = Task { try await other.acquire(timeoutMs: 20_000) }
         try await eventually("the waiter's node") { try await c1.getChildren(self.path("lock")).count == 2 }
-        do {
+        await assertRecipeError(.acquireInProgress, "a second acquire while the first waits") {
             try await other.acquire(timeoutMs: 0)
-            XCTFail("a second acquire while the first waits")
-        } catch let error as RecipeError {
-            XCTAssertEqual(error, .acquireInProgress)
         }
         waiting.cancel()
         _ = try? await waiting.value
@@ -123,12 +115,7 @@ final class LockTests: RecipeTestCase {
         XCTAssertNotNil(loss, "no loss notification")
         let lost = await holder.isLost
         XCTAssertTrue(lost)
-        do {
-            try await holder.release()
-            XCTFail("release of a lost lock succeeded")
-        } catch let error as RecipeError {
-            XCTAssertEqual(error, .sessionLost)
-        }
+        await assertRecipeError(.sessionLost, "release of a lost lock") { try await holder.release() }
         let c2 = try await connect()
         try await assertTrue(try await DistributedLock(client: c2, path: path("lock")).acquire(timeoutMs: 10_000))
     }

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import threading
@@ -20,6 +19,7 @@ from pathlib import Path
 import pytest
 from kazoo.recipe.lock import Lock
 
+from javac import compile_java
 from rawzk import four_letter
 from servers import warren_binary
 
@@ -44,16 +44,7 @@ LAYOUTS = {
 
 @pytest.fixture(scope="session")
 def recipe_classes(tmp_path_factory) -> Path:
-    missing = [str(p) for p in CLASSPATH if not p.exists()]
-    if missing or shutil.which("javac") is None:
-        pytest.fail(f"Curator or javac missing ({missing or 'javac'}): run .ci/install", pytrace=False)
-    out = tmp_path_factory.mktemp("recipe-classes")
-    p = subprocess.run(
-        ["javac", "--release", "17", "-nowarn", "-cp", ":".join(map(str, CLASSPATH)), "-d", str(out),
-         *sorted(str(f) for f in JAVA_DIR.glob("*.java"))],
-        capture_output=True, text=True, timeout=180)
-    assert p.returncode == 0, f"javac failed:\n{p.stdout}\n{p.stderr}"
-    return out
+    return compile_java(list(JAVA_DIR.glob("*.java")), CLASSPATH, tmp_path_factory.mktemp("recipe-classes"))
 
 
 class Participants:
