@@ -105,6 +105,20 @@ final class LockTests: RecipeTestCase {
         try await holder.release()
     }
 
+    func testAWaiterWhoseConnectionDropsStillGetsTheLock() async throws {
+        let (c1, c2) = (try await connect(), try await connect())
+        let holder = DistributedLock(client: c1, path: path("lock"))
+        try await holder.acquire()
+        let waiter = DistributedLock(client: c2, path: path("lock"))
+        let waiting = Task { try await waiter.acquire(timeoutMs: 30_000) }
+        try await eventually("the waiter's node") { try await c1.getChildren(self.path("lock")).count == 2 }
+        // The watch on the predecessor is re-registered on the new connection.
+        c2.dropConnection()
+        try await eventually("reconnected") { c2.state == .connected }
+        try await holder.release()
+        try await assertTrue(try await waiting.value)
+    }
+
     func testAnExpiredSessionLosesTheLock() async throws {
         let c1 = try await connect()
         let holder = DistributedLock(client: c1, path: path("lock"))

@@ -2,7 +2,8 @@ import Foundation
 import WarrenClient
 import XCTest
 
-/// A `warren server` on 127.0.0.1 for the recipe tests, with its own data directory.
+/// A `warren server` on 127.0.0.1 for the recipe tests, with its own data directory; with
+/// `WARREN_RECIPES_TEST_SERVER=zookeeper`, Apache ZooKeeper (Debian's package) instead.
 ///
 /// A minimal launcher of our own: the fuller one (`Tests/WarrenClientTests/Support/TestServer.swift`) lives in
 /// another test target, which cannot be imported. The process runs under `timeout -s KILL`, so that it cannot
@@ -36,11 +37,20 @@ final class RecipeServer: @unchecked Sendable {
         let configPath = directory.appendingPathComponent("zoo.cfg").path
         try config.write(toFile: configPath, atomically: true, encoding: .utf8)
         process.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
-        process.arguments = ["-s", "KILL", String(Self.lifetimeMaxSeconds), try Self.binary(), "server",
-                             "--config", configPath, "--log-level", "warning"]
+        process.arguments = ["-s", "KILL", String(Self.lifetimeMaxSeconds)] + (try Self.command(configPath))
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
+    }
+
+    static func command(_ configPath: String) throws -> [String] {
+        if ProcessInfo.processInfo.environment["WARREN_RECIPES_TEST_SERVER"] == "zookeeper" {
+            return ["/usr/bin/java", "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+                    "-Dzookeeper.admin.enableServer=false",
+                    "-cp", "/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-nop.jar",
+                    "org.apache.zookeeper.server.ZooKeeperServerMain", configPath]
+        }
+        return [try binary(), "server", "--config", configPath, "--log-level", "warning"]
     }
 
     /// The `warren` binary: `WARREN_BIN`, or the one in the build directory of this test bundle.
