@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "warren", targets: ["warren"]),
         .library(name: "WarrenClient", targets: ["WarrenClient"]),
+        .library(name: "WarrenRecipes", targets: ["WarrenRecipes"]),
         .executable(name: "zkfs", targets: ["zkfs"]),
     ],
     dependencies: [
@@ -46,10 +47,13 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // Locks, leader election, barriers, queues, service discovery, group membership and config watches
+        // on top of WarrenClient, in Apache Curator's znode layouts.
+        .target(name: "WarrenRecipes", dependencies: ["WarrenClient", "WarrenJute"]),
         // The load generator behind `warren bench`: its own pipelined client over POSIX sockets.
         .target(name: "WarrenBench", dependencies: ["WarrenJute"]),
         .executableTarget(name: "warren", dependencies: [
-            "WarrenServer", "WarrenClient", "WarrenBench",
+            "WarrenServer", "WarrenClient", "WarrenBench", "WarrenRecipes",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -67,6 +71,7 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        .testTarget(name: "WarrenRecipesTests", dependencies: ["WarrenRecipes", "WarrenClient", "WarrenJute"]),
         // zkfs: the znode tree as a FUSE filesystem (libfuse3 low-level API), a ZooKeeper client.
         .systemLibrary(name: "CFuse3", pkgConfig: "fuse3", providers: [.apt(["libfuse3-dev"])]),
         .target(name: "ZKFS", dependencies: [

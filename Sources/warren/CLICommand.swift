@@ -96,7 +96,7 @@ private func writeError(_ text: String) {
 }
 
 /// Runs `body` on the concurrency pool and blocks this (non-async) thread until it finishes.
-private func blockingAwait<T>(_ body: @escaping @Sendable () async -> T) -> T {
+func blockingAwait<T>(_ body: @escaping @Sendable () async -> T) -> T {
     let box = CLIResultBox<T>()
     let done = DispatchSemaphore(value: 0)
     Task {
@@ -107,7 +107,7 @@ private func blockingAwait<T>(_ body: @escaping @Sendable () async -> T) -> T {
     return box.value!
 }
 
-private final class CLIResultBox<T>: @unchecked Sendable {
+final class CLIResultBox<T>: @unchecked Sendable {
     var value: T?
 }
 

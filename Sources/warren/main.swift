@@ -7,7 +7,8 @@ struct Warren: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "warren",
         abstract: "A ZooKeeper-compatible coordination service.",
-        subcommands: [ServerCommand.self, CLICommand.self, BenchCommand.self, EnsembleCommand.self])
+        subcommands: [ServerCommand.self, CLICommand.self, BenchCommand.self, EnsembleCommand.self,
+                      RecipeCommand.self])
 }
 
 struct ServerCommand: ParsableCommand {

@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import difflib
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from javac import compile_java
 from test_ensemble import Ensemble
 
 JAVA_DIR = Path(__file__).resolve().parent / "java"
@@ -41,16 +41,7 @@ RECIPES = ["cache", "bridge", "tree", "persistent"]
 @pytest.fixture(scope="session")
 def java_classes(tmp_path_factory) -> Path:
     """The two programs, compiled once per run."""
-    missing = [str(p) for p in CLASSPATH if not p.exists()]
-    if missing or shutil.which("javac") is None:
-        pytest.fail(f"Java client or Curator missing ({missing or 'javac'}): run .ci/install", pytrace=False)
-    out = tmp_path_factory.mktemp("java-classes")
-    sources = sorted(str(p) for p in JAVA_DIR.glob("*.java"))
-    p = subprocess.run(
-        ["javac", "--release", "17", "-nowarn", "-cp", ":".join(map(str, CLASSPATH)), "-d", str(out), *sources],
-        capture_output=True, text=True, timeout=180)
-    assert p.returncode == 0, f"javac failed:\n{p.stdout}\n{p.stderr}"
-    return out
+    return compile_java(list(JAVA_DIR.glob("*.java")), CLASSPATH, tmp_path_factory.mktemp("java-classes"))
 
 
 def run_java(classes: Path, main: str, *args: str) -> subprocess.CompletedProcess:
