@@ -13,7 +13,6 @@ import errno
 import fcntl
 import os
 import select
-import shutil
 import signal
 import struct
 import subprocess
@@ -23,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from javac import compile_java
 from test_java_client import CLASSPATH, JAVA_DIR, LOG_BINDING
 from test_zkfs import Mount, eventually
 
@@ -34,13 +34,7 @@ ROUNDS = {"flockA": 60, "flockB": 60, "curator": 45, "kazoo": 45}
 
 @pytest.fixture(scope="session")
 def curator_classes(tmp_path_factory) -> Path:
-    if shutil.which("javac") is None or not all(p.exists() for p in CLASSPATH):
-        pytest.fail("Curator or javac missing: run .ci/install", pytrace=False)
-    out = tmp_path_factory.mktemp("curator-locks")
-    p = subprocess.run(["javac", "--release", "17", "-nowarn", "-cp", ":".join(map(str, CLASSPATH)), "-d", str(out),
-                        *map(str, JAVA_SOURCES.glob("*.java"))], capture_output=True, text=True, timeout=180)
-    assert p.returncode == 0, f"javac failed:\n{p.stdout}\n{p.stderr}"
-    return out
+    return compile_java(list(JAVA_SOURCES.glob("*.java")), CLASSPATH, tmp_path_factory.mktemp("curator-locks"))
 
 
 def curator(classes: Path, *args: str, stdin=subprocess.DEVNULL) -> subprocess.Popen:
