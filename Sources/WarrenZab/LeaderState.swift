@@ -76,6 +76,8 @@ struct LearnerState: CustomStringConvertible {
     var stage: Stage = .awaitingLeaderInfo
     var startedAt: Int
     var lastHeard: Int
+    /// The last `.syncProgress` of a SNAP transfer from the leader, if any.
+    var syncProgressAt: Int?
     /// The highest commit point heard from the leader.
     var leaderCommitted: Zxid = .zero
     /// The newest zxid reported in an ACK (acks are sent only after NEWLEADER was acknowledged).
