@@ -86,6 +86,6 @@ struct LearnerState: CustomStringConvertible {
     var hasAckedNewLeader: Bool { stage == .awaitingUpToDate || stage == .serving }
 
     var description: String {
-        "leader \(leader) \(isObserver ? "observer" : "follower") epoch \(epoch.map(String.init) ?? "?") \(stage) since \(startedAt) heard \(lastHeard) committed \(leaderCommitted) ackSent \(lastAckSent)"
+        "leader \(leader) \(isObserver ? "observer" : "follower") epoch \(epoch.map(String.init) ?? "?") \(stage) since \(startedAt) heard \(lastHeard) progress \(syncProgressAt.map(String.init) ?? "-") committed \(leaderCommitted) ackSent \(lastAckSent)"
     }
 }
