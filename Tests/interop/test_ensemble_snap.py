@@ -2,7 +2,8 @@
 chunks (`warren.snapshotChunkBytes`), a tree of a few MB, and a follower whose dataDir is wiped after kill -9.
 
 More txns than the leader keeps for DIFF (500) make the leader send the rejoining follower a snapshot; the mntr
-counters `warren_snapshot_chunks_sent`/`_received` show it went as many chunks. Warren only.
+counters `warren_snapshot_chunks_sent`/`_received` show it went as many chunks. A follower killed while chunks
+arrive keeps nothing of the stream and syncs from scratch on restart. Warren only.
 """
 
 from __future__ import annotations
@@ -152,4 +153,45 @@ def test_wiped_follower_rejoins_while_the_others_take_writes(ensemble):
         only.close()
     for path, data in written.items():
         assert tree.get(path) == data, path
+    wait_same_hash(lambda: hashes(ensemble))
+
+
+def test_follower_killed_mid_transfer_keeps_nothing_and_rejoins_on_restart(ensemble):
+    """kill -9 while chunks are arriving: no snapshot file is left behind, and the next start syncs from scratch."""
+    leader = ensemble.leader()
+    follower = next(i for i in ensemble.ids if i != leader)
+    data = ensemble.base / f"s{follower}" / "data"
+    chunks_total = NODES * VALUE_BYTES // CHUNK_BYTES
+    caught = None
+    for _ in range(5):  # the window is a fraction of a second: try until a kill lands inside it
+        ensemble.kill(follower)
+        wipe(ensemble, follower)
+        ensemble.start(follower)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                got = int(dict(line.split("\t", 1) for line in four_letter(
+                    "127.0.0.1", ensemble.client_ports[follower], "mntr").splitlines() if "\t" in line)
+                    .get("warren_snapshot_chunks_received", "0"))
+            except OSError:
+                continue
+            if got > 0 or ensemble.mode(follower) == "follower":
+                break
+        if 0 < got < chunks_total:
+            ensemble.kill(follower)
+            caught = got
+            break
+    assert caught is not None, "no kill landed inside a transfer in five tries"
+    # A fresh server may write an empty snapshot.0 of its own; nothing of the leader's tree may be there.
+    installed = [p for p in data.rglob("snapshot.*") if p.name != "snapshot.0"]
+    assert not installed, sorted(str(p) for p in data.rglob("*"))
+    ensemble.start(follower)
+    ensemble.wait_serving(ensemble.ids, timeout_s=30)
+    only = ensemble.client([follower])
+    try:
+        only.sync("/big")
+        assert len(only.get_children("/big")) == NODES
+    finally:
+        only.stop()
+        only.close()
     wait_same_hash(lambda: hashes(ensemble))
