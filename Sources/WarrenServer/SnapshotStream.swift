@@ -63,7 +63,7 @@ struct SnapshotChunker {
     /// The next frame (without the length prefix) and whether it is a chunk, or nil after the end frame.
     mutating func next() -> (frame: [UInt8], isChunk: Bool)? {
         if finished { return nil }
-        var w = JuteWriter(capacity: min(chunkBytes, state.count - offset) + 32)
+        var w = JuteWriter(capacity: 32)
         if !began {
             began = true
             w.writeInt(SnapshotStream.beginTag)
@@ -74,14 +74,19 @@ struct SnapshotChunker {
         }
         if offset < state.count {
             let end = min(state.count, offset + chunkBytes)
-            let chunk = state.withUnsafeBytes { UnsafeRawBufferPointer(rebasing: $0[offset..<end]) }
-            crc = CRC32.update(crc, chunk)
             w.writeInt(SnapshotStream.chunkTag)
             w.writeInt(chunkIndex)
-            w.writeBuffer(Array(chunk))
+            w.writeInt(Int32(end - offset))  // the buffer's length; its bytes are appended without a Jute copy
+            var frame = w.bytes
+            frame.reserveCapacity(frame.count + end - offset)
+            state.withUnsafeBytes { all in
+                let chunk = UnsafeRawBufferPointer(rebasing: all[offset..<end])
+                crc = CRC32.update(crc, chunk)
+                frame.append(contentsOf: chunk)
+            }
             chunkIndex += 1
             offset = end
-            return (w.bytes, true)
+            return (frame, true)
         }
         finished = true
         w.writeInt(SnapshotStream.endTag)
