@@ -18,6 +18,11 @@ import WarrenZab
 /// Between begin and end the sender sends nothing else on that connection (its other messages wait behind the
 /// stream), so any other frame in between is a protocol violation. A stream cut short by a closed connection is
 /// dropped whole: nothing reaches the core before the end frame verified.
+///
+/// Durability: the leader sends only delivered (committed) state, so nothing must be durable before it streams.
+/// The learner's core turns the verified message into `.installSnapshot`, a synchronous disk action (snapshot file
+/// written, fsynced and renamed, log cut after it) completed before anything after it — in particular before the
+/// learner's NEWLEADER ack — so a crash at any point leaves either the old state or the whole snapshot.
 enum SnapshotStream {
     static let beginTag: Int32 = 101
     static let chunkTag: Int32 = 102
