@@ -17,6 +17,48 @@ final class QuorumSnapshotTests: XCTestCase {
         let progress = NIOLockedValueBox<[Bool: (chunks: Int, bytes: Int)]>([:])
     }
 
+    /// Followers syncing at the same zxid share one serialization: the leader holds one copy, not one per follower.
+    func testOneSerializationPerZxid() {
+        let serializer = SnapshotSerializer()
+        let tree = DataTree()
+        let first = serializer.snapshot(zxid: 0, tree: tree.committedCopy())
+        XCTAssertTrue(serializer.snapshot(zxid: 0, tree: tree.committedCopy()) === first)
+        XCTAssertFalse(serializer.snapshot(zxid: 1, tree: tree.committedCopy()) === first)
+    }
+
+    /// A peer whose stream breaks the rules loses its connection; the transport goes on accepting connections.
+    func testBrokenStreamClosesTheConnection() throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        defer { try? group.syncShutdownGracefully() }
+        let peers: [ServerId: (host: String, port: Int)] = [1: ("127.0.0.1", try freePort(group)), 2: ("127.0.0.1", 1)]
+        let received = Inbox()
+        let one = transport(1, peers: peers, group: group, inbox: received, chunkBytes: 64)
+        try one.start()
+        defer { one.stop() }
+        var chunker = SnapshotChunker(epoch: 1, lastZxid: .zero, state: Array(repeating: 7, count: 200), chunkBytes: 64)
+        _ = chunker.next()  // the begin frame, withheld: the chunk that follows is out of place
+        let chunk = try XCTUnwrap(chunker.next()).frame
+        for _ in 0..<2 {
+            let raw = try ClientBootstrap(group: group).connect(host: "127.0.0.1", port: peers[1]!.port).wait()
+            var out = raw.allocator.buffer(capacity: 64 + chunk.count)
+            out.writeInteger(Int32(8))
+            out.writeInteger(Int64(2))  // the hello: "I am server 2"
+            out.writeInteger(Int32(chunk.count))
+            out.writeBytes(chunk)
+            try raw.writeAndFlush(out).wait()
+            // Bounded wait: if the transport kept the connection, the test closes it and fails instead of hanging.
+            let timedOut = NIOLockedValueBox(false)
+            let guardTask = raw.eventLoop.scheduleTask(in: .seconds(10)) {
+                timedOut.withLockedValue { $0 = true }
+                raw.close(promise: nil)
+            }
+            try raw.closeFuture.wait()
+            guardTask.cancel()
+            XCTAssertFalse(timedOut.withLockedValue { $0 }, "the transport kept a connection whose stream was broken")
+        }
+        XCTAssertEqual(received.messages.withLockedValue { $0 }, [])
+    }
+
     private func freePort(_ group: EventLoopGroup) throws -> Int {
         let probe = try ServerBootstrap(group: group).bind(host: "127.0.0.1", port: 0).wait()
         defer { try? probe.close().wait() }
