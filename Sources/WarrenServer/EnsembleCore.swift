@@ -24,6 +24,11 @@ final class EnsembleState {
     var runningActions = false
     /// Handshakes waiting for this server to serve (`holdConnect`), in arrival order.
     var heldConnects: [HeldConnect] = []
+    /// SNAP sync chunks and their state bytes sent to and received from peers (mntr).
+    var snapshotChunksSent = 0
+    var snapshotBytesSent = 0
+    var snapshotChunksReceived = 0
+    var snapshotBytesReceived = 0
 
     init(zab: ZabNode) { self.zab = zab }
 
@@ -75,6 +80,19 @@ extension ServerCore {
 
     func onPeerDisconnected(_ peer: ServerId, now: Now) -> [CoreAction] {
         runZab(.peerDisconnected(peer), now: now)
+    }
+
+    /// The transport moved `chunks` snapshot chunks (`bytes` of state) to (`sent`) or from `peer`.
+    func onSyncProgress(_ peer: ServerId, chunks: Int, bytes: Int, sent: Bool, now: Now) -> [CoreAction] {
+        guard let ens = ensemble else { return [] }
+        if sent {
+            ens.snapshotChunksSent += chunks
+            ens.snapshotBytesSent += bytes
+        } else {
+            ens.snapshotChunksReceived += chunks
+            ens.snapshotBytesReceived += bytes
+        }
+        return runZab(.syncProgress(peer), now: now)
     }
 
     /// One Zab tick (see `zabTick`). Once per tickTime a serving follower also reports its active sessions to the
@@ -133,7 +151,8 @@ extension ServerCore {
         case let .sendSnapshot(to, epoch, lastZxid):
             precondition(tree.lastProcessedZxid == lastZxid.raw,
                          "snapshot for \(to) at \(lastZxid) but the tree is at \(tree.lastProcessedZxid)")
-            actions.append(.quorumSend(to, .snapshot(epoch: epoch, lastZxid: lastZxid, state: tree.snapshot())))
+            // Serialized by the shell off this thread: a large tree takes seconds, and heartbeats must keep flowing.
+            actions.append(.quorumSendSnapshot(to, epoch: epoch, lastZxid: lastZxid, tree.committedCopy()))
         case let .persist(entries):
             actions.append(.persist(entries.map { ($0.zxid.raw, $0.payload) }))
         case let .truncateLog(after):

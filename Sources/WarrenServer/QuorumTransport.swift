@@ -4,6 +4,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import WarrenJute
+import WarrenTree
 import WarrenZab
 
 /// The server-to-server transport of an ensemble: one TCP connection per pair of servers, carrying length-prefixed
@@ -19,8 +20,13 @@ import WarrenZab
 /// wait up to a second for the last dial after every server was ready.
 /// Messages sent while no connection to the peer is up are dropped: Zab tolerates it (notifications are resent,
 /// learners time out and start over).
+///
+/// A SNAP sync's state is not one frame but a stream of chunk frames (`SnapshotStream`), written as the peer reads
+/// them (`QuorumOutbound`); the receiving side reassembles it and delivers one `.snapshot` message. Both sides
+/// report the transfer's progress (`onSyncProgress`) so Zab does not time out a transfer that moves.
 final class QuorumTransport: @unchecked Sendable {
-    /// Largest frame accepted from a peer (a SNAP sync carries the whole serialized tree in one frame).
+    /// Largest frame accepted from a peer: a chunk of a SNAP sync and its header, or a batch of proposals of up to
+    /// jute.maxbuffer each; no frame carries a whole snapshot any more.
     static let frameBytesMax = 512 << 20
     static let reconnectDelayMinMs: Int64 = 50
     static let reconnectDelayMaxMs: Int64 = 2000
@@ -33,20 +39,30 @@ final class QuorumTransport: @unchecked Sendable {
     /// own executor (once per batch).
     let onMessages: @Sendable (ServerId, [ZabMessage]) -> Void
     let onDisconnected: @Sendable (ServerId) -> Void
+    /// Called on an I/O thread when a snapshot stream to or from a peer moved: `chunks` chunk frames with `bytes`
+    /// bytes of state were written to it (`sent`) or received from it since the last call.
+    let onSyncProgress: @Sendable (_ peer: ServerId, _ chunks: Int, _ bytes: Int, _ sent: Bool) -> Void
+    /// Bytes of state per chunk frame this server sends (`warren.snapshotChunkBytes`).
+    let snapshotChunkBytes: Int
+    private let serializer = SnapshotSerializer()
 
-    private let channels = NIOLockedValueBox([ServerId: Channel]())
+    private let channels = NIOLockedValueBox([ServerId: QuorumOutbound]())
     private let stopped = NIOLockedValueBox(false)
     private var listener: Channel?
 
     init(myid: ServerId, peers: [ServerId: (host: String, port: Int)], group: EventLoopGroup, logger: Logger,
+         snapshotChunkBytes: Int = SnapshotStream.chunkBytesDefault,
          onMessages: @escaping @Sendable (ServerId, [ZabMessage]) -> Void,
-         onDisconnected: @escaping @Sendable (ServerId) -> Void) {
+         onDisconnected: @escaping @Sendable (ServerId) -> Void,
+         onSyncProgress: @escaping @Sendable (ServerId, Int, Int, Bool) -> Void) {
         self.myid = myid
         self.peers = peers
         self.group = group
         self.logger = logger
         self.onMessages = onMessages
         self.onDisconnected = onDisconnected
+        self.onSyncProgress = onSyncProgress
+        self.snapshotChunkBytes = snapshotChunkBytes
     }
 
     /// Binds this server's quorum port and starts dialing the lower-id peers.
@@ -69,7 +85,7 @@ final class QuorumTransport: @unchecked Sendable {
     func stop() {
         stopped.withLockedValue { $0 = true }
         try? listener?.close().wait()
-        for ch in channels.withLockedValue({ Array($0.values) }) { try? ch.close().wait() }
+        for out in channels.withLockedValue({ Array($0.values) }) { try? out.channel.close().wait() }
     }
 
     /// Sends each peer its messages as one write (in call order per peer); drops those for peers not connected.
@@ -78,10 +94,10 @@ final class QuorumTransport: @unchecked Sendable {
     func send(_ outgoing: [ServerId: [ZabMessage]]) {
         var encoded: [(messages: [ZabMessage], buffer: ByteBuffer)] = []
         for (peer, messages) in outgoing {
-            guard let ch = channels.withLockedValue({ $0[peer] }) else { continue }
+            guard let out = channels.withLockedValue({ $0[peer] }) else { continue }
             // Usually a hit on the first comparison, and cheap: shared payload arrays compare by identity.
             if let same = encoded.first(where: { $0.messages == messages }) {
-                ch.writeAndFlush(same.buffer, promise: nil)
+                Self.onLoop(out) { $0.send(same.buffer) }
                 continue
             }
             var w = JuteWriter(capacity: Self.encodedBytesEstimate(messages))
@@ -91,10 +107,32 @@ final class QuorumTransport: @unchecked Sendable {
                 message.encode(to: &w)
                 w.patchInt(Int32(w.bytes.count - start - 4), at: start)
             }
-            let buffer = ch.allocator.buffer(bytes: w.bytes)
+            let buffer = out.channel.allocator.buffer(bytes: w.bytes)
             encoded.append((messages, buffer))
-            ch.writeAndFlush(buffer, promise: nil)
+            Self.onLoop(out) { $0.send(buffer) }
         }
+    }
+
+    /// Streams the state of `tree` (a committed copy at `lastZxid`) to `peer` as Zab's `.snapshot(epoch:
+    /// lastZxid:state:)`, after every message sent to it before and before every message sent after. Serialized
+    /// off the calling thread, once per zxid however many peers sync at it. Dropped if the peer is not connected,
+    /// like any message.
+    func sendSnapshot(to peer: ServerId, epoch: Int64, lastZxid: Zxid, tree: DataTree) {
+        guard let out = channels.withLockedValue({ $0[peer] }) else { return }
+        let send = QuorumOutbound.SnapshotSend(shared: serializer.snapshot(zxid: lastZxid.raw, tree: tree),
+                                               epoch: epoch, chunkBytes: snapshotChunkBytes)
+        Self.onLoop(out) { $0.sendSnapshot(send) }
+    }
+
+    /// Runs `body` on the connection's event loop, in call order with the other calls from this thread.
+    private static func onLoop(_ out: QuorumOutbound, _ body: @escaping (QuorumOutbound) -> Void) {
+        if out.channel.eventLoop.inEventLoop { body(out) } else { out.channel.eventLoop.execute { body(out) } }
+    }
+
+    /// Resumes a connection's stream when its socket can take more (called on its event loop).
+    fileprivate func writable(_ peer: ServerId, _ ch: Channel) {
+        guard let out = channels.withLockedValue({ $0[peer] }), out.channel === ch else { return }
+        out.pump()
     }
 
     /// Enough for `messages` framed and encoded, so the writer does not regrow while copying payloads in.
@@ -102,7 +140,6 @@ final class QuorumTransport: @unchecked Sendable {
         messages.reduce(0) { total, message in
             switch message {
             case .proposal(_, let entry, _): return total + entry.payload.count + 64
-            case .snapshot(_, _, let state): return total + state.count + 64
             default: return total + 64
             }
         }
@@ -154,14 +191,28 @@ final class QuorumTransport: @unchecked Sendable {
 
     /// Records `ch` as the connection to `peer`, replacing (and closing) an older one.
     fileprivate func attach(_ peer: ServerId, _ ch: Channel) {
-        let old = channels.withLockedValue { channels -> Channel? in
+        var chunks = 0
+        let out = QuorumOutbound(
+            channel: ch, peer: peer,
+            onProgress: { [weak self] bytes, done in
+                guard let self else { return }
+                if done {
+                    self.logger.info("snapshot sent", metadata: ["peer": "\(peer)", "bytes": "\(bytes)", "chunks": "\(chunks)"])
+                    chunks = 0
+                } else {
+                    chunks += 1
+                    self.onSyncProgress(peer, 1, bytes, true)
+                }
+            },
+            onFailure: { [weak self] why in self?.logger.warning("closing quorum connection: \(why)", metadata: ["peer": "\(peer)"]) })
+        let old = channels.withLockedValue { channels -> QuorumOutbound? in
             let old = channels[peer]
-            channels[peer] = ch
+            channels[peer] = out
             return old
         }
-        if let old, old !== ch {
+        if let old, old.channel !== ch {
             // Whatever was in flight on the old connection may be lost: Zab must hear about it.
-            old.close(promise: nil)
+            old.channel.close(promise: nil)
             onDisconnected(peer)
         }
         logger.info("quorum connection up", metadata: ["peer": "\(peer)"])
@@ -169,7 +220,7 @@ final class QuorumTransport: @unchecked Sendable {
 
     fileprivate func detach(_ peer: ServerId, _ ch: Channel, dialer: Bool) {
         let removed = channels.withLockedValue { channels -> Bool in
-            guard channels[peer] === ch else { return false }
+            guard channels[peer]?.channel === ch else { return false }
             channels[peer] = nil
             return true
         }
@@ -204,7 +255,9 @@ final class QuorumFrameDecoder: ByteToMessageDecoder {
 }
 
 /// One end of a quorum connection. On the accepting side the first frame names the peer (and must be a configured
-/// server with a higher id); every later frame is a `ZabMessage`. A malformed frame closes the connection.
+/// server with a higher id); every later frame is a `ZabMessage` or part of a snapshot stream. A malformed frame
+/// or a broken stream closes the connection (the peers reconnect and Zab starts the sync over); a stream cut off
+/// by a closed connection is dropped whole, so the core never sees part of a snapshot.
 final class QuorumPeerHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = [UInt8]
 
@@ -213,6 +266,10 @@ final class QuorumPeerHandler: ChannelInboundHandler, @unchecked Sendable {
     let dialer: Bool
     /// Messages decoded from the current socket read, delivered together at `channelReadComplete`.
     private var batch: [ZabMessage] = []
+    private var reassembler = SnapshotReassembler()
+    /// Snapshot chunks and their state bytes received in the current socket read.
+    private var chunksRead = 0
+    private var chunkBytesRead = 0
 
     init(transport: QuorumTransport, peer: ServerId?) {
         self.transport = transport
@@ -233,13 +290,40 @@ final class QuorumPeerHandler: ChannelInboundHandler, @unchecked Sendable {
             transport.attach(id, context.channel)
             return
         }
+        if SnapshotStream.isStreamFrame(bytes) {
+            receiveStreamFrame(bytes, peer: peer, context: context)
+            return
+        }
         var r = JuteReader(bytes)
-        guard let message = try? ZabMessage(from: &r) else {
-            transport.logger.warning("malformed quorum message; closing", metadata: ["peer": "\(peer)"])
+        guard !reassembler.isOpen, let message = try? ZabMessage(from: &r) else {
+            let what = reassembler.isOpen ? "quorum message inside a snapshot stream" : "malformed quorum message"
+            transport.logger.warning("\(what); closing", metadata: ["peer": "\(peer)"])
             context.close(promise: nil)
             return
         }
         batch.append(message)
+    }
+
+    private func receiveStreamFrame(_ frame: [UInt8], peer: ServerId, context: ChannelHandlerContext) {
+        let before = reassembler.receivedBytes
+        do {
+            if let snapshot = try reassembler.accept(frame) {
+                transport.logger.info("snapshot received", metadata: ["peer": "\(peer)", "bytes": "\(before)"])
+                batch.append(snapshot)
+            } else if reassembler.receivedBytes > before {
+                chunksRead += 1
+                chunkBytesRead += Int(reassembler.receivedBytes - before)
+            }
+        } catch {
+            transport.logger.warning("bad snapshot stream: \(error); closing", metadata: ["peer": "\(peer)"])
+            reassembler = SnapshotReassembler()
+            context.close(promise: nil)
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable, let peer { transport.writable(peer, context.channel) }
+        context.fireChannelWritabilityChanged()
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -248,6 +332,11 @@ final class QuorumPeerHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     private func deliverBatch() {
+        if let peer, chunksRead > 0 {
+            transport.onSyncProgress(peer, chunksRead, chunkBytesRead, false)
+            chunksRead = 0
+            chunkBytesRead = 0
+        }
         guard let peer, !batch.isEmpty else { return }
         transport.onMessages(peer, batch)
         batch = []

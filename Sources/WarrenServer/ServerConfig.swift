@@ -58,6 +58,9 @@ public struct ServerConfig: Sendable {
     /// `warren.spinWaitUs`: how long the server keeps its CPU awake after outside work before letting it idle
     /// (`SpinWaiter`); 0 turns it off. nil = `ServerShell.defaultSpinWaitUs`.
     public var spinWaitUs: Int?
+    /// `warren.snapshotChunkBytes`: state bytes per frame of a SNAP sync this server sends as leader (default 4 MiB;
+    /// small values are for tests that need many chunks from a small tree).
+    public var snapshotChunkBytes = SnapshotStream.chunkBytesDefault
     public var peers: [PeerConfig] = []
     public var myid: Int64 = 0
     public var extra: [(String, String)] = []
@@ -133,6 +136,12 @@ public struct ServerConfig: Sendable {
                     throw ConfigError("\(path ?? "zoo.cfg"):\(n + 1): warren.spinWaitUs must be 0...100000, got \(us)")
                 }
                 c.spinWaitUs = us
+            case "warren.snapshotChunkBytes":
+                let bytes = try int()
+                guard (1...SnapshotStream.chunkBytesMax).contains(bytes) else {
+                    throw ConfigError("\(path ?? "zoo.cfg"):\(n + 1): warren.snapshotChunkBytes must be 1...\(SnapshotStream.chunkBytesMax), got \(bytes)")
+                }
+                c.snapshotChunkBytes = bytes
             case "autopurge.snapRetainCount": c.autopurgeSnapRetainCount = max(3, try int())
             case "autopurge.purgeInterval":
                 c.autopurgePurgeIntervalHours = try int()

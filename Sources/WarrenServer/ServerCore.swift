@@ -23,6 +23,9 @@ enum CoreAction {
     case rollLog
     /// Ensemble: send a message to a peer (in order per peer).
     case quorumSend(ServerId, ZabMessage)
+    /// Ensemble: send `ZabMessage.snapshot` of this tree (a committed copy at `lastZxid`) to a peer, in order with
+    /// its other messages; serialized and streamed in chunks by the transport.
+    case quorumSendSnapshot(ServerId, epoch: Int64, lastZxid: Zxid, DataTree)
     /// Ensemble: once every earlier persist is durable, remove logged records after this zxid, durably, before
     /// carrying out the next action.
     case truncateLog(Int64)

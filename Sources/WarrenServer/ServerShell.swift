@@ -138,6 +138,7 @@ public final class ServerShell: @unchecked Sendable {
         for p in config.peers { peers[p.id] = (p.host, p.quorumPort) }
         let transport = QuorumTransport(
             myid: config.myid, peers: peers, group: ioGroup, logger: logger,
+            snapshotChunkBytes: config.snapshotChunkBytes,
             onMessages: { [weak self] peer, messages in
                 guard let self else { return }
                 self.onCoreLoop {
@@ -150,6 +151,12 @@ public final class ServerShell: @unchecked Sendable {
             onDisconnected: { [weak self] peer in
                 guard let self else { return }
                 self.onCoreLoop { self.perform(self.core.onPeerDisconnected(peer, now: Now.read())) }
+            },
+            onSyncProgress: { [weak self] peer, chunks, bytes, sent in
+                guard let self else { return }
+                self.onCoreLoop {
+                    self.perform(self.core.onSyncProgress(peer, chunks: chunks, bytes: bytes, sent: sent, now: Now.read()))
+                }
             })
         try coreLoop.submit { self.quorum = transport }.wait()
         try transport.start()
@@ -289,7 +296,7 @@ public final class ServerShell: @unchecked Sendable {
             // Disk steps that must find the appends emitted before them already submitted (exhaustive, so a new
             // action has to choose).
             switch action {
-            case .persist, .send, .close, .setReading, .quorumSend: break
+            case .persist, .send, .close, .setReading, .quorumSend, .quorumSendSnapshot: break
             case .snapshot, .rollLog, .truncateLog, .installSnapshot, .persistEpochs: submitAppends()
             }
             switch action {
@@ -313,6 +320,10 @@ public final class ServerShell: @unchecked Sendable {
                 storage.rollLogSoon()
             case .quorumSend(let peer, let message):
                 outbox.peers[peer, default: []].append(message)
+            case .quorumSendSnapshot(let peer, let epoch, let lastZxid, let tree):
+                // The messages emitted before it go first; later ones queue behind the stream in the transport.
+                if let before = outbox.peers.removeValue(forKey: peer) { quorum?.send([peer: before]) }
+                quorum?.sendSnapshot(to: peer, epoch: epoch, lastZxid: lastZxid, tree: tree)
             case .truncateLog(let zxid):
                 do { try storage.truncateLog(after: zxid) } catch { fatalDiskError("log truncation", error) }
             case .installSnapshot(let zxid, let payload):

@@ -32,12 +32,12 @@ enum BigEndian {
 /// Where the CPU has carry-less multiplication, the bulk goes through `warren_crc32_fold` (about 10× zlib's
 /// table-driven loop; it was 4 % of a writing ensemble's CPU and 7 % of a snapshot restore) and zlib finishes the
 /// last few bytes. Same polynomial, same values: files from either path read with the other.
-enum CRC32 {
+public enum CRC32 {
     private static let foldAvailable = warren_crc32_fold_available() != 0
     /// The fold's own minimum (four 16-byte lanes); from there on it beats zlib even on a 170-byte log record.
     static let foldBytesMin = 64
 
-    static func update(_ crc: UInt32, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
+    public static func update(_ crc: UInt32, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
         guard var base = bytes.baseAddress?.assumingMemoryBound(to: Bytef.self) else { return crc }
         var remaining = bytes.count
         var crc = crc
@@ -59,7 +59,7 @@ enum CRC32 {
 
     static func checksum(_ bytes: UnsafeRawBufferPointer) -> UInt32 { update(0, bytes) }
 
-    static func checksum(_ bytes: [UInt8]) -> UInt32 { bytes.withUnsafeBytes { checksum($0) } }
+    public static func checksum(_ bytes: [UInt8]) -> UInt32 { bytes.withUnsafeBytes { checksum($0) } }
 }
 
 /// True when every byte of `bytes[range]` is zero (unwritten space after a crash, or preallocation).

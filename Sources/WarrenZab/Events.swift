@@ -14,6 +14,11 @@ public enum ZabEvent: Hashable, Sendable {
     case clientProposal(payload: [UInt8])
     /// The connection to a peer broke: in-flight messages to and from it may be lost.
     case peerDisconnected(ServerId)
+    /// The shell moved more of a SNAP sync to or from `peer` (a chunk written to it, or received from the leader).
+    /// A large snapshot takes longer than the timeouts allow for a silent peer, and nothing else flows on that
+    /// connection meanwhile: this keeps a transfer that progresses from being timed out. It only resets timers
+    /// of a sync under way (leader: a learner not yet synced; learner: while awaiting its sync).
+    case syncProgress(ServerId)
 }
 
 /// Why a client write was not accepted.

@@ -76,6 +76,8 @@ struct LearnerState: CustomStringConvertible {
     var stage: Stage = .awaitingLeaderInfo
     var startedAt: Int
     var lastHeard: Int
+    /// The last `.syncProgress` of a SNAP transfer from the leader, if any.
+    var syncProgressAt: Int?
     /// The highest commit point heard from the leader.
     var leaderCommitted: Zxid = .zero
     /// The newest zxid reported in an ACK (acks are sent only after NEWLEADER was acknowledged).
@@ -84,6 +86,6 @@ struct LearnerState: CustomStringConvertible {
     var hasAckedNewLeader: Bool { stage == .awaitingUpToDate || stage == .serving }
 
     var description: String {
-        "leader \(leader) \(isObserver ? "observer" : "follower") epoch \(epoch.map(String.init) ?? "?") \(stage) since \(startedAt) heard \(lastHeard) committed \(leaderCommitted) ackSent \(lastAckSent)"
+        "leader \(leader) \(isObserver ? "observer" : "follower") epoch \(epoch.map(String.init) ?? "?") \(stage) since \(startedAt) heard \(lastHeard) progress \(syncProgressAt.map(String.init) ?? "-") committed \(leaderCommitted) ackSent \(lastAckSent)"
     }
 }

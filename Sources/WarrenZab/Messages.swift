@@ -63,7 +63,8 @@ public enum ZabMessage: Hashable, Sendable {
     /// Sync: drop every logged entry after `to`; history entries after it follow as proposals.
     case trunc(epoch: Int64, to: Zxid)
     /// Sync: replace the state machine and log with this snapshot taken at `lastZxid`; entries after follow.
-    /// Built by the shell on the leader in answer to `.sendSnapshot`.
+    /// Built by the shell on the leader in answer to `.sendSnapshot`; the Warren shell carries it as a stream of
+    /// bounded chunk frames (`SnapshotStream` in WarrenServer), so the state may be larger than any frame.
     case snapshot(epoch: Int64, lastZxid: Zxid, state: [UInt8])
     /// A txn to log; `prev` is the zxid of the entry just before it in the leader's history, so a learner detects
     /// a gap or a stale stream instead of logging a hole.

@@ -76,8 +76,10 @@ extension ZabNode {
             if now - l.startedAt > config.initLimitTicks { startLooking() }
             return
         }
-        for (s, h) in l.learners where now - h.lastHeard > config.syncLimitTicks {
-            _ = h
+        // A learner still syncing may be busy far longer than syncLimit without a word (streaming, then restoring
+        // and installing a large snapshot): like ZooKeeper, give it initLimit, counted from its last sign of life or
+        // SNAP progress.
+        for (s, h) in l.learners where now - h.lastHeard > (h.stage == .synced ? config.syncLimitTicks : config.initLimitTicks) {
             leading!.learners[s] = nil
         }
         if !leaderHasQuorum() {
@@ -95,6 +97,12 @@ extension ZabNode {
         guard let l = leading else { return false }
         let synced = l.learners.filter { !$0.value.isObserver && $0.value.stage == .synced }.keys
         return config.isQuorum(synced + [id])
+    }
+
+    /// A SNAP transfer to `s` progressed: it counts as hearing from a learner that is not yet synced.
+    func leaderSyncProgress(_ s: ServerId) {
+        guard let h = leading?.learners[s], h.stage != .synced else { return }
+        leading!.learners[s]!.lastHeard = now
     }
 
     func leaderLostLearner(_ s: ServerId) {

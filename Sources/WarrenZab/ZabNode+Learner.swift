@@ -122,10 +122,17 @@ extension ZabNode {
         deliver(upTo: l.leaderCommitted)
     }
 
+    /// A SNAP transfer from the leader progressed: initLimit counts from now, as ZooKeeper's learner socket
+    /// timeout (initLimit per read during sync) does, instead of from the start of the sync.
+    func learnerSyncProgress(_ s: ServerId) {
+        guard let l = learning, s == l.leader, l.stage == .awaitingSync else { return }
+        learning!.syncProgressAt = now
+    }
+
     func learnerTick() {
         guard let l = learning else { return }
         let limit = l.stage == .serving ? config.syncLimitTicks : config.initLimitTicks
-        let since = l.stage == .serving ? l.lastHeard : l.startedAt
+        let since = l.stage == .serving ? l.lastHeard : max(l.startedAt, l.syncProgressAt ?? l.startedAt)
         if now - since > limit { startLooking() }
     }
 

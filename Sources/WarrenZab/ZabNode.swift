@@ -118,6 +118,8 @@ public final class ZabNode {
             onClientProposal(payload)
         case let .peerDisconnected(peer):
             onPeerDisconnected(peer)
+        case let .syncProgress(peer):
+            if leading != nil { leaderSyncProgress(peer) } else if learning != nil { learnerSyncProgress(peer) }
         }
         return out
     }

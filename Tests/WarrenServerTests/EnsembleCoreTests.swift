@@ -50,6 +50,11 @@ final class MiniEnsemble {
             case let .quorumSend(to, message):
                 guard !isolated.contains(id), !isolated.contains(to) else { continue }
                 queue.append((to, { [unowned self] core in core.onQuorumMessage(from: id, message, now: self.now) }))
+            case let .quorumSendSnapshot(to, epoch, lastZxid, tree):
+                // What the transport's chunk stream delivers: the whole state as one message.
+                guard !isolated.contains(id), !isolated.contains(to) else { continue }
+                let message = ZabMessage.snapshot(epoch: epoch, lastZxid: lastZxid, state: tree.snapshot())
+                queue.append((to, { [unowned self] core in core.onQuorumMessage(from: id, message, now: self.now) }))
             case .setReading, .snapshot, .rollLog, .truncateLog, .installSnapshot, .persistEpochs:
                 break
             }

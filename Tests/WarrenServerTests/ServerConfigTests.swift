@@ -48,6 +48,16 @@ final class ServerConfigTests: XCTestCase {
         }
     }
 
+    func testSnapshotChunkBytes() throws {
+        XCTAssertEqual(try ServerConfig.parse("dataDir=/d\n").snapshotChunkBytes, 4 << 20)
+        XCTAssertEqual(try ServerConfig.parse("warren.snapshotChunkBytes=65536\n").snapshotChunkBytes, 65536)
+        for bad in ["0", "67108865"] {
+            XCTAssertThrowsError(try ServerConfig.parse("warren.snapshotChunkBytes=\(bad)\n")) { error in
+                XCTAssertTrue("\(error)".contains("warren.snapshotChunkBytes must be 1...67108864"), "\(error)")
+            }
+        }
+    }
+
     func testSessionTimeoutBoundsFollowTickTime() throws {
         let c = try ServerConfig.parse("tickTime=500\n")
         XCTAssertEqual(c.effectiveMinSessionTimeoutMs, 1000)

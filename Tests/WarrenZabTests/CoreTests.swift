@@ -84,6 +84,47 @@ final class CoreTests: XCTestCase {
         XCTAssertEqual(c.nodes[1]!.lastDeliveredZxid, Zxid(epoch: 1, counter: 10))
     }
 
+    /// A SNAP transfer far longer than syncLimit and initLimit: while the shells report progress neither side gives
+    /// up; once progress stops, the learner looks again after initLimit and the leader forgets it.
+    func testSnapshotTransferIsKeptAliveByProgressOnly() {
+        let c = MiniCluster(three, configure: { $0.retainedEntriesMax = 3 })
+        XCTAssertTrue(c.run(until: { c.allServing && c.servingLeader != nil }))
+        XCTAssertEqual(c.servingLeader, 3)
+        c.down.insert(1)
+        for i in 1...10 { c.propose([UInt8(i)]) }
+        c.tick()
+        c.down.remove(1)
+        // The snapshot and everything after it "stream" for as long as the link is held.
+        c.holdLinkAt = { from, to, m in
+            if from == 3, to == 1, case .snapshot = m { return true } else { return false }
+        }
+        c.feed(1, .peerDisconnected(3))
+        XCTAssertTrue(c.run(until: { c.heldLinks.contains([3, 1]) }))
+        let config = c.nodes[3]!.config
+        for _ in 0..<(3 * config.initLimitTicks) {
+            c.feed(3, .syncProgress(1))
+            c.feed(1, .syncProgress(3))
+            c.tick()
+        }
+        XCTAssertEqual(c.nodes[1]!.state, .following, c.nodes[1]!.stateDescription)
+        XCTAssertTrue(c.nodes[3]!.stateDescription.contains("1: fol syncing"), c.nodes[3]!.stateDescription)
+        c.holdLinkAt = nil
+        c.release()
+        XCTAssertTrue(c.run(until: { c.nodes[1]!.isServing }), c.nodes.values.map(\.stateDescription).joined(separator: "\n"))
+        XCTAssertEqual(c.nodes[1]!.lastDeliveredZxid, Zxid(epoch: 1, counter: 10))
+
+        // The same stall without progress: the learner gives up after initLimit, the leader forgets it.
+        c.feed(1, .peerDisconnected(3))
+        c.holdLinkAt = { from, to, m in
+            if from == 3, to == 1, case .diff = m { return true } else { return false }
+        }
+        XCTAssertTrue(c.run(until: { c.heldLinks.contains([3, 1]) }))
+        let before = c.actions[1]!.count
+        c.tick(config.initLimitTicks + 2)
+        XCTAssertTrue(c.actions[1]![before...].contains(.becameLooking), c.nodes[1]!.stateDescription)
+        XCTAssertFalse(c.nodes[3]!.stateDescription.contains("1: fol syncing"), c.nodes[3]!.stateDescription)
+    }
+
     func testObserverFollowsCommitsButDoesNotCountTowardQuorum() {
         let c = MiniCluster([1: .participant, 2: .participant, 3: .observer])
         XCTAssertTrue(c.run(until: { c.allServing && c.servingLeader != nil }))

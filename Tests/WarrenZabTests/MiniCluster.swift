@@ -13,6 +13,8 @@ final class MiniCluster {
     private var inbox: [(from: ServerId, to: ServerId, message: ZabMessage)] = []
     /// Links (from, to) whose messages are held back, in order, until `release()`.
     var heldLinks: Set<[ServerId]> = []
+    /// Starts holding a link at the first message this matches (that message included).
+    var holdLinkAt: ((_ from: ServerId, _ to: ServerId, ZabMessage) -> Bool)?
     private var held: [(from: ServerId, to: ServerId, message: ZabMessage)] = []
     private var pendingFsync: [ServerId: [Zxid]] = [:]
 
@@ -66,6 +68,7 @@ final class MiniCluster {
         while !inbox.isEmpty && handled < limit {
             let (from, to, m) = inbox.removeFirst()
             handled += 1
+            if holdLinkAt?(from, to, m) == true { heldLinks.insert([from, to]) }
             if heldLinks.contains([from, to]) {
                 held.append((from, to, m))
                 continue

@@ -56,9 +56,10 @@ class Ensemble:
 
     Odd-numbered servers run with `warren.ioThreads=0` (socket I/O on the core's thread), the others with the
     default I/O loops, so every ensemble test covers both threading modes of the shell; server 3 runs without the
-    spin-wait thread (`warren.spinWaitUs=0`), the others with it."""
+    spin-wait thread (`warren.spinWaitUs=0`), the others with it. `extra` is appended to every zoo.cfg."""
 
-    def __init__(self, base: Path, size: int = 3, env: dict[int, dict] | None = None, launcher: list[str] = ()):
+    def __init__(self, base: Path, size: int = 3, env: dict[int, dict] | None = None, launcher: list[str] = (),
+                 extra: str = ""):
         self.base = base
         # Added to server i's environment (e.g. libfaketime's, per server), and a prefix to every server's command.
         self.env = env or {}
@@ -75,7 +76,7 @@ class Ensemble:
                 f"tickTime={TICK_MS}\ninitLimit=10\nsyncLimit=5\ndataDir={d / 'data'}\n"
                 f"clientPort={self.client_ports[i]}\nclientPortAddress=127.0.0.1\n"
                 f"4lw.commands.whitelist=*\n{servers}\n" + ("warren.ioThreads=0\n" if i % 2 else "")
-                + ("warren.spinWaitUs=0\n" if i == 3 else ""))
+                + ("warren.spinWaitUs=0\n" if i == 3 else "") + extra)
 
     def start(self, i: int) -> None:
         d = self.base / f"s{i}"

@@ -82,11 +82,9 @@ def test_curator_recipe_sees_every_change_without_disconnecting(server, java_cla
 
 @pytest.fixture(scope="module")
 def warren_ensemble(tmp_path_factory, target):
-    e = Ensemble(tmp_path_factory.mktemp("java-ensemble"))
+    # TTL nodes, as on the standalone servers of this suite (servers.py).
+    e = Ensemble(tmp_path_factory.mktemp("java-ensemble"), extra="extendedTypesEnabled=true\n")
     for i in e.ids:
-        # TTL nodes, as on the standalone servers of this suite (servers.py).
-        with open(e.base / f"s{i}" / "zoo.cfg", "a") as cfg:
-            cfg.write("extendedTypesEnabled=true\n")
         e.start(i)
     try:
         e.wait_serving(e.ids)
