@@ -29,10 +29,10 @@ extension ZKFilesystem {
     /// other names ENOTSUP (zkfs stores nothing but znodes).
     public func setxattr(_ ino: UInt64, name: String, value: [UInt8]) async throws {
         let path = try key(ino).path
+        try checkWritable()
         guard name == ZKXattr.acl else {
             throw FSError(ZKXattr.isReadOnly(name) ? EPERM : ENOTSUP, name)
         }
-        try checkWritable()
         guard let text = String(validating: value, as: UTF8.self), let acl = try? ACLText.parse(text) else {
             throw FSError(EINVAL, "not an ACL (scheme:id:perms,...): \(String(decoding: value, as: UTF8.self))")
         }
@@ -44,6 +44,7 @@ extension ZKFilesystem {
 
     public func removexattr(_ ino: UInt64, name: String) throws {
         _ = try key(ino)
+        try checkWritable()
         if name == ZKXattr.acl || ZKXattr.isReadOnly(name) { throw FSError(EPERM, name) }
         throw FSError(ENODATA, name)
     }

@@ -93,6 +93,8 @@ public final class ZKFilesystem: @unchecked Sendable {
     /// The bytes a server path takes, for the data size limit.
     func serverPathBytes(_ path: String) -> Int { options.chroot.utf8.count + path.utf8.count }
 
+    /// Throws EROFS on a read-only mount. Every request that would change the tree calls it: the kernel does not
+    /// refuse writes itself while remote changes are replayed (see `MountOptions.kernelReadOnly`).
     func checkWritable() throws {
         if options.readOnly { throw FSError(EROFS) }
     }
@@ -148,10 +150,13 @@ public final class ZKFilesystem: @unchecked Sendable {
     }
 
     /// Applies a truncate (`size`); mode, owner and time changes are accepted and ignored (they come from the
-    /// server). With an open write handle the truncate changes its buffer; without, it is a versioned setData.
-    public func setattr(_ ino: UInt64, size: Int?, fh: UInt64?) async throws -> (NodeAttributes, timeout: Double) {
+    /// server), except on a read-only mount, where any change (`changes`) is EROFS. With an open write handle the
+    /// truncate changes its buffer; without, it is a versioned setData.
+    public func setattr(_ ino: UInt64, size: Int?, fh: UInt64?, changes: Bool = true) async throws
+        -> (NodeAttributes, timeout: Double)
+    {
+        if changes || size != nil { try checkWritable() }
         if let size {
-            try checkWritable()
             let key = try key(ino)
             guard key.role != .directory else { throw FSError(EISDIR, key.path) }
             let limit = options.dataBytesMax(serverPathBytes: serverPathBytes(key.path))
