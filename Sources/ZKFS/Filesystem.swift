@@ -40,6 +40,8 @@ public final class ZKFilesystem: @unchecked Sendable {
     let changes: AsyncStream<PendingChange>.Continuation
     /// Data of recently read nodes, served to read-only opens while the recursive watch is healthy.
     public let dataCache = DataCache()
+    /// Files created through this mount whose node is not created yet (see `Filesystem+Create`).
+    let pendingCreates = PendingCreates()
 
     public init(options: MountOptions, logger: Logger) {
         self.options = options
@@ -128,7 +130,10 @@ public final class ZKFilesystem: @unchecked Sendable {
         }
         guard let spec = try? NameSpec.parse(name), !spec.hasSuffixes else { throw FSError(ENOENT) }
         let path = ZPath.join(dir, name)
-        guard let stat = try await stat(path) else { throw FSError(ENOENT) }
+        guard let stat = try await stat(path) else {
+            guard let pending = pendingCreates.entry(path) else { throw FSError(ENOENT) }
+            return pendingEntry(pending)
+        }
         let role = NodeKindRule.role(for: stat, previous: inodes.lastRole(of: path))
         return entry(InodeKey(path: path, role: role), stat)
     }
@@ -137,6 +142,7 @@ public final class ZKFilesystem: @unchecked Sendable {
     /// the old attributes come back uncacheable and the kernel is told to look the name up again.
     public func getattr(_ ino: UInt64) async throws -> (NodeAttributes, timeout: Double) {
         let key = try key(ino)
+        if let pending = pendingCreates.entry(key.path) { return (pendingAttributes(ino, pending), 0) }
         guard let stat = try await stat(key.path) else {
             invalidator?.post(entryGoneNotices(key.path))
             throw FSError(ENOENT, key.path)
@@ -201,7 +207,9 @@ public final class ZKFilesystem: @unchecked Sendable {
         }
         // The event-stream file is never listed, and a real child of its name in the root is shadowed.
         let hidden = path == "/" ? options.eventsName : nil
-        for name in children.sorted() where name != options.dataName && name != hidden {
+        // Files created through this mount and not created on the server yet are listed too.
+        let names = Set(children).union(pendingCreates.names(in: path))
+        for name in names.sorted() where name != options.dataName && name != hidden {
             let child = ZPath.join(path, name)
             let role = inodes.lastRole(of: child)
             let number = inodes.peekNumber(of: InodeKey(path: child, role: role ?? .file))
