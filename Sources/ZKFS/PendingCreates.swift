@@ -11,12 +11,6 @@ public struct CreateIntent: Sendable, Equatable {
     /// znode can have (the real name is only known once created).
     public var inodePath: String
 
-    public init(serverPath: String, spec: NameSpec, inodePath: String) {
-        self.serverPath = serverPath
-        self.spec = spec
-        self.inodePath = inodePath
-    }
-
     /// The longest server path the node can get, for the data size limit (a sequential name adds 10 digits).
     public var longestServerPath: String { spec.sequential ? serverPath + "0000000000" : serverPath }
 }

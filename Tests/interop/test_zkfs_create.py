@@ -15,25 +15,10 @@ import threading
 
 import pytest
 
-from test_zkfs import Mount, eventually, sh
+from test_zkfs import eventually, mount, sh, tree  # noqa: F401 (mount, tree: fixtures)
 
 CREATES = int(os.environ.get("ZKFS_CREATES", "1000"))
 PAYLOAD = re.compile(rb"^(\d+):(x*)\n$")
-
-
-@pytest.fixture(scope="module")
-def mount(server, tmp_path_factory):
-    d = tmp_path_factory.mktemp("zkfs-create")
-    m = Mount(server.hosts, d / "mnt", d / "zkfs.log")
-    try:
-        yield m
-    finally:
-        m.close()
-
-
-@pytest.fixture
-def tree(mount, base):
-    return mount.path / base.lstrip("/")
 
 
 def payload(i: int) -> bytes:
