@@ -8,15 +8,14 @@ import WarrenJute
 /// Extended attributes `user.zk.*`: the path, every Stat field (read-only) and the ACL (settable).
 extension ZKFilesystem {
     public func getxattr(_ ino: UInt64, name: String) async throws -> [UInt8] {
-        var path = try key(ino).path
+        let path = try key(ino).path
         if let pending = pendingCreates.entry(path) {
             // Nothing to show before the node exists, but its name: for a sequential file only the create tells
             // it, so asking makes the create now, with what is written so far.
             guard name == ZKXattr.path else { throw FSError(ENODATA, "\(path) is not created yet") }
             guard pending.intent.spec.sequential else { return Array(path.utf8) }
             try await createPendingNow(path)
-            path = try key(ino).path
-            return Array(path.utf8)
+            return try Array(key(ino).path.utf8)
         }
         if name == ZKXattr.acl {
             let (acl, _) = try await mapErrors { try await self.connection.run { try await $0.getACL(path) } }

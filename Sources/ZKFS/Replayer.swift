@@ -26,6 +26,8 @@ public final class Replayer: @unchecked Sendable {
     private var stopped = false
     private var replayTid: pid_t = -1
     private var current: ChangeEvent?
+    /// Counts the jobs taken, so that what one replay learnt is not reused by the next (see `jobNumber`).
+    private var jobs: UInt64 = 0
 
     public init(mountpoint: String, jobsMax: Int = 10_000, logger: Logger,
                 forgetName: @escaping (ChangeEvent) -> Void, removalFailed: @escaping (ChangeEvent) -> Void) {
@@ -76,12 +78,18 @@ public final class Replayer: @unchecked Sendable {
         condition.withLock { pid == replayTid ? current : nil }
     }
 
+    /// The number of the job being replayed if the request with this pid comes from the replay thread.
+    public func jobNumber(pid: pid_t) -> UInt64? {
+        condition.withLock { pid == replayTid && current != nil ? jobs : nil }
+    }
+
     private func loop() {
         while true {
             let (job, lost): (ChangeEvent?, Int) = condition.withLock {
                 while queue.isEmpty && !stopped { condition.wait() }
                 defer { dropped = 0 }
                 current = stopped ? nil : queue.removeFirst()
+                jobs += 1
                 return (current, dropped)
             }
             if lost > 0 { logger.warning("zkfs: inotify replay fell behind; \(lost) changes not replayed") }
