@@ -61,9 +61,13 @@ public final class Replayer: @unchecked Sendable {
         }
     }
 
-    /// Queues a replay; past `jobsMax` queued the oldest is dropped (and counted in the log).
+    /// Queues a replay; past `jobsMax` queued the oldest is dropped (and counted in the log). A modification
+    /// of the name whose modification is last in the queue, not replayed yet, is merged into it: one replay
+    /// reports both (inotify itself merges a MODIFY into an identical unread one), which keeps a burst of changes
+    /// to one node from costing a replay each.
     public func post(_ event: ChangeEvent) {
         condition.withLock {
+            if event.kind == .modify && queue.last == event { return }
             queue.append(event)
             if queue.count > jobsMax {
                 queue.removeFirst()
