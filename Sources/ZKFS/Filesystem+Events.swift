@@ -208,18 +208,9 @@ extension ZKFilesystem {
 
     /// Attributes for the replay thread's path walk: the node's, or made up (uncached) if it is gone by now, so
     /// that replays of the changes before its deletion still find their way (the deletion is replayed later).
-    /// The `Stat` read for one replay job is reused by that job's later requests on the same inode (a replayed
-    /// modification asks twice: `lstat`, then `truncate`), saving a round trip per remote change.
-    public func replayGetattr(_ ino: UInt64, job: UInt64) async throws -> (NodeAttributes, timeout: Double) {
+    public func replayGetattr(_ ino: UInt64) async throws -> (NodeAttributes, timeout: Double) {
         let key = try key(ino)
-        let stat: Stat?
-        if let memo = replayStatMemo.withLock({ $0 }), memo.job == job, memo.ino == ino {
-            stat = memo.stat
-        } else {
-            stat = try await self.stat(key.path)
-            replayStatMemo.withLock { $0 = (job, ino, stat) }
-        }
-        if let stat {
+        if let stat = try await stat(key.path) {
             return (NodeAttributes.make(ino: ino, role: key.role, stat: stat, options: options), options.attrTimeoutSeconds)
         }
         return (NodeAttributes.make(ino: ino, role: key.role, stat: Stat(), options: options), 0)

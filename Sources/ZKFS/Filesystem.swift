@@ -3,7 +3,6 @@ import Glibc
 #endif
 import Foundation
 import Logging
-import Synchronization
 import WarrenClient
 import WarrenJute
 
@@ -43,8 +42,6 @@ public final class ZKFilesystem: @unchecked Sendable {
     public let dataCache = DataCache()
     /// Files created through this mount whose node is not created yet (see `Filesystem+Create`).
     let pendingCreates = PendingCreates()
-    /// The last `Stat` a replay job read (see `replayGetattr`).
-    let replayStatMemo = Mutex<(job: UInt64, ino: UInt64, stat: Stat?)?>(nil)
 
     public init(options: MountOptions, logger: Logger) {
         self.options = options

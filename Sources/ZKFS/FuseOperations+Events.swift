@@ -54,12 +54,6 @@ extension FuseBridge {
         return replayer.replaying(pid: ctx.pointee.pid)
     }
 
-    /// The number of the replay job the request comes from, nil if not from the replay thread.
-    func replayJob(_ req: fuse_req_t?) -> UInt64? {
-        guard let replayer, let ctx = fuse_req_ctx(req) else { return nil }
-        return replayer.jobNumber(pid: ctx.pointee.pid)
-    }
-
     /// A lookup by the replay thread on the way to the name it replays: a creation must find the name absent
     /// (so the kernel calls mknod/mkdir), a deletion or a modification present (so it calls unlink/rmdir or
     /// truncate), and the directories on the way are present. Any of them may be gone from the server by now:

@@ -35,9 +35,8 @@ extension FuseBridge {
         ops.getattr = { req, ino, _ in
             let b = FuseBridge.from(req)
             if ino == ZKFilesystem.eventsIno { b.replyAttr(req, (b.fs.eventsAttributes(), 0)); return }
-            if let job = b.replayJob(req) {
-                b.answer(req, "replay getattr \(ino)", { try await b.fs.replayGetattr(ino, job: job) },
-                         reply: { b.replyAttr($0, $1) })
+            if b.replaying(req) != nil {
+                b.answer(req, "replay getattr \(ino)", { try await b.fs.replayGetattr(ino) }, reply: { b.replyAttr($0, $1) })
                 return
             }
             b.answer(req, "getattr \(ino)", { try await b.fs.getattr(ino) }, reply: { b.replyAttr($0, $1) })
@@ -50,9 +49,8 @@ extension FuseBridge {
                 }
                 return
             }
-            if let job = b.replayJob(req) {  // a replayed truncate: the data already changed on the server
-                b.answer(req, "replay setattr \(ino)", { try await b.fs.replayGetattr(ino, job: job) },
-                         reply: { b.replyAttr($0, $1) })
+            if b.replaying(req) != nil {  // a replayed truncate: the data already changed on the server
+                b.answer(req, "replay setattr \(ino)", { try await b.fs.replayGetattr(ino) }, reply: { b.replyAttr($0, $1) })
                 return
             }
             let size: Int? = toSet & ZKFS_SET_ATTR_SIZE != 0 ? attr.map { Int($0.pointee.st_size) } : nil

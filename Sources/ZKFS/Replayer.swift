@@ -6,7 +6,7 @@ import Logging
 /// Replays remote changes through the mount so that the kernel raises inotify events for them (`-o inotify`).
 ///
 /// Linux raises no fsnotify event for a change it only learns of through a FUSE invalidation. So a thread of
-/// its own makes the matching system call on the mount: `truncate` to the current size for a data change
+/// its own makes the matching system call on the mount: `truncate` for a data change
 /// (IN_MODIFY), `mknod`/`mkdir` for a creation (IN_CREATE), `unlink`/`rmdir` for a deletion (IN_DELETE). The
 /// request handlers recognise these calls by the thread id in the request (`isReplay`) and answer them without
 /// touching the server: the change already happened. A dedicated thread, because the kernel may wait for this
@@ -26,8 +26,6 @@ public final class Replayer: @unchecked Sendable {
     private var stopped = false
     private var replayTid: pid_t = -1
     private var current: ChangeEvent?
-    /// Counts the jobs taken, so that what one replay learnt is not reused by the next (see `jobNumber`).
-    private var jobs: UInt64 = 0
 
     public init(mountpoint: String, jobsMax: Int = 10_000, logger: Logger,
                 forgetName: @escaping (ChangeEvent) -> Void, removalFailed: @escaping (ChangeEvent) -> Void) {
@@ -82,18 +80,12 @@ public final class Replayer: @unchecked Sendable {
         condition.withLock { pid == replayTid ? current : nil }
     }
 
-    /// The number of the job being replayed if the request with this pid comes from the replay thread.
-    public func jobNumber(pid: pid_t) -> UInt64? {
-        condition.withLock { pid == replayTid && current != nil ? jobs : nil }
-    }
-
     private func loop() {
         while true {
             let (job, lost): (ChangeEvent?, Int) = condition.withLock {
                 while queue.isEmpty && !stopped { condition.wait() }
                 defer { dropped = 0 }
                 current = stopped ? nil : queue.removeFirst()
-                jobs += 1
                 return (current, dropped)
             }
             if lost > 0 { logger.warning("zkfs: inotify replay fell behind; \(lost) changes not replayed") }
@@ -108,9 +100,9 @@ public final class Replayer: @unchecked Sendable {
         let result: Int32
         switch event.kind {
         case .modify, .attrib:
-            var st = stat()
-            guard lstat(full, &st) == 0 else { return failed(event, full, errno) }
-            result = truncate(full, st.st_size)
+            // The size asked for does not matter: the handler changes nothing and the kernel takes the size from
+            // its reply (the node's), so no lstat (a FUSE round trip and an exists) is needed first.
+            result = truncate(full, 0)
         case .create:
             forgetName(event)
             result = event.isDirectory ? mkdir(full, 0o755) : mknod(full, S_IFREG | 0o644, 0)
