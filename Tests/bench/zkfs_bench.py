@@ -165,12 +165,12 @@ def wait_idle(pid: int, quiet: float = 0.5, limit: float = 60.0) -> None:
         last = now
 
 
-def inotify_cost(kind: str, args, work: Path) -> dict:
-    """`args.changes` setData by kazoo (pipelined, 100 at a time) on one node the kernel has looked up, for each
-    configuration: `noinotify`; the default (replays) with no inotify watcher; the default with `inotifywait -m -r`
-    watching. Per configuration: milliseconds from the first set until the mount shows the last value (and, with
-    the watcher, until it printed the last MODIFY), and the zkfs process's CPU time per change, counted until it
-    is idle again (the replays are done)."""
+def inotify_cost(kind: str, args, work: Path, batch: int) -> dict:
+    """`args.changes` setData by kazoo on one node the kernel has looked up, `batch` at a time (1: each waits for
+    the previous reply), for each configuration: `noinotify`; the default (replays) with no inotify watcher; the
+    default with `inotifywait -m -r` watching. Per configuration: milliseconds from the first set until the mount
+    shows the last value (with the watcher, until the replays are done), and the zkfs process's CPU time per
+    change, counted until it is idle again."""
     srv = servers.ServerProcess(kind, work / kind).start()
     results = {}
     try:
@@ -195,11 +195,11 @@ def inotify_cost(kind: str, args, work: Path) -> dict:
                 wait_idle(mount.proc.pid)
                 cpu0, t0 = cpu_seconds(mount.proc.pid), time.monotonic()
                 last = b""
-                for start in range(0, args.changes, 100):
-                    batch = [zk.set_async("/c/f", str(i).encode()) for i in range(start, min(start + 100, args.changes))]
-                    for r in batch:
+                for start in range(0, args.changes, batch):
+                    end = min(start + batch, args.changes)
+                    for r in [zk.set_async("/c/f", str(i).encode()) for i in range(start, end)]:
                         r.get(timeout=30)
-                    last = str(min(start + 100, args.changes) - 1).encode()
+                    last = str(end - 1).encode()
                 while f.read_bytes() != last:
                     time.sleep(0.001)
                 if watcher:
@@ -238,13 +238,17 @@ def write_section(out: Path, title: str, body: list[str]) -> None:
 
 
 def main_inotify_cost(args) -> None:
-    with tempfile.TemporaryDirectory(prefix="zkfs-bench-") as tmp:
-        results = {kind: inotify_cost(kind, args, Path(tmp)) for kind in ("warren", "zookeeper")}
+    results = {}
+    for batch in (1, 100):
+        with tempfile.TemporaryDirectory(prefix="zkfs-bench-") as tmp:
+            results[batch] = {kind: inotify_cost(kind, args, Path(tmp), batch) for kind in ("warren", "zookeeper")}
     build = "release" if "release" in str(args.zkfs_bin) else "debug"
     body = [
         f"Made by `python3 Tests/bench/zkfs_bench.py --inotify-cost` on {time.strftime('%Y-%m-%d')} with a {build} "
-        f"zkfs, {os.cpu_count()} cores, {platform.release()}: kazoo makes {args.changes} setData of one node "
-        "(pipelined, 100 at a time) that the kernel has looked up. *Reflected*: from the first set until the "
+        f"zkfs and Warren, {os.cpu_count()} cores (shared with other builds), {platform.release()}: kazoo makes "
+        f"{args.changes} setData of one node that the kernel has looked up, one at a time (each after the "
+        "previous reply: every change is replayed) or 100 at a time (a burst: a modification queued behind "
+        "another of the same name is merged into it). *Reflected*: from the first set until the "
         "mount shows the last value (with a watcher: until `inotifywait -m -r` printed the `CREATE` of a node "
         "created after the last set, which is replayed after every `MODIFY`). "
         "*CPU*: the zkfs process's user + system time per change, counted until it is idle again.",
@@ -253,9 +257,11 @@ def main_inotify_cost(args) -> None:
         "| CPU per change, ZooKeeper (µs) |",
         "| --- | ---: | ---: | ---: | ---: |",
     ]
-    for config in results["warren"]:
-        w, z = results["warren"][config], results["zookeeper"][config]
-        body.append(f"| {config} | {w['ms']:.0f} | {w['cpu_us']:.0f} | {z['ms']:.0f} | {z['cpu_us']:.0f} |")
+    for batch, by_kind in results.items():
+        for config in by_kind["warren"]:
+            w, z = by_kind["warren"][config], by_kind["zookeeper"][config]
+            body.append(f"| {config}, {'one at a time' if batch == 1 else f'{batch} at a time'} | {w['ms']:.0f} "
+                        f"| {w['cpu_us']:.0f} | {z['ms']:.0f} | {z['cpu_us']:.0f} |")
     write_section(args.out, INOTIFY_SECTION, body)
     print("\n".join(body))
 
