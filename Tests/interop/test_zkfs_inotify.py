@@ -18,20 +18,30 @@ from test_zkfs import Mount, sh
 from test_zkfs_events import inotifywait
 
 
-@pytest.fixture(scope="module", params=["default", "ro"])
-def mount(request, server, tmp_path_factory):
-    """A mount with default options, and a read-only one."""
-    d = tmp_path_factory.mktemp(f"zkfs-{request.param}")
-    m = Mount(server.hosts, d / "mnt", d / "zkfs.log", options="ro" if request.param == "ro" else "")
-    m.read_only = request.param == "ro"
+def mounted(server, tmp_path_factory, options: str):
+    d = tmp_path_factory.mktemp("zkfs-inotify")
+    m = Mount(server.hosts, d / "mnt", d / "zkfs.log", options=options)
     try:
         yield m
     finally:
         m.close()
 
 
-def test_other_clients_changes_raise_inotify_events(zk, base, mount):
-    root = mount.path / base.lstrip("/")
+@pytest.fixture(scope="module")
+def mount(server, tmp_path_factory):
+    """A mount with default options."""
+    yield from mounted(server, tmp_path_factory, "")
+
+
+@pytest.fixture(scope="module")
+def ro_mount(server, tmp_path_factory):
+    """A read-only mount (otherwise default options)."""
+    yield from mounted(server, tmp_path_factory, "ro")
+
+
+@pytest.mark.parametrize("which", ["mount", "ro_mount"])
+def test_other_clients_changes_raise_inotify_events(zk, base, which, request):
+    root = request.getfixturevalue(which).path / base.lstrip("/")
     d = f"{root}/"
     proc, out = inotifywait(root)
     try:
@@ -54,12 +64,10 @@ def expect_erofs(action, what: str):
     assert e.value.errno == errno.EROFS, f"{what}: {e.value}"
 
 
-def test_read_only_mount_refuses_every_change_with_erofs(zk, base, mount):
-    if not mount.read_only:
-        pytest.skip("read-only mount only")
+def test_read_only_mount_refuses_every_change_with_erofs(zk, base, ro_mount):
     zk.create(f"{base}/f", b"data")
     zk.create(f"{base}/dir/child", b"", makepath=True)  # an empty leaf: a directory
-    root = mount.path / base.lstrip("/")
+    root = ro_mount.path / base.lstrip("/")
     assert (root / "f").read_bytes() == b"data", "reads work"
     expect_erofs(lambda: (root / "f").write_bytes(b"x"), "write an existing file")
     expect_erofs(lambda: os.open(root / "f", os.O_WRONLY), "open an existing file for writing")
