@@ -109,8 +109,9 @@ extension ZKFilesystem {
         return stat
     }
 
-    /// Another open of a pending file: a reader gets it empty (nothing is committed yet); a writer gets a
-    /// handle of its own that also creates the node at its first commit (the later of two creates gets EEXIST).
+    /// Another open of a pending file: a reader gets it empty (nothing is committed yet); a writer (when the
+    /// create could not be made first, see `open`) gets a handle of its own that also creates the node at its
+    /// first commit (the later of two creates gets EEXIST).
     func openPending(_ ino: UInt64, _ pending: PendingCreates.Entry, mode: AccessMode) -> OpenFile {
         guard mode.writable else {
             return OpenFile(ino: ino, path: pending.intent.inodePath, readable: true, writable: false,

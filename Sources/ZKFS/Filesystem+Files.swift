@@ -31,8 +31,18 @@ extension ZKFilesystem {
         guard key.role != .directory else { throw FSError(EISDIR, key.path) }
         let mode = AccessMode(flags: flags)
         if mode.writable { try checkWritable() }
-        if let pending = pendingCreates.entry(key.path) { return files.insert(openPending(ino, pending, mode: mode)) }
-        let handle = try await openHandle(ino: ino, path: key.path, mode: mode, expectedVersion: nil)
+        var path = key.path
+        if let pending = pendingCreates.entry(path) {
+            guard mode.writable else { return files.insert(openPending(ino, pending, mode: mode)) }
+            // A writer of a file still pending here (`: > f; echo x >> f`, whose first close is still on its
+            // way) has it created first, with what was written to it so far, then opens the node.
+            try? await createPendingNow(path)
+            path = try self.key(ino).path
+            if let stillPending = pendingCreates.entry(path) {
+                return files.insert(openPending(ino, stillPending, mode: mode))
+            }
+        }
+        let handle = try await openHandle(ino: ino, path: path, mode: mode, expectedVersion: nil)
         return files.insert(handle)
     }
 
@@ -102,6 +112,10 @@ extension ZKFilesystem {
     }
 
     func commit(_ handle: OpenFile, at point: OpenFile.CommitPoint) async throws {
+        try await handle.commits.run { try await self.commitNow(handle, at: point) }
+    }
+
+    private func commitNow(_ handle: OpenFile, at point: OpenFile.CommitPoint) async throws {
         guard let pending = handle.pendingCommit(at: point) else { return }
         do {
             if let intent = pending.create {
@@ -130,12 +144,15 @@ extension ZKFilesystem {
     /// logged here), and deletes a `@held` ephemeral if the session that created it still lives (after an expiry
     /// the server already deleted it, and the name may belong to someone else now).
     public func release(_ fh: UInt64) async {
-        guard let handle = files.remove(fh) else { return }
+        // Removed only after the commit, so that a writer opening a still-pending file finds this handle and
+        // waits for its create (see `open`).
+        guard let handle = files.get(fh) else { return }
         do {
             try await commit(handle, at: .release)
         } catch {
             logger.error("zkfs: \(handle.path): data of a closed file not written: \(error)")
         }
+        files.remove(fh)
         if let intent = handle.pendingCreate { pendingHandleClosed(intent) }
         guard let owner = handle.heldBySession else { return }
         guard owner == connection.sessionId else {

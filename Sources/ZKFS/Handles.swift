@@ -13,6 +13,9 @@ public final class OpenFile: @unchecked Sendable {
     public let append: Bool
     /// For `@held`: the session that owns the ephemeral; it is deleted on release if that session still lives.
     public let heldBySession: Int64?
+    /// Runs the handle's commits one after the other: two at once could both make its deferred create (the
+    /// later then failing with EEXIST) or send setData at the same version.
+    let commits = SerialTasks()
 
     private let lock = NSLock()
     private var currentPath: String

@@ -183,3 +183,13 @@ def test_sequential_names_are_known_once_created(zk, base, tree):
     jobs = sorted(c for c in zk.get_children(base) if c.startswith("job-"))
     assert len(jobs) == 2 and zk.get(f"{base}/{jobs[1]}")[0] == b"p\n"
     assert sorted(os.listdir(tree)) == jobs, "magic names never stay visible"
+
+
+def test_empty_redirect_then_append_at_once(zk, base, tree):
+    """`: > f; echo x >> f`: the append opens the file while the empty create may still be on its way (the kernel
+    does not wait for the first close's release); it must append to it, not fail or lose a create."""
+    script = "\n".join(f": > log{i}; echo x >> log{i}; echo y >> log{i}" for i in range(50))
+    sh(script, tree)
+    for i in range(50):
+        eventually(lambda: zk.exists(f"{base}/log{i}"), what=f"log{i}")
+        assert zk.get(f"{base}/log{i}")[0] == b"x\ny\n", f"log{i}"
