@@ -72,3 +72,34 @@ final class PendingCreateTests: XCTestCase {
         XCTAssertNil(pending.entry(placeholder))
     }
 }
+
+final class SerialTasksTests: XCTestCase {
+    /// The second body starts only after the first ended, though the first is still waiting when it is queued.
+    func testBodiesRunOneAfterTheOther() async throws {
+        let serial = SerialTasks()
+        let log = Log()
+        let (gate, open) = AsyncStream<Void>.makeStream()
+        let first = Task {
+            try await serial.run {
+                log.add("first started")
+                for await _ in gate { break }
+                log.add("first ended")
+            }
+        }
+        while log.entries.isEmpty { await Task.yield() }
+        let second = Task { try await serial.run { log.add("second") } }
+        for _ in 0..<100 { await Task.yield() }
+        XCTAssertEqual(log.entries, ["first started"], "the second waits for the first")
+        open.yield()
+        try await first.value
+        try await second.value
+        XCTAssertEqual(log.entries, ["first started", "first ended", "second"])
+    }
+
+    private final class Log: @unchecked Sendable {
+        private let lock = NSLock()
+        private var items: [String] = []
+        func add(_ s: String) { lock.withLock { items.append(s) } }
+        var entries: [String] { lock.withLock { items } }
+    }
+}
