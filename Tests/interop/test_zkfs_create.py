@@ -193,3 +193,31 @@ def test_empty_redirect_then_append_at_once(zk, base, tree):
     for i in range(50):
         eventually(lambda: zk.exists(f"{base}/log{i}"), what=f"log{i}")
         assert zk.get(f"{base}/log{i}")[0] == b"x\ny\n", f"log{i}"
+
+
+def test_service_registrations_seen_whole_by_a_tree_cache(zk, base, tree):
+    """`echo host:port > services/web/inst-@e@s` from the shell, followed by a kazoo TreeCache (a recursive
+    reader): every node it adds comes with its whole content."""
+    from kazoo.recipe.cache import TreeCache, TreeEvent
+
+    zk.create(f"{base}/services/web", b"", makepath=True)
+    added: list[bytes] = []
+    lock = threading.Lock()
+
+    def listener(event):
+        if event.event_type == TreeEvent.NODE_ADDED and event.event_data.path.startswith(f"{base}/services/web/"):
+            with lock:
+                added.append(event.event_data.data)
+
+    cache = TreeCache(zk, f"{base}/services")
+    cache.listen(listener)
+    cache.start()
+    try:
+        n = 200
+        sh("\n".join(f"echo 10.0.0.{i % 250}:{8000 + i} > services/web/inst-@e@s" for i in range(n)), tree)
+        eventually(lambda: len(added) >= n, timeout=30, what=f"{n} registrations seen")
+        with lock:
+            bad = [d for d in added if not re.fullmatch(rb"10\.0\.0\.\d+:\d+\n", d)]
+        assert bad == [], f"{len(bad)} of {len(added)} registrations seen empty or partial: {bad[:5]}"
+    finally:
+        cache.close()
