@@ -31,7 +31,18 @@ extension ZKFilesystem {
         guard key.role != .directory else { throw FSError(EISDIR, key.path) }
         let mode = AccessMode(flags: flags)
         if mode.writable { try checkWritable() }
-        let handle = try await openHandle(ino: ino, path: key.path, mode: mode, expectedVersion: nil)
+        var path = key.path
+        if let pending = pendingCreates.entry(path) {
+            guard mode.writable else { return files.insert(openPending(ino, pending, mode: mode)) }
+            // A writer of a file still pending here (`: > f; echo x >> f`, whose first close is still on its
+            // way) has it created first, with what was written to it so far, then opens the node.
+            try? await createPendingNow(path)
+            path = try self.key(ino).path
+            if let stillPending = pendingCreates.entry(path) {
+                return files.insert(openPending(ino, stillPending, mode: mode))
+            }
+        }
+        let handle = try await openHandle(ino: ino, path: path, mode: mode, expectedVersion: nil)
         return files.insert(handle)
     }
 
@@ -74,100 +85,6 @@ extension ZKFilesystem {
                           dirty: mode.truncate)
     }
 
-    /// Creates and opens `name` in `parent` (open with O_CREAT after a failed lookup).
-    ///
-    /// A plain name creates an empty persistent node (or opens the existing one, unless O_EXCL). Suffixes
-    /// choose the mode (`@e`, `@s`, `@container`, `@ttl=`, `@held`); `@v=N` instead opens the existing node for
-    /// a write that only succeeds at version N. The reply names the real node; magic names are not cached.
-    public func create(parent: UInt64, name: String, flags: Int32) async throws -> (EntryReply, UInt64) {
-        let dir = try directoryPath(parent)
-        try checkWritable()
-        let mode = AccessMode(flags: flags)
-        if name == options.dataName {
-            guard let stat = try await stat(dir) else { throw FSError(ENOENT, dir) }
-            let reply = entry(InodeKey(path: dir, role: .dataFile), stat)
-            return try await (reply, openExisting(reply, path: dir, mode: mode, expectedVersion: nil))
-        }
-        let spec: NameSpec
-        do { spec = try NameSpec.parse(name) } catch { throw FSError(EINVAL, "\(name): \(error)") }
-        let path = ZPath.join(dir, spec.base)
-        if let version = spec.expectedVersion {
-            guard let stat = try await stat(path) else { throw FSError(ENOENT, path) }
-            let role = NodeKindRule.role(for: stat, previous: inodes.lastRole(of: path))
-            guard role == .file else { throw FSError(EISDIR, path) }
-            let reply = entry(InodeKey(path: path, role: .file), stat, entryTimeout: 0)
-            return try await (reply, openExisting(reply, path: path, mode: mode, expectedVersion: version))
-        }
-        do {
-            let (actual, stat) = try await createNode(path, spec: spec, role: .file)
-            inodes.setRole(.file, of: actual)
-            let reply = entry(InodeKey(path: actual, role: .file), stat, entryTimeout: spec.hasSuffixes ? 0 : nil)
-            let held: Int64? = spec.held ? connection.sessionId : nil
-            let handle = OpenFile(ino: reply.attributes.ino, path: actual, readable: mode.readable,
-                                    writable: mode.writable, append: mode.append, data: [], version: stat.version,
-                                    dirty: false, heldBySession: held)
-            if spec.held { logger.info("zkfs: holding \(actual) (ephemeral of session 0x\(String(UInt64(bitPattern: held ?? 0), radix: 16)))") }
-            return (reply, files.insert(handle))
-        } catch let error as FSError where error.errno == EEXIST && !spec.hasSuffixes && !mode.exclusive {
-            // Someone created it between the lookup and now: open it like an existing file.
-            guard let stat = try await stat(path) else { throw error }
-            let role = NodeKindRule.role(for: stat, previous: inodes.lastRole(of: path))
-            guard role == .file else { throw FSError(EISDIR, path) }
-            let reply = entry(InodeKey(path: path, role: .file), stat)
-            return try await (reply, openExisting(reply, path: path, mode: mode, expectedVersion: nil))
-        }
-    }
-
-    private func openExisting(_ reply: EntryReply, path: String, mode: AccessMode, expectedVersion: Int32?)
-        async throws -> UInt64
-    {
-        do {
-            let handle = try await openHandle(ino: reply.attributes.ino, path: path, mode: mode,
-                                              expectedVersion: expectedVersion)
-            return files.insert(handle)
-        } catch {
-            // The kernel drops its reference only for a successful create reply.
-            inodes.forget(reply.attributes.ino, count: 1)
-            throw error
-        }
-    }
-
-    /// Creates the node `spec` asks for at `path` with empty data, to be shown as `role` (the caller remembers
-    /// that role once this returns; the creation's watch event may be handled before); returns its real path and
-    /// `Stat`.
-    func createNode(_ path: String, spec: NameSpec, role: NodeRole) async throws -> (String, Stat) {
-        let mode = spec.createMode
-        ownChanges.announceRole(role, of: path, sequential: mode.isSequential)
-        let ttl = spec.ttlMs
-        let sessionId = connection.sessionId
-        // A create whose reply was lost may have happened: the node is then there (and ours, if ephemeral).
-        // A sequential create cannot be recognised, so it is not retried.
-        var reconcile: (@Sendable (ZooKeeperError, ZooKeeperClient) async throws -> Created?)?
-        if !mode.isSequential {
-            reconcile = { (error: ZooKeeperError, client: ZooKeeperClient) async throws -> Created? in
-                guard error.code == .nodeExists else { return nil }
-                guard let stat = try await client.exists(path) else { return nil }
-                if mode.isEphemeral && stat.ephemeralOwner != sessionId { return nil }
-                return Created(path: path, stat: stat)
-            }
-        }
-        let created = try await mapErrors {
-            try await self.expectingOwn(.nodeCreated, mode.isSequential ? [] : [path]) {
-                try await self.connection.run(idempotent: false, reconcile: reconcile) { client -> Created in
-                    let (actual, stat) = try await client.createWithStat(path, data: [], acl: ACL.openUnsafe,
-                                                                         mode: mode, ttl: ttl)
-                    return Created(path: actual, stat: stat)
-                }
-            }
-        }
-        return (created.path, created.stat)
-    }
-
-    struct Created: Sendable {
-        var path: String
-        var stat: Stat
-    }
-
     /// Bytes from the handle's snapshot (or its write buffer).
     public func read(_ fh: UInt64, offset: Int, size: Int) throws -> [UInt8] {
         guard let handle = files.get(fh) else { throw FSError(EBADF) }
@@ -178,7 +95,7 @@ extension ZKFilesystem {
     /// - Throws: EFBIG if the data would not fit in one request (`jute.maxbuffer`).
     public func write(_ fh: UInt64, bytes: UnsafeRawBufferPointer, offset: Int) throws -> Int {
         guard let handle = files.get(fh), handle.writable else { throw FSError(EBADF) }
-        let limit = options.dataBytesMax(serverPathBytes: serverPathBytes(handle.path))
+        let limit = options.dataBytesMax(serverPathBytes: serverPathBytes(handle.pendingCreate?.longestServerPath ?? handle.path))
         guard handle.write(bytes, offset: offset, limit: limit) else {
             logger.warning("zkfs: write to \(handle.path) refused: data would exceed \(limit) bytes (EFBIG)")
             throw FSError(EFBIG, "\(handle.path): more than \(limit) bytes")
@@ -194,9 +111,17 @@ extension ZKFilesystem {
         try await commit(handle, at: point)
     }
 
-    private func commit(_ handle: OpenFile, at point: OpenFile.CommitPoint) async throws {
+    func commit(_ handle: OpenFile, at point: OpenFile.CommitPoint) async throws {
+        try await handle.commits.run { try await self.commitNow(handle, at: point) }
+    }
+
+    private func commitNow(_ handle: OpenFile, at point: OpenFile.CommitPoint) async throws {
         guard let pending = handle.pendingCommit(at: point) else { return }
         do {
+            if let intent = pending.create {
+                try await createDeferred(handle, intent, pending)
+                return
+            }
             let stat = try await setData(handle.path, pending.data, version: pending.version)
             handle.committed(generation: pending.generation, newVersion: stat.version)
             invalidator?.post([.inode(handle.ino)])
@@ -206,24 +131,29 @@ extension ZKFilesystem {
         }
     }
 
-    /// Closes the handle: commits a truncation no flush committed (errors can only be logged here), and
-    /// deletes a `@held` ephemeral if the session that created it still lives (after an expiry the server
-    /// already deleted it, and the name may belong to someone else now).
-    /// Closes a handle that has nothing to commit or release on the server (read-only, not `@held`) at once;
-    /// false, leaving it open, for any other (it needs `release`).
+    /// Closes a handle that has nothing to commit or release on the server (read-only, not `@held`, no create
+    /// pending) at once; false, leaving it open, for any other (it needs `release`).
     public func releaseNow(_ fh: UInt64) -> Bool {
-        guard let handle = files.get(fh), !handle.writable, handle.heldBySession == nil else { return false }
+        guard let handle = files.get(fh), !handle.writable, handle.heldBySession == nil,
+              handle.pendingCreate == nil else { return false }
         files.remove(fh)
         return true
     }
 
+    /// Closes the handle: commits a truncation, or makes a create, that no flush committed (errors can only be
+    /// logged here), and deletes a `@held` ephemeral if the session that created it still lives (after an expiry
+    /// the server already deleted it, and the name may belong to someone else now).
     public func release(_ fh: UInt64) async {
-        guard let handle = files.remove(fh) else { return }
+        // Removed only after the commit, so that a writer opening a still-pending file finds this handle and
+        // waits for its create (see `open`).
+        guard let handle = files.get(fh) else { return }
         do {
             try await commit(handle, at: .release)
         } catch {
             logger.error("zkfs: \(handle.path): data of a closed file not written: \(error)")
         }
+        files.remove(fh)
+        if let intent = handle.pendingCreate { pendingHandleClosed(intent) }
         guard let owner = handle.heldBySession else { return }
         guard owner == connection.sessionId else {
             logger.warning("zkfs: \(handle.path) was held by expired session 0x\(String(UInt64(bitPattern: owner), radix: 16)); nothing to release")

@@ -9,6 +9,14 @@ import WarrenJute
 extension ZKFilesystem {
     public func getxattr(_ ino: UInt64, name: String) async throws -> [UInt8] {
         let path = try key(ino).path
+        if let pending = pendingCreates.entry(path) {
+            // Nothing to show before the node exists, but its name: for a sequential file only the create tells
+            // it, so asking makes the create now, with what is written so far.
+            guard name == ZKXattr.path else { throw FSError(ENODATA, "\(path) is not created yet") }
+            guard pending.intent.spec.sequential else { return Array(path.utf8) }
+            try await createPendingNow(path)
+            return try Array(key(ino).path.utf8)
+        }
         if name == ZKXattr.acl {
             let (acl, _) = try await mapErrors { try await self.connection.run { try await $0.getACL(path) } }
             return Array(ACLText.format(acl).utf8)
@@ -30,10 +38,10 @@ extension ZKFilesystem {
     /// other names ENOTSUP (zkfs stores nothing but znodes).
     public func setxattr(_ ino: UInt64, name: String, value: [UInt8]) async throws {
         let path = try key(ino).path
+        try checkWritable()
         guard name == ZKXattr.acl else {
             throw FSError(ZKXattr.isReadOnly(name) ? EPERM : ENOTSUP, name)
         }
-        try checkWritable()
         guard let text = String(validating: value, as: UTF8.self), let acl = try? ACLText.parse(text) else {
             throw FSError(EINVAL, "not an ACL (scheme:id:perms,...): \(String(decoding: value, as: UTF8.self))")
         }
@@ -45,6 +53,7 @@ extension ZKFilesystem {
 
     public func removexattr(_ ino: UInt64, name: String) throws {
         _ = try key(ino)
+        try checkWritable()
         if name == ZKXattr.acl || ZKXattr.isReadOnly(name) { throw FSError(EPERM, name) }
         throw FSError(ENODATA, name)
     }

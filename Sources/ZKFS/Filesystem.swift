@@ -42,6 +42,8 @@ public final class ZKFilesystem: @unchecked Sendable {
     public let dataCache = DataCache()
     /// Cluster-wide flock/fcntl locks (see `Locks.swift`).
     public let fileLocks = FileLocks()
+    /// Files created through this mount whose node is not created yet (see `Filesystem+Create`).
+    let pendingCreates = PendingCreates()
 
     public init(options: MountOptions, logger: Logger) {
         self.options = options
@@ -96,6 +98,8 @@ public final class ZKFilesystem: @unchecked Sendable {
     /// The bytes a server path takes, for the data size limit.
     func serverPathBytes(_ path: String) -> Int { options.chroot.utf8.count + path.utf8.count }
 
+    /// Throws EROFS on a read-only mount. Every request that would change the tree calls it: the kernel does not
+    /// refuse writes itself while remote changes are replayed (see `MountOptions.kernelReadOnly`).
     func checkWritable() throws {
         if options.readOnly { throw FSError(EROFS) }
     }
@@ -129,7 +133,10 @@ public final class ZKFilesystem: @unchecked Sendable {
         }
         guard let spec = try? NameSpec.parse(name), !spec.hasSuffixes else { throw FSError(ENOENT) }
         let path = ZPath.join(dir, name)
-        guard let stat = try await stat(path) else { throw FSError(ENOENT) }
+        guard let stat = try await stat(path) else {
+            guard let pending = pendingCreates.entry(path) else { throw FSError(ENOENT) }
+            return pendingEntry(pending)
+        }
         let role = await shownRole(path, stat: stat, previous: inodes.lastRole(of: path))
         return entry(InodeKey(path: path, role: role), stat)
     }
@@ -138,6 +145,7 @@ public final class ZKFilesystem: @unchecked Sendable {
     /// the old attributes come back uncacheable and the kernel is told to look the name up again.
     public func getattr(_ ino: UInt64) async throws -> (NodeAttributes, timeout: Double) {
         let key = try key(ino)
+        if let pending = pendingCreates.entry(key.path) { return (pendingAttributes(ino, pending), 0) }
         guard let stat = try await stat(key.path) else {
             invalidator?.post(entryGoneNotices(key.path))
             throw FSError(ENOENT, key.path)
@@ -151,10 +159,13 @@ public final class ZKFilesystem: @unchecked Sendable {
     }
 
     /// Applies a truncate (`size`); mode, owner and time changes are accepted and ignored (they come from the
-    /// server). With an open write handle the truncate changes its buffer; without, it is a versioned setData.
-    public func setattr(_ ino: UInt64, size: Int?, fh: UInt64?) async throws -> (NodeAttributes, timeout: Double) {
+    /// server), except on a read-only mount, where any change (`changes`) is EROFS. With an open write handle the
+    /// truncate changes its buffer; without, it is a versioned setData.
+    public func setattr(_ ino: UInt64, size: Int?, fh: UInt64?, changes: Bool = true) async throws
+        -> (NodeAttributes, timeout: Double)
+    {
+        if changes || size != nil { try checkWritable() }
         if let size {
-            try checkWritable()
             let key = try key(ino)
             guard key.role != .directory else { throw FSError(EISDIR, key.path) }
             let limit = options.dataBytesMax(serverPathBytes: serverPathBytes(key.path))
@@ -199,7 +210,9 @@ public final class ZKFilesystem: @unchecked Sendable {
         }
         // The event-stream file is never listed, and a real child of its name in the root is shadowed.
         let hidden = path == "/" ? options.eventsName : nil
-        for name in children.sorted() where name != options.dataName && name != hidden {
+        // Files created through this mount and not created on the server yet are listed too.
+        let names = Set(children).union(pendingCreates.names(in: path))
+        for name in names.sorted() where name != options.dataName && name != hidden {
             let child = ZPath.join(path, name)
             let role = inodes.lastRole(of: child)
             let number = inodes.peekNumber(of: InodeKey(path: child, role: role ?? .file))

@@ -57,7 +57,8 @@ extension FuseBridge {
             }
             let size: Int? = toSet & ZKFS_SET_ATTR_SIZE != 0 ? attr.map { Int($0.pointee.st_size) } : nil
             let fh = fi?.pointee.fh
-            b.answer(req, "setattr \(ino)", { try await b.fs.setattr(ino, size: size, fh: fh) },
+            let changes = toSet != 0
+            b.answer(req, "setattr \(ino)", { try await b.fs.setattr(ino, size: size, fh: fh, changes: changes) },
                      reply: { b.replyAttr($0, $1) })
         }
         ops.mknod = { req, parent, name, mode, _ in

@@ -4,16 +4,26 @@ import Foundation
 /// committed with a versioned setData (the version the buffer was based on).
 public final class OpenFile: @unchecked Sendable {
     public let ino: UInt64
-    /// The znode whose data this is (the directory's own node for a `.data` file).
-    public let path: String
+    /// The znode whose data this is (the directory's own node for a `.data` file). For a file whose create is
+    /// deferred, the inode's path (see `CreateIntent.inodePath`) until the create names the real node.
+    public var path: String { lock.withLock { currentPath } }
     public let readable: Bool
     public let writable: Bool
     /// O_APPEND: every write goes to the end of the buffer, whatever offset the kernel sends.
     public let append: Bool
     /// For `@held`: the session that owns the ephemeral; it is deleted on release if that session still lives.
     public let heldBySession: Int64?
+    /// Runs the handle's commits one after the other: two at once could both make its deferred create (the
+    /// later then failing with EEXIST) or send setData at the same version.
+    let commits = SerialTasks()
 
     private let lock = NSLock()
+    private var currentPath: String
+    /// The create still to be made (nil once the node exists); the buffer is then its first content.
+    private var intent: CreateIntent?
+    /// Whether a flush with nothing written makes the deferred create (an empty file: `touch`). Not after an
+    /// open with O_TRUNC or O_APPEND: the shell's `>` and `>>` close a duplicate of the descriptor before writing.
+    private let createsEmptyAtFlush: Bool
     private var buffer: [UInt8]
     private var baseVersion: Int32
     private var dirty: Bool
@@ -29,7 +39,9 @@ public final class OpenFile: @unchecked Sendable {
     public init(ino: UInt64, path: String, readable: Bool, writable: Bool, append: Bool, data: [UInt8],
                 version: Int32, dirty: Bool, heldBySession: Int64? = nil) {
         self.ino = ino
-        self.path = path
+        self.currentPath = path
+        self.intent = nil
+        self.createsEmptyAtFlush = false
         self.readable = readable
         self.writable = writable
         self.append = append
@@ -38,6 +50,25 @@ public final class OpenFile: @unchecked Sendable {
         self.dirty = dirty
         self.heldBySession = heldBySession
     }
+
+    /// A new file whose node is created by the first commit, with the buffer as its data (see `CreateIntent`).
+    public init(ino: UInt64, creating intent: CreateIntent, readable: Bool, writable: Bool, append: Bool,
+                createsEmptyAtFlush: Bool) {
+        self.ino = ino
+        self.currentPath = intent.inodePath
+        self.intent = intent
+        self.createsEmptyAtFlush = createsEmptyAtFlush
+        self.readable = readable
+        self.writable = writable
+        self.append = append
+        self.buffer = []
+        self.baseVersion = -1
+        self.dirty = true
+        self.heldBySession = nil
+    }
+
+    /// The create this handle still has to make, nil once its node exists.
+    public var pendingCreate: CreateIntent? { lock.withLock { intent } }
 
     /// Up to `size` bytes from `offset` of the snapshot (or of the buffer being written).
     public func read(offset: Int, size: Int) -> [UInt8] {
@@ -117,17 +148,36 @@ public final class OpenFile: @unchecked Sendable {
         case release
     }
 
-    /// What a commit at `point` must send: the buffer, the version it is based on and its generation; nil if
-    /// there is nothing to commit there.
-    public func pendingCommit(at point: CommitPoint) -> (data: [UInt8], version: Int32, generation: UInt64)? {
+    /// What a commit must send.
+    public struct Commit {
+        public var data: [UInt8]
+        /// The version the buffer is based on (meaningless with `create`).
+        public var version: Int32
+        public var generation: UInt64
+        /// The create to make instead of a setData.
+        public var create: CreateIntent?
+    }
+
+    /// What a commit at `point` must send; nil if there is nothing to commit there.
+    public func pendingCommit(at point: CommitPoint) -> Commit? {
         lock.withLock {
             guard dirty else { return nil }
             switch point {
-            case .flush where !written: return nil
+            case .flush where !written && !(intent != nil && createsEmptyAtFlush): return nil
             case .release where commitFailed: return nil
-            default: return (buffer, baseVersion, generation)
+            default: return Commit(data: buffer, version: baseVersion, generation: generation, create: intent)
             }
         }
+    }
+
+    /// Records a successful deferred create of the buffer at `generation`: the handle now stands for the node
+    /// at `path` (the real name, for a sequential create) at `version`.
+    public func created(path: String, generation committedGeneration: UInt64, version: Int32) {
+        lock.withLock {
+            currentPath = path
+            intent = nil
+        }
+        committed(generation: committedGeneration, newVersion: version)
     }
 
     /// Records a successful setData of the buffer at `generation`: later commits are based on `newVersion`, and

@@ -75,14 +75,16 @@ public enum ZKFSMount {
         }
     }
 
-    /// With `-o inotify` on a read-write mount: the thread that replays remote changes through the mount.
+    /// Unless `-o noinotify`: the thread that replays remote changes through the mount. A read-only mount is
+    /// read-write for the kernel then (`MountOptions.kernelReadOnly`), so the replays pass the VFS.
     static func startReplayer(_ fs: ZKFilesystem, bridge: FuseBridge, session: SessionPointer, logger: Logger)
         -> Replayer?
     {
         guard fs.options.inotify else { return nil }
-        guard !fs.options.readOnly else {
-            logger.warning("zkfs: inotify ignored on a read-only mount (the kernel refuses the replayed calls)")
-            return nil
+        if fs.options.readOnly && geteuid() != 0 {
+            // The kernel checks the mode bits (default_permissions) before a replayed call reaches zkfs, and a
+            // read-only mount shows none: only root's replays pass.
+            logger.warning("zkfs: read-only mount run by a non-root user: remote changes raise no inotify events")
         }
         let inodes = fs.inodes
         let replayer = Replayer(mountpoint: fs.options.mountpoint, logger: logger, forgetName: { event in

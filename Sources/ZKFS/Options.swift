@@ -36,8 +36,9 @@ public struct MountOptions: Equatable, Sendable {
     public var eventsName: String? = ".events"
     /// Lines an event-stream reader may have unread before the oldest are dropped.
     public var eventsQueueLines = 4096
-    /// Replay remote changes through the mount so that inotify watchers see them (`inotify`).
-    public var inotify = false
+    /// Replay remote changes through the mount so that inotify watchers see them (on unless `noinotify`; read-only
+    /// mounts too, see `kernelReadOnly`).
+    public var inotify = true
 
     public init() {}
 
@@ -129,6 +130,7 @@ extension MountOptions {
             eventsQueueLines = try number(Int.self)
             guard (1...1_000_000).contains(eventsQueueLines) else { throw OptionError("events_queue must be 1...1000000 lines") }
         case "inotify": inotify = true
+        case "noinotify": inotify = false
         case "foreground": foreground = true
         case "debug": debug = true
         case "attr_timeout": attrTimeoutSeconds = try seconds()
@@ -145,14 +147,19 @@ extension MountOptions {
         }
     }
 
+    /// Whether the kernel itself is told the mount is read-only. Not when remote changes are replayed: the VFS
+    /// would refuse the replayed calls with EROFS before they reach zkfs, so zkfs enforces `ro` itself (every
+    /// request that would change something gets EROFS, see `ZKFilesystem.checkWritable`).
+    public var kernelReadOnly: Bool { readOnly && !inotify }
+
     /// The `-o` list given to libfuse: the source shown in the mount table, the subtype, kernel-side permission
-    /// checks, and `ro`/`allow_other` when asked for.
+    /// checks, and `ro` (see `kernelReadOnly`) and `allow_other` when asked for.
     public var fuseOptionList: String {
         // libfuse splits its option list at commas; a backslash keeps one inside a value.
         let source = connectString.replacingOccurrences(of: "\\", with: "\\\\")
             .replacingOccurrences(of: ",", with: "\\,")
         var list = ["fsname=\(source)", "subtype=zkfs", "default_permissions"]
-        if readOnly { list.append("ro") }
+        if kernelReadOnly { list.append("ro") }
         if allowOther { list.append("allow_other") }
         return list.joined(separator: ",")
     }

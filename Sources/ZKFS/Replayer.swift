@@ -6,7 +6,7 @@ import Logging
 /// Replays remote changes through the mount so that the kernel raises inotify events for them (`-o inotify`).
 ///
 /// Linux raises no fsnotify event for a change it only learns of through a FUSE invalidation. So a thread of
-/// its own makes the matching system call on the mount: `truncate` to the current size for a data change
+/// its own makes the matching system call on the mount: `truncate` for a data change
 /// (IN_MODIFY), `mknod`/`mkdir` for a creation (IN_CREATE), `unlink`/`rmdir` for a deletion (IN_DELETE). The
 /// request handlers recognise these calls by the thread id in the request (`isReplay`) and answer them without
 /// touching the server: the change already happened. A dedicated thread, because the kernel may wait for this
@@ -59,9 +59,13 @@ public final class Replayer: @unchecked Sendable {
         }
     }
 
-    /// Queues a replay; past `jobsMax` queued the oldest is dropped (and counted in the log).
+    /// Queues a replay; past `jobsMax` queued the oldest is dropped (and counted in the log). A modification
+    /// of the name whose modification is last in the queue, not replayed yet, is merged into it: one replay
+    /// reports both (inotify itself merges a MODIFY into an identical unread one), which keeps a burst of changes
+    /// to one node from costing a replay each.
     public func post(_ event: ChangeEvent) {
         condition.withLock {
+            if event.kind == .modify && queue.last == event { return }
             queue.append(event)
             if queue.count > jobsMax {
                 queue.removeFirst()
@@ -96,9 +100,9 @@ public final class Replayer: @unchecked Sendable {
         let result: Int32
         switch event.kind {
         case .modify, .attrib:
-            var st = stat()
-            guard lstat(full, &st) == 0 else { return failed(event, full, errno) }
-            result = truncate(full, st.st_size)
+            // The size asked for does not matter: the handler changes nothing and the kernel takes the size from
+            // its reply (the node's), so no lstat (a FUSE round trip and an exists) is needed first.
+            result = truncate(full, 0)
         case .create:
             forgetName(event)
             result = event.isDirectory ? mkdir(full, 0o755) : mknod(full, S_IFREG | 0o644, 0)

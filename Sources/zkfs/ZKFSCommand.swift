@@ -10,10 +10,36 @@ struct ZKFSCommand: ParsableCommand {
         commandName: "zkfs",
         abstract: "Mount a ZooKeeper znode tree as a filesystem (FUSE).",
         discussion: """
-            Reads are getData, writes are versioned setData committed on close; see Docs/zkfs.md.
-            Mount options (-o, comma-separated): ro, rw, allow_other, uid=N, gid=N, umask=OCTAL,
-            session_timeout=MS, credentials=FILE (user:password, digest scheme), data_name=NAME (default .data),
-            attr_timeout=S, entry_timeout=S, jute_maxbuffer=BYTES, retries=N, oneshot_watches, no_data_cache, foreground, debug.
+            Reads are getData; writes are versioned setData committed on close; a new
+            file is created with its first content in one create. See Docs/zkfs.md.
+
+            Mount options (-o, comma-separated; the same in fstab):
+              ro                   read-only: any change gets EROFS
+              rw                   read-write (default)
+              allow_other          other users may use the mount
+              uid=N, gid=N         owner of every inode (default: mounting user)
+              umask=OCTAL          bits removed from 0666/0777 (default 022)
+              session_timeout=MS   session timeout asked for (default 30000)
+              credentials=FILE     user:password on its first line (digest auth)
+              data_name=NAME       a directory's own data file (default .data)
+              attr_timeout=S       kernel attribute cache time (default 1)
+              entry_timeout=S      kernel name cache time (default 1)
+              jute_maxbuffer=BYTES the servers' jute.maxbuffer (default 1048575)
+              retries=N            ConnectionLoss retries (default 3)
+              oneshot_watches      one-shot watches instead of a recursive one
+              no_data_cache        every open reads the server
+              events_name=NAME     event-stream file in the root (default .events)
+              noevents             no event-stream file
+              events_queue=N       unread lines per stream reader (default 4096)
+              inotify              remote changes raise inotify events (default,
+                                   read-only mounts too)
+              noinotify            inotify sees only this mount's own changes
+              foreground           stay in the foreground, log to stderr (-f)
+              debug                libfuse's request trace (-d)
+            Ignored (for mount(8)): defaults, auto, noauto, user, users, nouser,
+            owner, group, _netdev, nofail, exec, noexec, suid, nosuid, dev, nodev,
+            atime, noatime, relatime, norelatime, strictatime, diratime,
+            nodiratime, sync, async, dirsync, silent, loud, nomand, x-*, comment=*.
             Unmount with `fusermount3 -u MOUNTPOINT` (or `umount`).
             """)
 

@@ -93,6 +93,8 @@ final class EventOptionsTests: XCTestCase {
     func testEventOptions() throws {
         var o = MountOptions()
         XCTAssertEqual(o.eventsName, ".events")
+        XCTAssertTrue(o.inotify, "on by default")
+        try o.apply(mountOptions: "noinotify")
         XCTAssertFalse(o.inotify)
         try o.apply(mountOptions: "events_name=_changes,events_queue=10,inotify")
         XCTAssertEqual(o.eventsName, "_changes")

@@ -45,12 +45,17 @@ final class OptionsTests: XCTestCase {
         o.connectString = "h1:2181,h2:2181/app"
         o.readOnly = true
         o.allowOther = true
+        o.inotify = false
         XCTAssertEqual(o.fuseOptionList,
                        "fsname=h1:2181\\,h2:2181/app,subtype=zkfs,default_permissions,ro,allow_other")
         XCTAssertEqual(o.chroot, "/app")
         o.connectString = "h1:2181"
         XCTAssertEqual(o.chroot, "")
         XCTAssertEqual(o.fuseOptionList, "fsname=h1:2181,subtype=zkfs,default_permissions,ro,allow_other")
+        // Replays must pass the VFS: zkfs then enforces ro itself.
+        o.inotify = true
+        XCTAssertTrue(o.readOnly)
+        XCTAssertEqual(o.fuseOptionList, "fsname=h1:2181,subtype=zkfs,default_permissions,allow_other")
     }
 
     func testDataLimitLeavesRoomForTheRequest() {

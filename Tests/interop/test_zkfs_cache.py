@@ -117,6 +117,8 @@ def test_nothing_cached_before_a_session_expiry_is_served_after_it(server, zk, b
         assert (d / "cfg").read_bytes() == b"before"
         assert (d / "cfg").read_bytes() == b"before"  # served from the cache
         (d / "eph@e").write_bytes(b"")  # goes when the session does
+        # An empty create after O_TRUNC is made at the last close (release), which close() does not wait for.
+        eventually(lambda: zk.exists(f"{base}/eph"), what="the ephemeral created")
         m.proc.send_signal(signal.SIGSTOP)
         try:
             eventually(lambda: zk.exists(f"{base}/eph") is None, timeout=15, what="the session expired")
