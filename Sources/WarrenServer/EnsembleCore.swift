@@ -11,10 +11,7 @@ final class EnsembleState {
     var touchedSessions: Set<Int64> = []
     /// Zab ticks so far, to do once-per-tickTime work on the finer Zab clock.
     var zabTicks = 0
-    var lastTouchReportMs: Int64 = 0
     var lastProposalBytes = 0
-    /// Zxids of sync markers proposed by this leader and not yet committed.
-    var pendingSyncZxids: Set<Int64> = []
     /// Learner messages that arrived while this server was still deciding the election (a peer that decided first
     /// sends FOLLOWERINFO at once); replayed in arrival order if this server ends up leading, dropped otherwise.
     var earlyMessages: [(ServerId, ZabMessage)] = []
@@ -167,6 +164,8 @@ extension ServerCore {
             if !pausedConnections.isEmpty { resumeDrained(&actions) }
         case let .forwarded(_, payload):
             if let next = proposeForwarded(payload, now: now) { ens.pendingActions.append(contentsOf: ens.zab.on(next)) }
+        case let .synced(token):
+            actions += completeSync(token, now: now)
         case let .rejected(_, reason):
             logger.warning("write rejected by the replication layer", metadata: ["reason": "\(reason)"])
             actions += dropClients("not serving: \(reason)")
@@ -221,15 +220,27 @@ extension ServerCore {
         return runZab(.clientProposal(payload: payload.encode()), now: now)
     }
 
-    /// `sync` on a follower: a marker txn goes through the leader; the sync is answered once it is delivered here,
-    /// which is after everything the leader had committed when it received the marker.
+    /// `sync` on a follower, as ZooKeeper's: the leader answers once everything it had proposed when the request
+    /// reached it is committed, and that answer arrives after the commits, so the read queued behind the pipeline
+    /// entry sees all of them. No txn and no zxid: the replies after it carry the same zxids as on ZooKeeper.
     func forwardSync(_ id: UInt64, _ header: RequestHeader, _ request: Request, now: Now) -> [CoreAction] {
         guard let sid = conns[id]?.sessionId else { return [] }
         logger.debug("sync forwarded", metadata: ["session": "0x\(Self.hex(sid))", "cxid": "\(header.xid)"])
         pipeline.append(.forwarded(sessionId: sid, cxid: header.xid, .maintenance))
         var actions = enqueueRead(id, header, request, now: now)
-        actions += runZab(.clientProposal(payload: ForwardedWrite.sync(sessionId: sid, cxid: header.xid).encode()), now: now)
+        actions += runZab(.clientSync(token: SyncToken(sessionId: sid, cxid: header.xid).encode()), now: now)
         return actions
+    }
+
+    /// The leader answered a forwarded sync. Every entry ahead of it in the pipeline (this server's forwarded
+    /// writes sent before it) was committed before the answer and is delivered, so it is the pipeline's head.
+    private func completeSync(_ token: [UInt8], now: Now) -> [CoreAction] {
+        guard let t = try? SyncToken.decode(token) else { preconditionFailure("undecodable sync token \(token)") }
+        guard case .forwarded(t.sessionId, t.cxid, .maintenance)? = pipeline.first else {
+            preconditionFailure("sync \(t) answered but the pipeline head is \(String(describing: pipeline.first))")
+        }
+        pipeline.removeFirst()
+        return drain(now: now)
     }
 
     var isEnsembleFollower: Bool {
@@ -255,14 +266,6 @@ extension ServerCore {
         case let .touch(ids):
             for id in ids { _ = sessions.touch(id, monoMs: now.monoMs) }
             return nil
-        case let .sync(sid, cxid):
-            logger.debug("sync marker proposed", metadata: ["session": "0x\(Self.hex(sid))", "cxid": "\(cxid)"])
-            guard let zxid = ens.zab.nextProposalZxid else { return nil }
-            let txn = Txn(header: TxnHeader(sessionId: sid, cxid: cxid, zxid: zxid.raw, timeMs: now.wallMs), body: .error(.ok))
-            ens.pendingSyncZxids.insert(zxid.raw)
-            let bytes = txn.compactBytes()
-            ens.lastProposalBytes = bytes.count
-            return .clientProposal(payload: bytes)
         case let .write(sid, authIds, cxid, op):
             guard let zxid = ens.zab.nextProposalZxid else { return nil }
             let txn: Txn
@@ -290,7 +293,6 @@ extension ServerCore {
         guard let txn = try? Txn(compact: entry.payload, zxid: entry.zxid.raw) else {
             preconditionFailure("committed entry \(entry.zxid) does not hold its txn")
         }
-        ensemble?.pendingSyncZxids.remove(txn.zxid)
         if case let .createSession(timeoutMs) = txn.body, !sessions.isTracked(txn.header.sessionId) {
             _ = sessions.addSession(id: txn.header.sessionId, timeoutMs: timeoutMs, monoMs: now.monoMs)
         }
@@ -348,7 +350,6 @@ extension ServerCore {
         pipeline.removeAll()
         tree.discardPrepared()
         closingSessions.removeAll()
-        ensemble?.pendingSyncZxids.removeAll()
         ensemble?.heldConnects.removeAll()
         return actions
     }

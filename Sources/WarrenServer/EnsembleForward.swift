@@ -9,8 +9,6 @@ import WarrenTree
 enum ForwardedWrite: Equatable {
     /// A write of a session on the follower: the leader prepares `op` with these credentials and `cxid`.
     case write(sessionId: Int64, authIds: [Id], cxid: Int32, op: WriteOp)
-    /// A `sync` marker: a no-op txn ordered after everything the leader committed so far.
-    case sync(sessionId: Int64, cxid: Int32)
     /// Sessions with client activity on the follower since the last report: the leader refreshes their expiry.
     case touch([Int64])
 
@@ -23,10 +21,6 @@ enum ForwardedWrite: Equatable {
             w.writeVector(authIds) { w, id in id.encode(to: &w) }
             w.writeInt(cxid)
             op.encode(to: &w)
-        case let .sync(sid, cxid):
-            w.writeInt(2)
-            w.writeLong(sid)
-            w.writeInt(cxid)
         case let .touch(ids):
             w.writeInt(3)
             w.writeVector(ids) { w, id in w.writeLong(id) }
@@ -41,7 +35,6 @@ enum ForwardedWrite: Equatable {
             let sid = try r.readLong()
             let ids = try r.readVector { try Id(from: &$0) } ?? []
             return .write(sessionId: sid, authIds: ids, cxid: try r.readInt(), op: try WriteOp(from: &r))
-        case 2: return .sync(sessionId: try r.readLong(), cxid: try r.readInt())
         case 3: return .touch(try r.readVector { try $0.readLong() } ?? [])
         case let k: throw JuteError.badValue("forwarded write kind \(k)")
         }
@@ -122,4 +115,25 @@ extension WriteOp {
         case let k: throw JuteError.badValue("write op kind \(k)")
         }
     }
+}
+
+/// Names a follower's forwarded `sync` in `ZabEvent.clientSync` and back in `ZabAction.synced`: the session and
+/// cxid of the request, as its pipeline entry does.
+struct SyncToken: Equatable, CustomStringConvertible {
+    var sessionId: Int64
+    var cxid: Int32
+
+    func encode() -> [UInt8] {
+        var w = JuteWriter()
+        w.writeLong(sessionId)
+        w.writeInt(cxid)
+        return w.bytes
+    }
+
+    static func decode(_ bytes: [UInt8]) throws -> SyncToken {
+        var r = JuteReader(bytes)
+        return SyncToken(sessionId: try r.readLong(), cxid: try r.readInt())
+    }
+
+    var description: String { "session 0x\(String(UInt64(bitPattern: sessionId), radix: 16)) cxid \(cxid)" }
 }

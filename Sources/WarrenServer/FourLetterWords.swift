@@ -136,7 +136,7 @@ extension ServerCore {
         return [
             ("zk_followers", "\(counts.connected)"),
             ("zk_synced_followers", "\(counts.synced)"),
-            ("zk_pending_syncs", "\(ens.pendingSyncZxids.count)"),
+            ("zk_pending_syncs", "\(ens.zab.pendingSyncCount)"),
             ("zk_last_proposal_size", "\(ens.lastProposalBytes)"),
         ]
     }

@@ -12,6 +12,11 @@ public enum ZabEvent: Hashable, Sendable {
     /// A client write. On the leader it becomes the next proposal (its zxid is `nextProposalZxid`, read just
     /// before); on a serving learner it is forwarded to the leader; otherwise it is rejected.
     case clientProposal(payload: [UInt8])
+    /// A client's `sync` on a serving learner: answered by `.synced(token)` once every entry the leader had
+    /// proposed when it got the request is delivered here. Unlike a proposal it takes no zxid and is not logged,
+    /// as in ZooKeeper. On a leader (whose own tree already reflects its commits in order) it is answered once
+    /// everything proposed so far is committed; on a server that is not serving it is rejected.
+    case clientSync(token: [UInt8])
     /// The connection to a peer broke: in-flight messages to and from it may be lost.
     case peerDisconnected(ServerId)
     /// The shell moved more of a SNAP sync to or from `peer` (a chunk written to it, or received from the leader).
@@ -53,6 +58,8 @@ public enum ZabAction: Hashable, Sendable {
     /// Leader only: a learner forwarded a client write. Prepare it and submit it as `.clientProposal`.
     case forwarded(from: ServerId, payload: [UInt8])
     case rejected(payload: [UInt8], reason: RejectReason)
+    /// The `.clientSync` with this token is complete: it comes after the deliveries it waited for.
+    case synced(token: [UInt8])
     case becameLooking
     /// The leader is established in `epoch` and accepts proposals.
     case becameLeader(epoch: Int64)

@@ -42,6 +42,9 @@ struct LeaderState: CustomStringConvertible {
     var committed: Zxid = .zero
     /// The counter hit `zxidCounterMax`: no more proposals; step down once everything is committed.
     var exhausted = false
+    /// Syncs waiting for a commit, in arrival order: answer `token` to `learner` (nil: this leader's own) once
+    /// `after` is committed. Bounded by the shells' bounds on in-flight client requests, one entry per request.
+    var pendingSyncs: [(learner: ServerId?, after: Zxid, token: [UInt8])] = []
     var nextPingAt: Int
 
     init(startedAt: Int) {

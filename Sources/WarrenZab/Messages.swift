@@ -85,4 +85,11 @@ public enum ZabMessage: Hashable, Sendable {
     case pong(epoch: Int64)
     /// Learner → leader: a client write to turn into a proposal (the leader's shell prepares it).
     case forward(payload: [UInt8])
+    /// Learner → leader: a client's `sync` (ZooKeeper's SYNC). The leader answers `.syncReply` with the same token
+    /// once everything it had proposed on receipt is committed, after the commits that say so. Nothing is logged.
+    case syncRequest(token: [UInt8])
+    /// Leader → learner: the answer to `.syncRequest`; every entry through `upTo` (the leader's last proposal when
+    /// it received the request) is committed, and the commits for them came before this message on the same
+    /// connection.
+    case syncReply(epoch: Int64, upTo: Zxid, token: [UInt8])
 }

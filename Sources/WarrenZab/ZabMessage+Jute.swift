@@ -6,7 +6,7 @@ import WarrenJute
 extension ZabMessage: JuteRecord {
     private enum Tag: Int32 {
         case notification = 1, followerInfo, leaderInfo, ackEpoch, diff, trunc, snapshot, proposal, newLeader,
-             ackNewLeader, upToDate, ack, commit, inform, ping, pong, forward
+             ackNewLeader, upToDate, ack, commit, inform, ping, pong, forward, syncRequest, syncReply
     }
 
     public func encode(to w: inout JuteWriter) {
@@ -55,6 +55,14 @@ extension ZabMessage: JuteRecord {
         case let .forward(payload):
             tag(.forward)
             w.writeBuffer(payload)
+        case let .syncRequest(token):
+            tag(.syncRequest)
+            w.writeBuffer(token)
+        case let .syncReply(e, z, token):
+            tag(.syncReply)
+            w.writeLong(e)
+            zxid(z)
+            w.writeBuffer(token)
         }
     }
 
@@ -105,6 +113,8 @@ extension ZabMessage: JuteRecord {
         case .ping: self = .ping(epoch: try r.readLong(), committed: try zxid())
         case .pong: self = .pong(epoch: try r.readLong())
         case .forward: self = .forward(payload: try bytes())
+        case .syncRequest: self = .syncRequest(token: try bytes())
+        case .syncReply: self = .syncReply(epoch: try r.readLong(), upTo: try zxid(), token: try bytes())
         }
     }
 }

@@ -62,7 +62,35 @@ extension ZabNode {
                 send(s, .commit(epoch: e, upTo: target))
             }
         }
+        answerSyncs(upTo: target)
         stepDownIfDrained()
+    }
+
+    /// A sync from `learner` (nil: one of this leader's own clients) is answered once everything proposed so far
+    /// is committed: at once if it is, else right after the commit that covers it.
+    func leaderSync(from learner: ServerId?, _ token: [UInt8]) {
+        let after = log.last
+        if after <= leading!.committed {
+            answerSync(learner, after, token)
+        } else {
+            leading!.pendingSyncs.append((learner, after, token))
+        }
+    }
+
+    /// Pending syncs were queued with non-decreasing `after` (the log only grows), so the ready ones are a prefix.
+    private func answerSyncs(upTo target: Zxid) {
+        let ready = leading!.pendingSyncs.prefix { $0.after <= target }
+        guard !ready.isEmpty else { return }
+        leading!.pendingSyncs.removeFirst(ready.count)
+        for s in ready { answerSync(s.learner, s.after, s.token) }
+    }
+
+    private func answerSync(_ learner: ServerId?, _ after: Zxid, _ token: [UInt8]) {
+        precondition(after <= leading!.committed, "sync answered before \(after) committed: \(stateDescription)")
+        guard let learner else { return out.append(.synced(token: token)) }
+        // A learner dropped since it asked has lost its clients; nothing to answer.
+        guard let e = leading!.epoch, leading!.learners[learner]?.forwarding == true else { return }
+        send(learner, .syncReply(epoch: e, upTo: after, token: token))
     }
 
     private func stepDownIfDrained() {

@@ -21,6 +21,10 @@ extension ZabNode {
             if leading!.stage == .broadcast && leading!.learners[s]?.stage == .synced {
                 out.append(.forwarded(from: s, payload: payload))
             }
+        case let .syncRequest(token):
+            if leading!.stage == .broadcast && leading!.learners[s]?.stage == .synced {
+                leaderSync(from: s, token)
+            }
         default:
             break  // pongs only refresh lastHeard; anything else is stale or misdirected
         }

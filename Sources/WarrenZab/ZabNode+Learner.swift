@@ -55,6 +55,12 @@ extension ZabNode {
             guard l.stage != .awaitingSync else { return }
             learning!.leaderCommitted = max(l.leaderCommitted, z)
             deliverCommitted()
+        case let .syncReply(_, z, token):
+            guard l.stage == .serving else { return }
+            // The commits through z were sent first: if they have not all arrived, the stream lost messages (a
+            // broken connection whose loss is not reported yet), and answering now could show a stale read.
+            guard log.delivered >= z else { return abandonLeader() }
+            out.append(.synced(token: token))
         default:
             break
         }
@@ -63,7 +69,7 @@ extension ZabNode {
     private func messageEpoch(_ m: ZabMessage) -> Int64? {
         switch m {
         case let .diff(e, _), let .trunc(e, _), let .snapshot(e, _, _), let .proposal(e, _, _), let .newLeader(e, _),
-             let .upToDate(e, _), let .commit(e, _), let .inform(e, _, _), let .ping(e, _):
+             let .upToDate(e, _), let .commit(e, _), let .inform(e, _, _), let .ping(e, _), let .syncReply(e, _, _):
             return e
         default:
             return nil

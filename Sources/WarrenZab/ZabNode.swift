@@ -84,6 +84,9 @@ public final class ZabNode {
     public var lastDeliveredZxid: Zxid { log.delivered }
     public var durableZxid: Zxid { log.synced }
 
+    /// Syncs this leader is holding until a commit covers them (mntr's `zk_pending_syncs`).
+    public var pendingSyncCount: Int { leading?.pendingSyncs.count ?? 0 }
+
     /// The zxid the next `.clientProposal` will get on this leader, or nil when it cannot take one now. A shell
     /// that writes the zxid into the payload (Warren's `Txn` header) reads this, prepares, then submits at once.
     public var nextProposalZxid: Zxid? {
@@ -116,6 +119,8 @@ public final class ZabNode {
             onPersisted()
         case let .clientProposal(payload):
             onClientProposal(payload)
+        case let .clientSync(token):
+            onClientSync(token)
         case let .peerDisconnected(peer):
             onPeerDisconnected(peer)
         case let .syncProgress(peer):
@@ -153,6 +158,16 @@ public final class ZabNode {
             send(l.leader, .forward(payload: payload))
         } else {
             out.append(.rejected(payload: payload, reason: .noLeader))
+        }
+    }
+
+    private func onClientSync(_ token: [UInt8]) {
+        if let l = leading, l.stage == .broadcast {
+            leaderSync(from: nil, token)
+        } else if let l = learning, l.stage == .serving {
+            send(l.leader, .syncRequest(token: token))
+        } else {
+            out.append(.rejected(payload: token, reason: .noLeader))
         }
     }
 

@@ -286,10 +286,11 @@ final class EnsembleCoreTests: XCTestCase {
             .write(sessionId: 1, authIds: [], cxid: 0, op: .createSession(sessionId: 77, timeoutMs: 4000)),
             .write(sessionId: 1, authIds: [], cxid: 3, op: .closeSession(sessionId: 77)),
             .write(sessionId: 0, authIds: [], cxid: 0, op: .deleteContainer(path: "/e")),
-            .sync(sessionId: 4, cxid: 11),
+            .write(sessionId: 2, authIds: [], cxid: 5, op: .reconfig),
             .touch([1, 2, 3]),
         ]
         for op in ops { XCTAssertEqual(try ForwardedWrite.decode(op.encode()), op) }
+        XCTAssertEqual(try SyncToken.decode(SyncToken(sessionId: 4, cxid: 11).encode()), SyncToken(sessionId: 4, cxid: 11))
         XCTAssertThrowsError(try ForwardedWrite.decode([0, 0, 0, 9]))
     }
 }

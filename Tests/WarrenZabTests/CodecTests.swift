@@ -18,6 +18,7 @@ final class CodecTests: XCTestCase {
             .upToDate(epoch: 7, committed: z), .ack(epoch: 7, upTo: z), .commit(epoch: 7, upTo: z),
             .inform(epoch: 7, entry: entry, prev: .zero),
             .ping(epoch: 7, committed: z), .pong(epoch: 7), .forward(payload: []),
+            .syncRequest(token: [4, 2]), .syncReply(epoch: 7, upTo: z, token: [4, 2]),
         ]
         var tags = Set<Int32>()
         for m in messages {

@@ -151,6 +151,36 @@ final class CoreTests: XCTestCase {
         XCTAssertEqual(c.actions[3]!.last, .forwarded(from: 1, payload: [42]))
     }
 
+    /// A follower's sync is ZooKeeper's SYNC: no proposal, no zxid; the leader answers once what it had proposed is
+    /// committed, and the follower reports it only after delivering those commits.
+    func testFollowerSyncWaitsForTheLeadersProposalsWithoutAZxid() {
+        let c = MiniCluster(three)
+        XCTAssertTrue(c.run(until: { c.allServing && c.servingLeader != nil }))
+        let leader = c.servingLeader!
+        let follower = [ServerId(1), 2, 3].first { $0 != leader }!
+        c.instantDisks = false  // nobody's log is durable, so [7] cannot commit yet
+        c.propose([7])
+        c.pump()
+        let logged = c.nodes[leader]!.lastLoggedZxid
+        c.actions[follower] = []
+        c.feed(follower, .clientSync(token: [1, 2]))
+        XCTAssertEqual(c.sent.last?.message, .syncRequest(token: [1, 2]))
+        c.pump()
+        XCTAssertEqual(c.nodes[leader]!.pendingSyncCount, 1, "held until [7] commits")
+        XCTAssertFalse(c.actions[follower]!.contains(.synced(token: [1, 2])))
+        c.instantDisks = true
+        for id in [ServerId(1), 2, 3] { c.flushDisk(id) }
+        c.pump()
+        let out = c.actions[follower]!
+        let synced = out.firstIndex(of: .synced(token: [1, 2]))
+        let delivered = out.firstIndex { if case let .deliver(e) = $0 { return e.contains { $0.payload == [7] } } else { return false } }
+        XCTAssertNotNil(synced)
+        XCTAssertNotNil(delivered)
+        XCTAssertLessThan(delivered ?? .max, synced ?? .min, "the commit is delivered before the sync completes")
+        XCTAssertEqual(c.nodes[leader]!.lastLoggedZxid, logged, "a sync takes no zxid")
+        XCTAssertEqual(c.nodes[leader]!.pendingSyncCount, 0)
+    }
+
     /// With a tiny counter limit the leader re-elects every few proposals; accepted writes are never lost or
     /// reordered, and every epoch change is a new election.
     func testZxidCounterExhaustionForcesNewEpochWithoutLoss() {

@@ -102,6 +102,8 @@ final class SimServer {
             if let request = SimRequest(payload) { propose(request) }
         case .rejected:
             break
+        case let .synced(token):
+            answered(sync: token)
         case .becameLooking:
             tree.discardPrepared()
         case let .becameLeader(epoch):
@@ -137,6 +139,29 @@ final class SimServer {
     func submit(_ request: SimRequest) {
         awaiting.insert(request)
         if node.state == .leading { propose(request) } else { handle(node.on(.clientProposal(payload: request.bytes))) }
+    }
+
+    /// A client's `sync` here. Its token carries the highest zxid acknowledged to any client when it was issued (and
+    /// the epoch it was issued in); once answered, a read here must see that write.
+    func sync() {
+        var w = JuteWriter()
+        w.writeLong((sim.acknowledged.values.max() ?? .zero).raw)
+        handle(node.on(.clientSync(token: w.bytes)))
+    }
+
+    /// ZooKeeper's guarantee for sync-then-read, checked where it holds: a leader of the acknowledged write's epoch
+    /// or a later one has it committed. A server still following (or being) a leader of an older epoch that has not
+    /// noticed it was replaced can answer without it; that is ZooKeeper's known stale-sync window, counted apart.
+    private func answered(sync token: [UInt8]) {
+        var r = JuteReader(token)
+        let floor = Zxid(raw: (try? r.readLong()) ?? 0)
+        sim.coverage.note("sync")
+        guard lastZxid < floor else { return }
+        if let e = node.epoch, e >= floor.epoch {
+            sim.checker.fail("server \(id): sync answered at \(lastZxid), before the acknowledged write \(floor) (epoch \(e))")
+        } else {
+            sim.coverage.note("staleSync")
+        }
     }
 
     /// Leader: prepare against the tree (with the zxid the core will assign), then propose.

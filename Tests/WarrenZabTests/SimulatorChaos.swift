@@ -44,6 +44,9 @@ enum ChaosRun {
             if Double.random(in: 0..<1, using: &sim.rng) < 0.4, let via = sim.ids.filter({ sim.servers[$0]!.up }).randomElement(using: &sim.rng) {
                 sim.write(via: via, client: Int64.random(in: 1...3, using: &sim.rng))
             }
+            if Double.random(in: 0..<1, using: &sim.rng) < 0.1, let via = sim.ids.filter({ sim.servers[$0]!.up }).randomElement(using: &sim.rng) {
+                sim.servers[via]!.sync()
+            }
             sim.run(ticks: 1)
             if !sim.checker.violations.isEmpty { return report("safety violated during chaos") }
         }

@@ -20,7 +20,7 @@ final class SimulatorTests: XCTestCase {
         XCTAssert(failures.isEmpty, failures.joined(separator: "\n\n"))
         print("zab sim coverage over \(count) seeds: \(coverage)")
         // The seed set must actually reach every sync mode and the fault paths.
-        for path in ["diff", "trunc", "snap", "zxidExhausted", "inform", "crashWithUnsynced", "pause"] {
+        for path in ["diff", "trunc", "snap", "zxidExhausted", "inform", "crashWithUnsynced", "pause", "sync"] {
             XCTAssertGreaterThan(coverage[path], 0, "no seed exercised \(path): \(coverage)")
         }
     }
