@@ -5,28 +5,12 @@ import XCTest
 /// Frames captured between kazoo and Apache ZooKeeper 3.8.0 (see Fixtures/README.md). Every frame must decode and
 /// re-encode to exactly the bytes ZooKeeper and kazoo put on the wire.
 final class FixtureTests: XCTestCase {
-    private func frames(_ name: String) throws -> [[UInt8]] { try fixtureFrames(name) }
-
-    /// Decodes the client's frames; returns the requests keyed by xid (the server answers in the same order).
+    /// Decodes the client's frames; returns the requests (the server answers in the same order).
     private func checkClientFrames() throws -> [(RequestHeader, Request)] {
-        let frames = try frames("session-c2s")
-        XCTAssertGreaterThan(frames.count, 1)
-        var r = JuteReader(frames[0])
-        let connect = try ConnectRequest(from: &r)
-        XCTAssertTrue(r.isAtEnd)
-        XCTAssertEqual(connect.juteBytes(), frames[0], "ConnectRequest")
+        let (connect, requests) = try decodeClientStream("session")
+        XCTAssertFalse(requests.isEmpty)
         XCTAssertEqual(connect.sessionId, 0)
         XCTAssertEqual(connect.readOnly, false)
-
-        var requests: [(RequestHeader, Request)] = []
-        for (i, frame) in frames.enumerated().dropFirst() {
-            var r = JuteReader(frame)
-            let header = try RequestHeader(from: &r)
-            let request = try Request.decode(opCode: header.type, body: &r)
-            XCTAssertTrue(r.isAtEnd, "client frame \(i) (\(request.opCode)): \(r.remaining) bytes left")
-            XCTAssertEqual(request.packet(xid: header.xid), frame, "client frame \(i) (\(request.opCode)) re-encodes")
-            requests.append((header, request))
-        }
         return requests
     }
 
@@ -48,34 +32,10 @@ final class FixtureTests: XCTestCase {
 
     func testServerFramesRoundTripByteForByte() throws {
         let requests = try checkClientFrames()
-        let opByXid = Dictionary(requests.map { ($0.0.xid, $0.1.opCode) }, uniquingKeysWith: { first, _ in first })
-        let frames = try frames("session-s2c")
-
-        var r = JuteReader(frames[0])
-        let connected = try ConnectResponse(from: &r)
-        XCTAssertTrue(r.isAtEnd)
-        XCTAssertEqual(connected.juteBytes(), frames[0], "ConnectResponse")
+        let (connected, responses) = try decodeServerStream("session", requests: requests)
         XCTAssertNotEqual(connected.sessionId, 0)
         XCTAssertEqual(connected.passwd.count, 16)
         XCTAssertEqual(connected.readOnly, false)
-
-        var responses: [(ReplyHeader, Response?)] = []
-        for (i, frame) in frames.enumerated().dropFirst() {
-            var r = JuteReader(frame)
-            let header = try ReplyHeader(from: &r)
-            let op = header.xid == Xid.notification ? OpCode.notification : opByXid[header.xid]
-            let request = try XCTUnwrap(op, "server frame \(i) answers unknown xid \(header.xid)")
-            guard header.err == ErrorCode.ok.rawValue else {
-                // ZooKeeper sends a bare header with an error.
-                XCTAssertTrue(r.isAtEnd, "server frame \(i): error reply with a body")
-                responses.append((header, nil))
-                continue
-            }
-            let response = try Response.decode(for: request, body: &r)
-            XCTAssertTrue(r.isAtEnd, "server frame \(i) (\(request)): \(r.remaining) bytes left")
-            XCTAssertEqual(response.packet(header: header), frame, "server frame \(i) (\(request)) re-encodes")
-            responses.append((header, response))
-        }
 
         // Spot-check decoded meaning, not just bytes.
         let errors = responses.compactMap { $0.0.errorCode }.filter { $0 != .ok }

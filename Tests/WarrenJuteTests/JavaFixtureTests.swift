@@ -8,57 +8,12 @@ import XCTest
 final class JavaFixtureTests: XCTestCase {
     static let connections = ["java-1", "java-2", "java-3"]
 
-    /// The opcode each xid of a connection's client frames asked for (auth, ping and notifications have fixed xids).
-    private func decodeClient(_ name: String) throws -> (ConnectRequest, [(RequestHeader, Request)]) {
-        let frames = try fixtureFrames("\(name)-c2s")
-        var r = JuteReader(frames[0])
-        let connect = try ConnectRequest(from: &r)
-        XCTAssertTrue(r.isAtEnd, "\(name): ConnectRequest has trailing bytes")
-        XCTAssertEqual(connect.juteBytes(), frames[0], "\(name): ConnectRequest re-encodes")
-        var requests: [(RequestHeader, Request)] = []
-        for (i, frame) in frames.enumerated().dropFirst() {
-            var r = JuteReader(frame)
-            let header = try RequestHeader(from: &r)
-            let request = try Request.decode(opCode: header.type, body: &r)
-            XCTAssertTrue(r.isAtEnd, "\(name) client frame \(i) (\(request.opCode)): \(r.remaining) bytes left")
-            XCTAssertEqual(request.packet(xid: header.xid), frame, "\(name) client frame \(i) (\(request.opCode)) re-encodes")
-            requests.append((header, request))
-        }
-        return (connect, requests)
-    }
-
-    private func decodeServer(_ name: String, requests: [(RequestHeader, Request)]) throws -> [(ReplyHeader, Response?)] {
-        let opByXid = Dictionary(requests.map { ($0.0.xid, $0.1.opCode) }, uniquingKeysWith: { first, _ in first })
-        let frames = try fixtureFrames("\(name)-s2c")
-        var r = JuteReader(frames[0])
-        let connected = try ConnectResponse(from: &r)
-        XCTAssertEqual(connected.juteBytes(), frames[0], "\(name): ConnectResponse re-encodes")
-        var out: [(ReplyHeader, Response?)] = []
-        for (i, frame) in frames.enumerated().dropFirst() {
-            var r = JuteReader(frame)
-            let header = try ReplyHeader(from: &r)
-            let op = header.xid == Xid.notification ? OpCode.notification : opByXid[header.xid]
-            let request = try XCTUnwrap(op, "\(name) server frame \(i) answers unknown xid \(header.xid)")
-            guard header.err == ErrorCode.ok.rawValue else {
-                XCTAssertTrue(r.isAtEnd, "\(name) server frame \(i): error reply with a body")
-                XCTAssertEqual(Response.empty.packet(header: header), frame)
-                out.append((header, nil))
-                continue
-            }
-            let response = try Response.decode(for: request, body: &r)
-            XCTAssertTrue(r.isAtEnd, "\(name) server frame \(i) (\(request)): \(r.remaining) bytes left")
-            XCTAssertEqual(response.packet(header: header), frame, "\(name) server frame \(i) (\(request)) re-encodes")
-            out.append((header, response))
-        }
-        return out
-    }
-
     func testEveryFrameRoundTripsByteForByte() throws {
         var ops: Set<OpCode> = []
         for name in Self.connections {
-            let (connect, requests) = try decodeClient(name)
+            let (connect, requests) = try decodeClientStream(name)
             ops.formUnion(requests.map(\.1.opCode))
-            _ = try decodeServer(name, requests: requests)
+            _ = try decodeServerStream(name, requests: requests).1
             // The reconnects resume the session of the first connection.
             XCTAssertEqual(connect.sessionId == 0, name == "java-1", name)
         }
@@ -73,9 +28,9 @@ final class JavaFixtureTests: XCTestCase {
         var replies: [OpCode: [(ReplyHeader, Response?)]] = [:]
         var notifications: [WatcherEvent] = []
         for name in Self.connections {
-            let (_, requests) = try decodeClient(name)
+            let (_, requests) = try decodeClientStream(name)
             let opByXid = Dictionary(requests.map { ($0.0.xid, $0.1.opCode) }, uniquingKeysWith: { first, _ in first })
-            for (header, response) in try decodeServer(name, requests: requests) {
+            for (header, response) in try decodeServerStream(name, requests: requests).1 {
                 if case let .notification(e)? = response { notifications.append(e); continue }
                 replies[opByXid[header.xid]!, default: []].append((header, response))
             }

@@ -52,3 +52,59 @@ func fixtureFrames(_ name: String, file: StaticString = #filePath, line: UInt = 
     XCTAssertEqual(decoder.bufferedBytes, 0, "\(name) ends mid-frame", file: file, line: line)
     return out
 }
+
+/// Decodes a captured client stream (`name`-c2s): the ConnectRequest, then every request, each required to re-encode
+/// to the captured bytes.
+func decodeClientStream(_ name: String, file: StaticString = #filePath, line: UInt = #line) throws
+    -> (ConnectRequest, [(RequestHeader, Request)])
+{
+    let frames = try fixtureFrames("\(name)-c2s", file: file, line: line)
+    var r = JuteReader(frames[0])
+    let connect = try ConnectRequest(from: &r)
+    XCTAssertTrue(r.isAtEnd, "\(name): ConnectRequest has trailing bytes", file: file, line: line)
+    XCTAssertEqual(connect.juteBytes(), frames[0], "\(name): ConnectRequest re-encodes", file: file, line: line)
+    var requests: [(RequestHeader, Request)] = []
+    for (i, frame) in frames.enumerated().dropFirst() {
+        var r = JuteReader(frame)
+        let header = try RequestHeader(from: &r)
+        let request = try Request.decode(opCode: header.type, body: &r)
+        XCTAssertTrue(r.isAtEnd, "\(name) client frame \(i) (\(request.opCode)): \(r.remaining) bytes left", file: file, line: line)
+        XCTAssertEqual(request.packet(xid: header.xid), frame, "\(name) client frame \(i) (\(request.opCode)) re-encodes",
+                       file: file, line: line)
+        requests.append((header, request))
+    }
+    return (connect, requests)
+}
+
+/// Decodes the server stream answering `requests` (`name`-s2c): the ConnectResponse, then every reply (as the
+/// response to the request with its xid, or a watch event) or, for an error, nil: ZooKeeper sends a bare header
+/// then. Every frame must re-encode to the captured bytes.
+func decodeServerStream(_ name: String, requests: [(RequestHeader, Request)], file: StaticString = #filePath,
+                        line: UInt = #line) throws -> (ConnectResponse, [(ReplyHeader, Response?)])
+{
+    let opByXid = Dictionary(requests.map { ($0.0.xid, $0.1.opCode) }, uniquingKeysWith: { first, _ in first })
+    let frames = try fixtureFrames("\(name)-s2c", file: file, line: line)
+    var r = JuteReader(frames[0])
+    let connected = try ConnectResponse(from: &r)
+    XCTAssertTrue(r.isAtEnd, "\(name): ConnectResponse has trailing bytes", file: file, line: line)
+    XCTAssertEqual(connected.juteBytes(), frames[0], "\(name): ConnectResponse re-encodes", file: file, line: line)
+    var out: [(ReplyHeader, Response?)] = []
+    for (i, frame) in frames.enumerated().dropFirst() {
+        var r = JuteReader(frame)
+        let header = try ReplyHeader(from: &r)
+        let op = header.xid == Xid.notification ? OpCode.notification : opByXid[header.xid]
+        let request = try XCTUnwrap(op, "\(name) server frame \(i) answers unknown xid \(header.xid)", file: file, line: line)
+        guard header.err == ErrorCode.ok.rawValue else {
+            XCTAssertTrue(r.isAtEnd, "\(name) server frame \(i): error reply with a body", file: file, line: line)
+            XCTAssertEqual(Response.empty.packet(header: header), frame, file: file, line: line)
+            out.append((header, nil))
+            continue
+        }
+        let response = try Response.decode(for: request, body: &r)
+        XCTAssertTrue(r.isAtEnd, "\(name) server frame \(i) (\(request)): \(r.remaining) bytes left", file: file, line: line)
+        XCTAssertEqual(response.packet(header: header), frame, "\(name) server frame \(i) (\(request)) re-encodes",
+                       file: file, line: line)
+        out.append((header, response))
+    }
+    return (connected, out)
+}

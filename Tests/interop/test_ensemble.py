@@ -116,9 +116,8 @@ class Ensemble:
         return zk
 
 
-@pytest.fixture(scope="module")
-def ensemble(tmp_path_factory, target):
-    e = Ensemble(tmp_path_factory.mktemp("ensemble"))
+def serving(e: Ensemble):
+    """For fixtures: starts every server of `e`, yields it once it serves, and kills them all afterwards."""
     for i in e.ids:
         e.start(i)
     try:
@@ -126,6 +125,11 @@ def ensemble(tmp_path_factory, target):
         yield e
     finally:
         e.stop_all()
+
+
+@pytest.fixture(scope="module")
+def ensemble(tmp_path_factory, target):
+    yield from serving(Ensemble(tmp_path_factory.mktemp("ensemble")))
 
 
 def test_three_servers_elect_one_leader(ensemble):

@@ -17,7 +17,7 @@ import pytest
 from kazoo.exceptions import KazooException
 
 from rawzk import four_letter
-from test_ensemble import Ensemble, mntr
+from test_ensemble import Ensemble, mntr, serving
 from test_ensemble_netns import tree_of, wait_same_hash
 
 pytestmark = pytest.mark.only_targets("warren")
@@ -29,14 +29,7 @@ VALUE_BYTES = 2048
 
 @pytest.fixture(scope="module")
 def ensemble(tmp_path_factory, target):
-    e = Ensemble(tmp_path_factory.mktemp("snap"), extra=f"warren.snapshotChunkBytes={CHUNK_BYTES}\n")
-    for i in e.ids:
-        e.start(i)
-    try:
-        e.wait_serving(e.ids)
-        yield e
-    finally:
-        e.stop_all()
+    yield from serving(Ensemble(tmp_path_factory.mktemp("snap"), extra=f"warren.snapshotChunkBytes={CHUNK_BYTES}\n"))
 
 
 def value(n: int) -> bytes:
