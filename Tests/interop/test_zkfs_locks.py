@@ -1,10 +1,11 @@
 """zkfs cluster-wide locks: flock(1)/flock(2)/fcntl/lockf on files of two real mounts, Apache Curator's
-InterProcessMutex and InterProcessReadWriteLock (java/locks/CuratorLocks.java, compiled here with javac) and
-kazoo's Lock, all on one znode, against each target (Apache ZooKeeper and Warren).
+InterProcessMutex and InterProcessReadWriteLock (java/locks/CuratorLocks.java, compiled here with javac),
+kazoo's Lock and the Swift recipe's lock (`warren recipe lock`), all on one znode, against each target (Apache
+ZooKeeper and Warren).
 
-Holders are separate processes (`lock_holder.py`, the Java program, flock(1)); the mutual-exclusion test has each
-append "enter/exit WHO <CLOCK_MONOTONIC ns>" lines inside its hold and checks that no two holds overlap. Nothing
-asserts speed; every wait is bounded.
+Holders are separate processes (`lock_holder.py`, the Java program, flock(1), warren); the mutual-exclusion test has
+each append "enter WHO ..." / "exit WHO ..." lines (O_APPEND) inside its hold and checks, in file order, that no hold
+begins before the previous one ended. Nothing asserts speed; every wait is bounded.
 """
 
 from __future__ import annotations
@@ -24,12 +25,13 @@ import pytest
 
 from javac import compile_java
 from test_java_client import CLASSPATH, JAVA_DIR, LOG_BINDING
+from servers import warren_binary
 from test_zkfs import Mount, eventually
 
 HOLDER = Path(__file__).resolve().parent / "lock_holder.py"
 JAVA_SOURCES = JAVA_DIR / "locks"
-# Hand-overs in the mutual-exclusion test: flock on each of two mounts, Curator and kazoo.
-ROUNDS = {"flockA": 60, "flockB": 60, "curator": 45, "kazoo": 45}
+# Hand-overs in the mutual-exclusion test: flock on each of two mounts, Curator, kazoo and the Swift recipe.
+ROUNDS = {"flockA": 50, "flockB": 50, "curator": 40, "kazoo": 40, "swift": 40}
 
 
 @pytest.fixture(scope="session")
@@ -115,21 +117,24 @@ def lockfile(zk, base, mounts):
 
 
 def overlaps(log: Path) -> tuple[int, list[str]]:
-    """(holds, overlapping pairs) from enter/exit records."""
-    holds = []
-    open_holds: dict[str, int] = {}
-    for line in log.read_text().splitlines():
-        kind, who, ns = line.split()
+    """(holds, violations) from the enter/exit lines. Every holder appends them with O_APPEND inside its hold, so
+    the file's order is the order of the holds, whatever clock each writer stamps: an enter must follow the
+    previous holder's exit."""
+    holds, holder, bad = 0, None, []
+    for n, line in enumerate(log.read_text().splitlines(), 1):
+        kind, who = line.split()[:2]
         if kind == "enter":
-            open_holds[who] = int(ns)
+            if holder is not None:
+                bad.append(f"line {n}: {who} entered while {holder} held the lock")
+            holder = who
         else:
-            holds.append((open_holds.pop(who), int(ns), who))
-    holds.sort()
-    bad = [f"{p[2]} {p[0]}..{p[1]} and {q[2]} {q[0]}..{q[1]}" for p, q in zip(holds, holds[1:]) if q[0] < p[1]]
-    return len(holds), bad
+            if holder != who:
+                bad.append(f"line {n}: {who} left a hold that was {holder}'s")
+            holder, holds = None, holds + 1
+    return holds, bad
 
 
-def test_flock_on_two_mounts_curator_and_kazoo_never_overlap(server, zk, lockfile, curator_classes, tmp_path):
+def test_flock_on_two_mounts_curator_kazoo_and_swift_never_overlap(server, zk, lockfile, curator_classes, tmp_path):
     zpath, file_a, file_b = lockfile
     log = tmp_path / "holds.log"
     procs = {
@@ -138,6 +143,9 @@ def test_flock_on_two_mounts_curator_and_kazoo_never_overlap(server, zk, lockfil
         "curator": curator(curator_classes, server.hosts, zpath, "mutex", "loop", str(ROUNDS["curator"]), str(log),
                            "curator"),
         "kazoo": holder("kazoo", server.hosts, zpath, str(ROUNDS["kazoo"]), str(log), "kazoo"),
+        "swift": subprocess.Popen([str(warren_binary()), "recipe", "lock", "--server", server.hosts, zpath,
+                                   "--rounds", str(ROUNDS["swift"]), "--log", str(log), "--label", "swift"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True),
     }
     try:
         for who, p in procs.items():
