@@ -48,7 +48,7 @@ extension ZKFilesystem {
         let reply = pendingEntry(pendingCreates.add(intent), entryTimeout: timeout)
         let handle = OpenFile(ino: reply.attributes.ino, creating: intent, readable: mode.readable,
                               writable: mode.writable, append: mode.append,
-                              createsEmptyAtFlush: !mode.truncate && !mode.append)
+                              createsEmptyAtFlush: mode.createsEmptyAtFlush)
         return (reply, files.insert(handle))
     }
 
@@ -119,7 +119,7 @@ extension ZKFilesystem {
         }
         pendingCreates.add(pending.intent)
         return OpenFile(ino: ino, creating: pending.intent, readable: mode.readable, writable: true,
-                        append: mode.append, createsEmptyAtFlush: !mode.truncate && !mode.append)
+                        append: mode.append, createsEmptyAtFlush: mode.createsEmptyAtFlush)
     }
 
     /// Makes the deferred create of `handle` with `commit`'s data. Afterwards the handle and its inode stand

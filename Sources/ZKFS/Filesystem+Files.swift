@@ -23,6 +23,12 @@ extension ZKFilesystem {
             append = flags & O_APPEND != 0
             exclusive = flags & O_EXCL != 0
         }
+
+        /// Whether a flush with nothing written makes a new file's deferred create (an empty file: `touch`). Not
+        /// when the open may be the shell's: `>` (O_TRUNC), `>>` (O_APPEND) and `>` under `set -C` (O_EXCL
+        /// without O_TRUNC) close a duplicate of the descriptor before writing, and creating the empty node
+        /// then would show other clients an empty file (and other mounts an empty node, a directory).
+        var createsEmptyAtFlush: Bool { !truncate && !append && !exclusive }
     }
 
     /// Opens `ino` (a file or a directory's data file) and returns the handle number.

@@ -22,7 +22,7 @@ public final class OpenFile: @unchecked Sendable {
     /// The create still to be made (nil once the node exists); the buffer is then its first content.
     private var intent: CreateIntent?
     /// Whether a flush with nothing written makes the deferred create (an empty file: `touch`). Not after an
-    /// open with O_TRUNC or O_APPEND: the shell's `>` and `>>` close a duplicate of the descriptor before writing.
+    /// open the shell may have made (see `AccessMode.createsEmptyAtFlush`).
     private let createsEmptyAtFlush: Bool
     private var buffer: [UInt8]
     private var baseVersion: Int32
