@@ -73,3 +73,9 @@ node_file() {
     fi
     [ -f "$1" ] || die "$1 is shown as a directory (an empty znode): locks on directories are local to this machine; use a znode with data"
 }
+
+# node_data PATH: prints the data of the znode at PATH, whether the mount shows it as a file or as a directory
+# (a node that was empty and childless when this mount first saw it stays a directory; its data is PATH/.data).
+node_data() {
+    if [ -d "$1" ]; then cat -- "$1/.data"; else cat -- "$1"; fi
+}
