@@ -60,7 +60,7 @@ extension ZKFilesystem {
         let held = connection.sessionId
         let handle = OpenFile(ino: reply.attributes.ino, path: actual, readable: mode.readable,
                               writable: mode.writable, append: mode.append, data: [], version: stat.version,
-                              dirty: false, heldBySession: held)
+                              dirty: false, heldBySession: held, heldCzxid: stat.czxid)
         logger.info("zkfs: holding \(actual) (ephemeral of session 0x\(String(UInt64(bitPattern: held), radix: 16)))")
         return (reply, files.insert(handle))
     }

@@ -166,8 +166,16 @@ extension ZKFilesystem {
             return
         }
         do {
+            // Deleted by name, the release could hit a node created under the same name after ours was deleted
+            // by another client (a new registration, another mount's @held lock): only the node this handle
+            // created goes, at the version just read.
+            guard let stat = try await connection.run({ try await $0.exists(handle.path) }),
+                  stat.czxid == handle.heldCzxid else {
+                logger.info("zkfs: \(handle.path) was already gone at release")
+                return
+            }
             try await expectingOwn(.nodeDeleted, [handle.path]) {
-                try await connection.run(idempotent: true) { try await $0.delete(handle.path) }
+                try await connection.run(idempotent: true) { try await $0.delete(handle.path, version: stat.version) }
             }
             logger.info("zkfs: released \(handle.path)")
         } catch let error as ZooKeeperError where error.code == .noNode {
