@@ -79,3 +79,29 @@ node_file() {
 node_data() {
     if [ -d "$1" ]; then cat -- "$1/.data"; else cat -- "$1"; fi
 }
+
+# supervise SECONDS CHECK COMMAND [ARG]...: runs COMMAND in the background without descriptor 3 (a recipe's held
+# file: a daemon closing its descriptors must not drop it) and waits for it, running the command CHECK every
+# SECONDS meanwhile. SIGTERM, SIGINT and SIGHUP are passed on to COMMAND (a trap would otherwise wait for a
+# foreground COMMAND to end). Returns COMMAND's status.
+supervise() {
+    local interval=$1 check=$2 child sleeper finished status
+    shift 2
+    "$@" 3>&- &
+    child=$!
+    trap 'kill -TERM "$child" 2>/dev/null || true' TERM INT HUP
+    while :; do
+        sleep "$interval" 3>&- &
+        sleeper=$!
+        finished=
+        wait -n -p finished "$child" "$sleeper" && status=0 || status=$?
+        kill "$sleeper" 2>/dev/null || true
+        if [ "${finished:-}" = "$child" ]; then
+            return "$status"
+        elif [ -z "${finished:-}" ] && ! kill -0 "$child" 2>/dev/null; then
+            # A trap interrupted the wait and COMMAND ended meanwhile.
+            wait "$child" && return 0 || return $?
+        fi
+        "$check"
+    done
+}
