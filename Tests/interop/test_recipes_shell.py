@@ -188,6 +188,13 @@ def test_registrations_live_as_long_as_their_process(zk, base, mounts, procs):
     # A kazoo client's ephemeral is a member like any other.
     zk.create(f"{base}/services/web/10.0.0.9:80", b"", ephemeral=True)
     lines.wait_for(lambda ls: "10.0.0.1:80 10.0.0.3:80 10.0.0.9:80" in ls, timeout=10, what="kazoo's member")
+    # The registration vanishes while the process lives (as with an expired session): it is made again.
+    zk.delete(f"{base}/services/web/10.0.0.1:80")
+    eventually(lambda: zk.exists(f"{base}/services/web/10.0.0.1:80"), timeout=10, what="registered again")
+    # SIGTERM to `register` alone reaches COMMAND, and the registration goes with it.
+    regs["10.0.0.3:80"].send_signal(signal.SIGTERM)
+    assert regs["10.0.0.3:80"].wait(timeout=10) != 0
+    eventually(lambda: zk.exists(f"{base}/services/web/10.0.0.3:80") is None, timeout=10, what="unregistered")
 
 
 def test_registrations_of_a_dead_mount_go_with_its_session(server, zk, base, procs, tmp_path):
@@ -309,7 +316,8 @@ def test_rendezvous_waiters_get_the_published_address(server, zk, base, mounts, 
     for w in waiters:
         assert finish(w) == "10.1.1.1:9000\n"
     assert zk.exists(f"{base}/rv/master").ephemeralOwner != 0
-    procs.kill(publisher, signal.SIGTERM)
+    publisher.send_signal(signal.SIGTERM)  # the script only: it passes the signal on to its COMMAND
+    assert publisher.wait(timeout=10) != 0
     eventually(lambda: zk.exists(f"{base}/rv/master") is None, timeout=10, what="unpublished when it exits")
 
     # Another client creates the node empty and fills it later: the waiter waits for the data. Without inotify
