@@ -48,7 +48,7 @@ extension ZKFilesystem {
         let reply = pendingEntry(pendingCreates.add(intent), entryTimeout: timeout)
         let handle = OpenFile(ino: reply.attributes.ino, creating: intent, readable: mode.readable,
                               writable: mode.writable, append: mode.append,
-                              createsEmptyAtFlush: !mode.truncate && !mode.append)
+                              createsEmptyAtFlush: mode.createsEmptyAtFlush)
         return (reply, files.insert(handle))
     }
 
@@ -60,7 +60,7 @@ extension ZKFilesystem {
         let held = connection.sessionId
         let handle = OpenFile(ino: reply.attributes.ino, path: actual, readable: mode.readable,
                               writable: mode.writable, append: mode.append, data: [], version: stat.version,
-                              dirty: false, heldBySession: held)
+                              dirty: false, heldBySession: held, heldCzxid: stat.czxid)
         logger.info("zkfs: holding \(actual) (ephemeral of session 0x\(String(UInt64(bitPattern: held), radix: 16)))")
         return (reply, files.insert(handle))
     }
@@ -119,7 +119,7 @@ extension ZKFilesystem {
         }
         pendingCreates.add(pending.intent)
         return OpenFile(ino: ino, creating: pending.intent, readable: mode.readable, writable: true,
-                        append: mode.append, createsEmptyAtFlush: !mode.truncate && !mode.append)
+                        append: mode.append, createsEmptyAtFlush: mode.createsEmptyAtFlush)
     }
 
     /// Makes the deferred create of `handle` with `commit`'s data. Afterwards the handle and its inode stand

@@ -23,6 +23,12 @@ extension ZKFilesystem {
             append = flags & O_APPEND != 0
             exclusive = flags & O_EXCL != 0
         }
+
+        /// Whether a flush with nothing written makes a new file's deferred create (an empty file: `touch`). Not
+        /// when the open may be the shell's: `>` (O_TRUNC), `>>` (O_APPEND) and `>` under `set -C` (O_EXCL
+        /// without O_TRUNC) close a duplicate of the descriptor before writing, and creating the empty node
+        /// then would show other clients an empty file (and other mounts an empty node, a directory).
+        var createsEmptyAtFlush: Bool { !truncate && !append && !exclusive }
     }
 
     /// Opens `ino` (a file or a directory's data file) and returns the handle number.
@@ -160,8 +166,16 @@ extension ZKFilesystem {
             return
         }
         do {
+            // Deleted by name, the release could hit a node created under the same name after ours was deleted
+            // by another client (a new registration, another mount's @held lock): only the node this handle
+            // created goes, at the version just read.
+            guard let stat = try await connection.run({ try await $0.exists(handle.path) }),
+                  stat.czxid == handle.heldCzxid else {
+                logger.info("zkfs: \(handle.path) was already gone at release")
+                return
+            }
             try await expectingOwn(.nodeDeleted, [handle.path]) {
-                try await connection.run(idempotent: true) { try await $0.delete(handle.path) }
+                try await connection.run(idempotent: true) { try await $0.delete(handle.path, version: stat.version) }
             }
             logger.info("zkfs: released \(handle.path)")
         } catch let error as ZooKeeperError where error.code == .noNode {

@@ -13,6 +13,9 @@ public final class OpenFile: @unchecked Sendable {
     public let append: Bool
     /// For `@held`: the session that owns the ephemeral; it is deleted on release if that session still lives.
     public let heldBySession: Int64?
+    /// For `@held`: the czxid of the ephemeral the handle created, so that its release deletes that node only,
+    /// never one created under the same name after it was deleted.
+    public let heldCzxid: Int64?
     /// Runs the handle's commits one after the other: two at once could both make its deferred create (the
     /// later then failing with EEXIST) or send setData at the same version.
     let commits = SerialTasks()
@@ -22,7 +25,7 @@ public final class OpenFile: @unchecked Sendable {
     /// The create still to be made (nil once the node exists); the buffer is then its first content.
     private var intent: CreateIntent?
     /// Whether a flush with nothing written makes the deferred create (an empty file: `touch`). Not after an
-    /// open with O_TRUNC or O_APPEND: the shell's `>` and `>>` close a duplicate of the descriptor before writing.
+    /// open the shell may have made (see `AccessMode.createsEmptyAtFlush`).
     private let createsEmptyAtFlush: Bool
     private var buffer: [UInt8]
     private var baseVersion: Int32
@@ -37,7 +40,7 @@ public final class OpenFile: @unchecked Sendable {
     private var changed = false
 
     public init(ino: UInt64, path: String, readable: Bool, writable: Bool, append: Bool, data: [UInt8],
-                version: Int32, dirty: Bool, heldBySession: Int64? = nil) {
+                version: Int32, dirty: Bool, heldBySession: Int64? = nil, heldCzxid: Int64? = nil) {
         self.ino = ino
         self.currentPath = path
         self.intent = nil
@@ -49,6 +52,7 @@ public final class OpenFile: @unchecked Sendable {
         self.baseVersion = version
         self.dirty = dirty
         self.heldBySession = heldBySession
+        self.heldCzxid = heldCzxid
     }
 
     /// A new file whose node is created by the first commit, with the buffer as its data (see `CreateIntent`).
@@ -65,6 +69,7 @@ public final class OpenFile: @unchecked Sendable {
         self.baseVersion = -1
         self.dirty = true
         self.heldBySession = nil
+        self.heldCzxid = nil
     }
 
     /// The create this handle still has to make, nil once its node exists.

@@ -47,11 +47,15 @@ extension ZKFilesystem {
         return lockOnly ? .file : role
     }
 
-    /// Whether the watch event of `path` is a lock contender coming or going under a node shown as a file: it is
-    /// no change of the tree as the mount shows it (no role flip, no event line, no replay).
+    /// Whether the watch event of `path` is a lock contender coming or going under a node shown as a file, or under
+    /// one this mount has not shown yet: it is no change of the tree as the mount shows it (no role flip, no event
+    /// line, no replay). A node not shown yet gets its role at its first lookup, by the rule above; replaying the
+    /// contender's creation would instead make the kernel look its parent up as a directory, and a lock file
+    /// shown as a directory takes locks local to this machine (a mount that had not looked at a file when another
+    /// machine locked it then let its own `flock` through).
     func isLockContenderOfFile(_ path: String) -> Bool {
         guard path != "/", LockContender.isContender(ZPath.name(of: path)) else { return false }
-        return inodes.lastRole(of: ZPath.parent(of: path)) == .file
+        return inodes.lastRole(of: ZPath.parent(of: path)) != .directory
     }
 
     /// `isLockContenderOfFile`, also under a parent this mount has not shown yet, whose role is then worked out as

@@ -76,6 +76,9 @@ extension ZKFilesystem {
                      pid: Int32) async throws {
         if let replacing { await releaseHeld(replacing) }
         do {
+            // flock(1) opens the file it locks with O_CREAT: a new file is only pending then, with no znode for
+            // the contenders to go under (the lock failed with ENOENT). It is created now, as an fsync would.
+            if pendingCreates.entry(key.path) != nil { try await createPendingNow(key.path) }
             let (node, session) = try await acquire(path: key.path, mode: ticket.mode, wait: wait, ticket: ticket,
                                                     pid: pid)
             let held = HeldLock(node: node, mode: ticket.mode, fh: fh, pid: pid, session: session)

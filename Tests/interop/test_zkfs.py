@@ -351,6 +351,25 @@ def test_held_lock_is_released_when_the_holder_exits(zk, base, tree):
             holder.wait()
 
 
+def test_held_release_spares_a_node_created_under_the_same_name_later(zk, base, tree):
+    """A `@held` node deleted by another client and the name taken again (another registration, another lock):
+    the holder's release deletes only the node it created, not the newcomer's."""
+    holder = subprocess.Popen(["bash", "-c", "exec 3>reg@held; echo held; read -r _ || true"], cwd=tree,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        zk.delete(f"{base}/reg")
+        zk.create(f"{base}/reg", b"theirs", ephemeral=True)
+        holder.stdin.close()
+        assert holder.wait(timeout=10) == 0
+        time.sleep(0.5)  # room for a wrong deletion by the asynchronous release
+        assert zk.get(f"{base}/reg")[0] == b"theirs"
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()
+
+
 def test_container_and_ttl_directories(zk, base, tree):
     os.mkdir(tree / "box@container")
     os.mkdir(tree / "short@ttl=60")

@@ -221,3 +221,17 @@ def test_service_registrations_seen_whole_by_a_tree_cache(zk, base, tree):
         assert bad == [], f"{len(bad)} of {len(added)} registrations seen empty or partial: {bad[:5]}"
     finally:
         cache.close()
+
+
+def test_noclobber_redirect_creates_with_content(zk, base, tree):
+    """Under `set -C` bash opens `>` with O_EXCL and without O_TRUNC, and closes a duplicate before writing: that
+    close must not create the node empty (a kazoo reader saw it empty; another mount took it for a directory)."""
+    zk.create(f"{base}/nc", b"")
+    reader = ChildReader(zk, f"{base}/nc")
+    n = 100
+    sh("set -C\n" + "\n".join(f"echo '{payload(i).decode().rstrip()}' > p{i}" for i in range(n)), tree / "nc")
+    eventually(lambda: len(reader.read) >= n, timeout=30, what=f"{n} children read")
+    assert reader.bad() == {}, f"{len(reader.bad())} of {n} read empty or partial"
+    assert sh("set -C; echo again > p0", tree / "nc", check=False).returncode != 0, "noclobber still refuses"
+    sh("set -C; : > empty", tree / "nc")  # nothing written: created at the last close
+    eventually(lambda: zk.exists(f"{base}/nc/empty"), what="the empty file created at release")

@@ -410,3 +410,13 @@ def test_contenders_under_a_file_raise_no_events(zk, lockfile, mounts):
         assert lines == [f"{file_a.parent}/ MODIFY deploy"]
     finally:
         os.close(fd)
+
+
+def test_flock_of_a_new_file_creates_it_and_locks_it(zk, base, mounts):
+    """flock(1) opens the file it locks with O_CREAT: the new file is created for the lock (it failed with ENOENT
+    while the create was still pending), and the lock excludes another open of it."""
+    a = mounts[0].path / base.lstrip("/") / "fresh"
+    r = subprocess.run(["flock", str(a), "-c", f"flock -n {a} -c true; echo $?"], capture_output=True, text=True,
+                       timeout=20)
+    assert (r.returncode, r.stdout) == (0, "1\n"), r.stderr
+    assert zk.exists(f"{base}/fresh") is not None
