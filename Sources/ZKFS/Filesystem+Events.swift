@@ -32,7 +32,7 @@ extension ZKFilesystem {
 
     private func handle(_ change: PendingChange) async {
         let type = change.event.type
-        if await isLockContenderOfShownFile(change.event.path) { return }
+        if isLockContenderOfFile(change.event.path) { return }
         guard eventReaders.count > 0 || replaySink != nil else {
             // Nobody follows the stream: only pollers of open files, which need no role (so no round trip).
             if type == .nodeDataChanged || type == .nodeDeleted { markFilesChanged(change.event.path) }

@@ -57,15 +57,4 @@ extension ZKFilesystem {
         guard path != "/", LockContender.isContender(ZPath.name(of: path)) else { return false }
         return inodes.lastRole(of: ZPath.parent(of: path)) != .directory
     }
-
-    /// `isLockContenderOfFile`, also under a parent this mount has not shown yet, whose role is then worked out as
-    /// a lookup would: replaying such a contender through the VFS (inotify replays are on by default) would show
-    /// the locked file as a directory, and a lock taken on it would stay local to this machine.
-    func isLockContenderOfShownFile(_ path: String) async -> Bool {
-        guard path != "/", LockContender.isContender(ZPath.name(of: path)) else { return false }
-        let parent = ZPath.parent(of: path)
-        if let known = inodes.lastRole(of: parent) { return known == .file }
-        guard let stat = try? await connection.run({ try await $0.exists(parent) }) else { return false }
-        return await shownRole(parent, stat: stat, previous: nil) == .file
-    }
 }
