@@ -5,21 +5,27 @@ extension DataTree {
     /// Every node, root first, parents before children and siblings by name (UTF-8 bytes), read through the public
     /// read API as a super user. Session-bound ephemerals are left out when `droppingEphemerals` (their sessions do
     /// not survive a migration, exactly as on a restart after the session timeout); containers and TTL nodes stay.
-    public func migratedNodes(droppingEphemerals: Bool) -> [MigratedNode] {
+    /// - Returns: the nodes, and how many ephemerals were left out.
+    public func migratedNodes(droppingEphemerals: Bool) -> (nodes: [MigratedNode], dropped: Int) {
         let ctx = SessionContext.superUser()
         var nodes: [MigratedNode] = []
         nodes.reserveCapacity(nodeCount + 1)
+        var dropped = 0
         var stack = ["/"]
         while let path = stack.popLast() {
-            guard case let .success((data, stat)) = getData(path, ctx: ctx), let acl = acl(of: path) else { continue }
-            if droppingEphemerals && EphemeralKind.isSessionBound(owner: stat.ephemeralOwner) { continue }
-            nodes.append(MigratedNode(path: path, data: data, acl: acl, stat: PersistedStat(stat)))
-            guard stat.numChildren > 0, case let .success((names, _)) = getChildren(path, ctx: ctx) else { continue }
+            guard case let .success((data, clientStat)) = getData(path, ctx: ctx), let acl = acl(of: path),
+                  let stat = persistedStat(path) else { continue }
+            if droppingEphemerals && EphemeralKind.isSessionBound(owner: stat.ephemeralOwner) {
+                dropped += 1
+                continue
+            }
+            nodes.append(MigratedNode(path: path, data: data, acl: acl, stat: stat))
+            guard clientStat.numChildren > 0, case let .success((names, _)) = getChildren(path, ctx: ctx) else { continue }
             let prefix = path == "/" ? "/" : path + "/"
             // Reversed, so the smallest name pops first.
             for name in names.sorted(by: { !$0.utf8.lexicographicallyPrecedes($1.utf8) }) { stack.append(prefix + name) }
         }
-        return nodes
+        return (nodes, dropped)
     }
 
     /// A tree holding exactly `nodes` (parents before children, root first) and `sessions`, as of `zxid`. Goes
@@ -53,21 +59,5 @@ extension DataTree {
         } catch {
             throw MigrationError("the tree does not load into Warren: \(error)")
         }
-    }
-}
-
-extension PersistedStat {
-    /// The persisted part of a client stat.
-    init(_ s: Stat) {
-        self.init()
-        czxid = s.czxid
-        mzxid = s.mzxid
-        ctime = s.ctime
-        mtime = s.mtime
-        version = s.version
-        cversion = s.cversion
-        aversion = s.aversion
-        ephemeralOwner = s.ephemeralOwner
-        pzxid = s.pzxid
     }
 }

@@ -46,14 +46,14 @@ public enum WarrenExport {
             throw MigrationError("cannot recover the Warren tree in \(dataDir): \(error)")
         }
         progress.update("writing the ZooKeeper snapshot")
-        let nodes = tree.migratedNodes(droppingEphemerals: true)
+        let (nodes, dropped) = tree.migratedNodes(droppingEphemerals: true)
         let bytes = ZooKeeperSnapshot(nodes: nodes).encode()
         let dir = (zookeeperDataDir as NSString).appendingPathComponent("version-2")
         let name = ZooKeeperFiles.snapshotPrefix + "." + String(tree.lastProcessedZxid, radix: 16)
         try OutputDir.writeDurably(bytes, dir: dir, name: name)
         report.lastZxid = tree.lastProcessedZxid
         report.nodes = nodes.count
-        report.droppedEphemerals = tree.ephemeralCount
+        report.droppedEphemerals = dropped
         report.outputFile = (dir as NSString).appendingPathComponent(name)
         report.outputBytes = bytes.count
         progress.finish()

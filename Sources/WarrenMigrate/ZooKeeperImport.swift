@@ -57,13 +57,14 @@ public enum ZooKeeperImport {
         }
         let logDir = ZooKeeperFiles.versionDir(zookeeperDataLogDir ?? zookeeperDataDir)
         let target = tree ?? DataTree(config: config)
-        report.txnsReplayed = try replayLogs(in: logDir, onto: target, after: report.snapshotZxid, report: &report, progress: progress)
+        let replayed = try replayLogs(in: logDir, onto: target, after: report.snapshotZxid, report: &report, progress: progress)
+        report.txnsReplayed = replayed
         report.lastZxid = target.lastProcessedZxid
 
         progress.update("writing the Warren snapshot")
-        let nodes = target.migratedNodes(droppingEphemerals: true)
+        let (nodes, dropped) = target.migratedNodes(droppingEphemerals: true)
         report.nodes = nodes.count
-        report.droppedEphemerals = target.ephemeralCount
+        report.droppedEphemerals = dropped
         report.droppedSessions = target.sessions.count
         let migrated = try DataTree.migrated(nodes: nodes, sessions: [], zxid: report.lastZxid, config: config)
         let store = try SnapshotStore(directory: (outDataDir as NSString).appendingPathComponent("version-2"))

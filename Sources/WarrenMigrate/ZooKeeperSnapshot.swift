@@ -66,11 +66,11 @@ public struct ZooKeeperSnapshot: Equatable, Sendable {
                 nodes.append(MigratedNode(path: path.isEmpty ? "/" : path, data: data, acl: acl, stat: stat))
             }
             guard nodes.first?.path == "/" else { throw fail("the first node is not the root") }
-            try checkSeal(bytes, &r, fail)
+            try checkSeal(bytes, &r, what: what)
             var digest: (Int64, Int32, Int64)?
             if !r.isAtEnd {
                 digest = (try r.readLong(), try r.readInt(), try r.readLong())
-                try checkSeal(bytes, &r, fail)
+                try checkSeal(bytes, &r, what: what)
             }
             guard r.isAtEnd else { throw fail("\(r.remaining) bytes after the last seal") }
             return ZooKeeperSnapshot(sessions: sessions, nodes: nodes, digest: digest)
@@ -82,11 +82,14 @@ public struct ZooKeeperSnapshot: Equatable, Sendable {
     }
 
     /// `SnapStream.checkSealIntegrity`: the Adler-32 of everything before the seal, then "/".
-    private static func checkSeal(_ bytes: [UInt8], _ r: inout JuteReader, _ fail: (String) -> MigrationError) throws {
-        let expected = bytes.withUnsafeBytes { ZooKeeperFiles.adler32(UnsafeRawBufferPointer(rebasing: $0[..<r.offset])) }
+    private static func checkSeal(_ bytes: [UInt8], _ r: inout JuteReader, what: String) throws {
+        let offset = r.offset
+        let expected = bytes.withUnsafeBytes { ZooKeeperFiles.adler32(UnsafeRawBufferPointer(rebasing: $0[..<offset])) }
         let stored = try r.readLong()
-        guard stored == Int64(expected) else { throw fail("checksum mismatch (stored \(stored), computed \(expected))") }
-        guard try r.readString() == "/" else { throw fail("seal without its \"/\"") }
+        guard stored == Int64(expected) else {
+            throw MigrationError("\(what): checksum mismatch (stored \(stored), computed \(expected)) at byte \(offset)")
+        }
+        guard try r.readString() == "/" else { throw MigrationError("\(what): seal without its \"/\" at byte \(offset)") }
     }
 
     /// The snapshot as ZooKeeper writes it, uncompressed, with the seal and without a digest (ZooKeeper reads a
