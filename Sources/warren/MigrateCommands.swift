@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import WarrenMigrate
+import WarrenServer
 
 /// `warren import`: see `ZooKeeperImport.run` and Docs/operations.md ("Migration").
 struct ImportCommand: ParsableCommand {
@@ -45,10 +46,13 @@ struct ExportCommand: ParsableCommand {
         abstract: "Write a Warren dataDir's tree as an Apache ZooKeeper snapshot (for rolling back to ZooKeeper).")
 
     @Option(name: .long, help: "The Warren dataDir (stop the server first).")
-    var datadir: String
+    var datadir: String?
 
     @Option(name: .long, help: "Warren's dataLogDir, when it is not its dataDir.")
     var datalogdir: String?
+
+    @Option(name: .long, help: "Warren's zoo.cfg, to take dataDir and dataLogDir from (instead of the two above).")
+    var config: String?
 
     @Option(name: .long, help: "The ZooKeeper dataDir to create.")
     var zookeeperDatadir: String
@@ -58,9 +62,20 @@ struct ExportCommand: ParsableCommand {
 
     func run() throws {
         let started = ContinuousClock.now
+        var dataDir = datadir
+        var dataLogDir = datalogdir
+        if let config {
+            // A separate dataLogDir left out would silently lose the writes logged since the last snapshot.
+            let cfg = try ServerConfig.load(path: config)
+            dataDir = cfg.dataDir
+            dataLogDir = cfg.dataLogDir
+        }
+        guard let dataDir, (config == nil) != (datadir == nil) else {
+            throw ValidationError("give either --datadir (and --datalogdir if apart) or --config")
+        }
         let report: ExportReport
         do {
-            report = try WarrenExport.run(dataDir: datadir, dataLogDir: datalogdir, zookeeperDataDir: zookeeperDatadir,
+            report = try WarrenExport.run(dataDir: dataDir, dataLogDir: dataLogDir, zookeeperDataDir: zookeeperDatadir,
                                           force: force, progress: Progress())
         } catch let e as MigrationError {
             printError("warren export: \(e)")

@@ -203,6 +203,7 @@ def test_import_serve_export_round_trip(zookeeper_source, server_factory, tmp_pa
     assert zxid(w) == zk_last, "Warren resumes at ZooKeeper's last applied zxid"
     raw = rawzk.RawZK("127.0.0.1", w.port)
     assert raw.handshake(last_zxid=zk_last, timeout_ms=20000).timeout_ms > 0, "a client that saw ZooKeeper's last zxid"
+    raw.close_session()
     c = kazoo(w)
     assert_same(read_tree(c), without_ephemerals(zk_view), "Warren after import")
 
@@ -212,13 +213,15 @@ def test_import_serve_export_round_trip(zookeeper_source, server_factory, tmp_pa
     c.delete("/rich/ttl-a/kid")
     wait_gone(c, "/rich/container-a")
     wait_gone(c, "/rich/ttl-a")
-    raw.create("/rich/warren-ephemeral", b"e", rawzk.EPHEMERAL)
+    owner = kazoo(w)  # open until Warren stops, so export finds an ephemeral to drop
+    owner.create("/rich/warren-ephemeral", b"e", ephemeral=True)
     warren_view = read_tree(c)
     c.stop()
     c.close()
     warren_last = zxid(w)
     w.stop()
-    raw.close()
+    owner.stop()
+    owner.close()
 
     # Export, and start Apache ZooKeeper on the result.
     z2 = server_factory.create("zookeeper")
