@@ -43,7 +43,9 @@ public enum ZooKeeperImport {
             do {
                 var bytes = try ZooKeeperFiles.read(file.path)
                 if file.compression == .gz { bytes = try ZooKeeperFiles.gunzip(bytes, path: file.path) }
-                let snapshot = try ZooKeeperSnapshot.decode(bytes, what: file.path)
+                let snapshot = try ZooKeeperSnapshot.decode(bytes, what: file.path) { n in
+                    progress.update("reading \(file.path): \(n) znodes")
+                }
                 tree = try DataTree.migrated(nodes: snapshot.nodes, sessions: snapshot.sessions, zxid: file.zxid, config: config)
                 report.snapshotFile = file.path
                 report.snapshotZxid = file.zxid

@@ -35,7 +35,8 @@ public struct ZooKeeperSnapshot: Equatable, Sendable {
 
     /// Decodes an uncompressed snapshot stream, verifying its seals. Counts are checked against the bytes left
     /// before anything is allocated for them. Throws `MigrationError` naming `what` (the file) and the offset.
-    public static func decode(_ bytes: [UInt8], what: String) throws -> ZooKeeperSnapshot {
+    /// `progress` is told the number of nodes read so far, every 16384 nodes.
+    public static func decode(_ bytes: [UInt8], what: String, progress: (Int) -> Void = { _ in }) throws -> ZooKeeperSnapshot {
         var r = JuteReader(bytes)
         func fail(_ why: String) -> MigrationError { MigrationError("\(what): \(why) at byte \(r.offset)") }
         do {
@@ -64,6 +65,7 @@ public struct ZooKeeperSnapshot: Equatable, Sendable {
                 let stat = try PersistedStat(from: &r)
                 guard let acl = acls[aclId] else { throw fail("node \(path) refers to ACL \(aclId), which is not in the cache") }
                 nodes.append(MigratedNode(path: path.isEmpty ? "/" : path, data: data, acl: acl, stat: stat))
+                if nodes.count % 16384 == 0 { progress(nodes.count) }
             }
             guard nodes.first?.path == "/" else { throw fail("the first node is not the root") }
             try checkSeal(bytes, &r, what: what)
