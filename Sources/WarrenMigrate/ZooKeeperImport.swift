@@ -58,6 +58,11 @@ public enum ZooKeeperImport {
             throw MigrationError("no snapshot in \(snapDir) verifies: " + report.warnings.joined(separator: "; "))
         }
         let logDir = ZooKeeperFiles.versionDir(zookeeperDataLogDir ?? zookeeperDataDir)
+        let logFiles = try ZooKeeperFiles.logs(in: logDir)
+        if snapshotFiles.isEmpty && logFiles.isEmpty {
+            // Most likely the wrong directory: importing it would make an empty tree.
+            throw MigrationError("no ZooKeeper snapshot in \(snapDir) and no transaction log in \(logDir)")
+        }
         let target = tree ?? DataTree(config: config)
         let replayed = try replayLogs(in: logDir, onto: target, after: report.snapshotZxid, report: &report, progress: progress)
         report.txnsReplayed = replayed

@@ -87,6 +87,12 @@ final class MigrationTests: XCTestCase {
         XCTAssertEqual(try ZooKeeperImport.run(zookeeperDataDir: root + "/zk", outDataDir: root + "/w", force: true).lastZxid, 0x15)
     }
 
+    func testDirectoryWithoutZooKeeperFilesIsRefused() {
+        XCTAssertThrowsError(try ZooKeeperImport.run(zookeeperDataDir: root + "/zk", outDataDir: root + "/w")) { error in
+            XCTAssert("\(error)".contains("no ZooKeeper snapshot"), "\(error)")
+        }
+    }
+
     func testSnappySnapshotIsRefusedClearly() throws {
         try write([1, 2, 3], "snapshot.10.snappy")
         XCTAssertThrowsError(try ZooKeeperImport.run(zookeeperDataDir: root + "/zk", outDataDir: root + "/w")) { error in

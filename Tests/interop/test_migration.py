@@ -4,8 +4,8 @@ ZooKeeper starts from again. Every znode is compared through kazoo at each step:
 empty), ACL and every Stat field. Ephemerals do not survive (their sessions do not), containers and TTL nodes do
 and are still reaped as such, and the zxid carries over so a client's lastZxidSeen keeps working.
 
-The bulk size is MIGRATION_ZNODES: 20000 by default (about 45 s on two cores). The acceptance run is
-MIGRATION_ZNODES=100000 (about 4 minutes, nearly all of it kazoo creating and reading 100k znodes three times; the
+The bulk size is MIGRATION_ZNODES: 20000 by default (about a minute on two shared cores). The acceptance run is
+MIGRATION_ZNODES=100000 (about 5 minutes, nearly all of it kazoo creating and reading 100k znodes three times; the
 per-test time limit grows with the size); its measured numbers are in Docs/operations.md.
 """
 
