@@ -4,7 +4,14 @@ import Foundation
 enum OutputDir {
     /// Fails unless `dir` is missing or empty, or `force` is set. With `force`, the old `version-2` folder is
     /// removed first: a snapshot or log left in it with a higher zxid would otherwise win over the migrated one.
-    static func prepare(_ dir: String, force: Bool, flag: String) throws {
+    ///
+    /// `inputs` are the directories the migration reads: the output may not be one of them, or `force` would
+    /// delete the files about to be read.
+    static func prepare(_ dir: String, force: Bool, flag: String, inputs: [String]) throws {
+        let resolved = URL(fileURLWithPath: dir).resolvingSymlinksInPath().standardizedFileURL.path
+        for input in inputs where URL(fileURLWithPath: input).resolvingSymlinksInPath().standardizedFileURL.path == resolved {
+            throw MigrationError("\(flag) \(dir) is also an input directory; write to another one")
+        }
         let fm = FileManager.default
         let entries = (try? fm.contentsOfDirectory(atPath: dir)) ?? []
         if !entries.isEmpty {

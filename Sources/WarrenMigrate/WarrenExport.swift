@@ -28,7 +28,7 @@ public enum WarrenExport {
         for dir in [snapDir, logDir] where !FileManager.default.fileExists(atPath: dir) {
             throw MigrationError("\(dir) does not exist: not a Warren data directory")
         }
-        try OutputDir.prepare(zookeeperDataDir, force: force, flag: "--zookeeper-datadir")
+        try OutputDir.prepare(zookeeperDataDir, force: force, flag: "--zookeeper-datadir", inputs: [dataDir, dataLogDir ?? dataDir])
         var report = ExportReport()
         progress.update("recovering \(dataDir)")
         let tree: DataTree

@@ -28,7 +28,8 @@ public enum ZooKeeperImport {
     /// - Parameter zookeeperDataLogDir: ZooKeeper's `dataLogDir` when it differs from its `dataDir`.
     public static func run(zookeeperDataDir: String, zookeeperDataLogDir: String? = nil, outDataDir: String,
                            force: Bool = false, progress: Progress = Progress(enabled: false)) throws -> ImportReport {
-        try OutputDir.prepare(outDataDir, force: force, flag: "--datadir")
+        try OutputDir.prepare(outDataDir, force: force, flag: "--datadir",
+                              inputs: [zookeeperDataDir, zookeeperDataLogDir ?? zookeeperDataDir])
         var report = ImportReport()
         let config = TreeConfig(extendedTypesEnabled: true)
         let snapDir = ZooKeeperFiles.versionDir(zookeeperDataDir)

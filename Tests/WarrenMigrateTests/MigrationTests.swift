@@ -85,6 +85,10 @@ final class MigrationTests: XCTestCase {
         XCTAssertThrowsError(try ZooKeeperImport.run(zookeeperDataDir: root + "/zk", outDataDir: root + "/w"))
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: root + "/w"), ["myid"])
         XCTAssertEqual(try ZooKeeperImport.run(zookeeperDataDir: root + "/zk", outDataDir: root + "/w", force: true).lastZxid, 0x15)
+        // Not even --force writes over an input: it would delete what is about to be read.
+        XCTAssertThrowsError(try ZooKeeperImport.run(zookeeperDataDir: root + "/zk", outDataDir: root + "/zk/", force: true))
+        XCTAssertThrowsError(try WarrenExport.run(dataDir: root + "/w", zookeeperDataDir: root + "/w", force: true))
+        XCTAssertEqual(try ZooKeeperFiles.snapshots(in: root + "/zk/version-2").count, 1)
     }
 
     func testDirectoryWithoutZooKeeperFilesIsRefused() {
