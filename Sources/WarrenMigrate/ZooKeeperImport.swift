@@ -78,6 +78,11 @@ public enum ZooKeeperImport {
         let store = try SnapshotStore(directory: (outDataDir as NSString).appendingPathComponent("version-2"))
         report.outputBytes = try store.writeSnapshot(zxid: report.lastZxid, payload: migrated.snapshot())
         report.outputFile = (store.directory as NSString).appendingPathComponent("snapshot." + String(report.lastZxid, radix: 16))
+        // An ensemble member reads its Zab epochs from these (a standalone server ignores them). The values are
+        // what ZooKeeper itself assumes when they are missing: the epoch of the last zxid.
+        for name in ["acceptedEpoch", "currentEpoch"] {
+            try OutputDir.writeDurably(Array("\(report.lastZxid >> 32)\n".utf8), dir: outDataDir, name: name)
+        }
         progress.finish()
         return report
     }

@@ -54,6 +54,7 @@ final class MigrationTests: XCTestCase {
                        expected.sorted { $0.path < $1.path })
         XCTAssertEqual(nodes.filter { $0.path.hasPrefix("/t") }.count, 5)
         XCTAssertEqual(tree.persistedStat("/")?.pzxid, 0x15)
+        XCTAssertEqual(try String(contentsOfFile: root + "/w/currentEpoch", encoding: .utf8), "0\n")
         XCTAssertEqual(tree.containerCount, 1)
         XCTAssertEqual(tree.ttlNodeCount, 1)
     }
