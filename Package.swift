@@ -52,8 +52,10 @@ let package = Package(
         .target(name: "WarrenRecipes", dependencies: ["WarrenClient", "WarrenJute"]),
         // The load generator behind `warren bench`: its own pipelined client over POSIX sockets.
         .target(name: "WarrenBench", dependencies: ["WarrenJute"]),
+        // `warren import`/`warren export`: Apache ZooKeeper's snapshot and log files to a Warren dataDir and back.
+        .target(name: "WarrenMigrate", dependencies: ["WarrenJute", "WarrenTree", "WarrenStorage", "CZlib"]),
         .executableTarget(name: "warren", dependencies: [
-            "WarrenServer", "WarrenClient", "WarrenBench", "WarrenRecipes",
+            "WarrenServer", "WarrenClient", "WarrenBench", "WarrenRecipes", "WarrenMigrate",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -62,6 +64,7 @@ let package = Package(
         .testTarget(name: "WarrenZabTests", dependencies: ["WarrenZab", "WarrenTree", "WarrenJute"]),
         .testTarget(name: "WarrenStorageTests", dependencies: ["WarrenStorage"]),
         .testTarget(name: "WarrenBenchTests", dependencies: ["WarrenBench"]),
+        .testTarget(name: "WarrenMigrateTests", dependencies: ["WarrenMigrate", "WarrenTree", "WarrenJute", "WarrenStorage", "CZlib"]),
         .testTarget(name: "WarrenServerTests", dependencies: [
             "WarrenServer", "WarrenJute", "WarrenTree", "WarrenZab", .product(name: "Atomics", package: "swift-atomics"),
         ]),

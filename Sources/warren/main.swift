@@ -8,7 +8,7 @@ struct Warren: ParsableCommand {
         commandName: "warren",
         abstract: "A ZooKeeper-compatible coordination service.",
         subcommands: [ServerCommand.self, CLICommand.self, BenchCommand.self, EnsembleCommand.self,
-                      RecipeCommand.self])
+                      RecipeCommand.self, ImportCommand.self, ExportCommand.self])
 }
 
 struct ServerCommand: ParsableCommand {
