@@ -15,7 +15,8 @@ at a time; after 1 s of writes the leader is
 - `partition`: cut off — every server runs in its own network namespace with a veth into a bridge (the interop
   test_ensemble_netns.py setup), and the leader's link goes down; clients reach the servers through the bridge;
 - `kill`: sent SIGKILL (the kernel resets its connections).
-The trial's figure is `resume_s`, the time from the fault to the first acknowledged write after it. Partition
+The trial's figure is `resume_s`, the time from the fault to the acknowledgement of the first write issued after
+it (also reported: `max_gap_s`, the longest gap between consecutive acknowledgements around the fault). Partition
 trials also time, from inside the old leader's namespace, how long it keeps answering `srvr` as leader
 (`old_leader_s`: it takes writes while it does). Every acknowledged write is checked present afterwards.
 
@@ -41,21 +42,17 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "interop"))
 
-from kazoo.client import KazooClient  # noqa: E402
-from kazoo.exceptions import ConnectionLoss, SessionExpiredError  # noqa: E402
-from kazoo.handlers.threading import KazooTimeoutError  # noqa: E402
-
 import compare  # noqa: E402
 from compare import Server, bench, build  # noqa: E402
 from rawzk import four_letter  # noqa: E402
 from test_ensemble import srvr_mode  # noqa: E402
+from test_ensemble_failover import Writer  # noqa: E402
 from test_ensemble_netns import NetnsEnsemble  # noqa: E402
 
 WRITE_BEFORE_FAULT_S = 1.0
@@ -156,54 +153,6 @@ class Ensemble:
         return total
 
 
-class Writer:
-    """One kazoo client creating sequential znodes one at a time; records each acknowledgement."""
-
-    def __init__(self, hosts: str, path: str = "/failover"):
-        self.zk = KazooClient(hosts=hosts, timeout=10.0)
-        self.zk.start(timeout=30)
-        self.session = self.zk.client_id[0]
-        self.path = path
-        self.zk.ensure_path(path)
-        self.acked: list[tuple[float, str]] = []
-        self.stop_flag = threading.Event()
-        self.thread = threading.Thread(target=self.loop, daemon=True)
-        self.thread.start()
-
-    def loop(self) -> None:
-        while not self.stop_flag.is_set():
-            try:
-                p = self.zk.create(f"{self.path}/n-", b"x" * 100, sequence=True)
-                self.acked.append((time.monotonic(), p))
-            except (ConnectionLoss, KazooTimeoutError):
-                time.sleep(0.005)
-            except SessionExpiredError:
-                return
-
-    def first_after(self, t: float, timeout_s: float) -> float | None:
-        deadline = t + timeout_s
-        while time.monotonic() < deadline:
-            after = [a for a, _ in self.acked if a > t]
-            if after:
-                return after[0]
-            time.sleep(0.01)
-        return None
-
-    def finish(self) -> dict:
-        self.stop_flag.set()
-        self.thread.join(timeout=30)
-        try:
-            # zk.retry: the connection may be moving between servers still (a later election is counted elsewhere).
-            self.zk.retry(self.zk.sync, self.path)
-            present = set(self.zk.retry(self.zk.get_children, self.path))
-            lost = sum(1 for _, p in self.acked if p.rsplit("/", 1)[1] not in present)
-            kept = self.zk.client_id[0] == self.session
-        finally:
-            self.zk.stop()
-            self.zk.close()
-        return {"acked": len(self.acked), "lost": lost, "session_kept": kept}
-
-
 def failover_trial(kind: str, size: int, fault: str, binary: Path, work: Path, client_on_leader: bool = False) -> dict:
     net = None
     if fault == "partition":
@@ -232,7 +181,7 @@ def failover_trial(kind: str, size: int, fault: str, binary: Path, work: Path, c
         if resumed is None:
             raise RuntimeError(f"{kind}: no write acknowledged within {GIVE_UP_S}s of the {fault}")
         time.sleep(WRITE_AFTER_RESUME_S)
-        times = [t for t, _ in writer.acked]
+        times = [a for _, a, _ in writer.acked]
         result = {"system": kind, "servers": size, "fault": fault, "resume_s": round(resumed - fault_at, 3),
                   "max_gap_s": round(max(b - a for a, b in zip(times, times[1:]) if b > fault_at), 3),
                   "old_leader": leader.myid}
@@ -247,8 +196,7 @@ def failover_trial(kind: str, size: int, fault: str, binary: Path, work: Path, c
         if probe is not None:
             probe.kill()
         if writer is not None:
-            writer.stop_flag.set()
-            writer.zk.stop()
+            writer.stop()
         e.stop()
         if net is not None:
             net.teardown()

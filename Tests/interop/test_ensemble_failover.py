@@ -15,6 +15,7 @@ import threading
 import time
 
 import pytest
+from kazoo.client import KazooClient
 from kazoo.exceptions import ConnectionLoss, SessionExpiredError
 from kazoo.handlers.threading import KazooTimeoutError
 
@@ -38,36 +39,66 @@ def elections(e: Ensemble) -> dict[int, int]:
 
 
 class Writer:
-    """Creates sequential znodes one at a time through `zk` and records when each was acknowledged."""
+    """One kazoo client creating sequential znodes one at a time; records each acknowledgement (also used by
+    Tests/bench/failover.py)."""
 
-    def __init__(self, zk):
-        self.zk = zk
-        self.acked: list[float] = []
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self.run, daemon=True)
+    def __init__(self, hosts: str, path: str = "/failover"):
+        self.zk = KazooClient(hosts=hosts, timeout=10.0)
+        self.zk.start(timeout=30)
+        self.session = self.zk.client_id[0]
+        self.path = path
+        self.zk.ensure_path(path)
+        # (issued, acknowledged, path) per write, in order.
+        self.acked: list[tuple[float, float, str]] = []
+        self.stop_flag = threading.Event()
+        self.closed = False
+        self.thread = threading.Thread(target=self.loop, daemon=True)
+        self.thread.start()
 
-    def run(self):
-        while not self.stop.is_set():
+    def loop(self) -> None:
+        while not self.stop_flag.is_set():
             try:
-                self.zk.create("/failover/n-", b"x", sequence=True)
-                self.acked.append(time.monotonic())
+                issued = time.monotonic()
+                p = self.zk.create(f"{self.path}/n-", b"x" * 100, sequence=True)
+                self.acked.append((issued, time.monotonic(), p))
             except (ConnectionLoss, KazooTimeoutError):
                 time.sleep(0.005)
             except SessionExpiredError:
                 return
 
     def first_after(self, t: float, timeout_s: float) -> float | None:
-        deadline = time.monotonic() + timeout_s
+        """When the first write issued after `t` was acknowledged (one in flight at `t` may have been committed
+        already: its acknowledgement says nothing about the fault)."""
+        deadline = t + timeout_s
         while time.monotonic() < deadline:
-            after = [a for a in self.acked if a > t]
+            after = [a for i, a, _ in self.acked if i >= t]
             if after:
                 return after[0]
-            time.sleep(0.02)
+            time.sleep(0.01)
         return None
 
-    def finish(self):
-        self.stop.set()
-        self.thread.join(timeout=15)
+    def finish(self) -> dict:
+        """Stops writing; counts the acknowledged writes missing from the tree; closes the client."""
+        self.stop_flag.set()
+        self.thread.join(timeout=30)
+        try:
+            # zk.retry: the connection may be moving between servers still (a later election is counted elsewhere).
+            self.zk.retry(self.zk.sync, self.path)
+            present = set(self.zk.retry(self.zk.get_children, self.path))
+            lost = sum(1 for _, _, p in self.acked if p.rsplit("/", 1)[1] not in present)
+            kept = self.zk.client_id[0] == self.session
+        finally:
+            self.stop()
+        return {"acked": len(self.acked), "lost": lost, "session_kept": kept}
+
+    def stop(self) -> None:
+        """Stops writing and closes the client; again is a no-op."""
+        self.stop_flag.set()
+        self.thread.join(timeout=30)
+        if not self.closed:
+            self.closed = True
+            self.zk.stop()
+            self.zk.close()
 
 
 @pytest.fixture(scope="module")
@@ -88,11 +119,8 @@ def test_stopped_leader_is_replaced_within_seconds(default_ensemble):
     e = default_ensemble
     leader = e.leader()
     followers = [i for i in e.ids if i != leader]
-    zk = e.client(followers)
-    writer = Writer(zk)
+    writer = Writer(e.hosts(followers))
     try:
-        zk.ensure_path("/failover")
-        writer.thread.start()
         assert writer.first_after(time.monotonic(), 5.0) is not None
         stopped_at = time.monotonic()
         os.kill(e.procs[leader].pid, signal.SIGSTOP)
@@ -104,10 +132,9 @@ def test_stopped_leader_is_replaced_within_seconds(default_ensemble):
         assert resumed - stopped_at < WRITES_RESUME_S_MAX
         modes = e.wait_serving(e.ids)
         assert modes[leader] == "follower", "the old leader rejoins as a follower"
+        assert writer.finish()["lost"] == 0
     finally:
-        writer.finish()
-        zk.stop()
-        zk.close()
+        writer.stop()
 
 
 def test_follower_stopped_for_two_seconds_causes_no_election(default_ensemble):
@@ -116,11 +143,8 @@ def test_follower_stopped_for_two_seconds_causes_no_election(default_ensemble):
     leader = e.leader()
     follower = min(i for i in e.ids if i != leader)
     before = elections(e)
-    zk = e.client([leader])
-    writer = Writer(zk)
+    writer = Writer(e.hosts([leader]))
     try:
-        zk.ensure_path("/failover")
-        writer.thread.start()
         os.kill(e.procs[follower].pid, signal.SIGSTOP)
         time.sleep(2.0)
         os.kill(e.procs[follower].pid, signal.SIGCONT)
@@ -129,10 +153,9 @@ def test_follower_stopped_for_two_seconds_causes_no_election(default_ensemble):
         assert elections(e) == before
         assert e.wait_serving(e.ids)[leader] == "leader"
         assert int(mntr(e, leader)["zk_synced_followers"]) == 2
+        assert writer.finish()["lost"] == 0
     finally:
-        writer.finish()
-        zk.stop()
-        zk.close()
+        writer.stop()
 
 
 def test_three_servers_started_together_serve_promptly(tmp_path, target):
