@@ -65,7 +65,7 @@ NETNS_CLIENT_PORT, NETNS_QUORUM_PORT, NETNS_ELECTION_PORT = 12181, 12888, 13888
 OLD_LEADER_PROBE = r"""
 import socket, sys, time
 host, port, limit = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-t0 = time.monotonic()
+t0 = float(sys.stdin.readline())  # the cut, on CLOCK_MONOTONIC (which network namespaces share)
 while time.monotonic() - t0 < limit:
     try:
         with socket.create_connection((host, port), timeout=0.5) as s:
@@ -106,9 +106,9 @@ class Ensemble:
             compare.COMMON_CFG.clear()
             compare.COMMON_CFG.update(saved)
 
-    def start(self, launcher: dict[int, list[str]] | None = None) -> None:
+    def start(self) -> None:
         for s in self.servers:
-            prefix = (["ip", "netns", "exec", self.net.ns(s.myid)] if self.net else []) + (launcher or {}).get(s.myid, [])
+            prefix = ["ip", "netns", "exec", self.net.ns(s.myid)] if self.net else []
             with open(s.log_path, "ab") as log:
                 s.proc = subprocess.Popen(prefix + s.command(False), stdout=log, stderr=subprocess.STDOUT,
                                           stdin=subprocess.DEVNULL, cwd=s.base, start_new_session=True)
@@ -166,6 +166,12 @@ def failover_trial(kind: str, size: int, fault: str, binary: Path, work: Path, c
         leader = e.wait_serving()
         followers = [s for s in e.servers if s is not leader]
         writer = Writer(e.hosts(e.servers if client_on_leader else followers))
+        if fault == "partition":
+            # Started (and its interpreter loaded) before the cut, which it then times from its first probe on.
+            probe = subprocess.Popen(
+                ["ip", "netns", "exec", net.ns(leader.myid), sys.executable, "-c", OLD_LEADER_PROBE,
+                 leader.host, str(leader.client_port), str(GIVE_UP_S)],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         time.sleep(WRITE_BEFORE_FAULT_S)
         fault_at = time.monotonic()
         if fault == "stop":
@@ -173,10 +179,11 @@ def failover_trial(kind: str, size: int, fault: str, binary: Path, work: Path, c
         elif fault == "kill":
             leader.proc.kill()
         else:
-            probe = subprocess.Popen(
-                ["ip", "netns", "exec", net.ns(leader.myid), sys.executable, "-c", OLD_LEADER_PROBE,
-                 leader.host, str(leader.client_port), str(GIVE_UP_S)], stdout=subprocess.PIPE, text=True)
+            # Taken as the fault's time: writes issued before the link is down (a fork and exec later) still commit.
             subprocess.run(["ip", "link", "set", net.host_end(leader.myid), "down"], check=True)
+            fault_at = time.monotonic()
+            probe.stdin.write(f"{fault_at}\n")
+            probe.stdin.flush()
         resumed = writer.first_after(fault_at, GIVE_UP_S)
         if resumed is None:
             raise RuntimeError(f"{kind}: no write acknowledged within {GIVE_UP_S}s of the {fault}")
@@ -226,9 +233,9 @@ def stability(binary: Path, work: Path) -> dict:
     """Elections during load, follower pauses and CPU starvation (each on a fresh 3-server Warren ensemble)."""
     out = {}
 
-    def fresh(name: str, launcher=None) -> tuple[Ensemble, int]:
+    def fresh(name: str) -> tuple[Ensemble, int]:
         e = Ensemble("warren", 3, work / name, binary)
-        e.start(launcher)
+        e.start()
         e.wait_serving()
         time.sleep(1.0)
         return e, e.elections()

@@ -19,19 +19,13 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import ConnectionLoss, SessionExpiredError
 from kazoo.handlers.threading import KazooTimeoutError
 
-from rawzk import four_letter
-from test_ensemble import Ensemble
+from test_ensemble import Ensemble, mntr
 
 pytestmark = pytest.mark.only_targets("warren")
 
 DEFAULT_CFG = "tickTime=2000\ninitLimit=10\nsyncLimit=5\n"
 WRITES_RESUME_S_MAX = 5.0
 FORMATION_S_MAX = 6.0
-
-
-def mntr(e: Ensemble, i: int) -> dict[str, str]:
-    text = four_letter("127.0.0.1", e.client_ports[i], "mntr")
-    return dict(line.split("\t", 1) for line in text.splitlines() if "\t" in line)
 
 
 def elections(e: Ensemble) -> dict[int, int]:
@@ -103,16 +97,8 @@ class Writer:
 
 @pytest.fixture(scope="module")
 def default_ensemble(tmp_path_factory, target):
-    e = Ensemble(tmp_path_factory.mktemp("failover"), extra=DEFAULT_CFG)
-    for i in e.ids:
-        e.start(i)
-    try:
-        e.wait_serving(e.ids)
-        yield e
-    finally:
-        for p in e.procs.values():
-            p.send_signal(signal.SIGCONT)
-        e.stop_all()
+    # SIGKILL ends a stopped process too: no SIGCONT needed if a test fails with a server stopped.
+    yield from Ensemble(tmp_path_factory.mktemp("failover"), extra=DEFAULT_CFG).run_all()
 
 
 def test_stopped_leader_is_replaced_within_seconds(default_ensemble):

@@ -29,14 +29,7 @@ VALUE_BYTES = 2048
 
 @pytest.fixture(scope="module")
 def ensemble(tmp_path_factory, target):
-    e = Ensemble(tmp_path_factory.mktemp("snap"), extra=f"warren.snapshotChunkBytes={CHUNK_BYTES}\n")
-    for i in e.ids:
-        e.start(i)
-    try:
-        e.wait_serving(e.ids)
-        yield e
-    finally:
-        e.stop_all()
+    yield from Ensemble(tmp_path_factory.mktemp("snap"), extra=f"warren.snapshotChunkBytes={CHUNK_BYTES}\n").run_all()
 
 
 def value(n: int) -> bytes:

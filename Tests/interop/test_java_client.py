@@ -83,14 +83,7 @@ def test_curator_recipe_sees_every_change_without_disconnecting(server, java_cla
 @pytest.fixture(scope="module")
 def warren_ensemble(tmp_path_factory, target):
     # TTL nodes, as on the standalone servers of this suite (servers.py).
-    e = Ensemble(tmp_path_factory.mktemp("java-ensemble"), extra="extendedTypesEnabled=true\n")
-    for i in e.ids:
-        e.start(i)
-    try:
-        e.wait_serving(e.ids)
-        yield e
-    finally:
-        e.stop_all()
+    yield from Ensemble(tmp_path_factory.mktemp("java-ensemble"), extra="extendedTypesEnabled=true\n").run_all()
 
 
 @pytest.mark.only_targets("warren")
