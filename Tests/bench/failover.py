@@ -20,8 +20,10 @@ it (also reported: `max_gap_s`, the longest gap between consecutive acknowledgem
 trials also time, from inside the old leader's namespace, how long it keeps answering `srvr` as leader
 (`old_leader_s`: it takes writes while it does). Every acknowledged write is checked present afterwards.
 
-Formation (`--formations N`): N times, three Warren servers started together; seconds until all three serve
-(one leader, two followers by `srvr`).
+Formation (`--formations N`): N times, three Warren servers started within `--formation-stagger-ms` (200) of each
+other in a random order while `--formation-busy` (2) `yes` loops keep the CPUs busy (the occasional initLimit
+wait showed on a loaded machine; seeded by `--seed`); seconds from the last start until all three serve (one
+leader, two followers by `srvr`).
 
 Stability (`--stability`, Warren only), counting elections with mntr's `warren_elections` summed over the
 servers (a server starting counts one): a 60 s full-load `warren bench` (16 sessions × 32 pipelined, 1 KiB, 50 %
@@ -35,7 +37,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
+import random
 import shutil
 import signal
 import statistics
@@ -106,8 +108,8 @@ class Ensemble:
             compare.COMMON_CFG.clear()
             compare.COMMON_CFG.update(saved)
 
-    def start(self) -> None:
-        for s in self.servers:
+    def start(self, servers: list[Server] | None = None) -> None:
+        for s in servers or self.servers:
             prefix = ["ip", "netns", "exec", self.net.ns(s.myid)] if self.net else []
             with open(s.log_path, "ab") as log:
                 s.proc = subprocess.Popen(prefix + s.command(False), stdout=log, stderr=subprocess.STDOUT,
@@ -214,15 +216,39 @@ def trial(kind: str, binary: Path, work: Path) -> dict:
     return failover_trial(kind, 3, "kill", binary, work, client_on_leader=True)
 
 
-def formation_trial(binary: Path, work: Path) -> float:
+def formation_trial(binary: Path, work: Path, stagger_s: float, rng: random.Random) -> float:
+    """Starts 3 servers, each after a random delay in [0, stagger_s]; seconds from the last start until all serve."""
     e = Ensemble("warren", 3, work, binary)
+    delays = sorted(((rng.uniform(0, stagger_s), s) for s in e.servers), key=lambda d: d[0])
     t0 = time.monotonic()
     try:
-        e.start()
+        for delay, server in delays:
+            while time.monotonic() - t0 < delay:
+                time.sleep(0.001)
+            e.start([server])
+        last = time.monotonic()
         e.wait_serving()
-        return round(time.monotonic() - t0, 3)
+        return round(time.monotonic() - last, 3)
     finally:
         e.stop()
+
+
+class CpuHogs:
+    """`count` busy loops (`yes > /dev/null`), optionally pinned to one CPU, for as long as the context lasts."""
+
+    def __init__(self, count: int, cpu: int | None = None):
+        pin = ["taskset", "-c", str(cpu)] if cpu is not None else []
+        # Each in its own session, like the servers: with autogroup scheduling a session shares one CPU share.
+        self.procs = [subprocess.Popen(pin + ["sh", "-c", "exec yes > /dev/null"], start_new_session=True)
+                      for _ in range(count)]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        for p in self.procs:
+            p.kill()
+            p.wait()
 
 
 BENCH_ARGS = ["--connections", "16", "--outstanding", "32", "--value-bytes", "1024", "--keys", "10000",
@@ -268,21 +294,17 @@ def stability(binary: Path, work: Path) -> dict:
 
     for role in ("leader", "follower"):
         e, before = fresh(f"starved-{role}")
-        hog = None
         try:
             leader = e.wait_serving()
             victim = leader if role == "leader" else next(s for s in e.servers if s is not leader)
-            hog = subprocess.Popen(["taskset", "-c", "0", "sh", "-c", "yes > /dev/null"], start_new_session=True)
-            subprocess.run(["taskset", "-a", "-p", "-c", "0", str(victim.proc.pid)], check=True,
-                           capture_output=True)
-            r = bench(binary, e.hosts(e.servers), BENCH_ARGS + ["--duration", "30"], timeout=120)
+            with CpuHogs(1, cpu=0):
+                subprocess.run(["taskset", "-a", "-p", "-c", "0", str(victim.proc.pid)], check=True,
+                               capture_output=True)
+                r = bench(binary, e.hosts(e.servers), BENCH_ARGS + ["--duration", "30"], timeout=120)
             e.wait_serving()
             out[f"starved_{role}_30s"] = {"elections": e.elections() - before, "ops_per_s": r.get("opsPerSecond"),
                                           "errors": r.get("errorsTotal"), "failed": r.get("failed")}
         finally:
-            if hog is not None:
-                os.killpg(hog.pid, signal.SIGKILL)
-                hog.wait()
             e.stop()
         print(json.dumps(out[f"starved_{role}_30s"]), flush=True)
     return out
@@ -299,6 +321,11 @@ def main() -> int:
     ap.add_argument("--sizes", default="3,5")
     ap.add_argument("--systems", default="warren,zookeeper")
     ap.add_argument("--formations", type=int, default=0, help="3-server Warren starts to time")
+    ap.add_argument("--formation-stagger-ms", type=int, default=200,
+                    help="each server of a formation starts after a random delay up to this")
+    ap.add_argument("--formation-busy", type=int, default=2,
+                    help="busy loops running during the formations (the slow starts showed on a loaded machine)")
+    ap.add_argument("--seed", type=int, default=2, help="seeds the formation delays and start order")
     ap.add_argument("--stability", action="store_true", help="count elections under load, pauses, starvation")
     ap.add_argument("--warren", type=Path, help="a release warren binary (default: build one)")
     ap.add_argument("--scratch-path", default=".build-failover")
@@ -328,11 +355,14 @@ def main() -> int:
                         summary[key]["old_leader_s"] = summarize([r["old_leader_s"] for r in results])
                     print(json.dumps({key: summary[key]}), flush=True)
         if a.formations:
+            rng = random.Random(a.seed)
             took = []
-            for i in range(a.formations):
-                took.append(formation_trial(binary, work / f"form{i}"))
-                print(json.dumps({"formation_s": took[-1]}), flush=True)
-            summary["formation 3 warren"] = summarize(took)
+            with CpuHogs(a.formation_busy):
+                for i in range(a.formations):
+                    took.append(formation_trial(binary, work / f"form{i}", a.formation_stagger_ms / 1000, rng))
+                    print(json.dumps({"formation_s": took[-1]}), flush=True)
+            summary["formation 3 warren"] = {**summarize(took), "over_2s": sum(t > 2 for t in took),
+                                             "stagger_ms": a.formation_stagger_ms, "busy_loops": a.formation_busy}
         if a.stability:
             summary["stability"] = stability(binary, work / "stability")
         print(json.dumps({"tickTime": a.tick_ms, "summary": summary}, indent=1))

@@ -2,7 +2,7 @@
 
 A stopped (SIGSTOP) leader is replaced after `warren.leaderTimeoutMs` (1 s by default), not syncLimit × tickTime
 (10 s); a follower stopped for 2 s causes no election; three servers started together serve within a few
-seconds, every time. The bounds asserted are generous (the measured figures are in Docs/reliability.md, from
+seconds, every time, also on a busy machine. The bounds asserted are generous (the measured figures are in Docs/reliability.md, from
 Tests/bench/failover.py); what they rule out is the old behaviour: 10 s for a stopped leader, initLimit × tickTime
 (20 s here) for a formation that missed its leader.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import threading
 import time
 
@@ -145,15 +146,23 @@ def test_follower_stopped_for_two_seconds_causes_no_election(default_ensemble):
 
 
 def test_three_servers_started_together_serve_promptly(tmp_path, target):
+    # The old initLimit wait showed only on a busy machine (about one start in 15 with two busy loops on two CPUs,
+    # each loop in a session of its own so that autogroup scheduling lets it compete with the servers).
+    hogs = [subprocess.Popen(["sh", "-c", "exec yes > /dev/null"], start_new_session=True) for _ in range(2)]
     took = []
-    for n in range(10):
-        e = Ensemble(tmp_path / f"start{n}", extra=DEFAULT_CFG)
-        started = time.monotonic()
-        for i in e.ids:
-            e.start(i)
-        try:
-            e.wait_serving(e.ids, timeout_s=30.0)
-            took.append(time.monotonic() - started)
-        finally:
-            e.stop_all()
+    try:
+        for n in range(10):
+            e = Ensemble(tmp_path / f"start{n}", extra=DEFAULT_CFG)
+            started = time.monotonic()
+            for i in e.ids:
+                e.start(i)
+            try:
+                e.wait_serving(e.ids, timeout_s=30.0)
+                took.append(time.monotonic() - started)
+            finally:
+                e.stop_all()
+    finally:
+        for h in hogs:
+            h.kill()
+            h.wait()
     assert max(took) < FORMATION_S_MAX, took
