@@ -11,6 +11,8 @@ final class EnsembleState {
     var touchedSessions: Set<Int64> = []
     /// Zab ticks so far, to do once-per-tickTime work on the finer Zab clock.
     var zabTicks = 0
+    /// When the last Zab tick ran (`catchUpStalledLeader`).
+    var lastZabTickMonoMs: Int64?
     var lastProposalBytes = 0
     /// Elections this server has taken part in since it started (the one at start-up included): each time it began
     /// looking for a leader (mntr's `warren_elections`, how tests count spurious elections).
@@ -109,7 +111,9 @@ extension ServerCore {
     /// leader.
     func onZabTick(now: Now) -> [CoreAction] {
         guard let ens = ensemble else { return [] }
-        var actions = runZab(.tick, now: now)
+        var actions = catchUpStalledLeader(now: now)
+        actions += runZab(.tick, now: now)
+        ens.lastZabTickMonoMs = now.monoMs
         ens.zabTicks &+= 1
         guard ens.zabTicks % Self.zabTick(config).perTickTime == 0 else { return actions }
         if ens.zab.state == .looking || !ens.zab.isServing {
@@ -120,6 +124,24 @@ extension ServerCore {
             ens.touchedSessions = []
             actions += runZab(.clientProposal(payload: ForwardedWrite.touch(ids).encode()), now: now)
         }
+        return actions
+    }
+
+    /// A leader whose core thread did not tick for a whole liveness timeout (the process was stopped, or stalled)
+    /// heard nobody in that time, while its followers, whose clocks ran, have been electing a successor. Zab counts
+    /// tick events, not time, so it would otherwise go on serving reads (stale once the successor commits) and
+    /// taking writes (never committed) for another timeout after it resumes. It is given the ticks it missed, at
+    /// most one timeout's worth, so that its lease runs out now. Not done on a follower: one that stalled has its
+    /// leader's pings waiting in its socket, and counting the gap as silence would start an election.
+    private func catchUpStalledLeader(now: Now) -> [CoreAction] {
+        guard let ens = ensemble, let last = ens.lastZabTickMonoMs, ens.zab.state == .leading else { return [] }
+        let timeout = ens.zab.config.leaderTimeoutTicks
+        let missed = Int((now.monoMs - last) / Int64(Self.zabTick(config).ms)) - 1
+        guard missed >= timeout else { return [] }
+        logger.warning("no Zab tick for a whole leader timeout; counting the ticks missed",
+                       metadata: ["ms": "\(now.monoMs - last)"])
+        var actions: [CoreAction] = []
+        for _ in 0..<timeout where ens.zab.state == .leading { actions += runZab(.tick, now: now) }
         return actions
     }
 
