@@ -11,9 +11,15 @@ final class EnsembleState {
     var touchedSessions: Set<Int64> = []
     /// Zab ticks so far, to do once-per-tickTime work on the finer Zab clock.
     var zabTicks = 0
+    /// When the last Zab tick ran (`catchUpStalledLeader`).
+    var lastZabTickMonoMs: Int64?
     var lastProposalBytes = 0
+    /// Elections this server has taken part in since it started (the one at start-up included): each time it began
+    /// looking for a leader (mntr's `warren_elections`, how tests count spurious elections).
+    var elections = 0
     /// Learner messages that arrived while this server was still deciding the election (a peer that decided first
-    /// sends FOLLOWERINFO at once); replayed in arrival order if this server ends up leading, dropped otherwise.
+    /// sends FOLLOWERINFO at once); replayed in arrival order if this server ends up leading; otherwise only the
+    /// FOLLOWERINFOs are (answered with a notification), the rest dropped.
     var earlyMessages: [(ServerId, ZabMessage)] = []
     static let earlyMessagesMax = 64
     /// Zab actions emitted and not yet carried out, in emission order, and whether `runZab` is carrying them out.
@@ -51,14 +57,23 @@ extension ServerCore {
         return (ms, max(1, config.tickTimeMs / ms))
     }
 
+    /// initLimit and syncLimit in Zab ticks as zoo.cfg means them; the liveness timeout from
+    /// `warren.leaderTimeoutMs`, capped at syncLimit. Pings go out `leaderTimeoutPings` times per liveness timeout
+    /// (every 100 ms by default), so a few late or lost ones never end a leadership, and never less often than
+    /// every half tickTime (ZooKeeper's rate).
     static func zabConfig(_ config: ServerConfig) -> ZabConfig {
         var members: [ServerId: MemberRole] = [:]
         for p in config.peers { members[p.id] = p.isObserver ? .observer : .participant }
-        let scale = zabTick(config).perTickTime
+        let (tickMs, scale) = zabTick(config)
+        let syncLimitTicks = max(2, config.syncLimit) * scale
+        let leaderTimeoutTicks = max(2, min(syncLimitTicks, (config.leaderTimeoutMs + tickMs - 1) / tickMs))
+        let pingIntervalTicks = max(1, min(scale / 2, leaderTimeoutTicks / leaderTimeoutPings))
         return ZabConfig(members: members, initLimitTicks: max(2, config.initLimit) * scale,
-                         syncLimitTicks: max(2, config.syncLimit) * scale,
-                         pingIntervalTicks: max(1, scale / 2))
+                         syncLimitTicks: syncLimitTicks, pingIntervalTicks: pingIntervalTicks,
+                         leaderTimeoutTicks: leaderTimeoutTicks)
     }
+
+    static let leaderTimeoutPings = 10
 
     /// Starts the Zab node: the server begins looking for a leader.
     func ensembleStart(now: Now) -> [CoreAction] { runZab(.start, now: now) }
@@ -96,7 +111,9 @@ extension ServerCore {
     /// leader.
     func onZabTick(now: Now) -> [CoreAction] {
         guard let ens = ensemble else { return [] }
-        var actions = runZab(.tick, now: now)
+        var actions = catchUpStalledLeader(now: now)
+        actions += runZab(.tick, now: now)
+        ens.lastZabTickMonoMs = now.monoMs
         ens.zabTicks &+= 1
         guard ens.zabTicks % Self.zabTick(config).perTickTime == 0 else { return actions }
         if ens.zab.state == .looking || !ens.zab.isServing {
@@ -107,6 +124,24 @@ extension ServerCore {
             ens.touchedSessions = []
             actions += runZab(.clientProposal(payload: ForwardedWrite.touch(ids).encode()), now: now)
         }
+        return actions
+    }
+
+    /// A leader whose core thread did not tick for a whole liveness timeout (the process was stopped, or stalled)
+    /// heard nobody in that time, while its followers, whose clocks ran, have been electing a successor. Zab counts
+    /// tick events, not time, so it would otherwise go on serving reads (stale once the successor commits) and
+    /// taking writes (never committed) for another timeout after it resumes. It is given the ticks it missed, at
+    /// most one timeout's worth, so that its lease runs out now. Not done on a follower: one that stalled has its
+    /// leader's pings waiting in its socket, and counting the gap as silence would start an election.
+    private func catchUpStalledLeader(now: Now) -> [CoreAction] {
+        guard let ens = ensemble, let last = ens.lastZabTickMonoMs, ens.zab.state == .leading else { return [] }
+        let timeout = ens.zab.config.leaderTimeoutTicks
+        let missed = Int((now.monoMs - last) / Int64(Self.zabTick(config).ms)) - 1
+        guard missed >= timeout else { return [] }
+        logger.warning("no Zab tick for a whole leader timeout; counting the ticks missed",
+                       metadata: ["ms": "\(now.monoMs - last)"])
+        var actions: [CoreAction] = []
+        for _ in 0..<timeout where ens.zab.state == .leading { actions += runZab(.tick, now: now) }
         return actions
     }
 
@@ -133,8 +168,13 @@ extension ServerCore {
             guard ens.zab.state != .looking, !ens.earlyMessages.isEmpty else { break }
             let early = ens.earlyMessages
             ens.earlyMessages = []
-            guard ens.zab.state == .leading else { break }
-            for (peer, message) in early { ens.pendingActions.append(contentsOf: ens.zab.on(.message(from: peer, message))) }
+            for (peer, message) in early {
+                // A server that ended up not leading answers a FOLLOWERINFO with its notification, so the peer that
+                // chose it looks again now; dropping it left that peer waiting initLimit. Other early messages
+                // belong to a leadership this server does not hold.
+                if ens.zab.state != .leading { guard case .followerInfo = message else { continue } }
+                ens.pendingActions.append(contentsOf: ens.zab.on(.message(from: peer, message)))
+            }
         }
         return actions
     }
@@ -170,6 +210,7 @@ extension ServerCore {
             logger.warning("write rejected by the replication layer", metadata: ["reason": "\(reason)"])
             actions += dropClients("not serving: \(reason)")
         case .becameLooking:
+            ens.elections += 1
             if ens.mode != "looking" { logger.info("looking for a leader", metadata: ["was": "\(ens.mode)"]) }
             ens.mode = "looking"
             actions += dropClients("server lost its leader; reconnect to another server")

@@ -120,10 +120,12 @@ extension ServerCore {
     /// `standalone`, or in an ensemble `leader`, `follower`, `observer` (or `looking` between leaders).
     var serverMode: String { ensemble?.mode ?? "standalone" }
 
-    /// Warren's own ensemble rows: handshakes held during elections, so far and now; SNAP sync chunks and bytes.
+    /// Warren's own ensemble rows: elections taken part in; handshakes held during elections, so far and now; SNAP
+    /// sync chunks and bytes.
     private var ensembleRows: [(String, String)] {
         guard let ens = ensemble else { return [] }
-        return [("warren_connects_held", "\(stats.connectsHeld)"), ("warren_connects_waiting", "\(ens.heldConnects.count)"),
+        return [("warren_elections", "\(ens.elections)"),
+                ("warren_connects_held", "\(stats.connectsHeld)"), ("warren_connects_waiting", "\(ens.heldConnects.count)"),
                 ("warren_snapshot_chunks_sent", "\(ens.snapshotChunksSent)"),
                 ("warren_snapshot_bytes_sent", "\(ens.snapshotBytesSent)"),
                 ("warren_snapshot_chunks_received", "\(ens.snapshotChunksReceived)"),

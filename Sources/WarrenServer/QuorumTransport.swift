@@ -18,8 +18,11 @@ import WarrenZab
 /// except that a refused connection (the peer's host answers but its server is not listening yet, e.g. still
 /// restoring a snapshot) is retried every `reconnectDelayMinMs`: backing off there made a whole-ensemble restart
 /// wait up to a second for the last dial after every server was ready.
-/// Messages sent while no connection to the peer is up are dropped: Zab tolerates it (notifications are resent,
-/// learners time out and start over).
+/// Messages sent while no connection to the peer is up are dropped. Notifications tolerate that (they are resent);
+/// any other dropped message is reported through `onDisconnected`, as a broken connection would be, because Zab
+/// counts on every gap in a peer's stream being reported: a FOLLOWERINFO dropped silently (a follower that
+/// settled on a leader before the connection to it was up) left the follower waiting initLimit (10 s by default)
+/// for an answer that could not come, instead of looking again at once.
 ///
 /// A SNAP sync's state is not one frame but a stream of chunk frames (`SnapshotStream`), written as the peer reads
 /// them (`QuorumOutbound`); the receiving side reassembles it and delivers one `.snapshot` message. Both sides
@@ -94,7 +97,10 @@ final class QuorumTransport: @unchecked Sendable {
     func send(_ outgoing: [ServerId: [ZabMessage]]) {
         var encoded: [(messages: [ZabMessage], buffer: ByteBuffer)] = []
         for (peer, messages) in outgoing {
-            guard let out = channels.withLockedValue({ $0[peer] }) else { continue }
+            guard let out = channels.withLockedValue({ $0[peer] }) else {
+                if messages.contains(where: { if case .notification = $0 { false } else { true } }) { onDisconnected(peer) }
+                continue
+            }
             // Usually a hit on the first comparison, and cheap: shared payload arrays compare by identity.
             if let same = encoded.first(where: { $0.messages == messages }) {
                 Self.onLoop(out) { $0.send(same.buffer) }
@@ -116,9 +122,9 @@ final class QuorumTransport: @unchecked Sendable {
     /// Streams the state of `tree` (a committed copy at `lastZxid`) to `peer` as Zab's `.snapshot(epoch:
     /// lastZxid:state:)`, after every message sent to it before and before every message sent after. Serialized
     /// off the calling thread, once per zxid however many peers sync at it. Dropped if the peer is not connected,
-    /// like any message.
+    /// and reported like any message.
     func sendSnapshot(to peer: ServerId, epoch: Int64, lastZxid: Zxid, tree: DataTree) {
-        guard let out = channels.withLockedValue({ $0[peer] }) else { return }
+        guard let out = channels.withLockedValue({ $0[peer] }) else { return onDisconnected(peer) }
         let send = QuorumOutbound.SnapshotSend(shared: serializer.snapshot(zxid: lastZxid.raw, tree: tree),
                                                epoch: epoch, chunkBytes: snapshotChunkBytes)
         Self.onLoop(out) { $0.sendSnapshot(send) }

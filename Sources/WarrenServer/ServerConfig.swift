@@ -55,6 +55,12 @@ public struct ServerConfig: Sendable {
     /// Socket event loops (`warren.ioThreads`); nil = `ServerShell.defaultIoThreads`. 0 runs socket I/O on the core's own thread:
     /// no cross-thread hop per request (lowest latency, one core per server), at the cost of I/O parallelism.
     public var ioThreads: Int?
+    /// `warren.leaderTimeoutMs`: how long a follower waits without hearing from its leader before electing another,
+    /// and how long a leader keeps leading without hearing from a quorum (`ZabConfig.leaderTimeoutTicks`); at most
+    /// syncLimit × tickTime. ZooKeeper waits syncLimit × tickTime (10 s with the usual zoo.cfg), patience for
+    /// garbage-collection pauses that Warren does not have.
+    public var leaderTimeoutMs: Int = ServerConfig.leaderTimeoutMsDefault
+    public static let leaderTimeoutMsDefault = 1000
     /// `warren.spinWaitUs`: how long the server keeps its CPU awake after outside work before letting it idle
     /// (`SpinWaiter`); 0 turns it off. nil = `ServerShell.defaultSpinWaitUs`.
     public var spinWaitUs: Int?
@@ -130,6 +136,12 @@ public struct ServerConfig: Sendable {
                     throw ConfigError("\(path ?? "zoo.cfg"):\(n + 1): warren.ioThreads must be 0...64, got \(threads)")
                 }
                 c.ioThreads = threads
+            case "warren.leaderTimeoutMs":
+                let ms = try int()
+                guard (100...600_000).contains(ms) else {
+                    throw ConfigError("\(path ?? "zoo.cfg"):\(n + 1): warren.leaderTimeoutMs must be 100...600000, got \(ms)")
+                }
+                c.leaderTimeoutMs = ms
             case "warren.spinWaitUs":
                 let us = try int()
                 guard (0...100_000).contains(us) else {

@@ -14,16 +14,23 @@ public struct ZabConfig: Sendable, Equatable {
     public var members: [ServerId: MemberRole]
     /// Ticks a new leader and its learners have to finish discovery and synchronization (ZooKeeper's initLimit).
     public var initLimitTicks: Int
-    /// Ticks without hearing from the other side before a leader drops a learner or a learner drops its leader
-    /// (ZooKeeper's syncLimit).
+    /// How far behind a synced follower may fall (ZooKeeper's syncLimit): the leader drops a follower that has
+    /// not acknowledged an outstanding proposal, or said anything at all, for this many ticks. A follower that is
+    /// alive but slow (a slow disk, a long apply) is judged by this, not by `leaderTimeoutTicks`.
     public var syncLimitTicks: Int
+    /// Liveness, both ways, once a leadership is established: a serving learner that hears nothing from its leader
+    /// (ping or otherwise) for this many ticks looks for another, and a leader that has not heard from a quorum of
+    /// its voters (itself included) within `leaderTimeoutTicks - pingIntervalTicks` stops leading, so that it
+    /// stops taking writes before its followers elect a successor. Warren's own limit (ZooKeeper uses syncLimit
+    /// for this); keep it several ping intervals long so late pings do not end a healthy leadership.
+    public var leaderTimeoutTicks: Int
     /// Base interval between re-sent election notifications while looking; each resend waits this plus a random
     /// jitter in `0...electionJitterTicks`.
     public var electionResendTicks: Int
     public var electionJitterTicks: Int
     /// Ticks to wait, once a quorum agrees on a vote, for a better notification before deciding (finalizeWait).
     public var finalizeWaitTicks: Int
-    /// A leader pings its learners every this many ticks.
+    /// A leader pings its learners every this many ticks; a learner answers each ping at once.
     public var pingIntervalTicks: Int
     /// Delivered entries kept in memory for DIFF syncs; learners further behind get a snapshot (SNAP).
     public var retainedEntriesMax: Int
@@ -32,7 +39,9 @@ public struct ZabConfig: Sendable, Equatable {
 
     public init(members: [ServerId: MemberRole], initLimitTicks: Int = 10, syncLimitTicks: Int = 5,
                 electionResendTicks: Int = 2, electionJitterTicks: Int = 2, finalizeWaitTicks: Int = 1,
-                pingIntervalTicks: Int = 1, retainedEntriesMax: Int = 500, zxidCounterMax: Int64 = Zxid.counterMax) {
+                pingIntervalTicks: Int = 1, leaderTimeoutTicks: Int? = nil, retainedEntriesMax: Int = 500, zxidCounterMax: Int64 = Zxid.counterMax) {
+        precondition((leaderTimeoutTicks ?? syncLimitTicks) > max(1, pingIntervalTicks),
+                     "leaderTimeoutTicks \(leaderTimeoutTicks ?? syncLimitTicks) must exceed pingIntervalTicks \(pingIntervalTicks)")
         precondition(zxidCounterMax >= 1 && zxidCounterMax <= Zxid.counterMax, "zxidCounterMax \(zxidCounterMax)")
         self.members = members
         self.initLimitTicks = initLimitTicks
@@ -41,6 +50,7 @@ public struct ZabConfig: Sendable, Equatable {
         self.electionJitterTicks = electionJitterTicks
         self.finalizeWaitTicks = finalizeWaitTicks
         self.pingIntervalTicks = pingIntervalTicks
+        self.leaderTimeoutTicks = leaderTimeoutTicks ?? syncLimitTicks
         self.retainedEntriesMax = retainedEntriesMax
         self.zxidCounterMax = zxidCounterMax
     }

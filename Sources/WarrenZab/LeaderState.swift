@@ -15,13 +15,20 @@ struct LearnerHandle: CustomStringConvertible {
     /// From its FOLLOWERINFO.
     var acceptedEpoch: Int64
     var stage: Stage = .info
+    /// The tick of the last message from it, of any kind (liveness).
     var lastHeard: Int
     /// Cumulative: every entry through this zxid is durable on the learner.
     var acked: Zxid = .zero
+    /// A synced follower with proposals outstanding must acknowledge through `ackDueFor` by tick `ackDueBy`
+    /// (syncLimit after the proposal went out, or after its previous ack moved); nil when it has acked everything.
+    var ackDueBy: Int?
+    var ackDueFor: Zxid = .zero
     /// Receives proposals and commits (or informs): set when its sync is sent.
     var forwarding = false
 
-    var description: String { "\(isObserver ? "obs" : "fol") \(stage) heard \(lastHeard) acked \(acked)" }
+    var description: String {
+        "\(isObserver ? "obs" : "fol") \(stage) heard \(lastHeard) acked \(acked) due \(ackDueBy.map { "\(ackDueFor)@\($0)" } ?? "-")"
+    }
 }
 
 /// The leader's state for one leadership (discovery → sync → broadcast).

@@ -16,6 +16,10 @@ extension ZabNode {
         appendAndPersist(entry)
         for (s, h) in l.learners.sorted(by: { $0.key < $1.key }) where h.forwarding && !h.isObserver {
             send(s, .proposal(epoch: e, entry: entry, prev: prev))
+            if h.stage == .synced && h.ackDueBy == nil {
+                leading!.learners[s]!.ackDueBy = now + config.syncLimitTicks
+                leading!.learners[s]!.ackDueFor = entry.zxid
+            }
         }
         if leading!.counter >= config.zxidCounterMax {
             // The next zxid would overflow into the epoch bits: finish what is in flight, then re-elect.
@@ -25,7 +29,14 @@ extension ZabNode {
 
     func onAck(from s: ServerId, upTo z: Zxid) {
         guard let h = leading!.learners[s], h.stage == .synced, !h.isObserver else { return }
-        leading!.learners[s]!.acked = max(h.acked, min(z, log.last))
+        let acked = max(h.acked, min(z, log.last))
+        leading!.learners[s]!.acked = acked
+        if h.ackDueBy != nil && acked >= h.ackDueFor {
+            // Progress: what it still lacks is due syncLimit from now (ZooKeeper moves its ack deadline on every
+            // packet a learner sends; here only acks that cover the awaited proposal move it).
+            leading!.learners[s]!.ackDueBy = acked < log.last ? now + config.syncLimitTicks : nil
+            leading!.learners[s]!.ackDueFor = log.last
+        }
         recomputeCommit()
     }
 
@@ -106,11 +117,16 @@ extension ZabNode {
         }
         // A learner still syncing may be busy far longer than syncLimit without a word (streaming, then restoring
         // and installing a large snapshot): like ZooKeeper, give it initLimit, counted from its last sign of life or
-        // SNAP progress.
-        for (s, h) in l.learners where now - h.lastHeard > (h.stage == .synced ? config.syncLimitTicks : config.initLimitTicks) {
-            leading!.learners[s] = nil
+        // SNAP progress. A synced follower is dropped when it falls syncLimit behind or is silent that long; one
+        // silent for less stays (it may be paused) but does not count toward the quorum below.
+        for (s, h) in l.learners {
+            let silent = now - h.lastHeard > (h.stage == .synced ? config.syncLimitTicks : config.initLimitTicks)
+            if silent || h.ackDueBy.map({ now > $0 }) == true { leading!.learners[s] = nil }
         }
-        if !leaderHasQuorum() {
+        if !leaderHasQuorum(heardWithin: config.leaderTimeoutTicks - max(1, config.pingIntervalTicks)) {
+            // Cut off from a quorum: stop taking writes (and serving reads) now. The margin of one ping interval
+            // makes this happen before the followers, whose clock starts when they last heard this leader, give
+            // up on it and elect another.
             startLooking()
             return
         }
@@ -120,10 +136,13 @@ extension ZabNode {
         }
     }
 
-    /// An established leader keeps leading only while a quorum of voters (itself included) is synced and alive.
-    private func leaderHasQuorum() -> Bool {
+    /// An established leader keeps leading only while a quorum of voters (itself included) is synced and, when
+    /// `heardWithin` is given, was heard from within that many ticks.
+    private func leaderHasQuorum(heardWithin: Int? = nil) -> Bool {
         guard let l = leading else { return false }
-        let synced = l.learners.filter { !$0.value.isObserver && $0.value.stage == .synced }.keys
+        let synced = l.learners.filter { _, h in
+            !h.isObserver && h.stage == .synced && (heardWithin.map { now - h.lastHeard <= $0 } ?? true)
+        }.keys
         return config.isQuorum(synced + [id])
     }
 

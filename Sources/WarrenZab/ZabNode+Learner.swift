@@ -135,9 +135,11 @@ extension ZabNode {
         learning!.syncProgressAt = now
     }
 
+    /// A serving learner gives its leader `leaderTimeoutTicks` of silence (pings arrive every `pingIntervalTicks`
+    /// however idle the ensemble is); before that, the sync has initLimit.
     func learnerTick() {
         guard let l = learning else { return }
-        let limit = l.stage == .serving ? config.syncLimitTicks : config.initLimitTicks
+        let limit = l.stage == .serving ? config.leaderTimeoutTicks : config.initLimitTicks
         let since = l.stage == .serving ? l.lastHeard : max(l.startedAt, l.syncProgressAt ?? l.startedAt)
         if now - since > limit { startLooking() }
     }

@@ -184,6 +184,28 @@ final class EnsembleCoreTests: XCTestCase {
         XCTAssertNil(e.cores[3]!.tree.exists("/after"), "the isolated old leader commits nothing new")
     }
 
+    /// A leader whose ticks stopped for longer than the liveness timeout (SIGSTOP, a stall) steps down at its next
+    /// tick instead of serving — its followers have moved on meanwhile — for another timeout of its own ticks; a
+    /// shorter gap changes nothing, and followers never count a gap as silence.
+    func testLeaderThatMissedATimeoutOfTicksStepsDownAtOnce() throws {
+        let e = try MiniEnsemble()
+        tickFine(e, until: { e.modes.values.sorted() == ["follower", "follower", "leader"] }, maxMs: 5_000)
+        let leader = e.modes.first { $0.value == "leader" }!.key
+        let follower = e.modes.first { $0.value == "follower" }!.key
+        tickFine(e, until: { false }, maxMs: 200)  // every core has ticked recently
+        e.now.advance(byMs: 600)
+        e.perform(leader, e.cores[leader]!.onZabTick(now: e.now))
+        e.perform(follower, e.cores[follower]!.onZabTick(now: e.now))
+        XCTAssertEqual(e.modes[leader], "leader", "a gap shorter than the timeout is not a stall")
+        e.settle()
+        tickFine(e, until: { false }, maxMs: 100)
+        e.now.advance(byMs: 1_500)
+        e.perform(follower, e.cores[follower]!.onZabTick(now: e.now))
+        XCTAssertEqual(e.modes[follower], "follower", "a follower does not count its own stall as silence")
+        e.perform(leader, e.cores[leader]!.onZabTick(now: e.now))
+        XCTAssertEqual(e.modes[leader], "looking")
+    }
+
     /// Zab ticks at the real 50 ms pace (`MiniEnsemble.tick` jumps a whole tickTime), with the core's tick too.
     private func tickFine(_ e: MiniEnsemble, until done: () -> Bool, maxMs: Int64) {
         let end = e.nowMs + maxMs

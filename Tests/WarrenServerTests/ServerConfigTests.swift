@@ -48,6 +48,32 @@ final class ServerConfigTests: XCTestCase {
         }
     }
 
+    func testLeaderTimeout() throws {
+        XCTAssertEqual(try ServerConfig.parse("dataDir=/d\n").leaderTimeoutMs, 1000)
+        XCTAssertEqual(try ServerConfig.parse("warren.leaderTimeoutMs=2500\n").leaderTimeoutMs, 2500)
+        for bad in ["99", "600001"] {
+            XCTAssertThrowsError(try ServerConfig.parse("warren.leaderTimeoutMs=\(bad)\n")) { error in
+                XCTAssertTrue("\(error)".contains("warren.leaderTimeoutMs must be 100...600000"), "\(error)")
+            }
+        }
+    }
+
+    /// The default zoo.cfg in Zab ticks (50 ms): initLimit and syncLimit as ZooKeeper means them, the liveness
+    /// timeout 1 s with a ping every 100 ms; the timeout never exceeds syncLimit.
+    func testZabTimeoutsInTicks() throws {
+        let servers = "server.1=127.0.0.1:2888:3888\nserver.2=127.0.0.1:2889:3889\nserver.3=127.0.0.1:2890:3890\n"
+        var c = try ServerConfig.parse("tickTime=2000\ninitLimit=10\nsyncLimit=5\n" + servers)
+        var z = ServerCore.zabConfig(c)
+        XCTAssertEqual(ServerCore.zabTick(c).ms, 50)
+        XCTAssertEqual([z.initLimitTicks, z.syncLimitTicks, z.leaderTimeoutTicks, z.pingIntervalTicks], [400, 200, 20, 2])
+        c.leaderTimeoutMs = 30_000
+        z = ServerCore.zabConfig(c)
+        XCTAssertEqual(z.leaderTimeoutTicks, z.syncLimitTicks, "capped at syncLimit")
+        c = try ServerConfig.parse("tickTime=100\nsyncLimit=2\n" + servers)
+        z = ServerCore.zabConfig(c)
+        XCTAssertEqual([z.syncLimitTicks, z.leaderTimeoutTicks, z.pingIntervalTicks], [4, 4, 1])
+    }
+
     func testSnapshotChunkBytes() throws {
         XCTAssertEqual(try ServerConfig.parse("dataDir=/d\n").snapshotChunkBytes, 4 << 20)
         XCTAssertEqual(try ServerConfig.parse("warren.snapshotChunkBytes=65536\n").snapshotChunkBytes, 65536)

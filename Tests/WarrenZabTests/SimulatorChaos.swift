@@ -29,12 +29,18 @@ enum ChaosRun {
         if shape == 2 { members[4] = .observer }
         let retained = Int.random(in: 3...40, using: &pick)
         let counterMax: Int64 = Int.random(in: 0..<4, using: &pick) == 0 ? Int64.random(in: 2...12, using: &pick) : Zxid.counterMax
+        // The liveness timeout below syncLimit, as in the shell (1 s against 10 s there; closer here, so that both
+        // the lease and the ack deadline end leaderships under the chaos's pauses and slow disks).
+        let syncLimit = Int.random(in: 5...10, using: &pick)
+        let leaderTimeout = Int.random(in: 3...syncLimit, using: &pick)
         let sim = Simulator(members: members, seed: seed) { cfg in
             cfg.retainedEntriesMax = retained
             cfg.zxidCounterMax = counterMax
+            cfg.syncLimitTicks = syncLimit
+            cfg.leaderTimeoutTicks = leaderTimeout
         }
         defer { lastCoverage = sim.coverage }
-        let setup = "\(members.count) servers (\(members.values.filter { $0 == .observer }.count) observers), retain \(retained), counterMax \(counterMax)"
+        let setup = "\(members.count) servers (\(members.values.filter { $0 == .observer }.count) observers), retain \(retained), counterMax \(counterMax), syncLimit \(syncLimit), leaderTimeout \(leaderTimeout)"
         func report(_ why: String) -> String {
             "ZAB_SEED=\(seed) [\(setup)] at time \(sim.now): \(why)\n\(sim.checker.violations.joined(separator: "\n"))\n\(sim.stateDump)"
         }

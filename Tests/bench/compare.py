@@ -120,6 +120,8 @@ class Server:
 
     def __init__(self, kind: str, base: Path, myid: int, binary: Path):
         self.kind, self.base, self.myid, self.binary = kind, base, myid, binary
+        # Where it listens (clients and peers); failover.py moves servers into network namespaces.
+        self.host = "127.0.0.1"
         self.client_port = free_port()
         self.quorum_port = free_port()
         self.election_port = free_port()
@@ -132,10 +134,11 @@ class Server:
     def write_config(self, peers: list["Server"]) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        cfg = dict(COMMON_CFG, dataDir=self.data_dir, dataLogDir=self.log_dir, clientPort=self.client_port)
+        cfg = dict(COMMON_CFG, dataDir=self.data_dir, dataLogDir=self.log_dir, clientPort=self.client_port,
+                   clientPortAddress=self.host)
         if len(peers) > 1:
             for p in peers:
-                cfg[f"server.{p.myid}"] = f"127.0.0.1:{p.quorum_port}:{p.election_port}"
+                cfg[f"server.{p.myid}"] = f"{p.host}:{p.quorum_port}:{p.election_port}"
             (self.data_dir / "myid").write_text(f"{self.myid}\n")
         self.cfg_path.write_text("".join(f"{k}={v}\n" for k, v in cfg.items()))
 

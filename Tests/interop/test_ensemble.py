@@ -85,6 +85,17 @@ class Ensemble:
             [*self.launcher, str(warren_binary()), "server", "--config", str(d / "zoo.cfg")], stdout=log, stderr=log,
             env={**os.environ, **self.env.get(i, {})})
 
+    def run_all(self):
+        """Starts every server and waits until they serve; yields this ensemble, then kills every server still
+        running (a module fixture's body: `yield from Ensemble(...).run_all()`)."""
+        for i in self.ids:
+            self.start(i)
+        try:
+            self.wait_serving(self.ids)
+            yield self
+        finally:
+            self.stop_all()
+
     def kill(self, i: int) -> None:
         p = self.procs.pop(i)
         p.send_signal(signal.SIGKILL)
@@ -116,20 +127,9 @@ class Ensemble:
         return zk
 
 
-def serving(e: Ensemble):
-    """For fixtures: starts every server of `e`, yields it once it serves, and kills them all afterwards."""
-    for i in e.ids:
-        e.start(i)
-    try:
-        e.wait_serving(e.ids)
-        yield e
-    finally:
-        e.stop_all()
-
-
 @pytest.fixture(scope="module")
 def ensemble(tmp_path_factory, target):
-    yield from serving(Ensemble(tmp_path_factory.mktemp("ensemble")))
+    yield from Ensemble(tmp_path_factory.mktemp("ensemble")).run_all()
 
 
 def test_three_servers_elect_one_leader(ensemble):

@@ -17,7 +17,7 @@ import pytest
 from kazoo.exceptions import KazooException
 
 from rawzk import four_letter
-from test_ensemble import Ensemble, mntr, serving
+from test_ensemble import Ensemble, mntr
 from test_ensemble_netns import tree_of, wait_same_hash
 
 pytestmark = pytest.mark.only_targets("warren")
@@ -29,7 +29,7 @@ VALUE_BYTES = 2048
 
 @pytest.fixture(scope="module")
 def ensemble(tmp_path_factory, target):
-    yield from serving(Ensemble(tmp_path_factory.mktemp("snap"), extra=f"warren.snapshotChunkBytes={CHUNK_BYTES}\n"))
+    yield from Ensemble(tmp_path_factory.mktemp("snap"), extra=f"warren.snapshotChunkBytes={CHUNK_BYTES}\n").run_all()
 
 
 def value(n: int) -> bytes:

@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from javac import compile_java
-from test_ensemble import Ensemble, serving
+from test_ensemble import Ensemble
 
 JAVA_DIR = Path(__file__).resolve().parent / "java"
 EXPECTED_WIRE = JAVA_DIR / "expected" / "wire.txt"
@@ -83,7 +83,7 @@ def test_curator_recipe_sees_every_change_without_disconnecting(server, java_cla
 @pytest.fixture(scope="module")
 def warren_ensemble(tmp_path_factory, target):
     # TTL nodes, as on the standalone servers of this suite (servers.py).
-    yield from serving(Ensemble(tmp_path_factory.mktemp("java-ensemble"), extra="extendedTypesEnabled=true\n"))
+    yield from Ensemble(tmp_path_factory.mktemp("java-ensemble"), extra="extendedTypesEnabled=true\n").run_all()
 
 
 @pytest.mark.only_targets("warren")
