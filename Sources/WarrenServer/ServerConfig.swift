@@ -177,7 +177,8 @@ public struct ServerConfig: Sendable {
         let loc = "\(path ?? "zoo.cfg"):\(line)"
         guard let id = Int64(key.dropFirst("server.".count)) else { throw ConfigError("\(loc): bad server id in \(key)") }
         let parts = value.split(separator: ";", maxSplits: 1).map(String.init)
-        let fields = parts[0].split(separator: ":").map(String.init)
+        // An empty value splits into no parts at all; it is refused below like any value without the ports.
+        let fields = (parts.first ?? "").split(separator: ":").map(String.init)
         guard fields.count >= 3, let q = Int(fields[1]), let e = Int(fields[2]) else {
             throw ConfigError("\(loc): expected host:quorumPort:electionPort[:observer], got '\(value)'")
         }
