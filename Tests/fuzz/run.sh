@@ -53,6 +53,8 @@ fuzz)
     bin=$(fuzz_binary)
     scratch=.build-fuzz/corpus/$target
     mkdir -p "$scratch" Tests/fuzz/crashes
+    # Swift's own crash backtracer runs under ASan and trips it, hiding the trap; libFuzzer prints the stack instead.
+    export SWIFT_BACKTRACE=enable=no
     # 2 GB of RSS and 512 MB per allocation: a length field that makes a decoder reserve its claim shows up here.
     exec "$bin" "$target" -max_total_time="$seconds" -rss_limit_mb=2048 -malloc_limit_mb=512 -timeout=10 \
         -print_final_stats=1 -artifact_prefix=Tests/fuzz/crashes/"$target"- "$@" "$scratch" "$corpus/$target"
