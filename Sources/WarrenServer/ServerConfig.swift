@@ -106,9 +106,12 @@ public struct ServerConfig: Sendable {
             }
             let key = line[..<eq].trimmingCharacters(in: .whitespaces)
             let value = line[line.index(after: eq)...].trimmingCharacters(in: .whitespaces)
+            // ZooKeeper reads every numeric setting as a Java int, and so does the server here (tick and session
+            // timeouts become Int32; the derived timeouts multiply the tick): a larger value is an error, not a trap.
             func int() throws -> Int {
-                guard let v = Int(value) ?? (value.hasPrefix("0x") ? Int(value.dropFirst(2), radix: 16) : nil) else {
-                    throw ConfigError("\(path ?? "zoo.cfg"):\(n + 1): \(key) must be an integer, got '\(value)'")
+                guard let v = Int(value) ?? (value.hasPrefix("0x") ? Int(value.dropFirst(2), radix: 16) : nil),
+                      Int32(exactly: v) != nil else {
+                    throw ConfigError("\(path ?? "zoo.cfg"):\(n + 1): \(key) must be a 32-bit integer, got '\(value)'")
                 }
                 return v
             }

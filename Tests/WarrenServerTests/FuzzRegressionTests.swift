@@ -15,6 +15,19 @@ final class FuzzRegressionTests: XCTestCase {
         }
     }
 
+    /// `tickTime=+0006335828050630614129` parsed as an Int and overflowed `20 * tickTime` (the default session
+    /// timeout); the server also narrows the tick to Int32. Numbers beyond a Java int are refused, as ZooKeeper does.
+    func testSettingsBeyondAJavaIntAreConfigErrors() throws {
+        for text in ["tickTime=+0006335828050630614129\n", "tickTime=2147483648", "minSessionTimeout=0x80000000",
+                     "initLimit=-2147483649"] {
+            XCTAssertThrowsError(try ServerConfig.parse(text), text) { error in
+                XCTAssertTrue(error is ConfigError, "\(text): \(error)")
+            }
+        }
+        let config = try ServerConfig.parse("tickTime=2147483647")
+        XCTAssertEqual(config.effectiveMaxSessionTimeoutMs, 20 * 2_147_483_647)
+    }
+
     /// A begin frame announcing 60 GB (under the 64 GB limit) reserved all of it up front: an allocation that
     /// fails, and traps, on any machine without that much memory. The stream is now accepted at no cost and
     /// refused at its end for the bytes that never came.
