@@ -87,6 +87,10 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "ZKFSTests", dependencies: ["ZKFS", "WarrenJute"]),
+        // libFuzzer targets for every decoder of outside bytes, and a corpus replayer; see Tests/fuzz/run.sh.
+        .executableTarget(name: "warren-fuzz", dependencies: [
+            "WarrenJute", "WarrenTree", "WarrenZab", "WarrenStorage", "WarrenServer", "ZKFS",
+        ]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -112,9 +112,12 @@ public struct ServerConfig: Sendable {
             }
             let key = line[..<eq].trimmingCharacters(in: .whitespaces)
             let value = line[line.index(after: eq)...].trimmingCharacters(in: .whitespaces)
+            // ZooKeeper reads every numeric setting as a Java int, and so does the server here (tick and session
+            // timeouts become Int32; the derived timeouts multiply the tick): a larger value is an error, not a trap.
             func int() throws -> Int {
-                guard let v = Int(value) ?? (value.hasPrefix("0x") ? Int(value.dropFirst(2), radix: 16) : nil) else {
-                    throw ConfigError("\(path ?? "zoo.cfg"):\(n + 1): \(key) must be an integer, got '\(value)'")
+                guard let v = Int(value) ?? (value.hasPrefix("0x") ? Int(value.dropFirst(2), radix: 16) : nil),
+                      Int32(exactly: v) != nil else {
+                    throw ConfigError("\(path ?? "zoo.cfg"):\(n + 1): \(key) must be a 32-bit integer, got '\(value)'")
                 }
                 return v
             }
@@ -189,7 +192,8 @@ public struct ServerConfig: Sendable {
         let loc = "\(path ?? "zoo.cfg"):\(line)"
         guard let id = Int64(key.dropFirst("server.".count)) else { throw ConfigError("\(loc): bad server id in \(key)") }
         let parts = value.split(separator: ";", maxSplits: 1).map(String.init)
-        let fields = parts[0].split(separator: ":").map(String.init)
+        // An empty value splits into no parts at all; it is refused below like any value without the ports.
+        let fields = (parts.first ?? "").split(separator: ":").map(String.init)
         guard fields.count >= 3, let q = Int(fields[1]), let e = Int(fields[2]) else {
             throw ConfigError("\(loc): expected host:quorumPort:electionPort[:observer], got '\(value)'")
         }

@@ -133,7 +133,9 @@ enum SnapshotStreamError: Error, Equatable, CustomStringConvertible {
 }
 
 /// Puts one peer connection's snapshot stream back together and verifies it. Holds at most the announced size
-/// (reserved at the begin frame, so the buffer never regrows) plus the chunk being decoded.
+/// plus the chunk being decoded. The announced size is only a claim: the begin frame reserves at most one chunk's
+/// worth and the buffer grows with the bytes that arrive, so a begin frame announcing gigabytes (damaged, or from
+/// anything that can reach the quorum port) costs nothing until they come, and never a failed allocation's trap.
 struct SnapshotReassembler {
     let snapshotBytesMax: Int64
     let chunkBytesMax: Int
@@ -180,7 +182,7 @@ struct SnapshotReassembler {
                 throw SnapshotStreamError.tooLarge(totalBytes: totalBytes, snapshotBytesMax: snapshotBytesMax)
             }
             var buffer: [UInt8] = []
-            buffer.reserveCapacity(Int(totalBytes))
+            buffer.reserveCapacity(Int(min(totalBytes, Int64(chunkBytesMax))))
             state = buffer
             nextIndex = 0
             crc = 0

@@ -111,9 +111,16 @@ struct SnapshotV2Loader {
     private var current: [UInt8] = []
     /// Index tags of every node but the root, in slot order from 1, added in bulk by `finish`.
     private var indexTags: [UInt32] = []
+    /// The snapshot's node count, how many nodes were added, and how many children the counts read so far
+    /// announce that have not come yet: room is reserved for announced children only while they fit in the nodes
+    /// still to come, so a damaged count costs an error, not an allocation of what it claims.
+    private let nodeCount: Int
+    private var added = 0
+    private var promised = 0
 
     init(tree: DataTree, aclLists: [[ACL]], nodeCount: Int) {
         self.tree = tree
+        self.nodeCount = nodeCount
         acls = SnapshotACLRefs(aclLists)
         tree.slots.reserveCapacity(nodeCount)
         indexTags.reserveCapacity(nodeCount)
@@ -135,6 +142,11 @@ struct SnapshotV2Loader {
         guard aclIndex < acls.count else { throw SnapshotError.inconsistent("ACL index \(aclIndex) outside 0..<\(acls.count)") }
         let stat = try readStat(&c)
         let aclRef = acls.ref(aclIndex, in: tree)
+        added += 1
+        promised += childCount - (chain.isEmpty ? 0 : 1)
+        guard promised <= nodeCount - added else {
+            throw SnapshotError.inconsistent("child counts announce \(promised) more nodes, \(nodeCount - added) follow")
+        }
         if chain.isEmpty {
             guard tree.nodeCount == 0 else { throw SnapshotError.inconsistent("more nodes than the child counts allow") }
             guard name.isEmpty else { throw SnapshotError.inconsistent("first node has a name, it is not /") }
