@@ -21,8 +21,8 @@ import WarrenZab
 /// Messages sent while no connection to the peer is up are dropped. Notifications tolerate that (they are resent);
 /// any other dropped message is reported through `onDisconnected`, as a broken connection would be, because Zab
 /// counts on every gap in a peer's stream being reported: a FOLLOWERINFO dropped silently (a follower that
-/// settled on a leader before the connection to it was up) left the follower waiting initLimit (10 s by default)
-/// for an answer that could not come, instead of looking again at once.
+/// settled on a leader before the connection to it was up) left the follower waiting initLimit × tickTime (20 s
+/// with the sample zoo.cfg) for an answer that could not come, instead of looking again at once.
 ///
 /// A SNAP sync's state is not one frame but a stream of chunk frames (`SnapshotStream`), written as the peer reads
 /// them (`QuorumOutbound`); the receiving side reassembles it and delivers one `.snapshot` message. Both sides
