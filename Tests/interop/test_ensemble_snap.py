@@ -56,6 +56,17 @@ def rejoin_wiped(e: Ensemble, follower: int) -> None:
     e.wait_serving(e.ids, timeout_s=30)
 
 
+def tree_through(e: Ensemble, server: int, path: str) -> dict:
+    """The subtree at `path` as `server` alone serves it, after a sync (so every acknowledged write is in it)."""
+    only = e.client([server])
+    try:
+        only.sync(path)
+        return tree_of(only, path)
+    finally:
+        only.stop()
+        only.close()
+
+
 def hashes(e: Ensemble) -> dict:
     out = {}
     for i in e.ids:
@@ -90,13 +101,7 @@ def test_wiped_follower_rejoins_by_a_chunked_snapshot(ensemble):
     assert counter(ensemble, leader, "warren_snapshot_chunks_sent") - sent_before >= state_bytes // CHUNK_BYTES
     assert counter(ensemble, follower, "warren_snapshot_chunks_received") >= state_bytes // CHUNK_BYTES
     assert counter(ensemble, follower, "warren_snapshot_bytes_received") >= state_bytes
-    only = ensemble.client([follower])
-    try:
-        only.sync("/big")
-        tree = tree_of(only, "/big")
-    finally:
-        only.stop()
-        only.close()
+    tree = tree_through(ensemble, follower, "/big")
     del tree["/big"]
     assert tree == expected
     wait_same_hash(lambda: hashes(ensemble))
@@ -137,13 +142,7 @@ def test_wiped_follower_rejoins_while_the_others_take_writes(ensemble):
     assert len(written) > 100, errors
     assert counter(ensemble, leader, "warren_snapshot_chunks_sent") - sent_before >= NODES * VALUE_BYTES // CHUNK_BYTES
     assert ensemble.mode(follower) == "follower"
-    only = ensemble.client([follower])
-    try:
-        only.sync("/load")
-        tree = tree_of(only, "/load")
-    finally:
-        only.stop()
-        only.close()
+    tree = tree_through(ensemble, follower, "/load")
     for path, data in written.items():
         assert tree.get(path) == data, path
     wait_same_hash(lambda: hashes(ensemble))

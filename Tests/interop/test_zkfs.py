@@ -86,15 +86,20 @@ class Mount:
         self.log.close()
 
 
-@pytest.fixture(scope="module")
-def mount(server, tmp_path_factory):
-    """A read-write mount of the module's server root."""
-    d = tmp_path_factory.mktemp("zkfs")
-    m = Mount(server.hosts, d / "mnt", d / "zkfs.log")
+def mounted(server, tmp_path_factory, name: str, options: str = ""):
+    """For module fixtures: a mount of the server root in a fresh directory `name`, unmounted afterwards."""
+    d = tmp_path_factory.mktemp(name)
+    m = Mount(server.hosts, d / "mnt", d / "zkfs.log", options=options)
     try:
         yield m
     finally:
         m.close()
+
+
+@pytest.fixture(scope="module")
+def mount(server, tmp_path_factory):
+    """A read-write mount of the module's server root."""
+    yield from mounted(server, tmp_path_factory, "zkfs")
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from test_zkfs import Mount, eventually
+from test_zkfs import Mount, eventually, mounted
 
 READY = select.POLLIN | select.POLLPRI
 
@@ -29,23 +29,13 @@ READY = select.POLLIN | select.POLLPRI
 @pytest.fixture(scope="module")
 def mount(server, tmp_path_factory):
     """A read-write mount with the default event stream."""
-    d = tmp_path_factory.mktemp("zkfs-events")
-    m = Mount(server.hosts, d / "mnt", d / "zkfs.log")
-    try:
-        yield m
-    finally:
-        m.close()
+    yield from mounted(server, tmp_path_factory, "zkfs-events")
 
 
 @pytest.fixture(scope="module")
 def imount(server, tmp_path_factory):
     """A mount replaying remote changes for inotify, with a small event queue."""
-    d = tmp_path_factory.mktemp("zkfs-inotify")
-    m = Mount(server.hosts, d / "mnt", d / "zkfs.log", options="inotify,events_queue=5")
-    try:
-        yield m
-    finally:
-        m.close()
+    yield from mounted(server, tmp_path_factory, "zkfs-inotify", "inotify,events_queue=5")
 
 
 class Lines:

@@ -14,29 +14,20 @@ import time
 
 import pytest
 
-from test_zkfs import Mount, sh
+from test_zkfs import Mount, mounted, sh
 from test_zkfs_events import inotifywait
-
-
-def mounted(server, tmp_path_factory, options: str):
-    d = tmp_path_factory.mktemp("zkfs-inotify")
-    m = Mount(server.hosts, d / "mnt", d / "zkfs.log", options=options)
-    try:
-        yield m
-    finally:
-        m.close()
 
 
 @pytest.fixture(scope="module")
 def mount(server, tmp_path_factory):
     """A mount with default options."""
-    yield from mounted(server, tmp_path_factory, "")
+    yield from mounted(server, tmp_path_factory, "zkfs-inotify")
 
 
 @pytest.fixture(scope="module")
 def ro_mount(server, tmp_path_factory):
     """A read-only mount (otherwise default options)."""
-    yield from mounted(server, tmp_path_factory, "ro")
+    yield from mounted(server, tmp_path_factory, "zkfs-inotify", "ro")
 
 
 @pytest.mark.parametrize("which", ["mount", "ro_mount"])
