@@ -76,9 +76,7 @@ extension ZKFilesystem {
                      pid: Int32) async throws {
         if let replacing { await releaseHeld(replacing) }
         do {
-            // flock(1) opens the file it locks with O_CREAT: a new file is only pending then, with no znode for
-            // the contenders to go under (the lock failed with ENOENT). It is created now, as an fsync would.
-            if pendingCreates.entry(key.path) != nil { try await createPendingNow(key.path) }
+            if pendingCreates.entry(key.path) != nil { try await createPendingForLock(key.path, fh: fh, ticket: ticket) }
             let (node, session) = try await acquire(path: key.path, mode: ticket.mode, wait: wait, ticket: ticket,
                                                     pid: pid)
             let held = HeldLock(node: node, mode: ticket.mode, fh: fh, pid: pid, session: session)
@@ -91,6 +89,27 @@ extension ZKFilesystem {
             fileLocks.table.abandon(key, ticket: ticket)
             throw error
         }
+    }
+
+    /// How long a lock on a file another open of this mount is creating waits for that create (its writer's
+    /// close) before creating the node itself, with what the writer has written so far.
+    static let lockPendingCreateWaitMs: UInt64 = 2_000
+
+    /// The file to lock is pending (created through this mount, no znode yet for the contenders to go under).
+    /// If the locking handle is the one creating it (flock(1) opens what it locks with O_CREAT), the node is
+    /// created now, as an fsync would. If another open is creating it (`printf data > f` racing `flock f`), the
+    /// lock waits for that writer's create: creating the node early would publish it empty, and a mount that sees
+    /// an empty childless node shows a directory, on which locks are local to one machine.
+    private func createPendingForLock(_ path: String, fh: UInt64, ticket: LockTicket) async throws {
+        if files.get(fh)?.pendingCreate?.inodePath != path {
+            let deadline = DispatchTime.now().uptimeNanoseconds + Self.lockPendingCreateWaitMs * 1_000_000
+            while pendingCreates.entry(path) != nil && DispatchTime.now().uptimeNanoseconds < deadline {
+                if ticket.isCancelled { throw FSError(EINTR, "\(path): cancelled") }
+                try? await Task.sleep(nanoseconds: 5_000_000)
+            }
+            guard pendingCreates.entry(path) != nil else { return }
+        }
+        try await createPendingNow(path)
     }
 
     /// Releases the owner's lock (or cancels its wait).

@@ -111,7 +111,7 @@ def test_lock_has_one_holder_at_a_time_and_is_handed_over_when_the_holder_is_kil
     a, b = dirs(mounts, base, "deploy")
     log = tmp_path / "holds.log"
     section = f'echo "enter $W {STAMP}" >> {log}; sleep 0.01; echo "exit $W {STAMP}" >> {log}'
-    workers = [procs.start(f"for i in $(seq 10); do W={who} lock {f} bash -c '{section}'; done")
+    workers = [procs.start(f"set -e; for i in $(seq 10); do W={who} lock {f} bash -c '{section}'; done")
                for who, f in (("a1", a), ("a2", a), ("b1", b), ("b2", b))]
     for w in workers:
         finish(w)
@@ -132,6 +132,19 @@ def test_lock_has_one_holder_at_a_time_and_is_handed_over_when_the_holder_is_kil
     assert granted > killed
     print(f"lock hand-over after SIGKILL of the holder: {(granted - killed) / 1e6:.1f} ms")
     eventually(lambda: zk.get_children(f"{base}/deploy") == [], timeout=10, what="every contender gone")
+
+
+def test_racing_lockers_of_a_new_lock_file_on_two_mounts_all_get_the_lock_and_the_file_its_data(zk, base, mounts,
+                                                                                                procs, tmp_path):
+    """Four first users of a lock file, two per mount: each `lock` creates the file (`printf > f`, O_EXCL) unless
+    it is there, and a `flock` can reach a file another process of its mount is still writing. The lock must wait
+    for that writer's create (a node created empty would be shown as a directory elsewhere, which `lock` refuses)."""
+    for n in range(20):
+        a, b = dirs(mounts, base, f"race{n}")
+        ws = [procs.start(f"lock {f} true") for f in (a, a, b, b)]
+        for w in ws:
+            finish(w)
+        assert zk.get(f"{base}/race{n}")[0] == f"race{n}\n".encode()
 
 
 def test_election_has_one_leader_and_elects_another_when_it_is_killed(zk, base, mounts, procs, tmp_path):
