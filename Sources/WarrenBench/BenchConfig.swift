@@ -52,6 +52,9 @@ public struct BenchConfig: Sendable {
     /// Requests kept in flight per connection (pipelining depth). Not used by watch-fanout and session-churn.
     public var outstanding: Int = 32
     public var valueBytes: Int = 1024
+    /// The largest value: a reply carrying it must fit in the generator's frame limit (`BenchConnection.frameBytesMax`,
+    /// 64 MiB) with room for the reply header and Stat.
+    public static let valueBytesMax = 64 << 20 - 4096
     /// Znodes created under the bench root for read, write and mixed.
     public var keys: Int = 1000
     /// Measured time; 0 runs setup only (useful with `cleanup = false` to load a server).
@@ -86,7 +89,8 @@ public struct BenchConfig: Sendable {
         try check(!hosts.isEmpty, "at least one host is needed")
         try check(connections >= 1 && connections <= 10_000, "--connections \(connections) outside 1...10000")
         try check(outstanding >= 1 && outstanding <= 100_000, "--outstanding \(outstanding) outside 1...100000")
-        try check(valueBytes >= 0 && valueBytes <= 1_000_000, "--value-bytes \(valueBytes) outside 0...1000000")
+        try check(valueBytes >= 0 && valueBytes <= Self.valueBytesMax,
+                  "--value-bytes \(valueBytes) outside 0...\(Self.valueBytesMax) (the server's jute.maxbuffer must fit it too)")
         try check(keys >= 1, "--keys \(keys) must be at least 1")
         try check(durationSeconds >= 0 && durationSeconds.isFinite, "--duration \(durationSeconds) must be >= 0")
         try check(warmupSeconds >= 0 && warmupSeconds.isFinite, "--warmup \(warmupSeconds) must be >= 0")

@@ -76,7 +76,8 @@ final class BenchConnection {
     let sessionId: Int64
     let sessionTimeoutMs: Int
     private let fd: Int32
-    private var decoder = FrameDecoder(frameBytesMax: 64 << 20)
+    static let frameBytesMax = 64 << 20
+    private var decoder = FrameDecoder(frameBytesMax: BenchConnection.frameBytesMax)
     private var out: [UInt8] = []
     private var outSent = 0
     private(set) var inflight = FIFO<InFlight>()

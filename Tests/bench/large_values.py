@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+"""Large values, Warren and Apache ZooKeeper side by side (the performance issue's item 4).
+
+    python3 Tests/bench/large_values.py [--quick] [--binary PATH] [--out FILE.json]
+
+Both systems run as 3-server ensembles on 127.0.0.1 with the zoo.cfg of `compare.py` and `jute.maxbuffer` raised
+to 16 MiB (Warren reads it from zoo.cfg, ZooKeeper from `-Djute.maxbuffer`; ZooKeeper keeps zkEnv.sh's 1000 MiB
+heap). For values of 64 KiB, 1 MiB − 1 and 8 MiB, `warren bench` runs setData (write) and getData (read) closed
+loop over 4 sessions with 2 requests in flight each, spread over the three servers; each row reports ops/s, MB/s
+of values moved, p50/p99 latency, the servers' peak RSS summed over the ensemble (sampled every 50 ms) and the
+servers' CPU per operation (utime+stime of all three over the run ÷ operations, which stays comparable on a shared
+2-core machine where the generator competes for the CPUs). Rows alternate which system goes first; `--repeat`
+runs each row that many times and keeps the median by ops/s. Prints a Markdown table (and the raw JSON with --out).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import compare  # noqa: E402
+from compare import SYSTEMS, Cluster, bench, build, machine_info, wait_quiet  # noqa: E402
+
+MIB = 1 << 20
+JUTE_MAXBUFFER_BYTES = 16 * MIB
+SIZES = (("64 KiB", 64 * 1024), ("1 MiB − 1", MIB - 1), ("8 MiB", 8 * MIB))
+
+
+class PeakRSS:
+    """Samples the summed RSS of a cluster's servers every 50 ms while running."""
+
+    def __init__(self, cluster: Cluster):
+        self.cluster, self.peak, self._stop = cluster, 0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.peak = max(self.peak, self.cluster.rss_bytes())
+            except (OSError, RuntimeError):
+                pass
+            self._stop.wait(0.05)
+
+    def __enter__(self) -> "PeakRSS":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def run_row(binary: Path, cluster: Cluster, workload: str, size: int, s: argparse.Namespace) -> dict:
+    args = ["--workload", workload, "--value-bytes", str(size), "--keys", "16", "--connections", "4",
+            "--outstanding", "2", "--duration", str(s.duration), "--warmup", str(s.warmup)]
+    cpu0 = sum(srv.cpu_seconds() for srv in cluster.servers)
+    with PeakRSS(cluster) as rss:
+        r = bench(binary, cluster.hosts, args, timeout=s.duration + s.warmup + 600)
+    cpu = sum(srv.cpu_seconds() for srv in cluster.servers) - cpu0
+    if "failed" in r:
+        return r
+    ops = r["opsPerSecond"] * s.duration
+    r["megabytesPerSecond"] = r["opsPerSecond"] * size / MIB
+    r["serverPeakRSSBytes"] = rss.peak
+    # CPU of the whole run (setup and warm-up included) over the measured operations: an upper bound, the same
+    # for both systems.
+    r["serverCPUMicrosPerOp"] = cpu / ops * 1e6 if ops else None
+    return r
+
+
+def fmt(r: dict | None) -> str:
+    if not r:
+        return "—"
+    if "failed" in r:
+        return "failed: " + r["failed"][:60]
+    lat = r["latencyMicros"]
+    return (f"{r['megabytesPerSecond']:.0f} MB/s ({r['opsPerSecond']:.0f} ops/s), p50 {lat['p50'] / 1000:.1f} ms, "
+            f"p99 {lat['p99'] / 1000:.1f} ms, peak RSS {r['serverPeakRSSBytes'] / MIB:.0f} MiB, "
+            f"{r['serverCPUMicrosPerOp']:.0f} µs CPU/op, errors {r['errorsTotal'] + r['connectionErrors']}")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="2 s per row, no repeat")
+    ap.add_argument("--repeat", type=int, default=None)
+    ap.add_argument("--binary", type=Path, help="a release warren binary (default: build one)")
+    ap.add_argument("--work", type=Path, default=Path("/tmp/warren-large-values"))
+    ap.add_argument("--out", type=Path)
+    s = ap.parse_args()
+    s.duration, s.warmup = (2.0, 0.5) if s.quick else (5.0, 1.0)
+    s.repeat = s.repeat or (1 if s.quick else 3)
+    binary = s.binary.resolve() if s.binary else build("")
+    compare.COMMON_CFG["jute.maxbuffer"] = JUTE_MAXBUFFER_BYTES
+    compare.ZK_JVM_FLAGS = [*compare.ZK_JVM_FLAGS, f"-Djute.maxbuffer={JUTE_MAXBUFFER_BYTES}"]
+    clusters = {k: Cluster(k, "ensemble3", s.work / k, binary) for k in SYSTEMS}
+    rows: dict[str, dict[str, list[dict]]] = {}
+    try:
+        for c in clusters.values():
+            c.start()
+        for rep in range(s.repeat):
+            for i, (label, size) in enumerate(SIZES):
+                for workload in ("write", "read"):
+                    key = f"{workload} {label}"
+                    order = SYSTEMS if (i + rep) % 2 == 0 else tuple(reversed(SYSTEMS))
+                    for k in order:
+                        wait_quiet(clusters)
+                        r = run_row(binary, clusters[k], workload, size, s)
+                        rows.setdefault(key, {}).setdefault(k, []).append(r)
+                        print(f"[{rep + 1}/{s.repeat}] {key:<16} {k:<10} {fmt(r)}", flush=True)
+    finally:
+        for c in clusters.values():
+            c.stop()
+
+    def median(xs: list[dict]) -> dict:
+        ok = sorted((x for x in xs if "failed" not in x), key=lambda x: x["opsPerSecond"])
+        return ok[len(ok) // 2] if ok else xs[-1]
+
+    print(f"\n3-server ensembles, jute.maxbuffer 16 MiB, 4 sessions × 2 in flight, {s.duration:g} s per run, "
+          f"median of {s.repeat}\n")
+    print("| workload | Warren | Apache ZooKeeper | Warren ÷ ZooKeeper (MB/s) |")
+    print("| --- | --- | --- | ---: |")
+    for key, by in rows.items():
+        w, z = median(by.get("warren", [])), median(by.get("zookeeper", []))
+        ratio = (f"{w['megabytesPerSecond'] / z['megabytesPerSecond']:.2f}×"
+                 if "failed" not in w and "failed" not in z and z.get("megabytesPerSecond") else "—")
+        print(f"| {key} | {fmt(w)} | {fmt(z)} | {ratio} |")
+    if s.out:
+        s.out.write_text(json.dumps({"machine": machine_info(), "rows": rows}, indent=1))
+    spread = {key: {k: [round(x.get("megabytesPerSecond", 0)) for x in xs] for k, xs in by.items()}
+              for key, by in rows.items()}
+    print("\nMB/s of every repeat:", json.dumps(spread))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
