@@ -9,7 +9,8 @@ heap). For values of 64 KiB, 1 MiB − 1 and 8 MiB, `warren bench` runs setData 
 loop over 4 sessions with 2 requests in flight each, spread over the three servers; each row reports ops/s, MB/s
 of values moved, p50/p99 latency, the servers' peak RSS summed over the ensemble (sampled every 50 ms) and the
 servers' CPU per operation (utime+stime of all three over the run ÷ operations, which stays comparable on a shared
-2-core machine where the generator competes for the CPUs). Rows alternate which system goes first; `--repeat`
+2-core machine where the generator competes for the CPUs). Each value size gets fresh clusters (a ZooKeeper that
+ran out of heap on one size does not fail the next), the system that goes first alternates by size; `--repeat`
 runs each row that many times and keeps the median by ops/s. Prints a Markdown table (and the raw JSON with --out).
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import threading
 import time
@@ -62,7 +64,7 @@ def run_row(binary: Path, cluster: Cluster, workload: str, size: int, s: argpars
     with PeakRSS(cluster) as rss:
         r = bench(binary, cluster.hosts, args, timeout=s.duration + s.warmup + 600)
     cpu = sum(srv.cpu_seconds() for srv in cluster.servers) - cpu0
-    if "failed" in r:
+    if "failed" in r or r["errorsTotal"] + r["connectionErrors"] > 0 and r["opsPerSecond"] == 0:
         return r
     ops = r["opsPerSecond"] * s.duration
     r["megabytesPerSecond"] = r["opsPerSecond"] * size / MIB
@@ -84,10 +86,49 @@ def fmt(r: dict | None) -> str:
             f"{r['serverCPUMicrosPerOp']:.0f} µs CPU/op, errors {r['errorsTotal'] + r['connectionErrors']}")
 
 
+def oom_in_logs(cluster: Cluster) -> bool:
+    """Whether a server of `cluster` logged a Java OutOfMemoryError (ZooKeeper's heap) or is gone."""
+    for srv in cluster.servers:
+        if srv.proc is None or srv.proc.poll() is not None:
+            return True
+        try:
+            if "OutOfMemoryError" in srv.log_path.read_text(errors="replace"):
+                return True
+        except OSError:
+            pass
+    return False
+
+
+def measure_size(binary: Path, kind: str, size: int, s: argparse.Namespace) -> dict[str, list[dict]]:
+    """write then read rows for one value size on a fresh 3-server cluster of `kind` (a server that ran out of
+    memory on a previous size must not fail the next one)."""
+    base = s.work / f"{kind}-{size}"
+    shutil.rmtree(base, ignore_errors=True)
+    cluster = Cluster(kind, "ensemble3", base, binary)
+    out: dict[str, list[dict]] = {}
+    try:
+        cluster.start()
+        for rep in range(s.repeat):
+            for workload in ("write", "read"):
+                if oom_in_logs(cluster):
+                    r = {"failed": "a server ran out of memory or died (see its log)"}
+                else:
+                    wait_quiet({kind: cluster})
+                    r = run_row(binary, cluster, workload, size, s)
+                    if "failed" in r and oom_in_logs(cluster):
+                        r["failed"] = "a server ran out of memory (OutOfMemoryError: Java heap space) or died"
+                out.setdefault(workload, []).append(r)
+                print(f"[{rep + 1}/{s.repeat}] {workload} {size:>8} B  {kind:<10} {fmt(r)}", flush=True)
+    finally:
+        cluster.stop()
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="2 s per row, no repeat")
     ap.add_argument("--repeat", type=int, default=None)
+    ap.add_argument("--zk-heap", default="1000m", help="ZooKeeper's -Xmx (default: zkEnv.sh's 1000m)")
     ap.add_argument("--binary", type=Path, help="a release warren binary (default: build one)")
     ap.add_argument("--work", type=Path, default=Path("/tmp/warren-large-values"))
     ap.add_argument("--out", type=Path)
@@ -96,41 +137,29 @@ def main() -> int:
     s.repeat = s.repeat or (1 if s.quick else 3)
     binary = s.binary.resolve() if s.binary else build("")
     compare.COMMON_CFG["jute.maxbuffer"] = JUTE_MAXBUFFER_BYTES
-    compare.ZK_JVM_FLAGS = [*compare.ZK_JVM_FLAGS, f"-Djute.maxbuffer={JUTE_MAXBUFFER_BYTES}"]
-    clusters = {k: Cluster(k, "ensemble3", s.work / k, binary) for k in SYSTEMS}
+    compare.ZK_JVM_FLAGS = [f"-Xmx{s.zk_heap}", f"-Djute.maxbuffer={JUTE_MAXBUFFER_BYTES}"]
     rows: dict[str, dict[str, list[dict]]] = {}
-    try:
-        for c in clusters.values():
-            c.start()
-        for rep in range(s.repeat):
-            for i, (label, size) in enumerate(SIZES):
-                for workload in ("write", "read"):
-                    key = f"{workload} {label}"
-                    order = SYSTEMS if (i + rep) % 2 == 0 else tuple(reversed(SYSTEMS))
-                    for k in order:
-                        wait_quiet(clusters)
-                        r = run_row(binary, clusters[k], workload, size, s)
-                        rows.setdefault(key, {}).setdefault(k, []).append(r)
-                        print(f"[{rep + 1}/{s.repeat}] {key:<16} {k:<10} {fmt(r)}", flush=True)
-    finally:
-        for c in clusters.values():
-            c.stop()
+    for i, (label, size) in enumerate(SIZES):
+        for kind in (SYSTEMS if i % 2 == 0 else tuple(reversed(SYSTEMS))):
+            for workload, results in measure_size(binary, kind, size, s).items():
+                rows.setdefault(f"{workload} {label}", {})[kind] = results
 
     def median(xs: list[dict]) -> dict:
         ok = sorted((x for x in xs if "failed" not in x), key=lambda x: x["opsPerSecond"])
-        return ok[len(ok) // 2] if ok else xs[-1]
+        return ok[len(ok) // 2] if ok else (xs[-1] if xs else {"failed": "not run"})
 
-    print(f"\n3-server ensembles, jute.maxbuffer 16 MiB, 4 sessions × 2 in flight, {s.duration:g} s per run, "
-          f"median of {s.repeat}\n")
+    print(f"\n3-server ensembles, jute.maxbuffer 16 MiB, ZooKeeper -Xmx{s.zk_heap}, 4 sessions × 2 in flight, "
+          f"{s.duration:g} s per run, median of {s.repeat}\n")
     print("| workload | Warren | Apache ZooKeeper | Warren ÷ ZooKeeper (MB/s) |")
     print("| --- | --- | --- | ---: |")
-    for key, by in rows.items():
+    for key in sorted(rows, key=lambda k: (k.split()[0] != "write", [l for l, _ in SIZES].index(k.split(" ", 1)[1]))):
+        by = rows[key]
         w, z = median(by.get("warren", [])), median(by.get("zookeeper", []))
         ratio = (f"{w['megabytesPerSecond'] / z['megabytesPerSecond']:.2f}×"
                  if "failed" not in w and "failed" not in z and z.get("megabytesPerSecond") else "—")
         print(f"| {key} | {fmt(w)} | {fmt(z)} | {ratio} |")
     if s.out:
-        s.out.write_text(json.dumps({"machine": machine_info(), "rows": rows}, indent=1))
+        s.out.write_text(json.dumps({"machine": machine_info(), "zkHeap": s.zk_heap, "rows": rows}, indent=1))
     spread = {key: {k: [round(x.get("megabytesPerSecond", 0)) for x in xs] for k, xs in by.items()}
               for key, by in rows.items()}
     print("\nMB/s of every repeat:", json.dumps(spread))
