@@ -42,6 +42,9 @@ extension ZKFilesystem {
         guard let (children, now) = try? await connection.run({ try await $0.getChildrenWithStat(path) }) else {
             return role
         }
+        // The last contender may have gone between `stat` and the listing: the node is then judged as it is now
+        // (a lock file with data and no children is a file), not as the stale count of children says.
+        if children.isEmpty && now.numChildren == 0 { return NodeKindRule.role(for: now, previous: previous) }
         let lockOnly = LockQueue.isLockOnly(children)
         fileLocks.lockOnly.set(path, pzxid: now.pzxid, lockOnly: lockOnly)
         return lockOnly ? .file : role
