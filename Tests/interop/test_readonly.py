@@ -1,0 +1,133 @@
+"""Read-only mode (`readonlymode.enabled`) against a real three-server ensemble of each target.
+
+The isolated server is server 3 of the ensemble; the other two are SIGKILLed, so it has lost its quorum (the
+simplest partition that works on loopback), then restarted on the same data to heal it. Both targets get the
+setting the way ZooKeeper's scripts pass it: `SERVER_JVMFLAGS=-Dreadonlymode.enabled=true` (Warren reads that
+variable too; it also takes `readonlymode.enabled=true` in zoo.cfg).
+
+Expectations, the same for Apache ZooKeeper 3.8 and Warren: after ZooKeeper's grace period (max(2 s, tickTime))
+the isolated server accepts clients that allow read-only sessions, serves reads of data written before the
+partition, answers every write (and sync) with NotReadOnly, says `ro` to `isro` and `Mode: read-only` to `srvr`,
+refuses clients that do not allow read-only sessions; once its quorum is back it closes its read-only clients,
+and a kazoo client with read_only=True ends up connected read-write (CONNECTED) and writes.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from kazoo.client import KazooClient
+from kazoo.exceptions import NotReadOnlyCallError
+from kazoo.handlers.threading import KazooTimeoutError
+from kazoo.protocol.states import KeeperState
+
+from quorum import Quorum
+
+ISOLATED = 3
+RO_FLAGS = {"SERVER_JVMFLAGS": "-Dreadonlymode.enabled=true"}
+# ZooKeeper 3.8's read-only server refuses to create a session that is not local (ReadOnlyRequestProcessor answers
+# the createSession with NotReadOnly, which the client cannot even parse as a ConnectResponse), so read-only clients
+# can only connect with local sessions on. Warren's read-only sessions are always local; it ignores the key.
+RO_CFG = {"localSessionsEnabled": "true"}
+
+
+@pytest.fixture(scope="module")
+def quorum(target, tmp_path_factory):
+    q = Quorum(target, tmp_path_factory.mktemp(f"ro-{target}"), voters=3, env=RO_FLAGS, cfg=RO_CFG)
+    try:
+        q.start()
+        yield q
+    finally:
+        q.close()
+
+
+def wait_for(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def test_read_only_while_cut_off_then_back_to_read_write(quorum):
+    assert quorum.four(ISOLATED, "isro") == "rw"
+    writer = KazooClient(hosts=quorum.hosts(), timeout=10.0)
+    writer.start(timeout=20)
+    try:
+        writer.create("/ro/data", b"before the partition", makepath=True)
+        writer.create("/ro/data/child", b"c")
+        writer.sync("/ro")
+    finally:
+        writer.stop()
+        writer.close()
+    # Server 3 has every write: a sync through it (or any server) orders it after them.
+    probe = KazooClient(hosts=quorum.servers[ISOLATED].hosts, timeout=10.0)
+    probe.start(timeout=20)
+    probe.sync("/ro")
+    assert probe.get("/ro/data")[0] == b"before the partition"
+    probe.stop()
+    probe.close()
+
+    for i in (1, 2):
+        quorum.kill(i)
+    wait_for(lambda: quorum.four(ISOLATED, "isro") == "ro", 30, "the isolated server to go read-only")
+    assert quorum.servers[ISOLATED].mode() == "read-only"
+
+    # A client that does not allow read-only sessions is refused.
+    plain = KazooClient(hosts=quorum.servers[ISOLATED].hosts, timeout=4.0, connection_retry={"max_tries": 2})
+    with pytest.raises(KazooTimeoutError):
+        plain.start(timeout=4)
+    plain.stop()
+    plain.close()
+
+    ro = KazooClient(hosts=quorum.hosts(), timeout=10.0, read_only=True)
+    states = []
+    ro.add_listener(lambda s: states.append(s))
+    try:
+        ro.start(timeout=20)
+        assert ro.client_state == KeeperState.CONNECTED_RO
+        data, stat = ro.get("/ro/data")
+        assert data == b"before the partition"
+        assert stat.numChildren == 1
+        assert ro.get_children("/ro/data") == ["child"]
+        assert ro.exists("/ro/missing") is None
+        with pytest.raises(NotReadOnlyCallError):
+            ro.create("/ro/new", b"x")
+        with pytest.raises(NotReadOnlyCallError):
+            ro.set("/ro/data", b"changed")
+        with pytest.raises(NotReadOnlyCallError):
+            ro.delete("/ro/data/child")
+        with pytest.raises(NotReadOnlyCallError):
+            ro.sync("/ro")
+        t = ro.transaction()
+        t.create("/ro/in-txn", b"")
+        with pytest.raises(NotReadOnlyCallError):
+            t.commit()
+        # Nothing changed, and the server still serves reads after the refusals.
+        assert ro.get("/ro/data")[0] == b"before the partition"
+        assert ro.exists("/ro/new") is None
+
+        # Heal: the two others come back on their data; the isolated server rejoins and closes read-only clients.
+        for i in (1, 2):
+            quorum.servers[i].spawn()
+        quorum.wait_serving(quorum.ids)
+        assert quorum.four(ISOLATED, "isro") == "rw"
+
+        def back_read_write():
+            if ro.client_state != KeeperState.CONNECTED:
+                return False
+            try:
+                ro.create("/ro/after", b"healed")
+                return True
+            except NotReadOnlyCallError:
+                return False
+
+        wait_for(back_read_write, 60, "the read-only client to move to a read-write server and write")
+        assert ro.get("/ro/after")[0] == b"healed"
+        assert ro.get("/ro/data")[0] == b"before the partition"
+    finally:
+        ro.stop()
+        ro.close()
