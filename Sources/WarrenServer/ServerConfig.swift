@@ -182,6 +182,7 @@ public struct ServerConfig: Sendable {
             case "readonlymode.enabled", "zookeeper.readonlymode.enabled":
                 c.readOnlyModeEnabled = value.lowercased() == "true"
             case "peerType":
+                let value = value.lowercased()
                 guard value == "observer" || value == "participant" else {
                     throw ConfigError("\(path ?? "zoo.cfg"):\(n + 1): peerType must be observer or participant, got '\(value)'")
                 }

@@ -257,7 +257,7 @@ final class ServerConfigTests: XCTestCase {
         XCTAssertFalse(c.readOnlyModeEnabled, "SERVER_JVMFLAGS comes after JVMFLAGS on the java command line")
 
         let servers = "server.1=h:1:2\nserver.2=h:3:4\nserver.3=h:5:6:observer\n"
-        var o = try ServerConfig.parse("dataDir=/d\npeerType=observer\n" + servers)
+        var o = try ServerConfig.parse("dataDir=/d\npeerType=Observer\n" + servers)
         o.myid = 3
         XCTAssertEqual(o.peerType, "observer")
         XCTAssertNil(o.peerTypeMismatch)
