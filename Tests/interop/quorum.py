@@ -35,6 +35,15 @@ class QuorumServer(ServerProcess):
     `SERVER_JVMFLAGS` in its environment passed to the JVM (zkServer.sh's way); Warren reads them from that
     environment variable itself."""
 
+    host = "127.0.0.1"
+
+    @property
+    def hosts(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def four(self, cmd: str, timeout: float = 5.0) -> str:
+        return four_letter(self.host, self.port, cmd, timeout=timeout)
+
     def server_command(self) -> list[str]:
         cmd = super().server_command()
         if self.kind != "zookeeper":
@@ -71,7 +80,11 @@ class Quorum:
     """`voters` participants and `observers` observers of `kind`, configured alike; ids are 1-based."""
 
     def __init__(self, kind: str, base: Path, voters: int = 3, observers: int = 0, env: dict | None = None,
-                 cfg: dict | None = None):
+                 cfg: dict | None = None, host_of=None, launcher_of=None):
+        """`host_of(i)`: the address server i listens on for everything (default 127.0.0.1); `launcher_of(i)`: a
+        command prefix for server i (e.g. `ip netns exec NS`)."""
+        host_of = host_of or (lambda i: "127.0.0.1")
+        launcher_of = launcher_of or (lambda i: [])
         self.kind = kind
         self.voter_ids = list(range(1, voters + 1))
         self.observer_ids = list(range(voters + 1, voters + observers + 1))
@@ -79,13 +92,14 @@ class Quorum:
         lines = {}
         for i in self.ids:
             role = ":observer" if i in self.observer_ids else ""
-            lines[f"server.{i}"] = f"127.0.0.1:{free_port()}:{free_port()}{role}"
+            lines[f"server.{i}"] = f"{host_of(i)}:{free_port()}:{free_port()}{role}"
         self.servers: dict[int, QuorumServer] = {}
         for i in self.ids:
-            overrides = {"initLimit": 10, "syncLimit": 5, **lines, **(cfg or {})}
+            overrides = {"initLimit": 10, "syncLimit": 5, "clientPortAddress": host_of(i), **lines, **(cfg or {})}
             if i in self.observer_ids:
                 overrides["peerType"] = "observer"
-            s = QuorumServer(kind, base / f"{kind}{i}", overrides, env)
+            s = QuorumServer(kind, base / f"{kind}{i}", overrides, env, launcher_of(i))
+            s.host = host_of(i)
             s.data_dir.mkdir(parents=True, exist_ok=True)
             (s.data_dir / "myid").write_text(f"{i}\n")
             self.servers[i] = s
@@ -133,7 +147,7 @@ class Quorum:
         return ",".join(self.servers[i].hosts for i in (ids or self.ids))
 
     def four(self, i: int, word: str) -> str:
-        return four_letter("127.0.0.1", self.servers[i].port, word, timeout=3.0)
+        return self.servers[i].four(word, timeout=3.0)
 
     def close(self) -> None:
         for s in self.servers.values():

@@ -20,7 +20,7 @@ import pytest
 from kazoo.client import KazooClient
 from kazoo.exceptions import NotReadOnlyCallError
 from kazoo.handlers.threading import KazooTimeoutError
-from kazoo.protocol.states import KeeperState
+from kazoo.protocol.states import KazooState, KeeperState
 
 from quorum import Quorum
 
@@ -126,8 +126,105 @@ def test_read_only_while_cut_off_then_back_to_read_write(quorum):
                 return False
 
         wait_for(back_read_write, 60, "the read-only client to move to a read-write server and write")
+        # Its read-only session was local to the isolated server: a read-write server does not know it.
+        assert KazooState.LOST in states, states
         assert ro.get("/ro/after")[0] == b"healed"
         assert ro.get("/ro/data")[0] == b"before the partition"
     finally:
         ro.stop()
         ro.close()
+
+
+# -- a real partition: network namespaces --------------------------------------------------------------------------
+
+def test_partitioned_member_serves_read_only_while_the_majority_writes(target, tmp_path):
+    """Each server in its own network namespace (test_ensemble_netns.py's bridge and veths); server 3's link is cut
+    while servers 1 and 2 go on committing. A read-only client inside server 3's namespace (`ro_client.py`, given
+    every server) is served by it; once the link is back, server 3 catches up, closes its read-only clients, and
+    the client moves to read-write and sees what the majority wrote during the partition."""
+    import json
+    import random
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from test_ensemble_netns import NetnsEnsemble, ip
+
+    if shutil.which("ip") is None:
+        pytest.skip("the `ip` command (iproute2) is not installed")
+    probe = f"warren-t-probe{random.randrange(10 ** 6)}"
+    if ip("netns", "add", probe, check=False).returncode != 0:
+        pytest.skip("`ip netns add` is not permitted here")
+    ip("netns", "del", probe, check=False)
+    net = NetnsEnsemble(tmp_path / "net")
+    q = None
+    helper = None
+    try:
+        net.set_up_network()
+        q = Quorum(target, tmp_path, voters=3, env=RO_FLAGS, cfg=RO_CFG, host_of=net.addr,
+                   launcher_of=lambda i: ["ip", "netns", "exec", net.ns(i)])
+        q.start()
+        zk = KazooClient(hosts=q.hosts(), timeout=10.0)
+        zk.start(timeout=20)
+        zk.create("/ro/data", b"before the partition", makepath=True)
+        iso = q.servers[ISOLATED]
+        # Server 3 has it before the cut: its own client's sync orders the read after the write.
+        probe_client = KazooClient(hosts=iso.hosts, timeout=10.0)
+        probe_client.start(timeout=20)
+        probe_client.sync("/ro")
+        assert probe_client.get("/ro/data")[0] == b"before the partition"
+        probe_client.stop()
+        probe_client.close()
+        zk.stop()
+        zk.close()
+
+        ip("link", "set", net.host_end(ISOLATED), "down")
+        majority = KazooClient(hosts=q.hosts([1, 2]), timeout=10.0)
+        majority.start(timeout=30)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                majority.create("/ro/during", b"written by the majority")
+                break
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
+        interop = Path(__file__).resolve().parent
+        helper = subprocess.Popen(
+            ["ip", "netns", "exec", net.ns(ISOLATED), sys.executable, str(interop / "ro_client.py"), iso.hosts,
+             q.hosts()], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=open(tmp_path / "ro_client.log", "w"),
+            text=True, cwd=interop)
+        line = helper.stdout.readline()
+        assert line, f"ro_client.py said nothing: {(tmp_path / 'ro_client.log').read_text()[-3000:]}"
+        ro = json.loads(line)
+        assert ro["isro"] == "ro"
+        assert "Mode: read-only" in ro["srvr"]
+        assert ro["plain"] == "refused"
+        assert ro["client_state"] == "CONNECTED_RO"
+        assert ro["data"] == "before the partition"
+        assert [ro["create"], ro["set"], ro["delete"], ro["sync"]] == ["NotReadOnlyCallError"] * 4
+        assert ro["new_exists"] is False
+
+        ip("link", "set", net.host_end(ISOLATED), "up")
+        helper.stdin.write("heal\n")
+        helper.stdin.flush()
+        line = helper.stdout.readline()
+        assert line, f"ro_client.py said nothing: {(tmp_path / 'ro_client.log').read_text()[-3000:]}"
+        rw = json.loads(line)
+        assert rw["moved"], rw
+        assert rw["during"] == "written by the majority"
+        assert "LOST" in rw["states"], rw
+        majority.sync("/ro")
+        assert majority.get("/ro/after")[0] == b"healed"
+        majority.stop()
+        majority.close()
+    finally:
+        if helper is not None:
+            helper.kill()
+            helper.wait()
+        if q is not None:
+            q.close()
+        net.teardown()
