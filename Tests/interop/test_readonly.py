@@ -114,7 +114,7 @@ def test_read_only_while_cut_off_then_back_to_read_write(quorum):
         for i in (1, 2):
             quorum.servers[i].spawn()
         quorum.wait_serving(quorum.ids)
-        assert quorum.four(ISOLATED, "isro") == "rw"
+        wait_for(lambda: quorum.four(ISOLATED, "isro") == "rw", 30, "the rejoined server to answer isro with rw")
 
         def back_read_write():
             if ro.client_state != KeeperState.CONNECTED:
