@@ -135,4 +135,20 @@ final class ReadOnlyModeTests: XCTestCase {
         run(e, ms: 1100)
         XCTAssertEqual(e.closed[1], [5], "held, then refused as before")
     }
+
+    func testACutOffObserverGoesReadOnlyAndBackToObserving() throws {
+        let e = try MiniEnsemble(size: 4, observers: [4], readOnlyMode: true)
+        for _ in 0..<30 where e.modes.values.sorted() != ["follower", "follower", "leader", "observer"] { e.tick() }
+        XCTAssertEqual(e.modes[4], "observer")
+        cutOff(e, 4)
+        run(e, ms: 2100)
+        XCTAssertEqual(e.modes[4], "read-only")
+        XCTAssertEqual(e.modes.values.filter { $0 == "leader" }.count, 1, "the voters never noticed: \(e.modes)")
+        XCTAssertEqual(try XCTUnwrap(handshake(e, 4, conn: 3, readOnly: true)).readOnly, true)
+        e.closed = [:]
+        e.isolated = []
+        run(e, ms: 3000)
+        XCTAssertEqual(e.modes[4], "observer")
+        XCTAssertEqual(e.closed[4], [3])
+    }
 }
