@@ -8,12 +8,14 @@ variable too; it also takes `readonlymode.enabled=true` in zoo.cfg).
 Expectations, the same for Apache ZooKeeper 3.8 and Warren: after ZooKeeper's grace period (max(2 s, tickTime))
 the isolated server accepts clients that allow read-only sessions, serves reads of data written before the
 partition, answers every write (and sync) with NotReadOnly, says `ro` to `isro` and `Mode: read-only` to `srvr`,
-refuses clients that do not allow read-only sessions; once its quorum is back it closes its read-only clients,
+refuses clients that do not allow read-only sessions (kazoo and the Java client, zkCli.sh -r, are served); once its quorum is back it closes its read-only clients,
 and a kazoo client with read_only=True ends up connected read-write (CONNECTED) and writes.
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
 import time
 
 import pytest
@@ -23,6 +25,7 @@ from kazoo.handlers.threading import KazooTimeoutError
 from kazoo.protocol.states import KazooState, KeeperState
 
 from quorum import Quorum
+from servers import ZKCLI
 
 ISOLATED = 3
 RO_FLAGS = {"SERVER_JVMFLAGS": "-Dreadonlymode.enabled=true"}
@@ -106,9 +109,17 @@ def test_read_only_while_cut_off_then_back_to_read_write(quorum):
         t.create("/ro/in-txn", b"")
         with pytest.raises(NotReadOnlyCallError):
             t.commit()
+        # The Java client (zkCli.sh -r: canBeReadOnly) gets a read-only session and NotReadOnly for a write.
+        env = dict(os.environ, CLIENT_JVMFLAGS="-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
+        cli = subprocess.run([str(ZKCLI), "-r", "-server", quorum.servers[ISOLATED].hosts, "create", "/ro/cli", "x"],
+                             capture_output=True, timeout=60, env=env, stdin=subprocess.DEVNULL)
+        out = (cli.stdout + cli.stderr).decode(errors="replace")
+        assert "state:ConnectedReadOnly" in out, out
+        assert "Not a read-only call: /ro/cli" in out, out
         # Nothing changed, and the server still serves reads after the refusals.
         assert ro.get("/ro/data")[0] == b"before the partition"
         assert ro.exists("/ro/new") is None
+        assert ro.exists("/ro/cli") is None
 
         # Heal: the two others come back on their data; the isolated server rejoins and closes read-only clients.
         for i in (1, 2):
