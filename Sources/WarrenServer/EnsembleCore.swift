@@ -32,6 +32,11 @@ final class EnsembleState {
     var snapshotBytesSent = 0
     var snapshotChunksReceived = 0
     var snapshotBytesReceived = 0
+    /// Read-only mode (`ServerCore+ReadOnly.swift`): whether it is on, since when Zab has been looking (monotonic
+    /// ms; nil while it follows or leads), and the local sessions created while read-only.
+    var readOnly = false
+    var lookingSinceMonoMs: Int64?
+    var readOnlySessions: Set<Int64> = []
 
     init(zab: ZabNode) { self.zab = zab }
 
@@ -76,7 +81,10 @@ extension ServerCore {
     static let leaderTimeoutPings = 10
 
     /// Starts the Zab node: the server begins looking for a leader.
-    func ensembleStart(now: Now) -> [CoreAction] { runZab(.start, now: now) }
+    func ensembleStart(now: Now) -> [CoreAction] {
+        ensemble?.lookingSinceMonoMs = now.monoMs
+        return runZab(.start, now: now)
+    }
 
     func onQuorumMessage(from peer: ServerId, _ message: ZabMessage, now: Now) -> [CoreAction] {
         guard let ens = ensemble else { return [] }
@@ -113,6 +121,7 @@ extension ServerCore {
         guard let ens = ensemble else { return [] }
         var actions = catchUpStalledLeader(now: now)
         actions += runZab(.tick, now: now)
+        actions += checkReadOnly(now: now)
         ens.lastZabTickMonoMs = now.monoMs
         ens.zabTicks &+= 1
         guard ens.zabTicks % Self.zabTick(config).perTickTime == 0 else { return actions }
@@ -176,7 +185,7 @@ extension ServerCore {
                 ens.pendingActions.append(contentsOf: ens.zab.on(.message(from: peer, message)))
             }
         }
-        return actions
+        return actions + leaveReadOnlyIfRejoined()
     }
 
     private func carryOut(_ action: ZabAction, now: Now) -> [CoreAction] {
@@ -211,18 +220,22 @@ extension ServerCore {
             actions += dropClients("not serving: \(reason)")
         case .becameLooking:
             ens.elections += 1
+            ens.lookingSinceMonoMs = now.monoMs
             if ens.mode != "looking" { logger.info("looking for a leader", metadata: ["was": "\(ens.mode)"]) }
             ens.mode = "looking"
             actions += dropClients("server lost its leader; reconnect to another server")
         case let .becameLeader(epoch):
+            ens.lookingSinceMonoMs = nil
             ens.mode = "leader"
             logger.info("leading", metadata: ["epoch": "\(epoch)", "zxid": "0x\(Self.hex(tree.lastProcessedZxid))"])
             // The previous leader's expiry clocks are gone: every session gets a full timeout from now.
             for s in sessions.all { _ = sessions.touch(s.id, monoMs: now.monoMs) }
         case let .becameFollower(leader, epoch):
+            ens.lookingSinceMonoMs = nil
             ens.mode = "follower"
             logger.info("following", metadata: ["leader": "\(leader)", "epoch": "\(epoch)"])
         case let .becameObserver(leader, epoch):
+            ens.lookingSinceMonoMs = nil
             ens.mode = "observer"
             logger.info("observing", metadata: ["leader": "\(leader)", "epoch": "\(epoch)"])
         }

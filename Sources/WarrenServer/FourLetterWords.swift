@@ -13,7 +13,10 @@ extension ServerCore {
         }
         switch word {
         case "ruok": return "imok"
-        case "isro": return "rw"
+        case "isro":
+            // ZooKeeper's answers: "null" while it serves no clients at all (an ensemble member looking for a leader).
+            guard let ens = ensemble else { return "rw" }
+            return ens.readOnly ? "ro" : ens.zab.isServing ? "rw" : "null"
         case "srvr": return serverSummary(withClients: false)
         case "stat": return serverSummary(withClients: true)
         case "cons": return connectionsText() + "\n"

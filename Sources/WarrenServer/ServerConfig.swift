@@ -67,6 +67,13 @@ public struct ServerConfig: Sendable {
     /// `warren.snapshotChunkBytes`: state bytes per frame of a SNAP sync this server sends as leader (default 4 MiB;
     /// small values are for tests that need many chunks from a small tree).
     public var snapshotChunkBytes = SnapshotStream.chunkBytesDefault
+    /// `readonlymode.enabled` (ZooKeeper's Java system property; also read from zoo.cfg and from
+    /// `-Dreadonlymode.enabled=true` in `SERVER_JVMFLAGS`/`JVMFLAGS`, `applyJVMFlags`): an ensemble member cut off
+    /// from its quorum serves read-only clients from its last tree (`ServerCore+ReadOnly.swift`).
+    public var readOnlyModeEnabled = false
+    /// `peerType=observer|participant`. As in ZooKeeper, the `server.N` line of this server decides its role; a
+    /// different peerType only earns a warning (`peerTypeMismatch`).
+    public var peerType: String?
     public var peers: [PeerConfig] = []
     public var myid: Int64 = 0
     public var extra: [(String, String)] = []
@@ -172,6 +179,14 @@ public struct ServerConfig: Sendable {
                 "superDigest":
                 c.superDigest = value
             case "globalOutstandingLimit": c.globalOutstandingLimit = try int()
+            case "readonlymode.enabled", "zookeeper.readonlymode.enabled":
+                c.readOnlyModeEnabled = value.lowercased() == "true"
+            case "peerType":
+                let value = value.lowercased()
+                guard value == "observer" || value == "participant" else {
+                    throw ConfigError("\(path ?? "zoo.cfg"):\(n + 1): peerType must be observer or participant, got '\(value)'")
+                }
+                c.peerType = value
             default:
                 if key.hasPrefix("server.") {
                     c.peers.append(try parsePeer(key: key, value: value, line: n + 1, path: path))
@@ -210,6 +225,26 @@ public struct ServerConfig: Sendable {
             }
         }
         return peer
+    }
+
+    /// The warning ZooKeeper logs when `peerType` disagrees with this server's `server.N` line (which wins).
+    public var peerTypeMismatch: String? {
+        guard let peerType, let me = peers.first(where: { $0.id == myid }) else { return nil }
+        let listed = me.isObserver ? "observer" : "participant"
+        guard listed != peerType else { return nil }
+        return "peerType=\(peerType) but server.\(myid) is listed as \(listed); using the server list's \(listed)"
+    }
+
+    /// Java system properties Warren honours when given the way ZooKeeper's scripts pass them (`-Dkey=value` words
+    /// in `SERVER_JVMFLAGS` or `JVMFLAGS`), so an environment set up for zkServer.sh carries over. Only
+    /// `readonlymode.enabled` is read this way (ZooKeeper reads it only as a system property).
+    public mutating func applyJVMFlags(_ environment: [String: String]) {
+        for name in ["JVMFLAGS", "SERVER_JVMFLAGS"] {
+            for word in (environment[name] ?? "").split(whereSeparator: \.isWhitespace) {
+                guard word.hasPrefix("-Dreadonlymode.enabled=") else { continue }
+                readOnlyModeEnabled = word.dropFirst("-Dreadonlymode.enabled=".count).lowercased() == "true"
+            }
+        }
     }
 
     /// Reads zoo.cfg at `path` and, for an ensemble, `myid` in dataDir.

@@ -10,6 +10,7 @@ extension ServerCore {
         guard let request = try? ConnectRequest(from: &r) else {
             return [.close(id, "malformed connect request (or a request before the handshake)")]
         }
+        if isReadOnly { return connectReadOnly(id, request: request, now: now) }
         if let ens = ensemble, !ens.zab.isServing {
             return holdConnect(id, bytes, request: request, now: now)
         }
@@ -47,8 +48,9 @@ extension ServerCore {
     }
 
     /// Binds the connection to the session and answers the handshake. A previous connection of the same session
-    /// is closed, as in ZooKeeper.
-    func completeHandshake(_ id: UInt64, request: ConnectRequest, sessionId: Int64, password: [UInt8], now: Now)
+    /// is closed, as in ZooKeeper. `readOnly`: the session is a read-only server's (ConnectResponse.readOnly).
+    func completeHandshake(_ id: UInt64, request: ConnectRequest, sessionId: Int64, password: [UInt8],
+                           readOnly: Bool = false, now: Now)
         -> [CoreAction]
     {
         guard let conn = conns[id] else { return [] }
@@ -65,7 +67,7 @@ extension ServerCore {
         sessionConn[sessionId] = id
         let resp = ConnectResponse(
             protocolVersion: 0, timeOut: conn.timeoutMs, sessionId: sessionId, passwd: password,
-            readOnly: request.readOnly == nil ? nil : false)
+            readOnly: request.readOnly == nil ? nil : readOnly)
         actions.append(.send(id, countSent(id, resp.juteBytes())))
         let early = conn.earlyPackets
         conns[id]?.earlyPackets = []

@@ -10,6 +10,7 @@ extension ServerCore {
         var subOps: [OpCode] = []
         if case .multi(let ops) = request { subOps = ops.map(\.opCode) }
         let origin = TxnOrigin.request(conn: id, xid: header.xid, op: request.opCode, startMonoMs: now.monoMs, subOps: subOps)
+        if let readOnlyActions = handleReadOnly(id, header, request, now: now) { return readOnlyActions }
         switch request {
         case .ping:
             return enqueueReply(id, replyBytes(xid: Xid.ping, err: .ok), startMonoMs: now.monoMs)

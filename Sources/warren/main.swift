@@ -31,7 +31,10 @@ struct ServerCommand: ParsableCommand {
         let logger = Logger(label: "warren")
         let cfg: ServerConfig
         do {
-            cfg = try ServerConfig.load(path: config)
+            var loaded = try ServerConfig.load(path: config)
+            loaded.applyJVMFlags(ProcessInfo.processInfo.environment)
+            if let warning = loaded.peerTypeMismatch { logger.warning("\(warning)") }
+            cfg = loaded
         } catch {
             logger.critical("invalid configuration: \(error)")
             throw ExitCode(2)

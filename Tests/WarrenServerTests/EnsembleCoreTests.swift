@@ -20,9 +20,11 @@ final class MiniEnsemble {
     /// Peers whose link is cut: messages to and from them are dropped.
     var isolated: Set<ServerId> = []
 
-    init(size: Int = 3, observers: Set<Int> = []) throws {
+    init(size: Int = 3, observers: Set<Int> = [], readOnlyMode: Bool = false) throws {
         var config = ServerConfig()
         config.tickTimeMs = 200
+        config.readOnlyModeEnabled = readOnlyMode
+        config.fourLetterWordWhitelist = ServerConfig.allFourLetterWords
         config.snapCount = 1_000_000
         config.peers = (1...size).map {
             PeerConfig(id: Int64($0), host: "127.0.0.1", quorumPort: 0, electionPort: 0, isObserver: observers.contains($0))

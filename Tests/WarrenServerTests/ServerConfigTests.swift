@@ -245,4 +245,28 @@ final class ServerConfigTests: XCTestCase {
         XCTAssertEqual(try ServerConfig.load(path: cfg).myid, 2)
         XCTAssertThrowsError(try ServerConfig.load(path: dir + "/missing.cfg"))
     }
+
+    func testReadOnlyModeAndPeerType() throws {
+        XCTAssertFalse(try ServerConfig.parse("dataDir=/d\n").readOnlyModeEnabled)
+        XCTAssertTrue(try ServerConfig.parse("dataDir=/d\nreadonlymode.enabled=true\n").readOnlyModeEnabled)
+        XCTAssertTrue(try ServerConfig.parse("dataDir=/d\nzookeeper.readonlymode.enabled=TRUE\n").readOnlyModeEnabled)
+        var c = try ServerConfig.parse("dataDir=/d\n")
+        c.applyJVMFlags(["SERVER_JVMFLAGS": "-Xmx1g -Dreadonlymode.enabled=true -Dfoo=bar"])
+        XCTAssertTrue(c.readOnlyModeEnabled)
+        c.applyJVMFlags(["JVMFLAGS": "-Dreadonlymode.enabled=true", "SERVER_JVMFLAGS": "-Dreadonlymode.enabled=false"])
+        XCTAssertFalse(c.readOnlyModeEnabled, "SERVER_JVMFLAGS comes after JVMFLAGS on the java command line")
+
+        let servers = "server.1=h:1:2\nserver.2=h:3:4\nserver.3=h:5:6:observer\n"
+        var o = try ServerConfig.parse("dataDir=/d\npeerType=Observer\n" + servers)
+        o.myid = 3
+        XCTAssertEqual(o.peerType, "observer")
+        XCTAssertNil(o.peerTypeMismatch)
+        XCTAssertEqual(o.peers.map(\.isObserver), [false, false, true])
+        o.myid = 1
+        XCTAssertNotNil(o.peerTypeMismatch, "the server list wins, with a warning")
+        XCTAssertFalse(ServerCore.zabConfig(o).members[1] == .observer)
+        XCTAssertThrowsError(try ServerConfig.parse("dataDir=/d\npeerType=watcher\n")) { error in
+            XCTAssertTrue("\(error)".contains("peerType must be observer or participant"), "\(error)")
+        }
+    }
 }
