@@ -201,7 +201,7 @@ extension ServerCore {
         case let .deliver(entries):
             for entry in entries { actions += deliverCommitted(entry, now: now) }
             actions += drain(now: now)
-            if !pausedConnections.isEmpty { resumeDrained(&actions) }
+            if !pausedConnections.isEmpty { resumePaused(&actions, now: now) }
         case let .forwarded(_, payload):
             if let next = proposeForwarded(payload, now: now) { ens.pendingActions.append(contentsOf: ens.zab.on(next)) }
         case let .synced(token):
