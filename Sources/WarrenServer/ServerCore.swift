@@ -288,7 +288,7 @@ final class ServerCore {
     /// their effects and refuse writes from now on (reads keep working).
     func onPersistFailed(_ error: Error, now: Now) -> [CoreAction] {
         let reason = "transaction log failure: \(error)"
-        logger.critical("refusing writes from now on", metadata: ["reason": "\(reason)"])
+        logger.critical("refusing writes until the log is usable again (a full disk: once it has room; other failures: restart)", metadata: ["reason": "\(reason)"])
         writesDisabledReason = reason
         var actions = drain(now: now)
         var kept = Deque<PipelineEntry>()

@@ -308,3 +308,36 @@ def test_full_disk_refuses_writes_then_serves_again_without_restart(target, serv
         zk.close()
     log = server.log_path.read_text(errors="replace")
     assert "corrupt" not in log.lower()
+
+
+@pytest.mark.only_targets("zookeeper")
+def test_full_disk_stops_zookeeper(target, server_factory, small_fs):
+    """The difference, checked: Apache ZooKeeper 3.8 treats a failed log write as fatal — its SyncThread exits
+    ("Severe unrecoverable error"), the server shuts down, the write ends in ConnectionLoss and the process stops
+    serving until restarted."""
+    server = server_factory.create(target, dataDir=small_fs / "data", dataLogDir=small_fs / "datalog",
+                                   snapCount=100000)
+    server.data_dir = small_fs / "data"
+    server.data_log_dir = small_fs / "datalog"
+    server.start()
+    zk = KazooClient(hosts=server.hosts, timeout=4.0, connection_retry={"max_tries": 0})
+    zk.start(timeout=15)
+    try:
+        zk.create("/disk", b"")
+        fill(small_fs / "filler")
+        outcome = None
+        for i in range(3000):
+            try:
+                zk.create(f"/disk/full{i}", b"f" * 4000)
+            except KazooException as e:
+                outcome = e
+                break
+        assert outcome is not None
+        assert type(outcome).__name__ in ("ConnectionLoss", "SessionExpiredError"), repr(outcome)
+        assert "Severe unrecoverable error" in server.log_path.read_text(errors="replace")
+    finally:
+        try:
+            zk.stop()
+            zk.close()
+        except Exception:
+            pass
