@@ -94,7 +94,8 @@ final class QuorumOutbound {
     }
 
     /// Bytes of messages allowed to wait behind a snapshot stream (proposals and pings produced meanwhile).
-    static let backlogBytesMax = 256 << 20
+    static let backlogBytesMaxDefault = 256 << 20
+    var backlogBytesMax = QuorumOutbound.backlogBytesMaxDefault
     /// Bytes of messages allowed in NIO's outbound buffer for this peer (written, not yet sent).
     static let unwrittenBytesMaxDefault = 256 << 20
     var unwrittenBytesMax = QuorumOutbound.unwrittenBytesMaxDefault
@@ -127,12 +128,12 @@ final class QuorumOutbound {
             channel.writeAndFlush(buffer, promise: nil)
             return
         }
-        guard backlogBytes + buffer.readableBytes <= Self.backlogBytesMax else {
-            fail("over \(Self.backlogBytesMax) bytes of messages waiting behind a snapshot stream")
+        guard backlogBytes + buffer.readableBytes <= backlogBytesMax else {
+            fail("over \(backlogBytesMax) bytes of messages waiting behind a snapshot stream")
             return
         }
         backlogBytes += buffer.readableBytes
-        precondition(backlogBytes <= Self.backlogBytesMax, "backlog \(backlogBytes) bytes")
+        precondition(backlogBytes <= backlogBytesMax, "backlog \(backlogBytes) bytes")
         items.append(.bytes(buffer))
     }
 

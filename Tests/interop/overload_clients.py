@@ -23,7 +23,7 @@ class IdleSessions:
     """`count` sessions held open (pings sent by `ping_all`), from source addresses 127.0.0.1 (Warren and
     ZooKeeper count connections per client address: the server under test runs with maxClientCnxns=0)."""
 
-    def __init__(self, host: str, port: int, count: int, timeout_ms: int = 30000, batch: int = 500,
+    def __init__(self, host: str, port: int, count: int, timeout_ms: int = 30000, batch: int = 100,
                  deadline_s: float = 120.0):
         self.socks: list[socket.socket] = []
         self.session_ids: list[int] = []

@@ -341,3 +341,50 @@ def test_full_disk_stops_zookeeper(target, server_factory, small_fs):
             zk.close()
         except Exception:
             pass
+
+
+@pytest.mark.only_targets("warren")
+def test_ensemble_member_with_full_disk_stops_and_the_quorum_goes_on(target, tmp_path, small_fs):
+    """Three servers, server 3's transaction log on the 8 MiB tmpfs. Filled up: server 3 stops (a replica that
+    cannot log must not vote or acknowledge) with a clear message; writes keep committing through the other
+    two; once space returns, server 3 restarted catches up with every write."""
+    from test_ensemble import Ensemble
+
+    ens = Ensemble(tmp_path / "ens")
+    cfg = tmp_path / "ens" / "s3" / "zoo.cfg"
+    cfg.write_text(cfg.read_text() + f"dataLogDir={small_fs / 'log3'}\n")
+    run = ens.run_all()
+    next(run)
+    try:
+        zk = ens.client(ids=[1, 2])
+        try:
+            zk.create("/full", b"")
+            written = []
+            fill(small_fs / "filler")
+            for i in range(2500):  # ~10 MB through the quorum: past server 3's free space and log runway
+                zk.retry(zk.create, f"/full/n{i}", b"d" * 4000)
+                written.append(i)
+                if i % 100 == 99 and ens.procs[3].poll() is not None:
+                    break
+            assert ens.procs[3].wait(timeout=30) is not None, "server 3 kept running with a full log disk"
+            log3 = (tmp_path / "ens" / "s3" / "server.log").read_text(errors="replace")
+            assert "transaction log failed; stopping this ensemble member" in log3
+            for i in range(len(written), len(written) + 50):
+                zk.retry(zk.create, f"/full/n{i}", b"d")
+                written.append(i)
+            (small_fs / "filler").unlink()
+            ens.procs.pop(3)
+            ens.start(3)
+            ens.wait_serving([1, 2, 3])
+            z3 = ens.client(ids=[3])
+            try:
+                z3.sync("/full")
+                assert len(z3.get_children("/full")) == len(written)
+            finally:
+                z3.stop()
+                z3.close()
+        finally:
+            zk.stop()
+            zk.close()
+    finally:
+        run.close()
