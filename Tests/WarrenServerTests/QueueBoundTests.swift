@@ -28,7 +28,7 @@ final class QueueBoundTests: XCTestCase {
             queueBytesMax: 10)
         writer.start()
         defer { writer.stop() }
-        func record(_ zxid: Int64) -> GroupCommitWriter.Record { (zxid, [UInt8](repeating: 1, count: 4)) }
+        @Sendable func record(_ zxid: Int64) -> GroupCommitWriter.Record { (zxid, [UInt8](repeating: 1, count: 4)) }
 
         writer.submit([record(1)])
         XCTAssertTrue(wait { syncs.withLockedValue { $0 } == 1 }, "the writer is inside its first sync")
@@ -130,6 +130,37 @@ final class QueueBoundTests: XCTestCase {
         }
         try ch.closeFuture.wait()
         XCTAssertLessThan(sent, 256 << 20)
+    }
+
+    // MARK: core queue
+
+    /// The producer-side check behind `ServerShell.coreQueueLengthMax`: a connection stops being read once
+    /// `batchesInFlightMax` of its socket reads wait for the core, and is read again when the core catches up;
+    /// a pause from the core (globalOutstandingLimit) holds reading off whatever the batch count.
+    func testSocketReadsWaitingForTheCoreAreBoundedPerConnection() throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        defer { try? group.syncShutdownGracefully() }
+        let (ch, peer) = try stalledPair(group)
+        defer {
+            ch.close(promise: nil)
+            peer.close(promise: nil)
+        }
+        let conn = ClientConnection(id: 1, channel: ch, outboundBytesMax: 1 << 20,
+                                    logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
+        func autoRead() throws -> Bool { try ch.getOption(ChannelOptions.autoRead).wait() }
+        XCTAssertTrue(try autoRead())
+        for _ in 0..<(ClientConnection.batchesInFlightMax - 1) { conn.batchSubmitted() }
+        XCTAssertTrue(try autoRead(), "below the bound the socket is read")
+        conn.batchSubmitted()
+        XCTAssertFalse(try autoRead(), "at the bound reading stops")
+        conn.batchHandled()
+        XCTAssertTrue(try autoRead(), "one handled: reading resumes")
+        conn.setCorePaused(true)
+        XCTAssertFalse(try autoRead(), "paused by the core")
+        for _ in 0..<(ClientConnection.batchesInFlightMax - 1) { conn.batchHandled() }
+        XCTAssertFalse(try autoRead(), "no batches waiting, but the core's pause holds")
+        conn.setCorePaused(false)
+        XCTAssertTrue(try autoRead())
     }
 
     private func wait(_ condition: () -> Bool) -> Bool {
