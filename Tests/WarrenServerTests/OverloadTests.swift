@@ -11,6 +11,7 @@ final class OverloadTests: XCTestCase {
         try CoreDriver(config: CoreDriver.config {
             $0.globalOutstandingLimit = limit
             $0.throttledOpWaitTimeMs = waitMs
+            $0.fourLetterWordWhitelist = ["mntr"]
         })
     }
 
@@ -101,6 +102,29 @@ final class OverloadTests: XCTestCase {
         XCTAssertEqual(errs[3], ErrorCode.throttledOp.rawValue)
         XCTAssertNil(d.core.tree.exists("/y"), "a throttled write is not carried out")
         XCTAssertEqual(d.core.stats.throttledOps, 2)
+        let mntr = mntrRows(d)
+        XCTAssertEqual(mntr["zk_throttled_ops"], "2")
+        XCTAssertEqual(mntr["zk_paused_connections"], "0", "nothing held any more")
+        XCTAssertGreaterThan(Int(mntr["zk_resident_bytes"] ?? "") ?? 0, 1 << 20)
+    }
+
+    func testMntrReportsPausedConnections() throws {
+        let d = try driver(limit: 1)
+        let (a, _) = try d.connectNewSession()
+        _ = d.send(a, xid: 1, .create("/x"))
+        _ = d.send(a, xid: 2, .create("/y"))
+        XCTAssertEqual(mntrRows(d)["zk_paused_connections"], "1")
+        for _ in 0..<5 { _ = d.durableAll() }
+        XCTAssertEqual(mntrRows(d)["zk_paused_connections"], "0")
+    }
+
+    private func mntrRows(_ d: CoreDriver) -> [String: String] {
+        var rows: [String: String] = [:]
+        for line in d.core.fourLetterWord("mntr", now: d.now).split(separator: "\n") {
+            let parts = line.split(separator: "\t", maxSplits: 1)
+            if parts.count == 2 { rows[String(parts[0])] = String(parts[1]) }
+        }
+        return rows
     }
 
     func testClosingAPausedConnectionLetsOthersGoOn() throws {
