@@ -6,6 +6,7 @@ megabytes and a few seconds.
 
 from __future__ import annotations
 
+import resource
 import selectors
 import socket
 import struct
@@ -19,12 +20,23 @@ def connect_request(timeout_ms: int) -> bytes:
     return rawzk.frame(rawzk.RawZK.connect_request(None, timeout_ms=timeout_ms))
 
 
+def raise_open_file_limit(needed: int) -> None:
+    """Raises this process's soft RLIMIT_NOFILE to the hard limit (a fresh machine's soft limit is often 1024,
+    below the sessions held); fails clearly if even the hard limit is below `needed`."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < needed:
+        raise RuntimeError(f"{needed} open files needed, hard RLIMIT_NOFILE is {hard}")
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
 class IdleSessions:
     """`count` sessions held open (pings sent by `ping_all`), from source addresses 127.0.0.1 (Warren and
     ZooKeeper count connections per client address: the server under test runs with maxClientCnxns=0)."""
 
     def __init__(self, host: str, port: int, count: int, timeout_ms: int = 30000, batch: int = 100,
                  deadline_s: float = 120.0):
+        raise_open_file_limit(count + 256)
         self.socks: list[socket.socket] = []
         self.session_ids: list[int] = []
         request = connect_request(timeout_ms)
