@@ -254,11 +254,11 @@ def fill(path) -> None:
 
 @pytest.mark.only_targets("warren")
 def test_full_disk_refuses_writes_then_serves_again_without_restart(target, server_factory, small_fs):
-    """dataDir and dataLogDir on an 8 MiB tmpfs: filled up, writes fail with an error (not a hang), reads are
-    served; the filler removed, writes are served again by the same process; after a restart every acknowledged
+    """dataDir and dataLogDir on an 8 MiB tmpfs, a snapshot (and purge) every ~50 txns: filled up, writes fail
+    with an error (not a hang), reads are served; the filler removed, writes are served again by the same process; after a restart every acknowledged
     write is there and the log replays cleanly."""
     server = server_factory.create(target, dataDir=small_fs / "data", dataLogDir=small_fs / "datalog",
-                                   snapCount=100000)
+                                   snapCount=50)
     server.data_dir = small_fs / "data"
     server.data_log_dir = small_fs / "datalog"
     server.start()
