@@ -118,6 +118,23 @@ final class OverloadTests: XCTestCase {
         XCTAssertEqual(mntrRows(d)["zk_paused_connections"], "0")
     }
 
+    func testZooCfgKeys() throws {
+        let d = try ServerConfig.parse("dataDir=/d\n")
+        XCTAssertEqual(d.globalOutstandingLimit, 1000, "ZooKeeper's default")
+        XCTAssertEqual(d.throttledOpWaitTimeMs, 0, "off by default, as in ZooKeeper")
+        let c = try ServerConfig.parse("globalOutstandingLimit=50\nthrottled_op_wait_time=20\n")
+        XCTAssertEqual(c.globalOutstandingLimit, 50)
+        XCTAssertEqual(c.throttledOpWaitTimeMs, 20)
+        let z = try ServerConfig.parse("zookeeper.globalOutstandingLimit=7\nzookeeper.throttled_op_wait_time=3\n")
+        XCTAssertEqual(z.globalOutstandingLimit, 7)
+        XCTAssertEqual(z.throttledOpWaitTimeMs, 3)
+        for bad in ["0", "-5"] {
+            XCTAssertThrowsError(try ServerConfig.parse("globalOutstandingLimit=\(bad)\n")) { error in
+                XCTAssertTrue("\(error)".contains("globalOutstandingLimit must be positive"), "\(error)")
+            }
+        }
+    }
+
     private func mntrRows(_ d: CoreDriver) -> [String: String] {
         var rows: [String: String] = [:]
         for line in d.core.fourLetterWord("mntr", now: d.now).split(separator: "\n") {
