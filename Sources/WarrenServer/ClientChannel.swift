@@ -50,6 +50,49 @@ final class ClientConnection: @unchecked Sendable {
         channel.writeAndFlush(buf, promise: promise)
     }
 
+    /// Whether the socket is read: the core can pause it (backpressure, `CoreAction.setReading`), and so can the
+    /// connection itself while `batchesInFlightMax` socket reads wait for the core (only possible with separate
+    /// I/O loops, `warren.ioThreads` > 0), which bounds what one connection can queue on the core loop.
+    private struct ReadGate {
+        var batchesInFlight = 0
+        var corePaused = false
+        var reading = true
+        var wanted: Bool { !corePaused && batchesInFlight < ClientConnection.batchesInFlightMax }
+    }
+    private let readGate = NIOLockedValueBox(ReadGate())
+    static let batchesInFlightMax = 4
+
+    /// I/O loop: a socket read's packets are about to hop to the core.
+    func batchSubmitted() { updateReadGate { $0.batchesInFlight += 1 } }
+    /// Core loop: the core has handled one batch.
+    func batchHandled() { updateReadGate { $0.batchesInFlight -= 1 } }
+    /// Core loop: the core paused (true) or resumed (false) this connection.
+    func setCorePaused(_ paused: Bool) { updateReadGate { $0.corePaused = paused } }
+
+    private func updateReadGate(_ change: (inout ReadGate) -> Void) {
+        let changed = readGate.withLockedValue { gate -> Bool in
+            change(&gate)
+            precondition(gate.batchesInFlight >= 0 && gate.batchesInFlight <= Self.batchesInFlightMax + 1,
+                         "socket reads waiting for the core: \(gate.batchesInFlight)")
+            return gate.wanted != gate.reading
+        }
+        guard changed else { return }
+        // Applied on the channel's loop from the state as it is then, so hops from two threads cannot leave it
+        // in the older of two states.
+        let apply = { [readGate, channel] in
+            let on = readGate.withLockedValue { gate -> Bool? in
+                guard gate.wanted != gate.reading else { return nil }
+                gate.reading = gate.wanted
+                return gate.reading
+            }
+            guard let on else { return }
+            channel.setOption(ChannelOptions.autoRead, value: on).whenComplete { _ in
+                if on { channel.read() }
+            }
+        }
+        if channel.eventLoop.inEventLoop { apply() } else { channel.eventLoop.execute(apply) }
+    }
+
     /// Sends raw text (a four-letter-word answer) and closes.
     func sendTextAndClose(_ text: String) {
         var buf = channel.allocator.buffer(capacity: text.utf8.count)

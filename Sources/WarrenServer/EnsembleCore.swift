@@ -22,6 +22,8 @@ final class EnsembleState {
     /// FOLLOWERINFOs are (answered with a notification), the rest dropped.
     var earlyMessages: [(ServerId, ZabMessage)] = []
     static let earlyMessagesMax = 64
+    /// Zab's own actions for one event, beyond one per member (see `ServerCore.pendingActionsMax`).
+    static let pendingActionsPerEventMax = 64
     /// Zab actions emitted and not yet carried out, in emission order, and whether `runZab` is carrying them out.
     var pendingActions = Deque<ZabAction>()
     var runningActions = false
@@ -162,7 +164,7 @@ extension ServerCore {
     /// actions exactly in emission order (persist batches must reach the writer in the order Zab emitted them).
     func runZab(_ event: ZabEvent, now: Now) -> [CoreAction] {
         guard let ens = ensemble else { return [] }
-        ens.pendingActions.append(contentsOf: ens.zab.on(event))
+        queueZabActions(ens.zab.on(event))
         guard !ens.runningActions else { return [] }
         ens.runningActions = true
         defer { ens.runningActions = false }
@@ -182,10 +184,26 @@ extension ServerCore {
                 // chose it looks again now; dropping it left that peer waiting initLimit. Other early messages
                 // belong to a leadership this server does not hold.
                 if ens.zab.state != .leading { guard case .followerInfo = message else { continue } }
-                ens.pendingActions.append(contentsOf: ens.zab.on(.message(from: peer, message)))
+                queueZabActions(ens.zab.on(.message(from: peer, message)))
             }
         }
         return actions + leaveReadOnlyIfRejoined()
+    }
+
+    /// Bound on `pendingActions` (asserted at every append): the queue is emptied before the outermost `runZab`
+    /// returns, so it holds what one event leads to — Zab's answer to it, plus what carrying that out feeds back:
+    /// per connection at most its handshake and the packets queued behind it (`earlyPacketsMax`), per held
+    /// handshake one createSession; each becomes one proposal, whose actions reach every member.
+    var pendingActionsMax: Int {
+        (EnsembleState.pendingActionsPerEventMax + Self.heldConnectsMax
+            + conns.count * (Self.earlyPacketsMax + 1)) * (config.peers.count + 4)
+    }
+
+    func queueZabActions(_ new: [ZabAction]) {
+        guard let ens = ensemble else { return }
+        ens.pendingActions.append(contentsOf: new)
+        precondition(ens.pendingActions.count <= pendingActionsMax,
+                     "\(ens.pendingActions.count) Zab actions pending, bound \(pendingActionsMax)")
     }
 
     private func carryOut(_ action: ZabAction, now: Now) -> [CoreAction] {
@@ -210,9 +228,9 @@ extension ServerCore {
         case let .deliver(entries):
             for entry in entries { actions += deliverCommitted(entry, now: now) }
             actions += drain(now: now)
-            if !pausedConnections.isEmpty { resumeDrained(&actions) }
+            if !pausedConnections.isEmpty { resumePaused(&actions, now: now) }
         case let .forwarded(_, payload):
-            if let next = proposeForwarded(payload, now: now) { ens.pendingActions.append(contentsOf: ens.zab.on(next)) }
+            if let next = proposeForwarded(payload, now: now) { queueZabActions(ens.zab.on(next)) }
         case let .synced(token):
             actions += completeSync(token, now: now)
         case let .rejected(_, reason):

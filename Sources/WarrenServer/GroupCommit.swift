@@ -6,27 +6,40 @@ import Foundation
 /// Contract: `onDurable(lastZxid)` is called (on the writer thread) only after every record up to and including
 /// `lastZxid` has been written *and* fsynced, in submission order. After a failed write or sync `onFailure` is
 /// called once and every later submission is refused the same way: durability of what follows is unknown, so the
-/// server must stop acknowledging writes until an operator intervenes.
+/// server must stop acknowledging writes — until `resume` (a full disk with room again, see `ServerStorage`)
+/// clears the failure.
+///
+/// Bound: at most `queueBytesMax` payload bytes wait for the writer, or one submission when the queue was empty
+/// (a follower's DIFF sync can be one large batch). At the bound `submit` blocks its caller (the core thread) until
+/// the writer has taken the queue, which stops the server reading sockets meanwhile; the writer never waits for the
+/// core, so this cannot deadlock.
 final class GroupCommitWriter: @unchecked Sendable {
     typealias Record = (zxid: Int64, payload: [UInt8])
 
     private let condition = NSCondition()
     private var queue: [Record] = []
+    private var queueBytes = 0
+    let queueBytesMax: Int
     private var failed: Error?
     private var stopping = false
     private var thread: Thread?
     private let write: ([Record]) throws -> Void
     private let sync: () throws -> Void
     private let onDurable: (Int64, Int) -> Void
-    private let onFailure: (Error, [Record]) -> Void
-    /// Records waiting for the writer. Bounded by the server's outstanding-request limit upstream.
+    private let onFailure: (Error, [Record], Int) -> Void
+    /// Incremented by every successful `resume`; failure reports carry the epoch they belong to, so a late report
+    /// of an earlier failure (a refused submission) is recognized as stale.
+    private var epochValue = 0
+    /// Records waiting for the writer.
     var queuedCount: Int { condition.withLock { queue.count } }
 
     init(
         write: @escaping ([Record]) throws -> Void, sync: @escaping () throws -> Void,
         onDurable: @escaping (_ lastZxid: Int64, _ count: Int) -> Void,
-        onFailure: @escaping (Error, _ lost: [Record]) -> Void
+        onFailure: @escaping (Error, _ lost: [Record], _ epoch: Int) -> Void, queueBytesMax: Int = 64 << 20
     ) {
+        precondition(queueBytesMax > 0, "queueBytesMax \(queueBytesMax)")
+        self.queueBytesMax = queueBytesMax
         self.write = write
         self.sync = sync
         self.onDurable = onDurable
@@ -40,23 +53,49 @@ final class GroupCommitWriter: @unchecked Sendable {
         t.start()
     }
 
+    /// Queues records for the next write and fsync; blocks while the queue is at `queueBytesMax` (see the type).
     func submit(_ records: [Record]) {
         guard !records.isEmpty else { return }
+        var bytes = 0
+        for r in records { bytes += r.payload.count }
         condition.withLock {
+            while failed == nil, !stopping, !queue.isEmpty, queueBytes + bytes > queueBytesMax { condition.wait() }
             if let failed {
-                DispatchQueue.global().async { self.onFailure(failed, records) }
+                let epoch = epochValue
+                DispatchQueue.global().async { self.onFailure(failed, records, epoch) }
                 return
             }
+            precondition(queue.isEmpty || queueBytes + bytes <= queueBytesMax,
+                         "group-commit queue over its bound: \(queueBytes) + \(bytes) > \(queueBytesMax) bytes")
             queue.append(contentsOf: records)
-            condition.signal()
+            queueBytes += bytes
+            condition.broadcast()
         }
     }
+
+    /// Accepts submissions again after a failure, once `recover` has made the log consistent and usable again;
+    /// false if there was no failure or `recover` threw. Any thread: while failed the writer thread is idle
+    /// (every submission is refused), and the lock keeps submissions out until `recover` is done.
+    func resume(_ recover: () throws -> Void) -> Bool {
+        condition.withLock {
+            guard failed != nil else { return false }
+            do { try recover() } catch { return false }
+            failed = nil
+            epochValue += 1
+            return true
+        }
+    }
+
+    var epoch: Int { condition.withLock { epochValue } }
+
+    /// The failure submissions are refused with, if any.
+    var failure: Error? { condition.withLock { failed } }
 
     /// Finishes what is queued, then stops the thread.
     func stop() {
         condition.withLock {
             stopping = true
-            condition.signal()
+            condition.broadcast()
         }
         while condition.withLock({ thread != nil }) { usleep(1000) }
     }
@@ -72,18 +111,24 @@ final class GroupCommitWriter: @unchecked Sendable {
             }
             let batch = queue
             queue.removeAll(keepingCapacity: true)
+            queueBytes = 0
+            condition.broadcast()  // a submit waiting for room
             condition.unlock()
             do {
                 try write(batch)
                 try sync()
                 onDurable(batch[batch.count - 1].zxid, batch.count)
             } catch {
-                let rest: [Record] = condition.withLock {
+                let (rest, epoch): ([Record], Int) = condition.withLock {
                     failed = error
-                    defer { queue.removeAll() }
-                    return queue
+                    defer {
+                        queue.removeAll()
+                        queueBytes = 0
+                        condition.broadcast()
+                    }
+                    return (queue, epochValue)
                 }
-                onFailure(error, batch + rest)
+                onFailure(error, batch + rest, epoch)
             }
         }
     }

@@ -70,8 +70,9 @@ final class SnapshotSerializer: @unchecked Sendable {
 ///
 /// Backpressure: chunk frames are written only while the channel is writable (its outbound buffer under NIO's high
 /// watermark) and the rest is resumed from `channelWritabilityChanged`, so at most one chunk is buffered per
-/// connection whatever the snapshot's size. Messages queued behind a stream are bounded by `backlogBytesMax`; past
-/// it the connection is closed (the learner starts over) rather than holding an unbounded backlog.
+/// connection whatever the snapshot's size. Messages queued behind a stream are bounded by `backlogBytesMax`, and
+/// messages handed to NIO but not yet taken by the socket (a peer that stopped reading) by `unwrittenBytesMax`;
+/// past either the connection is closed (the peer reconnects and syncs again) rather than held without bound.
 final class QuorumOutbound {
     enum Item {
         case bytes(ByteBuffer)
@@ -93,7 +94,11 @@ final class QuorumOutbound {
     }
 
     /// Bytes of messages allowed to wait behind a snapshot stream (proposals and pings produced meanwhile).
-    static let backlogBytesMax = 256 << 20
+    static let backlogBytesMaxDefault = 256 << 20
+    var backlogBytesMax = QuorumOutbound.backlogBytesMaxDefault
+    /// Bytes of messages allowed in NIO's outbound buffer for this peer (written, not yet sent).
+    static let unwrittenBytesMaxDefault = 256 << 20
+    var unwrittenBytesMax = QuorumOutbound.unwrittenBytesMaxDefault
 
     let channel: Channel
     let peer: ServerId
@@ -115,17 +120,30 @@ final class QuorumOutbound {
     func send(_ buffer: ByteBuffer) {
         channel.eventLoop.preconditionInEventLoop()
         guard !items.isEmpty else {
+            let unwritten = (try? channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
+            guard unwritten + buffer.readableBytes <= unwrittenBytesMax else {
+                fail("over \(unwrittenBytesMax) bytes of messages the peer has not read")
+                return
+            }
             channel.writeAndFlush(buffer, promise: nil)
             return
         }
-        backlogBytes += buffer.readableBytes
-        guard backlogBytes <= Self.backlogBytesMax else {
-            onFailure("over \(Self.backlogBytesMax) bytes of messages waiting behind a snapshot stream")
-            items.removeAll()
-            channel.close(promise: nil)
+        guard backlogBytes + buffer.readableBytes <= backlogBytesMax else {
+            fail("over \(backlogBytesMax) bytes of messages waiting behind a snapshot stream")
             return
         }
+        backlogBytes += buffer.readableBytes
+        precondition(backlogBytes <= backlogBytesMax, "backlog \(backlogBytes) bytes")
         items.append(.bytes(buffer))
+    }
+
+    /// At a bound: drop what is queued and close; Zab sees the peer disconnect and it syncs again.
+    private func fail(_ reason: String) {
+        guard channel.isActive else { return }
+        onFailure(reason)
+        items.removeAll()
+        backlogBytes = 0
+        channel.close(promise: nil)
     }
 
     /// Queues a snapshot stream; its frames go out once it is serialized, as fast as the peer reads them.

@@ -50,8 +50,14 @@ public struct ServerConfig: Sendable {
     public var containerCheckIntervalMs: Int = 60_000
     /// `user:base64(sha1(user:password))`, giving full rights to whoever authenticates as that user.
     public var superDigest: String?
-    /// Requests in flight across the server before new reads from sockets pause (ZooKeeper's globalOutstandingLimit).
+    /// Requests in flight across the server before new reads from sockets pause (ZooKeeper's globalOutstandingLimit):
+    /// past it, a connection that already has a request in flight is not read until the count drops below it
+    /// (`ServerCore+Throttle.swift`).
     public var globalOutstandingLimit: Int = 1000
+    /// `throttled_op_wait_time` (ZooKeeper 3.6+'s `zookeeper.throttled_op_wait_time`), milliseconds; 0 = off. A
+    /// request held back by `globalOutstandingLimit` for longer than this is answered `ZTHROTTLEDOP` (-127) instead
+    /// of being carried out (pings and closeSession never are).
+    public var throttledOpWaitTimeMs: Int = 0
     /// Socket event loops (`warren.ioThreads`); nil = `ServerShell.defaultIoThreads`. 0 runs socket I/O on the core's own thread:
     /// no cross-thread hop per request (lowest latency, one core per server), at the cost of I/O parallelism.
     public var ioThreads: Int?
@@ -178,7 +184,12 @@ public struct ServerConfig: Sendable {
             case "DigestAuthenticationProvider.superDigest", "zookeeper.DigestAuthenticationProvider.superDigest",
                 "superDigest":
                 c.superDigest = value
-            case "globalOutstandingLimit": c.globalOutstandingLimit = try int()
+            case "globalOutstandingLimit", "zookeeper.globalOutstandingLimit":
+                c.globalOutstandingLimit = try int()
+                guard c.globalOutstandingLimit > 0 else {
+                    throw ConfigError("\(path ?? "zoo.cfg"):\(n + 1): globalOutstandingLimit must be positive, got \(value)")
+                }
+            case "throttled_op_wait_time", "zookeeper.throttled_op_wait_time": c.throttledOpWaitTimeMs = max(0, try int())
             case "readonlymode.enabled", "zookeeper.readonlymode.enabled":
                 c.readOnlyModeEnabled = value.lowercased() == "true"
             case "peerType":

@@ -55,8 +55,16 @@ final class ConnState {
     var closing = false
     var authIds: [Id]
     var isSuper = false
-    /// Entries of this connection waiting in the pipeline; while non-zero, its reads queue behind them.
-    var outstanding = 0
+    /// Entries of this connection waiting in the pipeline; while non-zero, its reads queue behind them. Every change
+    /// is mirrored in `inFlight`, the server-wide count `globalOutstandingLimit` is checked against.
+    var outstanding = 0 {
+        didSet { inFlight.add(outstanding - oldValue) }
+    }
+    let inFlight: InFlightCount
+    /// Packets read from the socket but not yet handled because the connection is paused (`ServerCore+Throttle`),
+    /// in arrival order, with when each was held (`Now.monoMs`). At most `heldBytesMax` bytes.
+    var held = Deque<(bytes: [UInt8], heldAtMonoMs: Int64)>()
+    var heldBytes = 0
     var received = 0
     var sent = 0
     var lastCxid: Int32 = 0
@@ -67,7 +75,8 @@ final class ConnState {
     var lastLatencyMs: Int64 = 0
     var latency = LatencyStats()
 
-    init(id: UInt64, remote: String, ip: String, establishedWallMs: Int64, authIds: [Id]) {
+    init(id: UInt64, remote: String, ip: String, establishedWallMs: Int64, authIds: [Id], inFlight: InFlightCount) {
+        self.inFlight = inFlight
         self.id = id
         self.remote = remote
         self.ip = ip
@@ -133,7 +142,8 @@ final class ServerCore {
     /// The zxid the next prepared transaction gets.
     var nextZxid: Int64
     var durableZxid: Int64
-    /// Set when the log failed: durability is unknown, so writes are refused until restart.
+    /// Set when the log failed: durability is unknown, so writes are refused until restart, or until a full disk
+    /// has room again (`onLogResumed`).
     var writesDisabledReason: String?
     /// Monotonic (`Now.monoMs`), for `zk_uptime`.
     let startedMonoMs: Int64
@@ -152,6 +162,10 @@ final class ServerCore {
     var lastProcessedZxid: Int64 { tree.lastProcessedZxid }
     /// Connections whose socket is not being read (backpressure); kept apart so the common case costs nothing.
     var pausedConnections: Set<UInt64> = []
+    /// The same connections in the order they were paused, so they are resumed first come, first served.
+    var pausedQueue = Deque<UInt64>()
+    /// Requests of open connections in the pipeline (the sum of their `outstanding`).
+    let inFlight = InFlightCount()
     static let earlyPacketsMax = 64
     /// Requests one connection may have waiting in the pipeline before the server stops reading its socket.
     static let connectionOutstandingMax = 1000
@@ -176,6 +190,7 @@ final class ServerCore {
         durableZxid = tree.lastProcessedZxid
         txnsSinceSnapshot = recovered.recordsSinceSnapshot
         startedMonoMs = now.monoMs
+        inFlight.limit = config.globalOutstandingLimit
         snapshotRandom = SessionTracker.SplitMix64(seed: seed ^ 0x736E_6170_7368_6F74)
         snapshotThreshold = drawSnapshotThreshold()
         if let durable {
@@ -186,22 +201,41 @@ final class ServerCore {
     // MARK: events from the shell
 
     func onOpened(_ id: UInt64, remote: String, ip: String, now: Now) {
-        conns[id] = ConnState(id: id, remote: remote, ip: ip, establishedWallMs: now.wallMs, authIds: [Id(scheme: "ip", id: ip)])
+        conns[id] = ConnState(id: id, remote: remote, ip: ip, establishedWallMs: now.wallMs, authIds: [Id(scheme: "ip", id: ip)],
+                              inFlight: inFlight)
+        inFlight.connections += 1
     }
 
     func onClosed(_ id: UInt64, now: Now) -> [CoreAction] {
         guard let conn = conns.removeValue(forKey: id) else { return [] }
+        inFlight.connections -= 1
+        // Its entries still in the pipeline are skipped when they drain; they no longer hold anyone back.
+        conn.outstanding = 0
+        conn.held = []
+        conn.heldBytes = 0
         pausedConnections.remove(id)
         watches.removeAll(id)
         if conn.sessionId != 0, sessionConn[conn.sessionId] == id {
             sessionConn[conn.sessionId] = nil
         }
-        return []
+        var actions: [CoreAction] = []
+        if !pausedConnections.isEmpty { resumePaused(&actions, now: now) }
+        return actions
     }
 
-    /// One packet from a connection. Before the handshake it must be a ConnectRequest.
+    /// One packet from a connection. Handled now when `admits` lets it in, otherwise held (and the socket paused)
+    /// until requests in flight drain: see `ServerCore+Throttle.swift`.
     func onPacket(_ id: UInt64, _ bytes: [UInt8], now: Now) -> [CoreAction] {
         guard let conn = conns[id], !conn.closing else { return [] }
+        if conn.connected, !conn.held.isEmpty || !admits(conn) { return hold(conn, bytes, now: now) }
+        var actions = process(conn, bytes, now: now)
+        if conn.connected, !conn.closing, !pausedConnections.contains(id), !admits(conn) { pause(conn, &actions) }
+        return actions
+    }
+
+    /// Handles one packet. Before the handshake it must be a ConnectRequest.
+    func process(_ conn: ConnState, _ bytes: [UInt8], now: Now) -> [CoreAction] {
+        let id = conn.id
         stats.packetsReceived += 1
         stats.bytesReceived += bytes.count + 4
         conn.received += 1
@@ -238,20 +272,7 @@ final class ServerCore {
         }
         conns[id]?.lastCxid = header.xid
         conns[id]?.lastOp = Self.shortName(request.opCode)
-        var actions = handle(id, header, request, now: now) + drain(now: now)
-        if let c = conns[id], c.outstanding > Self.connectionOutstandingMax, !pausedConnections.contains(id) {
-            pausedConnections.insert(id)
-            actions.append(.setReading(id, false))
-        }
-        return actions
-    }
-
-    /// Resumes reading from connections paused for backpressure once their queue has drained to half.
-    func resumeDrained(_ actions: inout [CoreAction]) {
-        for id in pausedConnections.sorted() where (conns[id]?.outstanding ?? 0) <= Self.connectionOutstandingMax / 2 {
-            pausedConnections.remove(id)
-            if conns[id] != nil { actions.append(.setReading(id, true)) }
-        }
+        return handle(id, header, request, now: now) + drain(now: now)
     }
 
     /// The log reports records up to `zxid` durable: complete the pipeline up to there, in order.
@@ -259,7 +280,7 @@ final class ServerCore {
         if ensemble != nil { return runZab(.persisted(upTo: Zxid(raw: zxid)), now: now) }
         durableZxid = max(durableZxid, zxid)
         var actions = drain(now: now)
-        if !pausedConnections.isEmpty { resumeDrained(&actions) }
+        if !pausedConnections.isEmpty { resumePaused(&actions, now: now) }
         return actions
     }
 
@@ -267,7 +288,7 @@ final class ServerCore {
     /// their effects and refuse writes from now on (reads keep working).
     func onPersistFailed(_ error: Error, now: Now) -> [CoreAction] {
         let reason = "transaction log failure: \(error)"
-        logger.critical("refusing writes from now on", metadata: ["reason": "\(reason)"])
+        logger.critical("refusing writes until the log is usable again (a full disk: once it has room; other failures: restart)", metadata: ["reason": "\(reason)"])
         writesDisabledReason = reason
         var actions = drain(now: now)
         var kept = Deque<PipelineEntry>()
@@ -292,7 +313,20 @@ final class ServerCore {
         tree.discardPrepared()
         nextZxid = tree.lastProcessedZxid + 1
         actions += drain(now: now)
+        if !pausedConnections.isEmpty { resumePaused(&actions, now: now) }
         return actions
+    }
+
+    /// The log is usable again (a full disk has room): accept writes. Whatever failed stays failed (its clients
+    /// were answered `SystemError`); the next txn takes the zxid after the last applied one, which the log's
+    /// durable end equals (`TxnLog.resumeAfterFullDisk`).
+    func onLogResumed() {
+        guard writesDisabledReason != nil else { return }
+        precondition(pipeline.allSatisfy { if case .txn = $0 { return false } else { return true } },
+                     "log resumed with prepared txns in the pipeline (next zxid \(nextZxid))")
+        writesDisabledReason = nil
+        nextZxid = tree.lastProcessedZxid + 1
+        logger.warning("accepting writes again", metadata: ["zxid": "0x\(Self.hex(tree.lastProcessedZxid))"])
     }
 
     /// Periodic work: session expiry, container and TTL cleanup.
@@ -351,6 +385,8 @@ struct ServerStats {
     var bytesReceived = 0
     var latency = LatencyStats()
     var sessionsExpired = 0
+    /// Requests answered `ZTHROTTLEDOP` (`throttled_op_wait_time`).
+    var throttledOps = 0
     var lastResponseBytes = -1
     var minResponseBytes = -1
     var maxResponseBytes = -1

@@ -29,8 +29,15 @@ public final class ServerShell: @unchecked Sendable {
     private var tickTask: RepeatedTask?
     private var zabTickTask: RepeatedTask?
     private var quorum: QuorumTransport?
-    /// Core calls waiting for the one in progress (see `onCoreLoop`); only touched on `coreLoop`.
+    /// Core calls waiting for the one in progress (see `onCoreLoop`); only touched on `coreLoop`. Bound
+    /// (`coreQueueLengthMax`, asserted once the queue is longer than `coreQueueCheckLength`): what a call can
+    /// re-enter with is per connection — its close, its socket reads (at most `ClientConnection.batchesInFlightMax`
+    /// + 1 waiting, see `ClientConnection.ReadGate`), a four-letter word — plus the shell's own timers and the log.
     private var coreQueue = Deque<() -> Void>()
+    static let coreQueueCheckLength = 1024
+    var coreQueueLengthMax: Int {
+        Self.coreQueueCheckLength + connections.withLockedValue { $0.count } * (ClientConnection.batchesInFlightMax + 3)
+    }
     private let shutdownLock = NSLock()
     private var didShutdown = false
     private var draining = false
@@ -70,6 +77,7 @@ public final class ServerShell: @unchecked Sendable {
     /// Recovers state from disk, binds the client port and starts serving. Returns the bound port.
     @discardableResult
     public func start() throws -> Int {
+        FileLimit.raise(logger: logger)
         let storage = try ServerStorage(config: config, logger: logger)
         let ensembleMode = !config.isStandalone
         let recovered = try storage.recover(applyLog: !ensembleMode)
@@ -95,6 +103,11 @@ public final class ServerShell: @unchecked Sendable {
                 guard let self else { return }
                 if ensembleMode { self.fatalDiskError("transaction log", error) }
                 self.onCoreLoop { self.perform(self.core.onPersistFailed(error, now: Now.read())) }
+            },
+            resumeWhenSpaceReturns: !ensembleMode,
+            onResumed: { [weak self] in
+                guard let self else { return }
+                self.onCoreLoop { self.core.onLogResumed() }
             })
 
         let frameBytesMax = config.juteMaxBufferBytes
@@ -225,11 +238,13 @@ public final class ServerShell: @unchecked Sendable {
     /// The packets one socket read produced, in arrival order, handled in one hop to the core loop.
     func packets(_ batch: [[UInt8]], on conn: ClientConnection) {
         if let spin = spinWaiter { countForSpin(spin, batch.count, conn: conn) }
+        conn.batchSubmitted()
         onCoreLoop {
             let now = Now.read()
             var actions: [CoreAction] = []
             for bytes in batch { actions += self.core.onPacket(conn.id, bytes, now: now) }
             self.perform(actions)
+            conn.batchHandled()
         }
     }
 
@@ -250,6 +265,10 @@ public final class ServerShell: @unchecked Sendable {
             return
         }
         coreQueue.append(work)
+        if coreQueue.count > Self.coreQueueCheckLength {
+            let max = coreQueueLengthMax
+            precondition(coreQueue.count <= max, "core queue holds \(coreQueue.count) calls, bound \(max)")
+        }
         if draining { return }
         draining = true
         while let next = coreQueue.popFirst() { next() }
@@ -307,11 +326,7 @@ public final class ServerShell: @unchecked Sendable {
                 if let queued = outbox.clients.removeValue(forKey: id) { conn?.send(queued) }
                 conn?.close(reason: reason)
             case .setReading(let id, let on):
-                if let conn = connections.withLockedValue({ $0[id] }) {
-                    conn.channel.setOption(ChannelOptions.autoRead, value: on).whenComplete { _ in
-                        if on { conn.channel.read() }
-                    }
-                }
+                connections.withLockedValue({ $0[id] })?.setCorePaused(!on)
             case .persist(let records):
                 appends += records
             case .snapshot(let zxid, let tree):

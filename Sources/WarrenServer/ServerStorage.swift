@@ -42,6 +42,9 @@ final class ServerStorage: @unchecked Sendable {
     /// milliseconds at start, more costs about 2 µs each (measured: 445k records, 1 s).
     static let shutdownSnapshotRecordsMin: Int64 = 10_000
     private var purgeTimer: DispatchSourceTimer?
+    /// Runs while the log is failed for want of space (`probeForSpace`).
+    private let spaceProbe = NIOLockedValueBox<DispatchSourceTimer?>(nil)
+    private var onResumed: () -> Void = {}
     /// Records submitted to the writer and records it reported durable (or lost), for `flush()`.
     let flushCondition = NSCondition()
     var submittedRecords = 0
@@ -149,9 +152,16 @@ final class ServerStorage: @unchecked Sendable {
         return v
     }
 
-    func startWriter(onDurable: @escaping (Int64) -> Void, onFailure: @escaping (Error) -> Void) {
+    /// - Parameters:
+    ///   - onFailure: the log failed; called once per refused or lost submission (late reports of a failure that
+    ///     a resume has since cleared are dropped here).
+    ///   - onResumed: a full disk has room again and the log was made usable (`resumeAfterFullDisk`): writes may
+    ///     be accepted again. Only probed for when `resumeWhenSpaceReturns`.
+    func startWriter(onDurable: @escaping (Int64) -> Void, onFailure: @escaping (Error) -> Void,
+                     resumeWhenSpaceReturns: Bool = false, onResumed: @escaping () -> Void = {}) {
         let log = self.log
         let logger = self.logger
+        self.onResumed = onResumed
         let w = GroupCommitWriter(
             write: { records in try log.append(records.map { LogRecord(zxid: $0.zxid, payload: $0.payload) }) },
             sync: { try log.sync() },
@@ -159,10 +169,18 @@ final class ServerStorage: @unchecked Sendable {
                 self?.noteSettled(count)
                 onDurable(zxid)
             },
-            onFailure: { [weak self] error, lost in
-                self?.noteSettled(lost.count)
-                logger.critical("transaction log write failed", metadata: ["error": "\(error)", "unacknowledged": "\(lost.count)"])
+            onFailure: { [weak self] error, lost, epoch in
+                guard let self else { return }
+                self.noteSettled(lost.count)
+                guard epoch == self.writer?.epoch else { return }
+                if log.failedForSpace {
+                    logger.error("transaction log is out of disk space: refusing writes until there is room again",
+                                 metadata: ["error": "\(error)", "unacknowledged": "\(lost.count)", "dataLogDir": "\(self.logDir)"])
+                } else {
+                    logger.critical("transaction log write failed", metadata: ["error": "\(error)", "unacknowledged": "\(lost.count)"])
+                }
                 onFailure(error)
+                if resumeWhenSpaceReturns { self.probeForSpace() }
             })
         w.start()
         writer = w
@@ -180,6 +198,62 @@ final class ServerStorage: @unchecked Sendable {
         guard let writer else { return }
         flushCondition.withLock { submittedRecords += records.count }
         writer.submit(records)
+    }
+
+    /// Starts (if not running) the once-a-second check that resumes a log that failed for want of space.
+    private func probeForSpace() {
+        spaceProbe.withLockedValue { probe in
+            guard probe == nil else { return }
+            let t = DispatchSource.makeTimerSource(queue: snapshotQueue)
+            t.schedule(deadline: .now() + Self.spaceProbeInterval, repeating: Self.spaceProbeInterval)
+            t.setEventHandler { [weak self] in self?.tryResume() }
+            t.resume()
+            probe = t
+        }
+    }
+
+    static let spaceProbeInterval = DispatchTimeInterval.seconds(1)
+
+    /// Free bytes the log's file system must have before writes resume: a new file's runway plus one write buffer,
+    /// so the first batch after resuming does not fail again at once.
+    static let resumeFreeBytesMin: Int64 = 2 << 20
+
+    /// On the snapshot queue: once the log's file system has room, cut the log back to its durable part and
+    /// accept writes again. Stops probing when the log is usable or failed for a reason that is not space.
+    private func tryResume() {
+        guard let writer else { return }
+        if writer.failure != nil {
+            guard log.failedForSpace else {
+                stopProbing()
+                return
+            }
+            guard let free = Self.freeBytes(logDir), free >= Self.resumeFreeBytesMin else { return }
+            let resumed = writer.resume {
+                do { try log.resumeAfterFullDisk() } catch {
+                    logger.error("cannot resume the transaction log yet", metadata: ["error": "\(error)"])
+                    throw error
+                }
+            }
+            guard resumed else { return }
+            logger.warning("transaction log has room again: accepting writes",
+                           metadata: ["freeBytes": "\(free)", "lastZxid": "0x\(String(log.lastZxid, radix: 16))"])
+        }
+        stopProbing()
+        onResumed()
+    }
+
+    private func stopProbing() {
+        spaceProbe.withLockedValue { probe in
+            probe?.cancel()
+            probe = nil
+        }
+    }
+
+    /// Bytes available to an unprivileged writer on the file system holding `path`; nil if statvfs fails.
+    static func freeBytes(_ path: String) -> Int64? {
+        var st = statvfs()
+        guard statvfs(path, &st) == 0 else { return nil }
+        return Int64(st.f_bavail) * Int64(st.f_frsize)
     }
 
     private func noteSettled(_ count: Int) {
@@ -263,6 +337,7 @@ final class ServerStorage: @unchecked Sendable {
     /// writes it, so the next start reads one file instead of replaying the log.
     func stop(finalSnapshot: (zxid: Int64, tree: DataTree)? = nil) {
         purgeTimer?.cancel()
+        stopProbing()
         writer?.stop()
         snapshotQueue.sync {}
         let newest = lastSnapshotZxid.withLockedValue { $0 }

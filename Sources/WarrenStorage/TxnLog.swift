@@ -26,8 +26,8 @@ public struct TxnLogStats: Equatable, Sendable {
 ///
 /// If any write, sync or truncate fails, that error is thrown once and every later mutating call throws
 /// `StorageError.logFailed(cause:)`: after a failed fsync nobody can tell which earlier bytes reached the disk, so
-/// the server must stop acknowledging writes. Reopening the log re-reads and verifies the files and is the only way
-/// back.
+/// the server must stop acknowledging writes. Reopening the log re-reads and verifies the files; a full disk
+/// (ENOSPC, EDQUOT) is the one failure the log can leave in place, with `resumeAfterFullDisk()`.
 ///
 /// Opening the log repairs a torn tail in the newest file (see `open`). Appends always go to a new file after open,
 /// after `roll()` (call it when a snapshot is taken), after `truncate(after:)`, and when the current file would
@@ -81,6 +81,10 @@ public final class TxnLog: @unchecked Sendable {
         var allocated: Int64 = 0
         /// Zero-filling failed once (a full disk, say); this file is not preallocated any further.
         var runwayFailed = false
+        /// The data's length and records as of the last successful sync of this file (0 before its first): what
+        /// `resumeAfterFullDisk` cuts the file back to.
+        var syncedBytes: Int64 = 0
+        var syncedRecords = 0
     }
 
     public let directory: String
@@ -94,6 +98,8 @@ public final class TxnLog: @unchecked Sendable {
     var current: Current?
     var buffer: [UInt8] = []
     var last: Int64
+    /// The last zxid known durable (synced, or found on open).
+    var syncedLast: Int64
     var unsynced = false
     var directoryDirty = false
     var failure: StorageError?
@@ -116,6 +122,7 @@ public final class TxnLog: @unchecked Sendable {
         self.options = options
         self.files = recovered.files
         self.last = recovered.lastZxid
+        self.syncedLast = recovered.lastZxid
         self.recoveryReport = recovered.report
         statsValue.logFileCount = recovered.files.count
         statsValue.lastZxid = recovered.lastZxid
@@ -173,6 +180,11 @@ public final class TxnLog: @unchecked Sendable {
             }
             unsynced = false
             directoryDirty = false
+            syncedLast = last
+            if let c = current {
+                current!.syncedBytes = c.bytes
+                current!.syncedRecords = c.records
+            }
             let nanos = Self.nanoseconds(ContinuousClock.now - start)
             updateStats {
                 $0.fsyncCount += 1
@@ -310,6 +322,7 @@ public final class TxnLog: @unchecked Sendable {
         self.current = nil
         unsynced = false
         directoryDirty = false
+        syncedLast = last
         updateStats { $0.fsyncCount += 1 }
     }
 

@@ -71,7 +71,7 @@ final class GroupCommitWriterTests: XCTestCase {
     private func makeWriter(_ disk: Disk) -> GroupCommitWriter {
         GroupCommitWriter(
             write: { try disk.write($0) }, sync: { disk.sync() },
-            onDurable: { disk.reportDurable($0, $1) }, onFailure: { _, lost in disk.reportFailure(lost) })
+            onDurable: { disk.reportDurable($0, $1) }, onFailure: { _, lost, _ in disk.reportFailure(lost) })
     }
 
     private func records(_ zxids: ClosedRange<Int64>) -> [GroupCommitWriter.Record] {
