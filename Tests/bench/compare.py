@@ -9,8 +9,9 @@ workload against both alternately (closed loop), then read, write and 90 % reads
 load for both (half of ZooKeeper's closed-loop throughput), then read, write and 90 % reads driven by the C client
 and kazoo as well as warren bench, with the servers' CPU per operation (clients.py; --skip-clients skips it), then
 measures each server's memory after loading N znodes (1M by default), the data on disk and the restart-to-serving
-time, and finally the write gap when the leader is SIGKILLed (failover.py's trial). Writes Docs/benchmarks.md (with a Targets section) and
-Docs/benchmarks-throughput.svg; the raw JSON of every run goes to the work directory (printed at the end).
+time, and finally the write gap when the leader is SIGKILLed (failover.py's trial). Writes Docs/benchmarks.md (with
+a Targets section) and Docs/benchmarks-throughput.svg; the raw JSON of every run goes to the work directory (printed
+at the end).
 """
 
 from __future__ import annotations

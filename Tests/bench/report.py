@@ -264,8 +264,8 @@ def clients_section(clients: dict) -> list[str]:
         f"opens {cs['connections']} sessions spread over the three servers with {cs['outstanding']} requests in "
         f"flight on each, {cs['value_bytes']}-byte values over {cs['keys']:,} keys, {cs['warmup']:g} s warm-up "
         f"then {cs['duration']:g} s measured; {cs['repeat']} {'run' if cs['repeat'] == 1 else 'runs'} per row and "
-        "system, the whole list repeated, alternating which system goes first, each run starting once all six "
-        "servers are quiet. ops/s is the median with ± half the range of the runs; latency is the median run's, as "
+        "system (the whole list run that many times over), alternating which system goes first, each run starting "
+        "once all six servers are quiet. ops/s is the median with ± half the range of the runs; latency is the median run's, as "
         "the generator saw it; errors are summed over all runs.",
         "",
         "**Server CPU µs/op** is the user + system time of all three server processes over the measured window "
@@ -541,7 +541,8 @@ def write_report(path: Path, runs: list, resources: dict, s, info: dict, cfg: di
     lines += [
         "## Not measured here",
         "",
-        "- " + ("" if clients else "Server CPU per op, ") + "large values (> 1 KiB), many-thousand-session "
+        "- " + ("Large values" if clients else "Server CPU per op, large values")
+        + " (> 1 KiB), many-thousand-session "
         "connection storms, and machines with more cores than the 2 shared here (where the servers and the "
         "generator would not compete).",
         "- How the numbers were reached, with profiles: `Docs/performance.md`.",
