@@ -267,7 +267,11 @@ static void parse(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--no-cleanup")) { opt.cleanup = 0; continue; }
-        if (i + 1 >= argc) usage("missing value");
+        if (i + 1 >= argc) {
+            static char msg[256];
+            snprintf(msg, sizeof msg, "%.200s: unknown option or missing value", a);
+            usage(msg);
+        }
         const char *v = argv[++i];
         if (!strcmp(a, "--hosts")) opt.hosts = v;
         else if (!strcmp(a, "--root")) opt.root = v;
