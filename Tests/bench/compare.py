@@ -6,10 +6,12 @@
 Builds Warren in release mode, starts a Warren cluster and a ZooKeeper cluster (3 servers each by default) with
 identical zoo.cfg settings (127.0.0.1 only, data directories side by side on the same disk, forceSync on), runs every
 workload against both alternately (closed loop), then read, write and 90 % reads again open loop at the same offered
-load for both (half of ZooKeeper's closed-loop throughput), then measures each server's memory after loading N
-znodes (1M by default), the data on disk and the restart-to-serving time, and finally the write gap when the leader
-is SIGKILLed (failover.py's trial). Writes Docs/benchmarks.md (with a Targets section) and
-Docs/benchmarks-throughput.svg; the raw JSON of every run goes to the work directory (printed at the end).
+load for both (half of ZooKeeper's closed-loop throughput), then read, write and 90 % reads driven by the C client
+and kazoo as well as warren bench, with the servers' CPU per operation (clients.py; --skip-clients skips it), then
+measures each server's memory after loading N znodes (1M by default), the data on disk and the restart-to-serving
+time, and finally the write gap when the leader is SIGKILLed (failover.py's trial). Writes Docs/benchmarks.md (with
+a Targets section) and Docs/benchmarks-throughput.svg; the raw JSON of every run goes to the work directory (printed
+at the end).
 """
 
 from __future__ import annotations
@@ -529,6 +531,14 @@ def measure_failover(s: Settings, binary: Path, work: Path) -> dict:
     return out
 
 
+def measure_clients(s: Settings, binary: Path, work: Path) -> dict:
+    """clients.py's rows: warren bench, the C client and kazoo on read, write and 90 % reads, with server CPU/op."""
+    import clients  # imports this module; loaded here to avoid the cycle at import time
+
+    print("real clients (clients.py)", flush=True)
+    return clients.measure(s.quick, binary, work, s.repeat)
+
+
 def mib(n: int) -> str:
     return f"{n / 2**20:.1f} MiB"
 
@@ -592,6 +602,8 @@ def main() -> int:
                                        "build path, on the repository's disk)")
     ap.add_argument("--docs", default=str(REPO / "Docs"), help="where benchmarks.md and the SVG go")
     ap.add_argument("--skip-resources", action="store_true", help="skip the memory/disk/restart measurements")
+    ap.add_argument("--skip-clients", action="store_true",
+                    help="skip the real clients' rows (clients.py: C client and kazoo next to warren bench)")
     ap.add_argument("--failover-trials", type=int,
                     help="leader-kill trials per system (5, quick 1; 0 skips): the gap depends on when the client "
                          "retries, so a median needs several")
@@ -616,6 +628,7 @@ def main() -> int:
           f"work dir {work}", flush=True)
 
     runs, equal = run_workloads(s, binary, work)
+    clients_results = None if a.skip_clients else measure_clients(s, binary, work)
     resources = {} if a.skip_resources else measure_resources(s, binary, work)
     failover_results = measure_failover(s, binary, work) if s.layout == "ensemble3" and s.failover_trials > 0 else {}
 
@@ -624,7 +637,8 @@ def main() -> int:
            "runs": [{"label": r.label, "args": r.args, "readPercent": r.read_percent, "samples": r.samples}
                     for r in runs],
            "equal_load": [{"label": r.label, "args": r.args, "readPercent": r.read_percent, "samples": r.samples}
-                          for r in equal]}
+                          for r in equal],
+           "clients": clients_results}
     (work / "results.json").write_text(json.dumps(raw, indent=2, default=str))
     print(f"raw results in {work / 'results.json'}")
     return render(raw, Path(a.docs))
@@ -639,7 +653,7 @@ def render(raw: dict, docs: Path) -> int:
         run.summarise()
     write_chart(docs / "benchmarks-throughput.svg", runs, s)
     write_report(docs / "benchmarks.md", runs, raw["resources"], s, raw["machine"], COMMON_CFG, ZK_JVM_FLAGS,
-                 equal=equal, failover=raw.get("failover", {}))
+                 equal=equal, failover=raw.get("failover", {}), clients=raw.get("clients"))
     print(f"wrote {docs / 'benchmarks.md'} and {docs / 'benchmarks-throughput.svg'}")
     return 0
 

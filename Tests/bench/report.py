@@ -182,6 +182,123 @@ def _failover_table(fo: dict) -> list[str]:
     return lines
 
 
+def _median_spread(xs: list[float]) -> str:
+    """The median of `xs` with ± half their range as a share of it."""
+    xs = sorted(xs)
+    m = xs[len(xs) // 2]
+    if len(xs) < 2 or m == 0:
+        return _num(m) if m >= 10 else f"{m:.1f}"
+    text = _num(m) if m >= 10 else f"{m:.1f}"
+    return f"{text} ±{(xs[-1] - xs[0]) / 2 / m * 100:.0f}%"
+
+
+def clients_table(raw: dict) -> list[str]:
+    """Markdown table of Tests/bench/clients.py's results: per generator and workload, both systems' ops/s,
+    p50/p99 (of the median run by ops/s), servers' CPU µs per op (median over repeats), errors and generator CPU."""
+    lines = [
+        "| Generator | Workload | Warren ops/s | ZooKeeper ops/s | Warren ÷ ZK | Warren p50 / p99 µs "
+        "| ZooKeeper p50 / p99 µs | Warren server CPU µs/op | ZooKeeper server CPU µs/op | CPU/op Warren ÷ ZK "
+        "| Errors W / Z | Generator CPU W / Z |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for row in raw["rows"]:
+        cells: dict[str, dict] = {}
+        for k in NAMES:
+            xs = row["samples"].get(k, [])
+            ok = sorted((x for x in xs if "failed" not in x), key=lambda x: x["opsPerSecond"])
+            if not ok:
+                cells[k] = {"failed": xs[-1]["failed"] if xs else "not run"}
+                continue
+            med = ok[len(ok) // 2]
+            cpu = [x["serverCPUMicrosPerOp"] for x in ok if x.get("serverCPUMicrosPerOp") is not None]
+            cells[k] = {
+                "ops": med["opsPerSecond"], "ops_text": _median_spread([x["opsPerSecond"] for x in ok]),
+                "lat": f"{_num(med['latencyMicros']['p50'])} / {_num(med['latencyMicros']['p99'])}",
+                "cpu": sorted(cpu)[len(cpu) // 2] if cpu else None, "cpu_text": _median_spread(cpu) if cpu else "–",
+                "err": sum(x["errorsTotal"] + x["connectionErrors"] for x in ok) + len(xs) - len(ok),
+                "gen": f"{med['generatorCPUPercent']:.0f}%",
+            }
+        w, z = cells["warren"], cells["zookeeper"]
+
+        def get(c: dict, key: str) -> str:
+            return "failed" if "failed" in c else c[key]
+
+        both = "failed" not in w and "failed" not in z
+        lines.append(
+            f"| {row['driver']} | {row['workload']} | {get(w, 'ops_text')} | {get(z, 'ops_text')} "
+            f"| {_ratio(w['ops'], z['ops']) if both else '–'} | {get(w, 'lat')} | {get(z, 'lat')} "
+            f"| {get(w, 'cpu_text')} | {get(z, 'cpu_text')} | {_ratio(w['cpu'], z['cpu']) if both else '–'} "
+            f"| {get(w, 'err')} / {get(z, 'err')} | {get(w, 'gen')} / {get(z, 'gen')} |")
+    for row in raw["rows"]:
+        for k in NAMES:
+            for x in row["samples"].get(k, []):
+                if "failed" in x:
+                    lines.append(f"\n{row['driver']}, {row['workload']}, {NAMES[k]}: failed: `{x['failed']}`")
+    return lines
+
+
+CLIENTS_TITLE = "## Real clients: C client and kazoo"
+
+
+def clients_section(clients: dict) -> list[str]:
+    """The benchmarks.md section for Tests/bench/clients.py's results, with that run's own machine line when it ran
+    on its own (`clients.py --docs`) rather than inside compare.py."""
+    cs = clients["settings"]
+    m = clients.get("machine")
+    ran = [f"Measured by `python3 Tests/bench/clients.py{' --quick' if cs['quick'] else ''} --docs Docs` on "
+           f"{m['date']} at commit `{m['commit']}` (Warren release binary built {m.get('warren_binary_built', '?')}), "
+           f"{m['cpus']} × {m['cpu_model']}, 1/5/15-minute "
+           f"load average {' / '.join(m['loadavg'])} at start"
+           + (f" and {' / '.join(m['loadavg_end'])} at end" if "loadavg_end" in m else "")
+           + ": the machine was shared with other builds and tests, so ops/s and latency are noisy; the servers' "
+           "CPU per op much less so.", ""] if m else []
+    return [
+        CLIENTS_TITLE,
+        "",
+        *ran,
+        "The same read, write and 90 %-read workloads driven by three generators (`Tests/bench/clients.py`, fresh "
+        "3-server ensembles of both systems with the zoo.cfg above): `warren bench`; the ZooKeeper C client's "
+        "asynchronous API (`Tests/bench/cload.c` on Debian's libzookeeper_mt 3.8, `zoo_aget`/`zoo_aset` with "
+        "completion callbacks, one zhandle per session); and kazoo's `get_async`/`set_async` "
+        f"(`Tests/bench/kload.py`, the sessions divided among {cs['kazoo_processes']} worker processes). Each "
+        f"opens {cs['connections']} sessions spread over the three servers with {cs['outstanding']} requests in "
+        f"flight on each, {cs['value_bytes']}-byte values over {cs['keys']:,} keys, {cs['warmup']:g} s warm-up "
+        f"then {cs['duration']:g} s measured; {cs['repeat']} {'run' if cs['repeat'] == 1 else 'runs'} per row and "
+        "system (the whole list run that many times over), alternating which system goes first, each run starting "
+        "once all six servers are quiet. ops/s is the median with ± half the range of the runs; latency is the median run's, as "
+        "the generator saw it; errors are summed over all runs.",
+        "",
+        "**Server CPU µs/op** is the user + system time of all three server processes over the measured window "
+        "only, divided by the operations completed in it (median over the runs, ± half the range). Key creation, "
+        "warm-up and cleanup are outside the window: cload and kload print when it opens and closes; for "
+        "`warren bench` it is taken as its `run:` progress line plus the warm-up. Unlike ops/s it does not depend "
+        "much on how much of the 2 shared cores the generator and the other work on the machine take, so it "
+        "compares the servers' own cost even where the generator, not the server, limits throughput (see the "
+        "generator CPU column: share of one core over the window, all its threads and processes). A write costs "
+        "CPU on all three servers (forward to the leader, proposal, log append and fsync, commit); a read only on "
+        "the server its session is connected to.",
+        "",
+        *clients_table(clients),
+        "",
+    ]
+
+
+def put_clients_section(path: Path, clients: dict) -> None:
+    """Replaces (or adds, before "Not measured here") the real-clients section of an existing benchmarks.md, for a
+    clients.py run made on its own; the rest of the document stays as compare.py last wrote it."""
+    lines = path.read_text().split("\n")
+    section = clients_section(clients)
+    if CLIENTS_TITLE in lines:
+        start = lines.index(CLIENTS_TITLE)
+        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    else:
+        start = end = next((i for i, l in enumerate(lines) if l == "## Not measured here"), len(lines))
+    lines[start:end] = section
+    # What write_report says once this section exists.
+    lines = [l.replace("- Server CPU per op, large values", "- Large values", 1) for l in lines]
+    path.write_text("\n".join(lines))
+
+
 def _find(runs: list, label: str, system: str) -> dict | None:
     for run in runs:
         if run.label == label or run.label.startswith(label + " at "):
@@ -315,7 +432,7 @@ def _resources_table(res: dict, s) -> list[str]:
 
 
 def write_report(path: Path, runs: list, resources: dict, s, info: dict, cfg: dict, jvm_flags: list[str],
-                 equal: list | None = None, failover: dict | None = None) -> None:
+                 equal: list | None = None, failover: dict | None = None, clients: dict | None = None) -> None:
     equal, failover = equal or [], failover or {}
     mode = "quick" if s.quick else "full"
     cfg_text = ", ".join(f"`{k}={v}`" for k, v in cfg.items())
@@ -419,11 +536,15 @@ def write_report(path: Path, runs: list, resources: dict, s, info: dict, cfg: di
             *_failover_table(failover),
             "",
         ]
+    if clients:
+        lines += clients_section(clients)
     lines += [
         "## Not measured here",
         "",
-        "- Server CPU per op, large values (> 1 KiB), many-thousand-session connection storms, and machines with "
-        "more cores than the 2 shared here (where the servers and the generator would not compete).",
+        "- " + ("Large values" if clients else "Server CPU per op, large values")
+        + " (> 1 KiB), many-thousand-session "
+        "connection storms, and machines with more cores than the 2 shared here (where the servers and the "
+        "generator would not compete).",
         "- How the numbers were reached, with profiles: `Docs/performance.md`.",
         "",
     ]
