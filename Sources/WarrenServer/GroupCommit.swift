@@ -74,8 +74,11 @@ final class GroupCommitWriter: @unchecked Sendable {
             queue.removeAll(keepingCapacity: true)
             condition.unlock()
             do {
+                let started = ContinuousClock.now
                 try write(batch)
                 try sync()
+                ServerMetrics.fsync.recordNanoseconds(Int64((ContinuousClock.now - started) / .nanoseconds(1)))
+                ServerMetrics.groupCommitBatch.record(batch.count)
                 onDurable(batch[batch.count - 1].zxid, batch.count)
             } catch {
                 let rest: [Record] = condition.withLock {
