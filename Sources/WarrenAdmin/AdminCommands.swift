@@ -35,7 +35,7 @@ public enum AdminCommands {
                 .map { (snakeCase($0.0), JSON.number(or: $0.1)) }
         },
         AdminCommand(names: ["connections", "cons"], detail: [], needsServing: true) { f in
-            [("connections", .array(f.connections.map(connection))), ("secure_connections", .array([]))]
+            [("connections", .array(f.connections.map { connection($0) })), ("secure_connections", .array([]))]
         },
         AdminCommand(names: ["dirs"], detail: [], needsServing: true) { f in
             [("datadir_size", monitorValue(f.conf, "dataDirSize")), ("logdir_size", monitorValue(f.conf, "dataLogSize"))]
@@ -59,7 +59,7 @@ public enum AdminCommands {
         },
         AdminCommand(names: ["leader", "lead"], detail: [], needsServing: true) { f in
             guard let e = f.ensemble else { return [("error", .string("server is not initialized"))] }
-            let leaderIp = e.peers.first { $0.id == e.leaderId }.map { "\($0.host):\($0.quorumPort)" } ?? ""
+            let leaderIp = e.peers.first { $0.id == e.leaderId }?.host ?? ""
             return [("is_leader", .bool(e.zabState == .leading)), ("leader_id", .int(e.leaderId ?? -1)),
                     ("leader_ip", .string(leaderIp))]
         },
@@ -72,16 +72,18 @@ public enum AdminCommands {
         AdminCommand(names: ["ruok"], detail: [], needsServing: true) { _ in [] },
         AdminCommand(names: ["server_stats", "srvr"], detail: [], needsServing: true) { f in serverStats(f) },
         AdminCommand(names: ["stats", "stat"], detail: [], needsServing: true) { f in
-            serverStats(f) + [("connections", .array(f.connections.map(connection))), ("secure_connections", .array([]))]
+            // Brief connection rows, as ZooKeeper's `stat`: no session fields.
+            serverStats(f) + [("connections", .array(f.connections.map { connection($0, brief: true) })),
+                              ("secure_connections", .array([]))]
         },
         AdminCommand(names: ["voting_view"], detail: [], needsServing: true) { f in
-            let voters = (f.ensemble?.peers ?? []).sorted { $0.id < $1.id }
-            return [("current_config", .object(voters.map { p in
+            guard let e = f.ensemble else { return [("current_config", .object([]))] }
+            return [("current_config", .object(e.peers.sorted { $0.id < $1.id }.map { p in
                 ("\(p.id)", .object([
-                    ("serverAddresses", .array([.string("\(p.host):\(p.quorumPort)")])),
-                    ("electionAddresses", .array([.string("\(p.host):\(p.electionPort)")])),
-                    ("clientAddress", .string(p.clientPort.map { "\(p.clientHost ?? "0.0.0.0"):\($0)" } ?? "")),
-                    ("learnerType", .string(p.isObserver ? "observer" : "participant")),
+                    ("server_addresses", .array([.string("\(p.host):\(p.quorumPort)")])),
+                    ("election_addresses", .array([.string("\(p.host):\(p.electionPort)")])),
+                    ("client_address", .string(clientAddress(of: p, in: e))),
+                    ("learner_type", .string(p.isObserver ? "observer" : "participant")),
                 ]))
             }))]
         },
@@ -131,13 +133,13 @@ public enum AdminCommands {
     /// ZooKeeper calls a server in read-only mode `read-only` in mntr's `server_state`.
     static func isReadOnly(_ f: ServerFacts) -> Bool { f.mode == "read-only" || f.mode == "r/o" }
 
-    static func connection(_ c: ConnectionFacts) -> JSON {
+    static func connection(_ c: ConnectionFacts, brief: Bool = false) -> JSON {
         var fields: [(String, JSON)] = [
             ("remote_socket_address", .string(c.remote)), ("interest_ops", .int(1)),
             ("outstanding_requests", .int(Int64(c.outstanding))), ("packets_received", .int(Int64(c.received))),
             ("packets_sent", .int(Int64(c.sent))),
         ]
-        if c.sessionId != 0 {
+        if !brief && c.sessionId != 0 {
             fields += [
                 ("session_id", .int(c.sessionId)), ("last_operation", .string(c.lastOp)),
                 ("established", .int(c.establishedWallMs)), ("session_timeout", .int(Int64(c.timeoutMs))),
@@ -169,6 +171,24 @@ public enum AdminCommands {
                 ("client_response", clientResponse), ("node_count", m("zk_znode_count"))]
     }
 
+    /// A peer's client address as the voting view shows it: from its `server.N` line's `;host:port` part, or for
+    /// this server its own client port; "" for others (ZooKeeper does not know them either).
+    static func clientAddress(of peer: PeerConfig, in e: EnsembleFacts) -> String {
+        if let port = peer.clientPort { return "\(peer.clientHost ?? "0.0.0.0"):\(port)" }
+        return peer.id == e.myid ? e.clientAddress : ""
+    }
+
+    /// One quorum or election address in the shape ZooKeeper's JSON gives its `MultipleAddresses` (one address).
+    static func addresses(_ host: String, _ port: Int) -> JSON {
+        let address = JSON.string("\(host):\(port)")
+        return .object([
+            ("empty", .bool(false)), ("all_addresses", .array([address])), ("all_reachable_addresses", .array([address])),
+            ("one", address), ("reachable_address", address), ("wildcard_addresses", .array([.string("0.0.0.0:\(port)")])),
+            ("all_ports", .array([.int(Int64(port))])), ("all_host_strings", .array([.string(host)])),
+            ("all_reachable_addresses_or_all", .array([address])), ("reachable_or_one", address),
+        ])
+    }
+
     static func zabState(_ f: ServerFacts) -> [(String, JSON)] {
         guard let e = f.ensemble, let me = e.peers.first(where: { $0.id == e.myid }) else {
             return [("voting", .bool(false)), ("zabstate", .string(""))]
@@ -184,9 +204,9 @@ public enum AdminCommands {
         let zxid = f.lastProcessedZxid
         return [
             ("myid", .int(e.myid)), ("is_leader", .bool(e.zabState == .leading)),
-            ("quorum_address", .string("\(me.host):\(me.quorumPort)")),
-            ("election_address", .string("\(me.host):\(me.electionPort)")),
-            ("client_address", .string(me.clientPort.map { "\(me.clientHost ?? "0.0.0.0"):\($0)" } ?? "")),
+            ("quorum_address", addresses(me.host, me.quorumPort)),
+            ("election_address", addresses(me.host, me.electionPort)),
+            ("client_address", .string(clientAddress(of: me, in: e))),
             ("voting", .bool(!me.isObserver)),
             ("last_zxid", .string("0x" + String(UInt64(bitPattern: zxid), radix: 16))),
             ("zab_epoch", .int(zxid >> 32)), ("zab_counter", .int(zxid & 0xFFFF_FFFF)), ("zabstate", .string(phase)),

@@ -55,6 +55,8 @@ public struct ConnectionFacts: Sendable {
 public struct EnsembleFacts: Sendable {
     public var myid: Int64
     public var peers: [PeerConfig]
+    /// Where this server takes clients (`clientPortAddress:clientPort`), for its own entry in the voting view.
+    public var clientAddress: String
     /// Leading, following, observing or looking, from Zab itself (not the client-facing mode string).
     public var zabState: PeerState
     /// True once this server serves clients in its role (the leader in broadcast, a learner after UPTODATE).
@@ -101,7 +103,8 @@ extension ServerCore {
         }
         if let ens = ensemble {
             f.ensemble = EnsembleFacts(
-                myid: config.myid, peers: config.peers, zabState: ens.zab.state, serving: ens.zab.isServing,
+                myid: config.myid, peers: config.peers, clientAddress: "\(config.clientPortAddress):\(config.clientPort)",
+                zabState: ens.zab.state, serving: ens.zab.isServing,
                 leaderId: ens.zab.leaderId, epoch: ens.zab.epoch, elections: ens.elections,
                 followers: ens.zab.followerCounts)
         }

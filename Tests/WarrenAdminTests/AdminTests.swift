@@ -159,13 +159,13 @@ final class AdminTests: XCTestCase {
     }
 
     func testEnsembleCommands() {
-        let e = EnsembleFacts(myid: 2, peers: Self.peers, zabState: .following, serving: true, leaderId: 1, epoch: 1,
+        let e = EnsembleFacts(myid: 2, peers: Self.peers, clientAddress: "127.0.0.2:2182", zabState: .following, serving: true, leaderId: 1, epoch: 1,
                               elections: 1, followers: nil)
         let f = Self.facts(mode: "follower", ensemble: e)
         let lead = AdminCommands.named("leader")!.response(f)
         XCTAssertEqual(lead["is_leader"], .bool(false))
         XCTAssertEqual(lead["leader_id"], .int(1))
-        XCTAssertEqual(lead["leader_ip"], .string("127.0.0.1:2888"))
+        XCTAssertEqual(lead["leader_ip"], .string("127.0.0.1"))
         let zab = AdminCommands.named("zabstate")!.response(f)
         XCTAssertEqual(zab["zabstate"], .string("broadcast"))
         XCTAssertEqual(zab["voting"], .bool(true))
@@ -174,8 +174,10 @@ final class AdminTests: XCTestCase {
         XCTAssertEqual(zab["zab_counter"], .int(5))
         XCTAssertEqual(zab["client_address"], .string("127.0.0.2:2182"))
         let view = AdminCommands.named("voting_view")!.response(f)["current_config"]
-        XCTAssertEqual(view?["1"]?["serverAddresses"], .array([.string("127.0.0.1:2888")]))
-        XCTAssertEqual(view?["2"]?["learnerType"], .string("participant"))
+        XCTAssertEqual(view?["1"]?["server_addresses"], .array([.string("127.0.0.1:2888")]))
+        XCTAssertEqual(view?["2"]?["learner_type"], .string("participant"))
+        XCTAssertEqual(view?["1"]?["client_address"], .string(""))
+        XCTAssertEqual(zab["quorum_address"]?["one"], .string("127.0.0.2:2889"))
         // Standalone: ZooKeeper's answers for a server that is not a quorum peer.
         XCTAssertEqual(AdminCommands.named("leader")!.response(Self.facts())["error"], .string("server is not initialized"))
         XCTAssertEqual(AdminCommands.named("zabstate")!.response(Self.facts())["zabstate"], .string(""))
