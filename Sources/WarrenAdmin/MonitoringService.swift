@@ -16,6 +16,7 @@ public final class MonitoringService: @unchecked Sendable {
     /// The registry behind `/metrics`; nil when metrics are off.
     public let exporter: MetricsExporter?
     private let logger: Logger
+    /// One thread: `ConnectionCount` relies on every HTTP connection living on the same loop.
     private let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     private var channels: [Channel] = []
 
@@ -24,14 +25,15 @@ public final class MonitoringService: @unchecked Sendable {
     public init(config: MonitoringConfig, logger: Logger) {
         self.config = config
         self.logger = logger
-        if config.metricsEnabled {
-            let exporter = MetricsExporter()
-            MetricsSystem.bootstrap(exporter.metricsFactory())
-            self.exporter = exporter
-        } else {
-            exporter = nil
-        }
+        exporter = config.metricsEnabled ? Self.processExporter : nil
     }
+
+    /// swift-metrics takes one backend per process, once: every service with metrics on shares this one.
+    private static let processExporter: MetricsExporter = {
+        let exporter = MetricsExporter()
+        MetricsSystem.bootstrap(exporter.metricsFactory())
+        return exporter
+    }()
 
     /// The ports actually bound, for logs and tests: (what, host, port).
     public private(set) var bound: [(String, String, Int)] = []
@@ -68,15 +70,22 @@ public final class MonitoringService: @unchecked Sendable {
         }
     }
 
+    /// HTTP connections open at once across the listeners; more are closed on arrival. Scrapers and operators
+    /// need a handful; the bound keeps a client that opens sockets in a loop from holding memory.
+    public static let connectionsMax = 64
+    private let openConnections = ConnectionCount()
+
     private func bind(host: String, port: Int, endpoints: AdminEndpoints, source: any FactsSource) throws -> Channel {
         let idle = TimeAmount.milliseconds(Int64(config.idleTimeoutMs))
         let headerBytesMax = config.headerBytesMax
+        let openConnections = self.openConnections
         return try ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 64)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
+                    try sync.addHandler(ConnectionCap(count: openConnections, max: Self.connectionsMax))
                     try sync.addHandler(IdleStateHandler(allTimeout: idle))
                     try sync.configureHTTPServerPipeline(withErrorHandling: true)
                     try sync.addHandler(AdminHTTPHandler(endpoints: endpoints, source: source, headerBytesMax: headerBytesMax))
@@ -90,5 +99,41 @@ public final class MonitoringService: @unchecked Sendable {
         for channel in channels { try? channel.close().wait() }
         channels = []
         try? group.syncShutdownGracefully()
+    }
+}
+
+/// Open connections; touched only on the service's one event loop, so it needs no lock.
+final class ConnectionCount: @unchecked Sendable {
+    var open = 0
+}
+
+/// Closes a connection that arrives while `max` are open.
+final class ConnectionCap: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOAny
+    private let count: ConnectionCount
+    private let max: Int
+    private var counted = false
+
+    init(count: ConnectionCount, max: Int) {
+        self.count = count
+        self.max = max
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        if count.open >= max {
+            context.close(promise: nil)
+            return
+        }
+        count.open += 1
+        counted = true
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if counted {
+            count.open -= 1
+            counted = false
+        }
+        context.fireChannelInactive()
     }
 }

@@ -282,6 +282,33 @@ def test_bad_requests_get_http_errors_and_the_server_keeps_serving(admin, client
     assert admin.server.four("ruok") == "imok"
 
 
+@pytest.mark.only_targets("warren")
+def test_connections_beyond_the_bound_are_closed_and_the_rest_keep_working(admin, client):
+    """Warren's own bound (WarrenAdmin.MonitoringService.connectionsMax = 64) on open HTTP connections."""
+    port = int(admin.server.cfg["admin.serverPort"])
+    held = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(64)]
+    try:
+        extra = socket.create_connection(("127.0.0.1", port), timeout=5)
+        with extra:
+            extra.sendall(b"GET /commands/ruok HTTP/1.1\r\nHost: x\r\n\r\n")
+            try:
+                assert extra.recv(100) == b""  # closed on arrival, unanswered
+            except ConnectionResetError:
+                pass
+        path = client.create(f"/cap-{uuid.uuid4().hex[:8]}", b"v")  # clients are not affected
+        assert client.get(path)[0] == b"v"
+    finally:
+        for s in held:
+            s.close()
+    def answered():
+        try:
+            return http(f"{admin.base}/commands/ruok")[0] == 200
+        except OSError:  # urllib's errors for a connection closed unanswered are OSErrors
+            return False
+
+    assert wait_for(answered, 10.0)
+
+
 def test_admin_port_that_cannot_be_bound(target, tmp_path_factory):
     """Warren logs the error and serves clients without its AdminServer. ZooKeeper 3.8's standalone server exits
     instead ("Unable to start AdminServer, exiting abnormally"; its quorum peers only log): the one deliberate
