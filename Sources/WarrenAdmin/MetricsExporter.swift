@@ -76,7 +76,19 @@ public final class MetricsExporter: @unchecked Sendable {
                   labels: [("role", role)]).set(facts.mode == role ? 1.0 : 0.0)
         }
         gauge("warren_last_processed_zxid", "The last transaction id applied").set(Double(facts.lastProcessedZxid))
-        return registry.emitToBuffer()
+        var out = registry.emitToBuffer()
+        out += Self.summaryText("fsynctime", ServerMetrics.fsyncTimeMs.snapshot())
+        out += Self.summaryText("snapshottime", ServerMetrics.snapshotTimeMs.snapshot())
+        return out
+    }
+
+    /// A summary as ZooKeeper's Prometheus provider writes its BASIC ones: the median (NaN before any observation,
+    /// as its client library prints it), then `_count` and `_sum`, help text equal to the name.
+    static func summaryText(_ name: String, _ s: RecentSummary.Snapshot) -> [UInt8] {
+        let median = s.median.map { "\($0)" } ?? "NaN"
+        let text = "# HELP \(name) \(name)\n# TYPE \(name) summary\n" +
+            "\(name){quantile=\"0.5\"} \(median)\n\(name)_count \(s.count)\n\(name)_sum \(s.sum)\n"
+        return Array(text.utf8)
     }
 
     /// Moves a counter to the server's running total: counters only go up, so a total that went down (a restart of

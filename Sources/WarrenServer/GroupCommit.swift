@@ -77,7 +77,7 @@ final class GroupCommitWriter: @unchecked Sendable {
                 let started = ContinuousClock.now
                 try write(batch)
                 try sync()
-                ServerMetrics.fsync.recordNanoseconds(Int64((ContinuousClock.now - started) / .nanoseconds(1)))
+                ServerMetrics.recordFsync(nanoseconds: Int64((ContinuousClock.now - started) / .nanoseconds(1)))
                 ServerMetrics.groupCommitBatch.record(batch.count)
                 onDurable(batch[batch.count - 1].zxid, batch.count)
             } catch {

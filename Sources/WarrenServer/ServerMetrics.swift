@@ -8,7 +8,7 @@ import WarrenJute
 /// Contract: the handles are created on first use, so `MetricsSystem.bootstrap` must run before the server starts.
 /// Recording is cheap (an uncontended lock or atomics inside the backend) and never on more than one place per
 /// request: the hot path pays one histogram update per completed request that waited in the pipeline.
-enum ServerMetrics {
+public enum ServerMetrics {
     /// Seconds one group commit spent in write + fsync of the transaction log (ZooKeeper's `fsynctime`, a summary in
     /// milliseconds there; a histogram in seconds here).
     static let fsync = CoreMetrics.Timer(label: "warren_fsync_seconds")
@@ -16,6 +16,23 @@ enum ServerMetrics {
     static let groupCommitBatch = Recorder(label: "warren_group_commit_batch_size", aggregate: true)
     /// Seconds to serialize, compress and write one snapshot.
     static let snapshotWrite = CoreMetrics.Timer(label: "warren_snapshot_write_seconds")
+
+    /// ZooKeeper's `fsynctime` summary (ms): the same fsyncs as `fsync`, in ZooKeeper's name, unit and type.
+    public static let fsyncTimeMs = RecentSummary()
+    /// ZooKeeper's `snapshottime` summary (ms).
+    public static let snapshotTimeMs = RecentSummary()
+
+    /// Records one fsync in both shapes.
+    static func recordFsync(nanoseconds: Int64) {
+        fsync.recordNanoseconds(nanoseconds)
+        fsyncTimeMs.observe(Double(nanoseconds) / 1e6)
+    }
+
+    /// Records one snapshot write in both shapes.
+    static func recordSnapshot(nanoseconds: Int64) {
+        snapshotWrite.recordNanoseconds(nanoseconds)
+        snapshotTimeMs.observe(Double(nanoseconds) / 1e6)
+    }
 
     /// Request latency (arrival to reply, monotonic) by opcode name, one timer per opcode made once.
     private static let requestTimers: [Int32: CoreMetrics.Timer] = {

@@ -232,7 +232,7 @@ final class ServerStorage: @unchecked Sendable {
     private func writeSnapshot(zxid: Int64, tree: DataTree) {
         defer { MallocTuning.returnFreedMemory() }
         let started = ContinuousClock.now
-        defer { ServerMetrics.snapshotWrite.recordNanoseconds(Int64((ContinuousClock.now - started) / .nanoseconds(1))) }
+        defer { ServerMetrics.recordSnapshot(nanoseconds: Int64((ContinuousClock.now - started) / .nanoseconds(1))) }
         let payload = tree.snapshot()
         do {
             _ = try snapshots.writeSnapshot(zxid: zxid, payload: payload)

@@ -217,4 +217,28 @@ final class AdminTests: XCTestCase {
         later.monitor = later.monitor.map { $0.0 == "zk_bytes_received_count" ? ($0.0, "7") : $0 }
         XCTAssertTrue(String(decoding: exporter.render(later), as: UTF8.self).contains("bytes_received_count 7\n"))
     }
+
+    func testRecentSummaryKeepsTotalsAndTheMedianOfRecentObservations() {
+        let summary = RecentSummary()
+        XCTAssertEqual(summary.snapshot(), RecentSummary.Snapshot(count: 0, sum: 0, median: nil))
+        for v in [5.0, 1.0, 3.0, 2.0] { summary.observe(v) }
+        XCTAssertEqual(summary.snapshot(), RecentSummary.Snapshot(count: 4, sum: 11, median: 2))
+        // Past the window the oldest observations leave the median; count and sum keep everything.
+        for _ in 0..<RecentSummary.samplesMax { summary.observe(100) }
+        let later = summary.snapshot()
+        XCTAssertEqual(later.count, Int64(4 + RecentSummary.samplesMax))
+        XCTAssertEqual(later.sum, 11 + 100 * Double(RecentSummary.samplesMax))
+        XCTAssertEqual(later.median, 100)
+    }
+
+    func testSummariesRenderInZooKeepersShape() {
+        let empty = String(decoding: MetricsExporter.summaryText("fsynctime", .init(count: 0, sum: 0, median: nil)), as: UTF8.self)
+        XCTAssertEqual(empty, "# HELP fsynctime fsynctime\n# TYPE fsynctime summary\n" +
+                       "fsynctime{quantile=\"0.5\"} NaN\nfsynctime_count 0\nfsynctime_sum 0.0\n")
+        let some = String(decoding: MetricsExporter.summaryText("snapshottime", .init(count: 2, sum: 3.5, median: 1.25)), as: UTF8.self)
+        XCTAssertTrue(some.contains("snapshottime{quantile=\"0.5\"} 1.25\nsnapshottime_count 2\nsnapshottime_sum 3.5\n"), some)
+        let rendered = String(decoding: MetricsExporter().render(Self.facts()), as: UTF8.self)
+        XCTAssertTrue(rendered.contains("# TYPE fsynctime summary\n"), rendered)
+        XCTAssertTrue(rendered.contains("# TYPE snapshottime summary\n"), rendered)
+    }
 }

@@ -356,6 +356,15 @@ def test_metrics_have_zookeepers_gauges_and_warrens_own(admin, client):
     assert sample(families, "warren_fsync_seconds", "warren_fsync_seconds_count") >= 1
     assert sample(families, "warren_request_seconds", "warren_request_seconds_count", op="create") >= 1
     assert sample(families, "warren_group_commit_batch_size", "warren_group_commit_batch_size_sum") >= 1
+    # ZooKeeper's summaries (milliseconds, BASIC level: the median, _count, _sum), as its Prometheus provider names them.
+    for name in ("fsynctime", "snapshottime"):
+        assert families[name].type == "summary", (name, families[name].type)
+    assert sample(families, "fsynctime", "fsynctime_count") >= 1
+    assert sample(families, "fsynctime", "fsynctime_sum") > 0
+    assert sample(families, "fsynctime", "fsynctime", quantile="0.5") >= 0
+    # The two shapes count the same fsyncs (one may land between the exporter's two reads).
+    assert abs(sample(families, "fsynctime", "fsynctime_count")
+               - sample(families, "warren_fsync_seconds", "warren_fsync_seconds_count")) <= 1
 
 
 def test_metrics_values_move_with_the_tree_and_agree_with_mntr(admin, client):
