@@ -57,6 +57,12 @@ public enum AdminCommands {
         AdminCommand(names: ["is_read_only", "isro"], detail: [], needsServing: true) { f in
             [("read_only", .bool(isReadOnly(f)))]
         },
+        // The newest snapshot file in dataDir; ZooKeeper reports the last one it wrote or loaded, which is the same
+        // file unless the newest is damaged. No snapshot: zxid -1 in hex and timestamp -1, as ZooKeeper.
+        AdminCommand(names: ["last_snapshot", "lsnp"], detail: .lastSnapshot, needsServing: true) { f in
+            [("zxid", .string(String(UInt64(bitPattern: f.lastSnapshot?.zxid ?? -1), radix: 16))),
+             ("timestamp", .int(f.lastSnapshot?.timestampSeconds ?? -1))]
+        },
         AdminCommand(names: ["leader", "lead"], detail: [], needsServing: true) { f in
             guard let e = f.ensemble else { return [("error", .string("server is not initialized"))] }
             let leaderIp = e.peers.first { $0.id == e.leaderId }?.host ?? ""

@@ -1,4 +1,5 @@
 import Foundation
+import WarrenStorage
 import WarrenTree
 import WarrenZab
 
@@ -30,6 +31,9 @@ public struct ServerFacts: Sendable {
     public var ephemeralsBySession: [(Int64, [String])] = []
     /// nil when standalone.
     public var ensemble: EnsembleFacts?
+    /// The newest snapshot file in dataDir: its zxid and modification time (wall clock, seconds); only with
+    /// `FactsDetail.lastSnapshot`, nil when there is none.
+    public var lastSnapshot: (zxid: Int64, timestampSeconds: Int64)? = nil
 }
 
 /// One client connection, as `cons` shows it.
@@ -74,6 +78,8 @@ public struct FactsDetail: OptionSet, Sendable {
     public init(rawValue: Int) { self.rawValue = rawValue }
     public static let watches = FactsDetail(rawValue: 1)
     public static let sessions = FactsDetail(rawValue: 2)
+    /// Lists dataDir: a directory read and one stat.
+    public static let lastSnapshot = FactsDetail(rawValue: 4)
 }
 
 extension ServerCore {
@@ -100,6 +106,14 @@ extension ServerCore {
                 (now.wallMs(atMono: $0.key), $0.value.map(\.id).sorted())
             }
             f.ephemeralsBySession = tree.ephemeralsBySession().sorted(by: { $0.key < $1.key }).map { ($0.key, $0.value.sorted()) }
+        }
+        if detail.contains(.lastSnapshot) {
+            let dir = (config.dataDir as NSString).appendingPathComponent("version-2")
+            if let newest = try? SnapshotStore.newestSnapshotName(in: dir),
+               let modified = try? FileManager.default.attributesOfItem(
+                   atPath: (dir as NSString).appendingPathComponent(newest.name))[.modificationDate] as? Date {
+                f.lastSnapshot = (newest.zxid, Int64(modified.timeIntervalSince1970))
+            }
         }
         if let ens = ensemble {
             f.ensemble = EnsembleFacts(

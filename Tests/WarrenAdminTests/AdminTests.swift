@@ -188,6 +188,15 @@ final class AdminTests: XCTestCase {
         XCTAssertEqual(AdminCommands.named("mntr")!.response(looking)["error"], .null)
     }
 
+    func testLastSnapshotInZooKeepersShape() {
+        var f = Self.facts()
+        XCTAssertEqual(AdminCommands.named("lsnp")!.response(f).text,
+                       #"{"zxid":"ffffffffffffffff","timestamp":-1,"command":"last_snapshot","error":null}"#)
+        f.lastSnapshot = (zxid: 0x1_0000_002a, timestampSeconds: 1_700_000_000)
+        XCTAssertEqual(AdminCommands.named("last_snapshot")!.response(f).text,
+                       #"{"zxid":"10000002a","timestamp":1700000000,"command":"last_snapshot","error":null}"#)
+    }
+
     func testOpcodeLabels() {
         XCTAssertEqual(ServerMetrics.opLabel(.getData), "get_data")
         XCTAssertEqual(ServerMetrics.opLabel(.getACL), "get_acl")

@@ -38,7 +38,7 @@ COMMANDS = {
     "watch_summary": "watch_summary", "wchc": "watches", "watches": "watches", "wchp": "watches_by_path",
     "watches_by_path": "watches_by_path", "isro": "is_read_only", "is_read_only": "is_read_only",
     "leader": "leader", "lead": "leader", "voting_view": "voting_view", "zabstate": "zabstate", "hash": "hash",
-    "dirs": "dirs",
+    "dirs": "dirs", "last_snapshot": "last_snapshot", "lsnp": "last_snapshot",
 }
 
 # ZooKeeper 3.8's gauges (ZooKeeperServer.registerMetrics) that Warren exports under the same names.
@@ -246,6 +246,51 @@ def test_environment_and_dirs(admin):
 def test_hash_and_read_only(admin):
     assert admin.command("is_read_only")["read_only"] is False
     assert isinstance(admin.command("hash")["digests"], list)
+
+
+def test_last_snapshot_names_a_snapshot_file_in_data_dir(admin):
+    answer = admin.command("last_snapshot")
+    assert set(answer) == {"zxid", "timestamp", "command", "error"}, answer
+    if answer["zxid"] == "ffffffffffffffff":  # no snapshot yet: ZooKeeper's -1 in hex
+        assert answer["timestamp"] == -1, answer
+        return
+    assert (admin.server.data_dir / "version-2" / f"snapshot.{answer['zxid']}").exists(), answer
+    assert abs(answer["timestamp"] - time.time()) < 3600, answer  # wall-clock seconds of the file
+
+
+def test_a_snapshot_taken_shows_in_last_snapshot_and_snapshottime(target, tmp_path_factory):
+    """A server with a small snapCount writes a snapshot after a few dozen creates (both systems draw the point in
+    [snapCount/2, snapCount]); last_snapshot then names it, and Warren's snapshottime summary has counted it."""
+    s = ServerProcess(target, tmp_path_factory.mktemp(f"admin-snap-{target}"),
+                      {**admin_overrides(target == "warren"), "snapCount": 20})
+    try:
+        s.start()
+        admin = Admin(s)
+        zk = KazooClient(hosts=s.hosts, timeout=10.0)
+        zk.start(timeout=15)
+        try:
+            for i in range(60):
+                zk.create(f"/snap-{i}", b"v")
+            last_zxid = zk.exists("/snap-59").czxid
+        finally:
+            zk.stop()
+            zk.close()
+
+        def taken():
+            answer = admin.command("last_snapshot")
+            return answer if answer["zxid"] != "ffffffffffffffff" and int(answer["zxid"], 16) > 0 else None
+
+        answer = wait_for(taken, 20.0)
+        assert answer, admin.command("last_snapshot")
+        assert 0 < int(answer["zxid"], 16) <= last_zxid, (answer, last_zxid)
+        assert (s.data_dir / "version-2" / f"snapshot.{answer['zxid']}").exists(), answer
+        assert abs(answer["timestamp"] - time.time()) < 3600, answer
+        if admin.metrics_url is not None:
+            families = admin.metrics()
+            assert sample(families, "snapshottime", "snapshottime_count") >= 1
+            assert sample(families, "warren_snapshot_write_seconds", "warren_snapshot_write_seconds_count") >= 1
+    finally:
+        s.kill9()
 
 
 def raw_request(port: int, data: bytes, timeout: float = 5.0) -> bytes:
