@@ -11,6 +11,8 @@ public struct AdminCommand: Sendable {
     /// ZooKeeper answers these only while it serves ("This ZooKeeper instance is not currently serving requests");
     /// monitor, environment and zabstate answer at any time.
     public let needsServing: Bool
+    /// Statistics the command resets before it answers (`stat_reset`, `connection_stat_reset`).
+    public var reset: StatsReset? = nil
     let fields: @Sendable (ServerFacts) -> [(String, JSON)]
 
     /// The full answer: the command's fields, then `command` (the primary name) and `error`, as ZooKeeper's.
@@ -34,6 +36,7 @@ public enum AdminCommands {
             f.conf.filter { !["secureClientPort", "dataDirSize", "dataLogSize"].contains($0.0) }
                 .map { (snakeCase($0.0), JSON.number(or: $0.1)) }
         },
+        AdminCommand(names: ["connection_stat_reset", "crst"], detail: [], needsServing: true, reset: .connections) { _ in [] },
         AdminCommand(names: ["connections", "cons"], detail: [], needsServing: true) { f in
             [("connections", .array(f.connections.map { connection($0) })), ("secure_connections", .array([]))]
         },
@@ -77,6 +80,7 @@ public enum AdminCommands {
         },
         AdminCommand(names: ["ruok"], detail: [], needsServing: true) { _ in [] },
         AdminCommand(names: ["server_stats", "srvr"], detail: [], needsServing: true) { f in serverStats(f) },
+        AdminCommand(names: ["stat_reset", "srst"], detail: [], needsServing: true, reset: .server) { _ in [] },
         AdminCommand(names: ["stats", "stat"], detail: [], needsServing: true) { f in
             // Brief connection rows, as ZooKeeper's `stat`: no session fields.
             serverStats(f) + [("connections", .array(f.connections.map { connection($0, brief: true) })),

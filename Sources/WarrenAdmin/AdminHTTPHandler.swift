@@ -6,6 +6,8 @@ import WarrenServer
 /// Where an HTTP handler gets its answers: the server's facts, taken on its core thread.
 public protocol FactsSource: Sendable {
     func facts(_ detail: FactsDetail, deliver: @escaping @Sendable (ServerFacts) -> Void)
+    /// Resets statistics before any `facts` asked for after this call.
+    func resetStats(_ which: StatsReset)
 }
 
 extension ServerShell: FactsSource {}
@@ -75,6 +77,7 @@ final class AdminHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
                 respond(context, head, .ok, "application/json", Array(AdminCommands.unknown(name).text.utf8))
                 return
             }
+            if let reset = command.reset { source.resetStats(reset) }
             withFacts(command.detail, context: context) { handler, context, facts in
                 handler.respond(context, head, .ok, "application/json", Array(command.response(facts).text.utf8))
             }

@@ -18,10 +18,10 @@ extension ServerCore {
         case "stat": return serverSummary(withClients: true)
         case "cons": return connectionsText() + "\n"
         case "crst":
-            for id in conns.keys { conns[id]?.latency = LatencyStats() }
+            resetStats(.connections)
             return "Connection stats reset.\n"
         case "srst":
-            stats.reset()
+            resetStats(.server)
             return "Server stats reset.\n"
         case "mntr": return monitorText(now: now)
         case "conf": return confText()

@@ -82,7 +82,22 @@ public struct FactsDetail: OptionSet, Sendable {
     public static let lastSnapshot = FactsDetail(rawValue: 4)
 }
 
+/// The statistics `srst` and `crst` reset (the AdminServer's `stat_reset` and `connection_stat_reset`).
+public enum StatsReset: Sendable {
+    /// Server-wide latency and packet counts (`srst`).
+    case server
+    /// Every connection's latency (`crst`).
+    case connections
+}
+
 extension ServerCore {
+    func resetStats(_ which: StatsReset) {
+        switch which {
+        case .server: stats.reset()
+        case .connections: for id in conns.keys { conns[id]?.latency = LatencyStats() }
+        }
+    }
+
     func facts(_ detail: FactsDetail, now: Now) -> ServerFacts {
         var f = ServerFacts(
             monitor: monitorRows(now: now), conf: confRows(), environment: Self.envRows(), version: Self.versionString,
@@ -133,6 +148,14 @@ extension ServerShell {
         onCoreLoop {
             precondition(self.core != nil, "facts requested before start()")
             deliver(self.core.facts(detail, now: Now.read()))
+        }
+    }
+
+    /// Resets statistics on the core thread, in order with `facts` calls made after it. Call only after `start()`.
+    public func resetStats(_ which: StatsReset) {
+        onCoreLoop {
+            precondition(self.core != nil, "resetStats requested before start()")
+            self.core.resetStats(which)
         }
     }
 }

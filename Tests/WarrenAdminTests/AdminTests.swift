@@ -197,6 +197,13 @@ final class AdminTests: XCTestCase {
                        #"{"zxid":"10000002a","timestamp":1700000000,"command":"last_snapshot","error":null}"#)
     }
 
+    func testResetCommandsNameWhatTheyReset() {
+        XCTAssertEqual(AdminCommands.named("srst")?.reset, .server)
+        XCTAssertEqual(AdminCommands.named("connection_stat_reset")?.reset, .connections)
+        XCTAssertNil(AdminCommands.named("srvr")?.reset)
+        XCTAssertEqual(AdminCommands.named("stat_reset")!.response(Self.facts()).text, #"{"command":"stat_reset","error":null}"#)
+    }
+
     func testOpcodeLabels() {
         XCTAssertEqual(ServerMetrics.opLabel(.getData), "get_data")
         XCTAssertEqual(ServerMetrics.opLabel(.getACL), "get_acl")

@@ -38,7 +38,8 @@ COMMANDS = {
     "watch_summary": "watch_summary", "wchc": "watches", "watches": "watches", "wchp": "watches_by_path",
     "watches_by_path": "watches_by_path", "isro": "is_read_only", "is_read_only": "is_read_only",
     "leader": "leader", "lead": "leader", "voting_view": "voting_view", "zabstate": "zabstate", "hash": "hash",
-    "dirs": "dirs", "last_snapshot": "last_snapshot", "lsnp": "last_snapshot",
+    "dirs": "dirs", "last_snapshot": "last_snapshot", "lsnp": "last_snapshot", "stat_reset": "stat_reset",
+    "srst": "stat_reset", "connection_stat_reset": "connection_stat_reset", "crst": "connection_stat_reset",
 }
 
 # ZooKeeper 3.8's gauges (ZooKeeperServer.registerMetrics) that Warren exports under the same names.
@@ -246,6 +247,18 @@ def test_environment_and_dirs(admin):
 def test_hash_and_read_only(admin):
     assert admin.command("is_read_only")["read_only"] is False
     assert isinstance(admin.command("hash")["digests"], list)
+
+
+def test_stat_reset_and_connection_stat_reset(admin, client):
+    for _ in range(50):
+        client.exists("/")
+    assert admin.command("server_stats")["server_stats"]["packets_received"] >= 50
+    assert admin.command("stat_reset") == {"command": "stat_reset", "error": None}
+    assert admin.command("server_stats")["server_stats"]["packets_received"] < 10  # a ping may land in between
+    assert admin.command("connection_stat_reset") == {"command": "connection_stat_reset", "error": None}
+    for c in admin.command("connections")["connections"]:
+        assert c["max_latency"] == 0 and c["min_latency"] == 0, c
+    assert client.exists("/") is not None  # clients are served on
 
 
 def test_last_snapshot_names_a_snapshot_file_in_data_dir(admin):
