@@ -106,7 +106,7 @@ let package = Package(
         .testTarget(name: "ZKFSTests", dependencies: ["ZKFS", "WarrenJute"]),
         // libFuzzer targets for every decoder of outside bytes, and a corpus replayer; see Tests/fuzz/run.sh.
         .executableTarget(name: "warren-fuzz", dependencies: [
-            "WarrenJute", "WarrenTree", "WarrenZab", "WarrenStorage", "WarrenServer", "ZKFS",
+            "WarrenJute", "WarrenTree", "WarrenZab", "WarrenStorage", "WarrenServer", "WarrenAdmin", "ZKFS",
         ]),
     ],
     swiftLanguageModes: [.v5]
