@@ -16,6 +16,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // Wire vocabulary and the Jute codec. No I/O.
@@ -39,6 +41,17 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Atomics", package: "swift-atomics"),
+            .product(name: "CoreMetrics", package: "swift-metrics"),
+        ]),
+        // Monitoring over HTTP: Prometheus `/metrics` and ZooKeeper's AdminServer `/commands` (JSON), on NIOHTTP1.
+        .target(name: "WarrenAdmin", dependencies: [
+            "WarrenServer",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "CoreMetrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
         // The Swift client library.
         .target(name: "WarrenClient", dependencies: [
@@ -55,7 +68,7 @@ let package = Package(
         // `warren import`/`warren export`: Apache ZooKeeper's snapshot and log files to a Warren dataDir and back.
         .target(name: "WarrenMigrate", dependencies: ["WarrenJute", "WarrenTree", "WarrenStorage", "CZlib"]),
         .executableTarget(name: "warren", dependencies: [
-            "WarrenServer", "WarrenClient", "WarrenBench", "WarrenRecipes", "WarrenMigrate",
+            "WarrenServer", "WarrenAdmin", "WarrenClient", "WarrenBench", "WarrenRecipes", "WarrenMigrate",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -67,6 +80,10 @@ let package = Package(
         .testTarget(name: "WarrenMigrateTests", dependencies: ["WarrenMigrate", "WarrenTree", "WarrenJute", "WarrenStorage", "CZlib"]),
         .testTarget(name: "WarrenServerTests", dependencies: [
             "WarrenServer", "WarrenJute", "WarrenTree", "WarrenZab", .product(name: "Atomics", package: "swift-atomics"),
+        ]),
+        .testTarget(name: "WarrenAdminTests", dependencies: [
+            "WarrenAdmin", "WarrenServer", .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "CoreMetrics", package: "swift-metrics"),
         ]),
         .testTarget(name: "WarrenClientTests", dependencies: [
             "WarrenClient", "WarrenJute",
@@ -89,7 +106,7 @@ let package = Package(
         .testTarget(name: "ZKFSTests", dependencies: ["ZKFS", "WarrenJute"]),
         // libFuzzer targets for every decoder of outside bytes, and a corpus replayer; see Tests/fuzz/run.sh.
         .executableTarget(name: "warren-fuzz", dependencies: [
-            "WarrenJute", "WarrenTree", "WarrenZab", "WarrenStorage", "WarrenServer", "ZKFS",
+            "WarrenJute", "WarrenTree", "WarrenZab", "WarrenStorage", "WarrenServer", "WarrenAdmin", "ZKFS",
         ]),
     ],
     swiftLanguageModes: [.v5]

@@ -21,10 +21,10 @@ extension ServerCore {
         case "stat": return serverSummary(withClients: true)
         case "cons": return connectionsText() + "\n"
         case "crst":
-            for id in conns.keys { conns[id]?.latency = LatencyStats() }
+            resetStats(.connections)
             return "Connection stats reset.\n"
         case "srst":
-            stats.reset()
+            resetStats(.server)
             return "Server stats reset.\n"
         case "mntr": return monitorText(now: now)
         case "conf": return confText()
@@ -85,6 +85,11 @@ extension ServerCore {
     }
 
     private func monitorText(now: Now) -> String {
+        monitorRows(now: now).map { "\($0.0)\t\($0.1)\n" }.joined()
+    }
+
+    /// mntr's rows, in order: the one gathering of these facts, shared with the AdminServer and `/metrics`.
+    func monitorRows(now: Now) -> [(String, String)] {
         let summary = watches.summary()
         let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1
         var limit = rlimit()
@@ -120,7 +125,7 @@ extension ServerCore {
             ("zk_last_zxid", "0x\(String(tree.lastProcessedZxid, radix: 16))"),
             ("zk_watching_connections", "\(summary.watchers)"),
         ] + leaderRows + ensembleRows
-        return rows.map { "\($0.0)\t\($0.1)\n" }.joined()
+        return rows
     }
 
     /// `standalone`, or in an ensemble `leader`, `follower`, `observer` (or `looking` between leaders).
@@ -149,39 +154,41 @@ extension ServerCore {
         ]
     }
 
-    private func confText() -> String {
-        var out = "clientPort=\(config.clientPort)\n"
-        out += "secureClientPort=-1\n"
-        out += "dataDir=\(config.dataDir)/version-2\n"
-        out += "dataDirSize=\(Self.dirSize(config.dataDir))\n"
-        out += "dataLogDir=\(config.dataLogDir)/version-2\n"
-        out += "dataLogSize=\(Self.dirSize(config.dataLogDir))\n"
-        out += "tickTime=\(config.tickTimeMs)\n"
-        out += "maxClientCnxns=\(config.maxClientCnxns)\n"
-        out += "minSessionTimeout=\(config.effectiveMinSessionTimeoutMs)\n"
-        out += "maxSessionTimeout=\(config.effectiveMaxSessionTimeoutMs)\n"
-        out += "clientPortListenBacklog=-1\n"
-        out += "serverId=\(config.myid)\n"
-        return out
+    private func confText() -> String { confRows().map { "\($0.0)=\($0.1)\n" }.joined() }
+
+    /// conf's rows, in order (shared with the AdminServer's `configuration`).
+    func confRows() -> [(String, String)] {
+        [("clientPort", "\(config.clientPort)"), ("secureClientPort", "-1"),
+         ("dataDir", "\(config.dataDir)/version-2"), ("dataDirSize", "\(Self.dirSize(config.dataDir))"),
+         ("dataLogDir", "\(config.dataLogDir)/version-2"), ("dataLogSize", "\(Self.dirSize(config.dataLogDir))"),
+         ("tickTime", "\(config.tickTimeMs)"), ("maxClientCnxns", "\(config.maxClientCnxns)"),
+         ("minSessionTimeout", "\(config.effectiveMinSessionTimeoutMs)"),
+         ("maxSessionTimeout", "\(config.effectiveMaxSessionTimeoutMs)"),
+         ("clientPortListenBacklog", "-1"), ("serverId", "\(config.myid)")]
     }
 
     private func envText() -> String {
+        "Environment:\n" + Self.envRows().map { "\($0.0)=\($0.1)\n" }.joined()
+    }
+
+    /// envi's rows, in order (shared with the AdminServer's `environment`).
+    static func envRows() -> [(String, String)] {
         let info = ProcessInfo.processInfo
-        var out = "Environment:\n"
-        out += "zookeeper.version=\(Self.versionString)\n"
-        out += "host.name=\(info.hostName)\n"
-        out += "os.name=Linux\n"
+        var out: [(String, String)] = []
+        out.append(("zookeeper.version", Self.versionString))
+        out.append(("host.name", info.hostName))
+        out.append(("os.name", "Linux"))
         var uts = utsname()
         uname(&uts)
         let machine = withUnsafeBytes(of: &uts.machine) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-        out += "os.arch=\(machine == "x86_64" ? "amd64" : machine)\n"
-        out += "user.home=\(info.environment["HOME"] ?? "")\n"
-        out += "os.version=\(info.operatingSystemVersionString)\n"
-        out += "user.name=\(info.environment["USER"] ?? "")\n"
-        out += "user.dir=\(FileManager.default.currentDirectoryPath)\n"
-        out += "process.id=\(info.processIdentifier)\n"
-        out += "warren.cores=\(info.activeProcessorCount)\n"
-        out += "os.memory.total=\(info.physicalMemory / (1 << 20))MB\n"
+        out.append(("os.arch", machine == "x86_64" ? "amd64" : machine))
+        out.append(("user.home", info.environment["HOME"] ?? ""))
+        out.append(("os.version", info.operatingSystemVersionString))
+        out.append(("user.name", info.environment["USER"] ?? ""))
+        out.append(("user.dir", FileManager.default.currentDirectoryPath))
+        out.append(("process.id", "\(info.processIdentifier)"))
+        out.append(("warren.cores", "\(info.activeProcessorCount)"))
+        out.append(("os.memory.total", "\(info.physicalMemory / (1 << 20))MB"))
         return out
     }
 

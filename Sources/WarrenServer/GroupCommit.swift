@@ -115,8 +115,11 @@ final class GroupCommitWriter: @unchecked Sendable {
             condition.broadcast()  // a submit waiting for room
             condition.unlock()
             do {
+                let started = ContinuousClock.now
                 try write(batch)
                 try sync()
+                ServerMetrics.recordFsync(nanoseconds: Int64((ContinuousClock.now - started) / .nanoseconds(1)))
+                ServerMetrics.groupCommitBatch.record(batch.count)
                 onDurable(batch[batch.count - 1].zxid, batch.count)
             } catch {
                 let (rest, epoch): ([Record], Int) = condition.withLock {

@@ -177,7 +177,7 @@ extension ServerCore {
                 pipeline.removeFirst()
                 if conns[conn] != nil {
                     conns[conn]!.outstanding -= 1
-                    recordLatency(conn, startMonoMs: startMonoMs, now: now)
+                    recordLatency(conn, startMonoMs: startMonoMs, now: now, op: request.opCode)
                     actions += read(conn, header, request)
                 }
             }
@@ -201,7 +201,7 @@ extension ServerCore {
             if conns[conn] != nil {
                 conns[conn]!.outstanding -= 1
                 conns[conn]!.lastZxid = txn.zxid
-                recordLatency(conn, startMonoMs: startMonoMs, now: now)
+                recordLatency(conn, startMonoMs: startMonoMs, now: now, op: op)
                 let (err, response) = Self.response(for: op, subOps: subOps, result: result.result)
                 let bytes = response.packet(header: ReplyHeader(xid: xid, zxid: txn.zxid, err: err.rawValue))
                 actions.append(.send(conn, countSent(conn, bytes)))
@@ -283,8 +283,9 @@ extension ServerCore {
     }
 
     /// Latency on the monotonic clock; the response's date (`cons`'s lresp) on the wall clock.
-    func recordLatency(_ id: UInt64, startMonoMs: Int64, now: Now) {
+    func recordLatency(_ id: UInt64, startMonoMs: Int64, now: Now, op: OpCode? = nil) {
         let ms = max(0, now.monoMs - startMonoMs)
+        if let op { ServerMetrics.recordRequest(op, ms: ms) }
         stats.latency.add(ms)
         conns[id]?.latency.add(ms)
         conns[id]?.lastLatencyMs = ms

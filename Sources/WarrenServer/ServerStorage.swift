@@ -305,6 +305,8 @@ final class ServerStorage: @unchecked Sendable {
     /// `snapshotQueue` or after it has drained.
     private func writeSnapshot(zxid: Int64, tree: DataTree) {
         defer { MallocTuning.returnFreedMemory() }
+        let started = ContinuousClock.now
+        defer { ServerMetrics.recordSnapshot(nanoseconds: Int64((ContinuousClock.now - started) / .nanoseconds(1))) }
         let payload = tree.snapshot()
         do {
             _ = try snapshots.writeSnapshot(zxid: zxid, payload: payload)

@@ -160,6 +160,14 @@ public final class SnapshotStore: @unchecked Sendable {
         }
     }
 
+    /// The newest `snapshot.<hex>` file in `directory` by zxid, without opening it or taking the store's lock (for
+    /// monitoring: the AdminServer's `last_snapshot`); nil when there is none.
+    public static func newestSnapshotName(in directory: String) throws -> (zxid: Int64, name: String)? {
+        try Directory.list(directory)
+            .compactMap { name in ZxidFileName.parse(prefix: SnapshotFormat.filePrefix, name: name).map { (zxid: $0, name: name) } }
+            .max { $0.zxid < $1.zxid }
+    }
+
     private func listSnapshots(_ names: [String]? = nil) throws -> [(zxid: Int64, name: String)] {
         try (names ?? Directory.list(directory))
             .compactMap { name in ZxidFileName.parse(prefix: SnapshotFormat.filePrefix, name: name).map { (zxid: $0, name: name) } }

@@ -126,6 +126,11 @@ enum Seeds {
                      "t@ttl=5@s", "file@v=3", "lock@held", "x@held@s", "@s", "@e", "a@v=-1", "a@ttl=0", "ü@e"] {
             corpus.add("names", Array(name.utf8))
         }
+        for line in ["GET /commands/ruok", "GET /commands", "HEAD /metrics", "POST /commands/srvr",
+                     "GET /commands/mntr?x=1#f", "GET /commands/a/b", "GET /commands/\u{1}\"\\\u{7f}é", "GET /metrics/",
+                     "DELETE /metrics", "GET //commands/x", "GET /commands/"] {
+            corpus.add("adminroute", Array(line.utf8))
+        }
     }
 
     static func storageSeeds(into corpus: inout Corpus) throws {

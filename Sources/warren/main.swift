@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import WarrenAdmin
 import WarrenServer
 
 struct Warren: ParsableCommand {
@@ -30,11 +31,13 @@ struct ServerCommand: ParsableCommand {
         }
         let logger = Logger(label: "warren")
         let cfg: ServerConfig
+        let monitoringConfig: MonitoringConfig
         do {
             var loaded = try ServerConfig.load(path: config)
             loaded.applyJVMFlags(ProcessInfo.processInfo.environment)
             if let warning = loaded.peerTypeMismatch { logger.warning("\(warning)") }
             cfg = loaded
+            monitoringConfig = try MonitoringConfig(extra: cfg.extra)
         } catch {
             logger.critical("invalid configuration: \(error)")
             throw ExitCode(2)
@@ -46,6 +49,8 @@ struct ServerCommand: ParsableCommand {
         sigaddset(&stopSignals, SIGTERM)
         sigaddset(&stopSignals, SIGINT)
         pthread_sigmask(SIG_BLOCK, &stopSignals, nil)
+        // Before the server: with metrics on, this bootstraps swift-metrics, which the server's instruments use.
+        let monitoring = MonitoringService(config: monitoringConfig, logger: logger)
         let server = ServerShell(config: cfg, logger: logger)
         do {
             try server.start()
@@ -54,6 +59,7 @@ struct ServerCommand: ParsableCommand {
             server.shutdown()
             throw ExitCode(1)
         }
+        monitoring.start(source: server)
         let waitFor = stopSignals
         let signalThread = Thread {
             var set = waitFor

@@ -23,8 +23,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 TARGETS_ALL = ("zookeeper", "warren")
 
 ZK_JAR = Path("/usr/share/java/zookeeper.jar")
-# zookeeper.jar's manifest lists its dependencies; slf4j-simple gives the server a log we can read.
-ZK_CLASSPATH = [ZK_JAR, Path("/usr/share/java/slf4j-simple.jar")]
+# zookeeper.jar's manifest lists its dependencies; slf4j-simple gives the server a log we can read; the servlet API
+# (Debian's libservlet-api-java, pulled in with Jetty) is the one jar its AdminServer needs that the manifest omits.
+ZK_CLASSPATH = [ZK_JAR, Path("/usr/share/java/slf4j-simple.jar"), Path("/usr/share/java/servlet-api.jar")]
 ZK_MAIN = "org.apache.zookeeper.server.ZooKeeperServerMain"
 ZKCLI = Path("/usr/share/zookeeper/bin/zkCli.sh")
 CLI_MT = Path("/usr/lib/zookeeper/bin/cli_mt")
@@ -118,6 +119,9 @@ class ServerProcess:
             "DigestAuthenticationProvider.superDigest": digest(SUPER_USER, SUPER_PASSWORD),
             # ZooKeeper reads this one only as a JVM property (passed below); Warren reads it from zoo.cfg.
             "znode.container.checkIntervalMs": CONTAINER_CHECK_INTERVAL_MS,
+            # Off for both (Warren's default, not ZooKeeper's): every server would otherwise want port 8080.
+            # Tests of the AdminServer turn it on with a port of their own (test_admin_metrics.py).
+            "admin.enableServer": "false",
         }
         for k, v in (overrides or {}).items():
             if v is None:
@@ -146,7 +150,7 @@ class ServerProcess:
                 "zookeeper.extendedTypesEnabled": "true",
                 "znode.container.checkIntervalMs": self.cfg.get("znode.container.checkIntervalMs", 1000),
                 "jute.maxbuffer": self.cfg.get("jute.maxbuffer", JUTE_MAXBUFFER_BYTES),
-                "zookeeper.admin.enableServer": "false",
+                "zookeeper.admin.enableServer": self.cfg.get("admin.enableServer", "false"),
                 "org.slf4j.simpleLogger.defaultLogLevel": "info",
                 "org.slf4j.simpleLogger.showDateTime": "true",
             }
