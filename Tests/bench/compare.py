@@ -7,8 +7,9 @@ Builds Warren in release mode, starts a Warren cluster and a ZooKeeper cluster (
 identical zoo.cfg settings (127.0.0.1 only, data directories side by side on the same disk, forceSync on), runs every
 workload against both alternately (closed loop), then read, write and 90 % reads again open loop at the same offered
 load for both (half of ZooKeeper's closed-loop throughput), then read, write and 90 % reads driven by the C client
-and kazoo as well as warren bench, with the servers' CPU per operation (clients.py; --skip-clients skips it), then
-measures each server's memory after loading N znodes (1M by default), the data on disk and the restart-to-serving
+and kazoo as well as warren bench, with the servers' CPU per operation (clients.py; --skip-clients skips it), values of 64 KiB to 8 MiB
+(large_values.py; --skip-large-values), 10,000 sessions with a million watches, reconnect storms after a leader
+kill and a full restart (sessions.py; --skip-sessions), then measures each server's memory after loading N znodes (1M by default), the data on disk and the restart-to-serving
 time, and finally the write gap when the leader is SIGKILLed (failover.py's trial). Writes Docs/benchmarks.md (with
 a Targets section) and Docs/benchmarks-throughput.svg; the raw JSON of every run goes to the work directory (printed
 at the end).
@@ -531,6 +532,21 @@ def measure_failover(s: Settings, binary: Path, work: Path) -> dict:
     return out
 
 
+def measure_large_values(s: Settings, binary: Path, work: Path) -> dict:
+    """large_values.py's rows: 64 KiB, 1 MiB − 1 and 8 MiB values written and read, jute.maxbuffer 16 MiB."""
+    import large_values  # imports this module
+    print("large values (large_values.py)", flush=True)
+    return large_values.measure(binary, s.quick, 1 if s.quick else 3, work=work / "large-values")
+
+
+def measure_sessions(s: Settings, binary: Path) -> dict:
+    """sessions.py's figures: 10,000 sessions (quick: 2,000) with 100 watches each (quick: 20), fan-out,
+    setWatches, leader kill and full restart with every session reconnecting."""
+    import sessions  # imports this module
+    print("sessions and watches (sessions.py)", flush=True)
+    return sessions.measure_all(binary, 2_000 if s.quick else 10_000, 20 if s.quick else 100)
+
+
 def measure_clients(s: Settings, binary: Path, work: Path) -> dict:
     """clients.py's rows: warren bench, the C client and kazoo on read, write and 90 % reads, with server CPU/op."""
     import clients  # imports this module; loaded here to avoid the cycle at import time
@@ -604,6 +620,9 @@ def main() -> int:
     ap.add_argument("--skip-resources", action="store_true", help="skip the memory/disk/restart measurements")
     ap.add_argument("--skip-clients", action="store_true",
                     help="skip the real clients' rows (clients.py: C client and kazoo next to warren bench)")
+    ap.add_argument("--skip-large-values", action="store_true", help="skip large_values.py's rows")
+    ap.add_argument("--skip-sessions", action="store_true",
+                    help="skip sessions.py's figures (many sessions and watches, reconnect storms)")
     ap.add_argument("--failover-trials", type=int,
                     help="leader-kill trials per system (5, quick 1; 0 skips): the gap depends on when the client "
                          "retries, so a median needs several")
@@ -629,6 +648,8 @@ def main() -> int:
 
     runs, equal = run_workloads(s, binary, work)
     clients_results = None if a.skip_clients else measure_clients(s, binary, work)
+    large_results = None if a.skip_large_values else measure_large_values(s, binary, work)
+    sessions_results = None if a.skip_sessions else measure_sessions(s, binary)
     resources = {} if a.skip_resources else measure_resources(s, binary, work)
     failover_results = measure_failover(s, binary, work) if s.layout == "ensemble3" and s.failover_trials > 0 else {}
 
@@ -638,7 +659,7 @@ def main() -> int:
                     for r in runs],
            "equal_load": [{"label": r.label, "args": r.args, "readPercent": r.read_percent, "samples": r.samples}
                           for r in equal],
-           "clients": clients_results}
+           "clients": clients_results, "large_values": large_results, "sessions": sessions_results}
     (work / "results.json").write_text(json.dumps(raw, indent=2, default=str))
     print(f"raw results in {work / 'results.json'}")
     return render(raw, Path(a.docs))
@@ -653,7 +674,8 @@ def render(raw: dict, docs: Path) -> int:
         run.summarise()
     write_chart(docs / "benchmarks-throughput.svg", runs, s)
     write_report(docs / "benchmarks.md", runs, raw["resources"], s, raw["machine"], COMMON_CFG, ZK_JVM_FLAGS,
-                 equal=equal, failover=raw.get("failover", {}), clients=raw.get("clients"))
+                 equal=equal, failover=raw.get("failover", {}), clients=raw.get("clients"),
+                 sessions=raw.get("sessions"), large_values=raw.get("large_values"))
     print(f"wrote {docs / 'benchmarks.md'} and {docs / 'benchmarks-throughput.svg'}")
     return 0
 

@@ -26,6 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import compare  # noqa: E402
+import report  # noqa: E402
 from compare import SYSTEMS, Cluster, bench, build, machine_info, wait_quiet  # noqa: E402
 
 MIB = 1 << 20
@@ -80,6 +81,8 @@ def fmt(r: dict | None) -> str:
         return "—"
     if "failed" in r:
         return "failed: " + r["failed"][:60]
+    if "megabytesPerSecond" not in r:
+        return f"no operation completed ({r.get('errorsTotal', 0) + r.get('connectionErrors', 0)} errors)"
     lat = r["latencyMicros"]
     return (f"{r['megabytesPerSecond']:.0f} MB/s ({r['opsPerSecond']:.0f} ops/s), p50 {lat['p50'] / 1000:.1f} ms, "
             f"p99 {lat['p99'] / 1000:.1f} ms, peak RSS {r['serverPeakRSSBytes'] / MIB:.0f} MiB, "
@@ -124,6 +127,29 @@ def measure_size(binary: Path, kind: str, size: int, s: argparse.Namespace) -> d
     return out
 
 
+def measure(binary: Path, quick: bool = False, repeat: int | None = None, zk_heap: str = "1000m",
+            work: Path = Path("/tmp/warren-large-values")) -> dict:
+    """Every row for both systems; the raw results `report.large_values_section` renders."""
+    s = argparse.Namespace(quick=quick, zk_heap=zk_heap, work=work)
+    s.duration, s.warmup = (2.0, 0.5) if quick else (5.0, 1.0)
+    s.repeat = repeat or (1 if quick else 3)
+    saved = dict(compare.COMMON_CFG), list(compare.ZK_JVM_FLAGS)
+    compare.COMMON_CFG["jute.maxbuffer"] = JUTE_MAXBUFFER_BYTES
+    compare.ZK_JVM_FLAGS = [f"-Xmx{zk_heap}", f"-Djute.maxbuffer={JUTE_MAXBUFFER_BYTES}"]
+    rows: dict[str, dict[str, list[dict]]] = {}
+    try:
+        for i, (label, size) in enumerate(SIZES):
+            for kind in (SYSTEMS if i % 2 == 0 else tuple(reversed(SYSTEMS))):
+                for workload, results in measure_size(binary, kind, size, s).items():
+                    rows.setdefault(f"{workload} {label}", {})[kind] = results
+    finally:
+        compare.COMMON_CFG.clear()
+        compare.COMMON_CFG.update(saved[0])
+        compare.ZK_JVM_FLAGS = saved[1]
+    return {"machine": machine_info(), "zkHeap": zk_heap, "duration": s.duration, "repeat": s.repeat,
+            "sizes": [label for label, _ in SIZES], "rows": rows}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="2 s per row, no repeat")
@@ -132,37 +158,16 @@ def main() -> int:
     ap.add_argument("--binary", type=Path, help="a release warren binary (default: build one)")
     ap.add_argument("--work", type=Path, default=Path("/tmp/warren-large-values"))
     ap.add_argument("--out", type=Path)
-    s = ap.parse_args()
-    s.duration, s.warmup = (2.0, 0.5) if s.quick else (5.0, 1.0)
-    s.repeat = s.repeat or (1 if s.quick else 3)
-    binary = s.binary.resolve() if s.binary else build("")
-    compare.COMMON_CFG["jute.maxbuffer"] = JUTE_MAXBUFFER_BYTES
-    compare.ZK_JVM_FLAGS = [f"-Xmx{s.zk_heap}", f"-Djute.maxbuffer={JUTE_MAXBUFFER_BYTES}"]
-    rows: dict[str, dict[str, list[dict]]] = {}
-    for i, (label, size) in enumerate(SIZES):
-        for kind in (SYSTEMS if i % 2 == 0 else tuple(reversed(SYSTEMS))):
-            for workload, results in measure_size(binary, kind, size, s).items():
-                rows.setdefault(f"{workload} {label}", {})[kind] = results
-
-    def median(xs: list[dict]) -> dict:
-        ok = sorted((x for x in xs if "failed" not in x), key=lambda x: x["opsPerSecond"])
-        return ok[len(ok) // 2] if ok else (xs[-1] if xs else {"failed": "not run"})
-
-    print(f"\n3-server ensembles, jute.maxbuffer 16 MiB, ZooKeeper -Xmx{s.zk_heap}, 4 sessions × 2 in flight, "
-          f"{s.duration:g} s per run, median of {s.repeat}\n")
-    print("| workload | Warren | Apache ZooKeeper | Warren ÷ ZooKeeper (MB/s) |")
-    print("| --- | --- | --- | ---: |")
-    for key in sorted(rows, key=lambda k: (k.split()[0] != "write", [l for l, _ in SIZES].index(k.split(" ", 1)[1]))):
-        by = rows[key]
-        w, z = median(by.get("warren", [])), median(by.get("zookeeper", []))
-        ratio = (f"{w['megabytesPerSecond'] / z['megabytesPerSecond']:.2f}×"
-                 if "failed" not in w and "failed" not in z and z.get("megabytesPerSecond") else "—")
-        print(f"| {key} | {fmt(w)} | {fmt(z)} | {ratio} |")
-    if s.out:
-        s.out.write_text(json.dumps({"machine": machine_info(), "zkHeap": s.zk_heap, "rows": rows}, indent=1))
-    spread = {key: {k: [round(x.get("megabytesPerSecond", 0)) for x in xs] for k, xs in by.items()}
-              for key, by in rows.items()}
-    print("\nMB/s of every repeat:", json.dumps(spread))
+    ap.add_argument("--docs", type=Path, help="also put the section into DOCS/benchmarks.md")
+    a = ap.parse_args()
+    binary = a.binary.resolve() if a.binary else build("")
+    raw = measure(binary, a.quick, a.repeat, a.zk_heap, a.work)
+    print("\n".join(report.large_values_section(raw)))
+    if a.out:
+        a.out.write_text(json.dumps(raw, indent=1))
+    if a.docs:
+        report.put_section(a.docs / "benchmarks.md", report.LARGE_VALUES_TITLE, report.large_values_section(raw))
+        print(f"wrote the large-values section of {a.docs / 'benchmarks.md'}")
     return 0
 
 

@@ -283,20 +283,107 @@ def clients_section(clients: dict) -> list[str]:
     ]
 
 
-def put_clients_section(path: Path, clients: dict) -> None:
-    """Replaces (or adds, before "Not measured here") the real-clients section of an existing benchmarks.md, for a
-    clients.py run made on its own; the rest of the document stays as compare.py last wrote it."""
+def put_section(path: Path, title: str, section: list[str]) -> None:
+    """Replaces (or adds, before "Not measured here") the section `title` of an existing benchmarks.md, for a
+    script run on its own; the rest of the document stays as compare.py last wrote it."""
     lines = path.read_text().split("\n")
-    section = clients_section(clients)
-    if CLIENTS_TITLE in lines:
-        start = lines.index(CLIENTS_TITLE)
+    if title in lines:
+        start = lines.index(title)
         end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
     else:
         start = end = next((i for i, l in enumerate(lines) if l == "## Not measured here"), len(lines))
     lines[start:end] = section
-    # What write_report says once this section exists.
-    lines = [l.replace("- Server CPU per op, large values", "- Large values", 1) for l in lines]
     path.write_text("\n".join(lines))
+
+
+def put_clients_section(path: Path, clients: dict) -> None:
+    put_section(path, CLIENTS_TITLE, clients_section(clients))
+
+
+def _machine_line(m: dict | None, script: str) -> list[str]:
+    if not m:
+        return []
+    end = f"; at end: {' / '.join(m['loadavg_end'])}" if "loadavg_end" in m else ""
+    return [f"Measured by `{script}` on {m['date']} at commit `{m['commit']}`, {m['cpus']} × {m['cpu_model']} "
+            f"(1/5/15-minute load average at start: {' / '.join(m['loadavg'])}{end}).", ""]
+
+
+LARGE_VALUES_TITLE = "## Large values"
+
+
+def large_values_section(raw: dict) -> list[str]:
+    """Tests/bench/large_values.py's rows: per workload and value size, both systems side by side."""
+    from large_values import fmt  # the row format lives with the script that measures it
+
+    def median(xs: list[dict]) -> dict:
+        ok = sorted((x for x in xs if "failed" not in x and "megabytesPerSecond" in x),
+                    key=lambda x: x["opsPerSecond"])
+        return ok[len(ok) // 2] if ok else (xs[-1] if xs else {"failed": "not run"})
+
+    sizes = raw["sizes"]
+    lines = [LARGE_VALUES_TITLE, "", *_machine_line(raw.get("machine"), "python3 Tests/bench/large_values.py"),
+             f"3-server ensembles of each system with the zoo.cfg above and `jute.maxbuffer` raised to 16 MiB on both "
+             f"(ZooKeeper: `-Djute.maxbuffer`, heap `-Xmx{raw['zkHeap']}` as zkEnv.sh sets it); `warren bench` "
+             f"setData (write) and getData (read) over 16 keys, 4 sessions × 2 requests in flight spread over the "
+             f"servers, {raw['duration']:g} s per run, median of {raw['repeat']} runs by ops/s, a fresh ensemble per "
+             "value size and system. Peak RSS is summed over the three servers (sampled every 50 ms); CPU/op is "
+             "the three servers' user + system time over the run ÷ operations.", "",
+             "| workload | Warren | Apache ZooKeeper | Warren ÷ ZooKeeper (MB/s) |", "| --- | --- | --- | ---: |"]
+    rows = raw["rows"]
+    for key in sorted(rows, key=lambda k: (k.split()[0] != "write", sizes.index(k.split(" ", 1)[1]))):
+        w, z = median(rows[key].get("warren", [])), median(rows[key].get("zookeeper", []))
+        ok = "megabytesPerSecond" in w and "megabytesPerSecond" in z and z["megabytesPerSecond"]
+        ratio = f"{w['megabytesPerSecond'] / z['megabytesPerSecond']:.2f}×" if ok else "—"
+        lines.append(f"| {key} | {fmt(w)} | {fmt(z)} | {ratio} |")
+    spread = {key: {k: [round(x.get("megabytesPerSecond", 0)) for x in xs] for k, xs in by.items()}
+              for key, by in rows.items()}
+    lines += ["", "MB/s of every run: " + "; ".join(
+        f"{key}: " + ", ".join(f"{k} {v}" for k, v in by.items()) for key, by in spread.items()), ""]
+    return lines
+
+
+SESSIONS_TITLE = "## Many sessions and watches"
+
+
+def sessions_section(raw: dict) -> list[str]:
+    """Tests/bench/sessions.py's figures: idle sessions, watches, fan-out, setWatches, leader kill, full restart."""
+    results = raw["results"]
+    a = raw["settings"]
+
+    def s(x, unit="s", scale=1.0, nd=2):
+        return "—" if x is None else f"{x * scale:.{nd}f} {unit}"
+
+    rows = [
+        ("sessions opened (2 client processes)", lambda r: f"{r['sessions']:,} in {r['open_s']:.1f} s"),
+        ("server RSS per idle session (3 servers summed)", lambda r: f"{r['bytes_per_idle_session']:,.0f} B"),
+        ("watches set (data + child)", lambda r: f"{r['watches']:,} in {r['watch_set_s']:.1f} s"),
+        ("server RSS per watch (3 servers summed)", lambda r: f"{r['bytes_per_watch']:,.0f} B"),
+        ("one change to every session: p50 / p99 / last notified", lambda r: " / ".join(
+            s(r["fanout"][k], "ms", 1000, 0) for k in ("p50_s", "p99_s", "max_s"))),
+        ("setWatches of 10,000 watches after a reconnect", lambda r: s(r["setwatches"]["seconds"], "ms", 1000, 0)),
+    ]
+    for key, name in (("leader_kill", "leader SIGKILLed"), ("full_restart", "all 3 SIGKILLed and restarted")):
+        rows += [
+            (f"{name}: ensemble serving again", lambda r, k=key: s(r[k]["serving_s"])),
+            (f"{name}: sessions back, p50 / p99 / all", lambda r, k=key: " / ".join(
+                s(r[k][q]) for q in ("p50_s", "p99_s", "max_s"))),
+            (f"{name}: sessions expired / not back", lambda r, k=key: f"{r[k]['expired']} / {r[k]['missing']}"),
+        ]
+    names = {"warren": "Warren", "zookeeper": "Apache ZooKeeper"}
+    return [SESSIONS_TITLE, "", *_machine_line(raw.get("machine"), "python3 Tests/bench/sessions.py"),
+            f"A fresh 3-server ensemble per system with the zoo.cfg above (ZooKeeper: zkEnv.sh's heap). "
+            f"{a['sessions']:,} sessions of 30 s from {a['workers']} client processes (asyncio, the wire protocol "
+            "written in the script), spread round-robin over the servers, pinging as clients do, and reconnecting "
+            "as kazoo and the C client do when a connection drops (another server of the list, the same session, "
+            f"every watch re-registered with one setWatches). Each session sets {a['watches']} watches on 1,000 "
+            "nodes (half data watches, half child watches). The fan-out is one setData of a node every session "
+            "watches; setWatches is a separate session holding 10,000 data watches that reconnects to another "
+            "server. A session is back after a fault when a request it sent on a new connection is answered. "
+            "RSS figures are deltas of the three servers' summed RSS (a JVM's heap grows in steps, so ZooKeeper's "
+            "are coarse).", "",
+            "| | " + " | ".join(names.get(r["system"], r["system"]) for r in results) + " |",
+            "|---|" + "---|" * len(results),
+            *[f"| {n} | " + " | ".join(f(r) for r in results) + " |" for n, f in rows], ""]
 
 
 def _find(runs: list, label: str, system: str) -> dict | None:
@@ -432,7 +519,8 @@ def _resources_table(res: dict, s) -> list[str]:
 
 
 def write_report(path: Path, runs: list, resources: dict, s, info: dict, cfg: dict, jvm_flags: list[str],
-                 equal: list | None = None, failover: dict | None = None, clients: dict | None = None) -> None:
+                 equal: list | None = None, failover: dict | None = None, clients: dict | None = None,
+                 sessions: dict | None = None, large_values: dict | None = None) -> None:
     equal, failover = equal or [], failover or {}
     mode = "quick" if s.quick else "full"
     cfg_text = ", ".join(f"`{k}={v}`" for k, v in cfg.items())
@@ -538,13 +626,15 @@ def write_report(path: Path, runs: list, resources: dict, s, info: dict, cfg: di
         ]
     if clients:
         lines += clients_section(clients)
+    if large_values:
+        lines += large_values_section(large_values)
+    if sessions:
+        lines += sessions_section(sessions)
     lines += [
         "## Not measured here",
         "",
-        "- " + ("Large values" if clients else "Server CPU per op, large values")
-        + " (> 1 KiB), many-thousand-session "
-        "connection storms, and machines with more cores than the 2 shared here (where the servers and the "
-        "generator would not compete).",
+        "- Machines with more cores than the 2 shared here (where the servers and the generator would not "
+        "compete), and the 10-million-znode scale runs.",
         "- How the numbers were reached, with profiles: `Docs/performance.md`.",
         "",
     ]

@@ -35,6 +35,7 @@ import asyncio
 import json
 import random
 import resource
+import signal
 import struct
 import subprocess
 import sys
@@ -562,27 +563,23 @@ def measure(kind: str, binary: Path, work: Path, a: argparse.Namespace) -> dict:
     return r
 
 
-def table(results: list[dict]) -> str:
-    def s(x, unit="s", scale=1.0, nd=2):
-        return "—" if x is None else f"{x * scale:.{nd}f} {unit}"
-    rows = [
-        ("sessions open", lambda r: f"{r['sessions']} in {r['open_s']:.1f} s"),
-        ("RSS per idle session (3 servers summed)", lambda r: f"{r['bytes_per_idle_session']:.0f} B"),
-        ("watches set", lambda r: f"{r['watches']:,} in {r['watch_set_s']:.1f} s"),
-        ("RSS per watch", lambda r: f"{r['bytes_per_watch']:.0f} B"),
-        ("one change to all sessions: p50 / p99 / last", lambda r: " / ".join(
-            s(r['fanout'][k], 'ms', 1000, 0) for k in ('p50_s', 'p99_s', 'max_s'))),
-        ("setWatches of 10,000 watches after a reconnect", lambda r: s(r['setwatches']['seconds'], 'ms', 1000, 0)),
-    ]
-    for key, name in (("leader_kill", "leader SIGKILLed"), ("full_restart", "all 3 SIGKILLed and restarted")):
-        rows += [
-            (f"{name}: ensemble serving again", lambda r, k=key: s(r[k]['serving_s'])),
-            (f"{name}: sessions back, p50 / p99 / all", lambda r, k=key: " / ".join(
-                s(r[k][q]) for q in ('p50_s', 'p99_s', 'max_s'))),
-            (f"{name}: sessions expired / not back", lambda r, k=key: f"{r[k]['expired']} / {r[k]['missing']}"),
-        ]
-    head = "| | " + " | ".join(r["system"] for r in results) + " |\n|---|" + "---|" * len(results) + "\n"
-    return head + "".join(f"| {n} | " + " | ".join(f(r) for r in results) + " |\n" for n, f in rows)
+def measure_all(binary: Path, sessions: int = 10_000, watches: int = 100, workers: int = 2,
+                systems: tuple[str, ...] = ("warren", "zookeeper")) -> dict:
+    """Every figure for each system; the raw results `report.sessions_section` renders."""
+    import tempfile
+    from compare import machine_info
+    a = argparse.Namespace(sessions=sessions, watches=watches, workers=workers)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard < sessions // workers + 1000:
+        raise SystemExit(f"the open-file limit ({hard}) is below the sessions per worker: raise it (ulimit -Hn)")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    info = machine_info()
+    results = []
+    with tempfile.TemporaryDirectory(prefix="warren-sessions-") as tmp:
+        for kind in systems:
+            results.append(measure(kind, binary, Path(tmp), a))
+    info["loadavg_end"] = Path("/proc/loadavg").read_text().split()[:3]
+    return {"machine": info, "settings": vars(a), "results": results}
 
 
 def main() -> int:
@@ -594,25 +591,25 @@ def main() -> int:
     ap.add_argument("--binary", type=Path, help="warren binary (default: a release build)")
     ap.add_argument("--systems", default="warren,zookeeper")
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--docs", type=Path, help="also put the section into DOCS/benchmarks.md")
     a = ap.parse_args()
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     if a.worker:
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
         asyncio.run(Worker().run())
         return 0
-    if hard < a.sessions // a.workers + 1000:
-        sys.exit(f"the open-file limit ({hard}) is below the sessions per worker: raise it (ulimit -Hn)")
-    from compare import build, machine_info
-    import tempfile
-    binary = a.binary.resolve() if a.binary else build("release")
-    results = []
-    with tempfile.TemporaryDirectory(prefix="warren-sessions-") as tmp:
-        for kind in a.systems.split(","):
-            results.append(measure(kind, binary, Path(tmp), a))
-    out = {"machine": machine_info(), "results": results}
+    import report
+    from compare import build
+    # SIGTERM unwinds like Ctrl-C, so the servers (in sessions of their own) are stopped on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    binary = a.binary.resolve() if a.binary else build("")
+    raw = measure_all(binary, a.sessions, a.watches, a.workers, tuple(a.systems.split(",")))
     if a.out:
-        a.out.write_text(json.dumps(out, indent=2))
-    print(table(results))
+        a.out.write_text(json.dumps(raw, indent=2))
+    print("\n".join(report.sessions_section(raw)))
+    if a.docs:
+        report.put_section(a.docs / "benchmarks.md", report.SESSIONS_TITLE, report.sessions_section(raw))
+        print(f"wrote the sessions section of {a.docs / 'benchmarks.md'}")
     return 0
 
 
