@@ -162,12 +162,7 @@ def main() -> int:
     a = ap.parse_args()
     binary = a.binary.resolve() if a.binary else build("")
     raw = measure(binary, a.quick, a.repeat, a.zk_heap, a.work)
-    print("\n".join(report.large_values_section(raw)))
-    if a.out:
-        a.out.write_text(json.dumps(raw, indent=1))
-    if a.docs:
-        report.put_section(a.docs / "benchmarks.md", report.LARGE_VALUES_TITLE, report.large_values_section(raw))
-        print(f"wrote the large-values section of {a.docs / 'benchmarks.md'}")
+    report.publish(raw, report.LARGE_VALUES_TITLE, report.large_values_section(raw), a.out, a.docs)
     return 0
 
 

@@ -296,6 +296,18 @@ def put_section(path: Path, title: str, section: list[str]) -> None:
     path.write_text("\n".join(lines))
 
 
+def publish(raw: dict, title: str, section: list[str], out: Path | None, docs: Path | None) -> None:
+    """What a benchmark script run on its own does with its results: prints its section, keeps the raw JSON in
+    `out`, and puts the section into `docs`/benchmarks.md."""
+    import json
+    if out:
+        out.write_text(json.dumps(raw, indent=1, default=str))
+    print("\n".join(section))
+    if docs:
+        put_section(docs / "benchmarks.md", title, section)
+        print(f"wrote '{title[3:]}' in {docs / 'benchmarks.md'}")
+
+
 def put_clients_section(path: Path, clients: dict) -> None:
     put_section(path, CLIENTS_TITLE, clients_section(clients))
 
@@ -354,7 +366,7 @@ def sessions_section(raw: dict) -> list[str]:
         return "—" if x is None else f"{x * scale:.{nd}f} {unit}"
 
     rows = [
-        ("sessions opened (2 client processes)", lambda r: f"{r['sessions']:,} in {r['open_s']:.1f} s"),
+        (f"sessions opened ({a['workers']} client processes)", lambda r: f"{r['sessions']:,} in {r['open_s']:.1f} s"),
         ("server RSS per idle session (3 servers summed)", lambda r: f"{r['bytes_per_idle_session']:,.0f} B"),
         ("watches set (data + child)", lambda r: f"{r['watches']:,} in {r['watch_set_s']:.1f} s"),
         ("server RSS per watch (3 servers summed)", lambda r: f"{r['bytes_per_watch']:,.0f} B"),

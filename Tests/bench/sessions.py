@@ -604,12 +604,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     binary = a.binary.resolve() if a.binary else build("")
     raw = measure_all(binary, a.sessions, a.watches, a.workers, tuple(a.systems.split(",")))
-    if a.out:
-        a.out.write_text(json.dumps(raw, indent=2))
-    print("\n".join(report.sessions_section(raw)))
-    if a.docs:
-        report.put_section(a.docs / "benchmarks.md", report.SESSIONS_TITLE, report.sessions_section(raw))
-        print(f"wrote the sessions section of {a.docs / 'benchmarks.md'}")
+    report.publish(raw, report.SESSIONS_TITLE, report.sessions_section(raw), a.out, a.docs)
     return 0
 
 
