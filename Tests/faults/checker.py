@@ -179,6 +179,7 @@ class Verdict:
     summary: str
     details: list[str] = field(default_factory=list)
     window: tuple[float, float] | None = None  # times around the first problem, for the nemesis log
+    kind: str = "safety"  # "safety": a guarantee broken; "availability": a server crashed or stopped serving
 
 
 def check_registers(ops: list[Op], with_reads: bool) -> Verdict:
@@ -261,9 +262,8 @@ def check_session_monotonic(ops: list[Op]) -> Verdict:
 
 def check_trees(trees: dict[int, dict | None]) -> Verdict:
     """All servers hold the same tree (path -> (data, version))."""
-    missing = [i for i, t in trees.items() if t is None]
     got = {i: t for i, t in trees.items() if t is not None}
-    details = [f"server {i}: tree not readable" for i in missing]
+    details = []
     if got:
         ref_id = min(got)
         ref = got[ref_id]
@@ -276,4 +276,13 @@ def check_trees(trees: dict[int, dict | None]) -> Verdict:
             details.append(f"server {i} differs from server {ref_id}: missing {only_ref}, extra {only_t}, "
                            f"different {[(p, ref[p], t[p]) for p in diff]}")
     sizes = ", ".join(f"s{i}: {len(t)} nodes" for i, t in sorted(got.items()))
-    return Verdict("all servers' trees identical after healing", not details, sizes or "no tree read", details)
+    ok = not details and len(got) >= 2
+    return Verdict("all servers' trees identical after healing", ok, sizes or "no tree read", details)
+
+
+def check_serving(trees: dict[int, dict | None]) -> Verdict:
+    """Every server answers a client (a session, a sync and reads) after healing."""
+    missing = [i for i, t in sorted(trees.items()) if t is None]
+    return Verdict("every server serves clients after healing", not missing,
+                   f"{len(trees) - len(missing)} of {len(trees)} serve",
+                   [f"server {i}: no session, sync or read answered" for i in missing], kind="availability")

@@ -178,8 +178,9 @@ class Nemesis:
                     self.event("exit", f"s{s.i} exited (code {code}) with its disk full")
                     s.expected_down = True  # restarted when the disk is freed
                     continue
-                tail = s.log_tail(8)
-                self.crashes.append(f"s{s.i} exited unexpectedly (code {code}) at {self.clock.now():.3f}:\n{tail}")
+                fatal = [l for l in s.log_tail(400).splitlines() if "Fatal error" in l or "precondition" in l.lower()]
+                why = fatal[-1][:400] if fatal else s.log_tail(3)
+                self.crashes.append(f"s{s.i} exited unexpectedly (code {code}) at {self.clock.now():.3f}: {why}")
                 self.event("crash", f"s{s.i} exited (code {code}); restarted")
                 s.start()
 

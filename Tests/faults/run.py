@@ -41,7 +41,7 @@ def read_tree(hosts: str) -> dict | None:
     """The tree one server holds, after a sync: path -> (data, version); /set's children by name only."""
     zk = make_client(hosts, SESSION_S)
     try:
-        zk.start(timeout=15)
+        zk.start(timeout=8)
         zk.sync("/")
         out = {}
         stack = ["/"]
@@ -199,7 +199,8 @@ def main(argv=None) -> int:
 
         log("checking")
         verdicts = [ephemeral_checks(cluster, workers)]
-        trees = wait_same_trees(cluster, 60)
+        trees = wait_same_trees(cluster, 30)
+        verdicts.append(checker.check_serving(trees))
         verdicts.append(checker.check_trees(trees))
         ref = next((t for t in trees.values() if t is not None), {})
         final_set = {p.rsplit("/", 1)[1] for p in ref if p.startswith(SET_ROOT + "/")}
@@ -208,13 +209,10 @@ def main(argv=None) -> int:
         verdicts.append(checker.check_session_monotonic(history))
         verdicts.append(checker.check_registers(history, with_reads=False))
         verdicts.append(checker.check_registers(history, with_reads=True))
-        if nem.crashes:
-            verdicts.append(checker.Verdict("no server exits on its own", False,
-                                            f"{len(nem.crashes)} unexpected exits", nem.crashes))
-        else:
-            verdicts.append(checker.Verdict("no server exits on its own", True, "none"))
+        verdicts.append(checker.Verdict("no server exits on its own", not nem.crashes,
+                                        f"{len(nem.crashes)} unexpected exits", nem.crashes, kind="availability"))
         if runner_errors:
-            verdicts.append(checker.Verdict("runner", False, "runner errors", runner_errors))
+            verdicts.append(checker.Verdict("runner", False, "runner errors", runner_errors, kind="runner"))
     finally:
         stop.set()
 
@@ -228,7 +226,7 @@ def main(argv=None) -> int:
     print("faults: " + ", ".join(f"{k}: {v}" for k, v in faults.items()))
     failed = [v for v in verdicts if not v.ok]
     for v in verdicts:
-        print(f"  [{'PASS' if v.ok else 'FAIL'}] {v.name}: {v.summary}")
+        print(f"  [{'PASS' if v.ok else 'FAIL'}] ({v.kind}) {v.name}: {v.summary}")
     if failed:
         title = "ZooKeeper anomalies" if args.target == "zookeeper" else "FAILURES"
         print(f"\n=== {title} (seed {seed})")
@@ -246,7 +244,7 @@ def main(argv=None) -> int:
         args.json.write_text(json.dumps({
             "target": args.target, "servers": args.servers, "seconds": args.seconds, "seed": seed,
             "nemesis": kinds, "clients": clients, "operations": ops, "faults": faults,
-            "checks": [{"name": v.name, "ok": v.ok, "summary": v.summary, "details": v.details[:40]}
+            "checks": [{"name": v.name, "kind": v.kind, "ok": v.ok, "summary": v.summary, "details": v.details[:40]}
                        for v in verdicts],
         }, indent=1))
     teardown()

@@ -43,19 +43,27 @@ def make_client(hosts: str, timeout_s: float) -> KazooClient:
 
 
 def set_up_tree(hosts: str, registers: int, session_s: float) -> None:
-    zk = make_client(hosts, session_s)
-    zk.start(timeout=60)
-    try:
-        for p in (REG_ROOT, SET_ROOT, EPH_ROOT):
-            zk.ensure_path(p)
-        for r in range(registers):
-            try:
-                zk.create(f"{REG_ROOT}/r{r}", b"init")
-            except NodeExistsError:
-                pass
-    finally:
-        zk.stop()
-        zk.close()
+    """Creates the registers, the set and the ephemerals' parent (retried: a fresh ensemble may still settle)."""
+    deadline = time.monotonic() + 60
+    while True:
+        zk = make_client(hosts, session_s)
+        try:
+            zk.start(timeout=30)
+            for p in (REG_ROOT, SET_ROOT, EPH_ROOT):
+                zk.ensure_path(p)
+            for r in range(registers):
+                try:
+                    zk.create(f"{REG_ROOT}/r{r}", b"init")
+                except NodeExistsError:
+                    pass
+            return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
+        finally:
+            zk.stop()
+            zk.close()
 
 
 class Worker(threading.Thread):
