@@ -5,7 +5,9 @@ kinds: kill (kill -9 of the leader, a follower or any server, restarted at heal)
 partition (isolated leader, majority/minority — sometimes with the clients cut from the minority too —, bridge),
 clock (a server's wall clock stepped by ±1 min .. ±1 h, stepped back at heal), disk (a server's data filesystem
 filled to ENOSPC, freed at heal; a server that exited meanwhile is restarted), torn (kill -9, the newest
-transaction log's tail cut by a few bytes or overwritten with garbage, restart at once).
+transaction log's last record cut short, or — Warren — its sectors after the first left as preallocated zeros,
+restart at once). Random garbage after
+the end is not a torn write but corruption, which Warren refuses to start on by design (test_durability).
 """
 
 from __future__ import annotations
@@ -29,6 +31,20 @@ class Event:
         return f"[{self.t0:9.3f} {end}] {self.kind:9s} {self.detail}"
 
 
+SECTOR = 512
+
+
+def last_record_start(data: bytes, end: int) -> int | None:
+    """Offset of the last record in a Warren log file (16-byte file header; records: a 20-byte header starting
+    with the payload length, then the payload), or None if the bytes do not parse."""
+    offset, last = 16, None
+    while offset + 20 <= end:
+        length = int.from_bytes(data[offset:offset + 4], "big")
+        last = offset
+        offset += 20 + length
+    return last if offset == end else None
+
+
 def data_end(data: bytes) -> int:
     """Length without the trailing zeros of preallocation."""
     return len(data.rstrip(b"\0"))
@@ -45,6 +61,7 @@ class Nemesis:
         self.crashes: list[str] = []
         self.log = log
         self.filling: set[int] = set()
+        self.restart_after: dict[int, float] = {}
 
     # -- targets -------------------------------------------------------------------------------------------------
 
@@ -154,17 +171,21 @@ class Nemesis:
             newest = logs[-1]
             data = newest.read_bytes()
             end = data_end(data)
-            if self.rng.random() < 0.5 and end > 0:
-                cut = self.rng.randint(1, min(24, end))
+            cut = self.rng.randint(1, min(24, end)) if end else 0
+            last = last_record_start(data, end) if self.c.kind == "warren" else None
+            boundary = ((last // SECTOR) + 1) * SECTOR if last is not None else None
+            if self.rng.random() < 0.5 or boundary is None or boundary >= end:
+                # The last record's final bytes never reached the disk, the file ends there.
                 with open(newest, "r+b") as f:
                     f.truncate(end - cut)
                 detail = f"s{s.i} {newest.name} cut by {cut} bytes"
             else:
-                junk = bytes(self.rng.randrange(1, 256) for _ in range(self.rng.randint(1, 64)))
+                # Inside a preallocated file: the last record's sectors from `boundary` on were never written
+                # (a crash persists whole sectors or none), so they are still zeros.
                 with open(newest, "r+b") as f:
-                    f.seek(end)
-                    f.write(junk)
-                detail = f"s{s.i} {newest.name} {len(junk)} garbage bytes after the end"
+                    f.seek(boundary)
+                    f.write(bytes(end - boundary))
+                detail = f"s{s.i} {newest.name} last record's sectors from offset {boundary} zeroed ({end - boundary} bytes)"
         s.start()
         return detail, lambda: None
 
@@ -180,8 +201,12 @@ class Nemesis:
                     continue
                 fatal = [l for l in s.log_tail(400).splitlines() if "Fatal error" in l or "precondition" in l.lower()]
                 why = fatal[-1][:400] if fatal else s.log_tail(3)
-                self.crashes.append(f"s{s.i} exited unexpectedly (code {code}) at {self.clock.now():.3f}: {why}")
+                now = self.clock.now()
+                if now < self.restart_after.get(s.i, 0.0):
+                    continue
+                self.crashes.append(f"s{s.i} exited unexpectedly (code {code}) at {now:.3f}: {why}")
                 self.event("crash", f"s{s.i} exited (code {code}); restarted")
+                self.restart_after[s.i] = now + 5.0
                 s.start()
 
     def sleep(self, seconds: float) -> None:
