@@ -91,10 +91,16 @@ def cleanup_stale() -> list[str]:
                 continue
             if _alive(pid):
                 continue
-            for m in sorted(glob.glob(str(run / "s*" / "disk")), reverse=True):
+            mounts = sorted(glob.glob(str(run / "s*" / "disk")), reverse=True)
+            for m in mounts:
                 subprocess.run(["umount", "-l", m], capture_output=True)
-            shutil.rmtree(run, ignore_errors=True)
-            removed.append(str(run))
+            # A failed run's directory (its server logs, the evidence) stays a day; a run killed before it
+            # could clean up leaves its mounts, which go now.
+            if time.time() - run.stat().st_mtime > 86400:
+                shutil.rmtree(run, ignore_errors=True)
+                removed.append(str(run))
+            elif mounts:
+                removed.append(f"{run} (mounts)")
     return removed
 
 
