@@ -211,12 +211,14 @@ def check_registers(ops: list[Op], with_reads: bool) -> Verdict:
 
 def check_set(ops: list[Op], final: set[str]) -> Verdict:
     """Every acknowledged create is in the final set; every member of it was attempted (nothing phantom)."""
-    acked = {o.value for o in ops if o.kind == "create" and o.outcome == "ok"}
-    attempted = {o.value for o in ops if o.kind == "create"}
+    creates = [o for o in ops if o.kind == "create"]
+    acked = {o.value for o in creates if o.outcome == "ok"}
+    attempted = {o.value for o in creates}
+    failed = {o.value for o in creates if o.outcome == "fail"}
+    indeterminate = {o.value for o in creates if o.outcome == "info"}
     lost = sorted(acked - final)
     phantom = sorted(final - attempted)
-    failed_present = sorted(v for v in final if v in {o.value for o in ops if o.kind == "create" and o.outcome == "fail"}
-                            and v not in acked and v not in {o.value for o in ops if o.kind == "create" and o.outcome == "info"})
+    failed_present = sorted((final & failed) - acked - indeterminate)
     maybe = len([v for v in final if v not in acked and v in attempted])
     ok = not lost and not phantom and not failed_present
     details = [f"lost (acknowledged, missing): {lost[:20]}"] if lost else []
