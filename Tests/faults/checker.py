@@ -245,6 +245,7 @@ def check_session_monotonic(ops: list[Op]) -> Verdict:
     """Within one session, a register's version and mzxid never go backwards across its reads and acked writes."""
     last: dict[tuple[int, str], tuple[int, int, Op]] = {}
     bad = []
+    first = None
     for o in sorted(ops, key=lambda o: o.complete):
         if o.session == 0 or o.outcome != "ok" or o.kind not in ("read", "get", "cas"):
             continue
@@ -253,11 +254,12 @@ def check_session_monotonic(ops: list[Op]) -> Verdict:
         mzxid = o.mzxid
         prev = last.get(k)
         if prev is not None and (version < prev[0] or (mzxid >= 0 and prev[1] >= 0 and mzxid < prev[1])):
+            if first is None:
+                first = (prev[2].complete, o.complete)  # from the newer read to the older one: the faults between
             bad.append(f"session {o.session:x} saw {o.key} v{prev[0]} (mzxid {prev[1]:#x}) at "
                        f"{prev[2].complete:.3f}, then {o.brief()} (mzxid {mzxid:#x})")
         if prev is None or version >= prev[0]:
             last[k] = (version, max(mzxid, prev[1] if prev else -1), o)
-    first = None
     return Verdict("session never reads older than it has seen", not bad,
                    f"{len(bad)} backward reads", bad[:20], first)
 
