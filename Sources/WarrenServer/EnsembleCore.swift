@@ -39,6 +39,9 @@ final class EnsembleState {
     var readOnly = false
     var lookingSinceMonoMs: Int64?
     var readOnlySessions: Set<Int64> = []
+    /// Follower: forwarded syncs already completed by a commit that overtook their answer (`completeOvertakenSyncs`),
+    /// as (session, cxid) in the order their answers are still to come.
+    var overtakenSyncs: [(sessionId: Int64, cxid: Int32)] = []
 
     init(zab: ZabNode) { self.zab = zab }
 
@@ -308,11 +311,45 @@ extension ServerCore {
     /// writes sent before it) was committed before the answer and is delivered, so it is the pipeline's head.
     private func completeSync(_ token: [UInt8], now: Now) -> [CoreAction] {
         guard let t = try? SyncToken.decode(token) else { preconditionFailure("undecodable sync token \(token)") }
+        if let ens = ensemble, let i = ens.overtakenSyncs.firstIndex(where: { $0.sessionId == t.sessionId && $0.cxid == t.cxid }) {
+            ens.overtakenSyncs.remove(at: i)
+            return []
+        }
         guard case .forwarded(t.sessionId, t.cxid, .maintenance)? = pipeline.first else {
             preconditionFailure("sync \(t) answered but the pipeline head is \(String(describing: pipeline.first))")
         }
         pipeline.removeFirst()
         return drain(now: now)
+    }
+
+    /// The leader answers a sync right after the commit that covers what it had proposed when the sync arrived, and
+    /// that commit may also cover writes this follower forwarded after the sync: their txns are delivered while the
+    /// sync still heads the pipeline. When `txn` is such a write, every sync ahead of it is complete already (all
+    /// their leader's proposals are delivered, being older than `txn`): they leave the pipeline now, with the reads
+    /// queued behind them, so the write meets its own entry; their answers, still to come, are then ignored.
+    /// Without this the write was applied as another server's, its entry blocked the pipeline for good and the next
+    /// sync's answer found it at the head (seen by Tests/faults).
+    private func completeOvertakenSyncs(by txn: Txn, now: Now) -> [CoreAction] {
+        guard let ens = ensemble, case .forwarded(_, _, .maintenance)? = pipeline.first else { return [] }
+        var syncs: [Int] = []
+        for (i, entry) in pipeline.enumerated() {
+            switch entry {
+            case .forwarded(_, _, .maintenance):
+                syncs.append(i)
+            case let .forwarded(sid, cxid, _):
+                guard sid == txn.header.sessionId && cxid == txn.header.cxid else { return [] }
+                for i in syncs.reversed() {
+                    guard case let .forwarded(sid, cxid, _) = pipeline.remove(at: i) else { continue }
+                    ens.overtakenSyncs.append((sid, cxid))
+                }
+                return drain(now: now)
+            case .read, .reply:
+                continue
+            case .txn:
+                return []
+            }
+        }
+        return []
     }
 
     var isEnsembleFollower: Bool {
@@ -370,6 +407,7 @@ extension ServerCore {
         }
         var origin: TxnOrigin = .maintenance
         if case .closeSession = txn.body { origin = .closeSession(conn: nil, xid: 0, startMonoMs: now.monoMs) }
+        actions += completeOvertakenSyncs(by: txn, now: now)
         switch pipeline.first {
         case .txn(let t, let o)?:
             precondition(t.zxid >= txn.zxid, "local proposal \(t.zxid) skipped by delivery of \(txn.zxid)")
@@ -423,6 +461,7 @@ extension ServerCore {
         tree.discardPrepared()
         closingSessions.removeAll()
         ensemble?.heldConnects.removeAll()
+        ensemble?.overtakenSyncs.removeAll()
         return actions
     }
 

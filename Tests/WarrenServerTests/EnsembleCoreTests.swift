@@ -19,6 +19,9 @@ final class MiniEnsemble {
     var closed: [ServerId: [UInt64]] = [:]
     /// Peers whose link is cut: messages to and from them are dropped.
     var isolated: Set<ServerId> = []
+    /// Servers whose log writes do not complete until `releaseDurable` (a slow disk): the highest zxid held.
+    var holdDurable: Set<ServerId> = []
+    private var heldDurable: [ServerId: Int64] = [:]
 
     init(size: Int = 3, observers: Set<Int> = [], readOnlyMode: Bool = false) throws {
         var config = ServerConfig()
@@ -48,6 +51,10 @@ final class MiniEnsemble {
             case let .close(conn, _): closed[id, default: []].append(conn)
             case let .persist(records):
                 let last = records.last!.zxid
+                if holdDurable.contains(id) {
+                    heldDurable[id] = max(heldDurable[id] ?? last, last)
+                    continue
+                }
                 queue.append((id, { [unowned self] core in core.onDurable(upTo: last, now: self.now) }))
             case let .quorumSend(to, message):
                 guard !isolated.contains(id), !isolated.contains(to) else { continue }
@@ -61,6 +68,13 @@ final class MiniEnsemble {
                 break
             }
         }
+    }
+
+    /// The held log writes of `id` complete (all at once, as one group commit would) and later ones go through.
+    func releaseDurable(_ id: ServerId) {
+        holdDurable.remove(id)
+        guard let last = heldDurable.removeValue(forKey: id) else { return }
+        queue.append((id, { [unowned self] core in core.onDurable(upTo: last, now: self.now) }))
     }
 
     /// Delivers everything queued (and whatever that produces) until the queue is empty.
