@@ -84,6 +84,8 @@ public struct ServerConfig: Sendable {
     public var myid: Int64 = 0
     public var extra: [(String, String)] = []
     public var sourcePath: String?
+    /// Whether the file set `clientPort` (it defaults to 2181 otherwise).
+    public var clientPortGiven = false
 
     public init() {}
 
@@ -140,7 +142,9 @@ public struct ServerConfig: Sendable {
             case "syncLimit": c.syncLimit = try int()
             case "dataDir": c.dataDir = value
             case "dataLogDir": c.dataLogDir = value
-            case "clientPort": c.clientPort = try int()
+            case "clientPort":
+                c.clientPort = try int()
+                c.clientPortGiven = true
             case "clientPortAddress": c.clientPortAddress = value
             case "maxClientCnxns": c.maxClientCnxns = try int()
             case "minSessionTimeout": c.minSessionTimeoutMs = try int()
@@ -206,6 +210,7 @@ public struct ServerConfig: Sendable {
                 }
             }
         }
+        try c.refuseUnsupportedSecurity()
         if c.tickTimeMs <= 0 { throw ConfigError("tickTime must be positive") }
         if c.dataLogDir.isEmpty { c.dataLogDir = c.dataDir }
         if c.effectiveMinSessionTimeoutMs > c.effectiveMaxSessionTimeoutMs {
@@ -236,6 +241,40 @@ public struct ServerConfig: Sendable {
             }
         }
         return peer
+    }
+
+    private func extraValue(_ key: String) -> String? {
+        extra.last(where: { $0.0 == key || $0.0 == "zookeeper." + key })?.1
+    }
+
+    /// ZooKeeper keys whose meaning Warren cannot give yet, where going on without them would do what the operator
+    /// wrote the file to prevent: a TLS-only server (`secureClientPort` without `clientPort`) would serve plaintext
+    /// on 2181, a `sslQuorum` ensemble would replicate in plaintext, and with `dynamicConfigFile` the server list
+    /// lives in a file Warren does not read, so a member would start standalone.
+    /// - Throws: `ConfigError` naming the key and what to do instead.
+    func refuseUnsupportedSecurity() throws {
+        let file = sourcePath ?? "zoo.cfg"
+        if extraValue("secureClientPort") != nil && !clientPortGiven {
+            throw ConfigError("\(file): secureClientPort without clientPort: Warren has no TLS listener yet and would serve plaintext clients on clientPort 2181 instead; set clientPort to serve plaintext, or keep TLS on Apache ZooKeeper")
+        }
+        if extraValue("sslQuorum")?.lowercased() == "true" {
+            throw ConfigError("\(file): sslQuorum=true: Warren has no quorum TLS yet and its servers would replicate in plaintext; remove the key (or set it false) to run without TLS")
+        }
+        if extraValue("dynamicConfigFile") != nil {
+            throw ConfigError("\(file): dynamicConfigFile: Warren reads the server list from zoo.cfg only (no dynamic reconfiguration yet); move its server.N lines into zoo.cfg and remove the key")
+        }
+    }
+
+    /// Warnings for ZooKeeper keys that are accepted but do nothing here, where an operator would expect an effect.
+    public var unsupportedKeyWarnings: [String] {
+        var out: [String] = []
+        if let port = extraValue("secureClientPort") {
+            out.append("secureClientPort=\(port) ignored: Warren has no TLS listener yet; clients are served in plaintext on clientPort \(clientPort) only")
+        }
+        if extraValue("reconfigEnabled")?.lowercased() == "true" {
+            out.append("reconfigEnabled=true ignored: dynamic reconfiguration is not supported; reconfig requests are answered ReconfigDisabled")
+        }
+        return out
     }
 
     /// The warning ZooKeeper logs when `peerType` disagrees with this server's `server.N` line (which wins).

@@ -36,6 +36,7 @@ struct ServerCommand: ParsableCommand {
             var loaded = try ServerConfig.load(path: config)
             loaded.applyJVMFlags(ProcessInfo.processInfo.environment)
             if let warning = loaded.peerTypeMismatch { logger.warning("\(warning)") }
+            for warning in loaded.unsupportedKeyWarnings { logger.warning("\(warning)") }
             cfg = loaded
             monitoringConfig = try MonitoringConfig(extra: cfg.extra)
         } catch {

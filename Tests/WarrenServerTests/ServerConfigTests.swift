@@ -269,4 +269,25 @@ final class ServerConfigTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("peerType must be observer or participant"), "\(error)")
         }
     }
+
+    /// Keys that would leave a server doing what the file was written to prevent are refused with what to do; keys
+    /// that merely do nothing here are accepted with a warning.
+    func testSecurityKeysWithoutSupportAreRefusedOrWarned() throws {
+        XCTAssertThrowsError(try ServerConfig.parse("dataDir=/d\nsecureClientPort=2281\n")) { error in
+            XCTAssertTrue("\(error)".contains("secureClientPort without clientPort"), "\(error)")
+        }
+        XCTAssertThrowsError(try ServerConfig.parse("dataDir=/d\nclientPort=2181\nsslQuorum=true\n")) { error in
+            XCTAssertTrue("\(error)".contains("sslQuorum=true"), "\(error)")
+        }
+        XCTAssertThrowsError(try ServerConfig.parse("dataDir=/d\ndynamicConfigFile=/d/zoo.cfg.dynamic\n")) { error in
+            XCTAssertTrue("\(error)".contains("move its server.N lines into zoo.cfg"), "\(error)")
+        }
+        let both = try ServerConfig.parse("dataDir=/d\nclientPort=2181\nsecureClientPort=2281\nreconfigEnabled=true\nsslQuorum=false\n")
+        XCTAssertTrue(both.clientPortGiven)
+        XCTAssertEqual(both.unsupportedKeyWarnings.count, 2, "\(both.unsupportedKeyWarnings)")
+        XCTAssertTrue(both.unsupportedKeyWarnings[0].contains("served in plaintext on clientPort 2181 only"))
+        let plain = try ServerConfig.parse("dataDir=/d\n")
+        XCTAssertFalse(plain.clientPortGiven)
+        XCTAssertEqual(plain.unsupportedKeyWarnings, [])
+    }
 }
