@@ -91,6 +91,13 @@ final class QuorumTransport: @unchecked Sendable {
         for out in channels.withLockedValue({ Array($0.values) }) { try? out.channel.close().wait() }
     }
 
+    /// `stop` without waiting for any event loop: for a thread that may be the one those closes run on.
+    func abandon() {
+        stopped.withLockedValue { $0 = true }
+        listener?.close(promise: nil)
+        for out in channels.withLockedValue({ Array($0.values) }) { out.channel.close(promise: nil) }
+    }
+
     /// Sends each peer its messages as one write (in call order per peer); drops those for peers not connected.
     /// Peers given the same messages share one encoding: a leader sends every follower the same proposals and
     /// commits, and encoding each 1 KiB proposal once per follower was a copy and an allocation per follower.

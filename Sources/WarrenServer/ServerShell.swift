@@ -1,9 +1,11 @@
+import Atomics
 import DequeModule
 import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import WarrenStorage
 import WarrenTree
 import WarrenZab
 
@@ -183,8 +185,53 @@ public final class ServerShell: @unchecked Sendable {
 
     /// A replica whose disk failed must not keep voting or acknowledging: it stops, and rejoins after repair.
     private func fatalDiskError(_ what: String, _ error: Error) -> Never {
+        if let e = error as? StorageError, TxnLog.isOutOfSpace(e) { leaveUntilSpaceReturns(what, error) }
         logger.critical("\(what) failed; stopping this ensemble member", metadata: ["error": "\(error)"])
         exit(1)
+    }
+
+    private let leaving = ManagedAtomic(false)
+
+    /// An ensemble member whose disk is full cannot log, so it must not vote or acknowledge: it leaves at once
+    /// (quorum links, the client port and client connections closed without waiting for any loop, so the others
+    /// go on and its clients move), waits on the calling thread until its data directories have room again
+    /// (`ServerStorage.resumeFreeBytesMin`, checked every second; a sync that then brings a snapshot too large
+    /// for the disk makes it leave again), then executes itself again in place — same process id, same arguments — and so
+    /// recovers from its log (an unsynced tail is cut) and syncs from the leader like any restarted member, with
+    /// nobody having to restart it. Never returns; a second caller (another thread meeting the same full disk)
+    /// just waits for the first one's exec.
+    private func leaveUntilSpaceReturns(_ what: String, _ error: Error) -> Never {
+        guard leaving.compareExchange(expected: false, desired: true, ordering: .sequentiallyConsistent).exchanged
+        else { while true { sleep(3600) } }
+        let dirs = [config.dataLogDir, config.dataDir]
+        logger.critical("\(what) is out of disk space: leaving the ensemble; this server starts again by itself once its data directories have room",
+                        metadata: ["error": "\(error)", "dataLogDir": "\(config.dataLogDir)"])
+        zabTickTask?.cancel()
+        quorum?.abandon()
+        channel?.close(promise: nil)
+        for conn in connections.withLockedValue({ Array($0.values) }) { conn.close(reason: nil) }
+        while !dirs.allSatisfy({ (ServerStorage.freeBytes($0) ?? 0) >= ServerStorage.resumeFreeBytesMin }) {
+            sleep(1)
+        }
+        logger.warning("disk space is back: starting again", metadata: ["dataLogDir": "\(config.dataLogDir)"])
+        Self.execSelf()
+        logger.critical("cannot execute this server again; stopping", metadata: ["errno": "\(errno)"])
+        exit(1)
+    }
+
+    /// Replaces this process with a fresh run of the same executable and arguments. Every descriptor above stderr
+    /// is marked close-on-exec first, so the new run can bind the ports and lock the files again.
+    private static func execSelf() {
+        if let fds = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") {
+            for fd in fds.compactMap({ Int32($0) }) where fd > 2 {
+                let flags = fcntl(fd, F_GETFD)
+                if flags >= 0 { _ = fcntl(fd, F_SETFD, flags | FD_CLOEXEC) }
+            }
+        }
+        let args = CommandLine.arguments
+        var argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) }
+        argv.append(nil)
+        execv("/proc/self/exe", &argv)
     }
 
     /// Stops serving: closes sockets, writes what is queued (and a final snapshot if one is worth it), stops the

@@ -14,7 +14,7 @@ extension TxnLog {
         }
     }
 
-    static func isOutOfSpace(_ error: StorageError) -> Bool {
+    public static func isOutOfSpace(_ error: StorageError) -> Bool {
         switch error {
         case let .io(_, _, code): return code == ENOSPC || code == EDQUOT
         case let .logFailed(cause): return isOutOfSpace(cause)
