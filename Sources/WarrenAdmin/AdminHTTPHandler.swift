@@ -1,4 +1,6 @@
+import Dispatch
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import WarrenServer
@@ -8,6 +10,8 @@ public protocol FactsSource: Sendable {
     func facts(_ detail: FactsDetail, deliver: @escaping @Sendable (ServerFacts) -> Void)
     /// Resets statistics before any `facts` asked for after this call.
     func resetStats(_ which: StatsReset)
+    /// The committed tree as a snapshot file (name and bytes), for the `snapshot` command.
+    func backupSnapshot(deliver: @escaping @Sendable (Result<(name: String, bytes: [UInt8]), Error>) -> Void)
 }
 
 extension ServerShell: FactsSource {}
@@ -18,6 +22,28 @@ struct AdminEndpoints: Sendable {
     var commandURL: String?
     /// nil: no `/metrics` on this listener.
     var exporter: MetricsExporter?
+    /// nil: the `snapshot` command is off.
+    var snapshots: SnapshotGate? = nil
+}
+
+/// The `snapshot` command's rate limit, shared by every connection of a listener: at most one per interval
+/// (monotonic), as ZooKeeper's `admin.snapshot.intervalInMS`.
+final class SnapshotGate: @unchecked Sendable {
+    let intervalNs: UInt64
+    private let lock = NIOLock()
+    private var lastNs: UInt64?
+
+    init(intervalMs: Int) { intervalNs = UInt64(intervalMs) * 1_000_000 }
+
+    /// Whether a snapshot may be taken now (and, if so, counts it): nil, or the milliseconds until one may.
+    func take() -> Int? {
+        let now = DispatchTime.now().uptimeNanoseconds
+        return lock.withLock {
+            if let last = lastNs, now - last < intervalNs { return Int((intervalNs - (now - last)) / 1_000_000) + 1 }
+            lastNs = now
+            return nil
+        }
+    }
 }
 
 /// One HTTP/1.1 connection of the AdminServer or the metrics listener. Requests are answered in order (NIO's
@@ -72,6 +98,8 @@ final class AdminHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             let links = AdminCommands.all.map(\.primaryName).sorted()
                 .map { "<a href=\"\(base)/\($0)\">\($0)</a>\n<br/>\n" }.joined()
             respond(context, head, .ok, "text/html; charset=utf-8", Array(links.utf8))
+        case .command("snapshot"):
+            snapshot(head, context: context)
         case .command(let name):
             guard let command = AdminCommands.named(name) else {
                 respond(context, head, .ok, "application/json", Array(AdminCommands.unknown(name).text.utf8))
@@ -85,6 +113,41 @@ final class AdminHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             guard let exporter = endpoints.exporter else { return }
             withFacts([], context: context) { handler, context, facts in
                 handler.respond(context, head, .ok, "text/plain; version=0.0.4; charset=utf-8", exporter.render(facts))
+            }
+        }
+    }
+
+    /// ZooKeeper 3.9's `snapshot` command (`?streaming=true` or not, the same here): the committed tree as a snapshot
+    /// file, `application/octet-stream`, its name in `Content-Disposition` and its zxid in `last_zxid` (as
+    /// ZooKeeper's header). Off unless `admin.snapshot.enabled`; at most one per `admin.snapshot.intervalInMS`.
+    private func snapshot(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        guard let gate = endpoints.snapshots else {
+            respond(context, head, .forbidden, "application/json",
+                    Array(#"{"command":"snapshot","error":"snapshot is disabled: set admin.snapshot.enabled=true"}"#.utf8))
+            return
+        }
+        if let waitMs = gate.take() {
+            respond(context, head, .tooManyRequests, "application/json",
+                    Array(#"{"command":"snapshot","error":"at most one snapshot per admin.snapshot.intervalInMS"}"#.utf8),
+                    extra: [("Retry-After", "\((waitMs + 999) / 1000)")])
+            return
+        }
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let loop = context.eventLoop
+        source.backupSnapshot { result in
+            loop.execute {
+                let (handler, context) = bound.value
+                guard context.channel.isActive else { return }
+                switch result {
+                case .success(let file):
+                    let zxid = file.name.split(separator: ".").last.map(String.init) ?? ""
+                    handler.respond(context, head, .ok, "application/octet-stream", file.bytes,
+                                    extra: [("Content-Disposition", "attachment; filename=\"\(file.name)\""),
+                                            ("last_zxid", "0x\(zxid)")])
+                case .failure(let error):
+                    handler.respond(context, head, .internalServerError, "application/json",
+                                    Array(#"{"command":"snapshot","error":"\#(error)"}"#.utf8))
+                }
             }
         }
     }

@@ -21,6 +21,11 @@ public struct MonitoringConfig: Equatable, Sendable {
     /// Bytes of request line and headers one HTTP request may carry (`admin.maxHeaderBytes`; nothing bigger is
     /// needed to ask for a command, and a bound keeps a client from holding memory).
     public var headerBytesMax = 8192
+    /// `admin.snapshot.enabled`: the `snapshot` command (an online backup of the whole tree). Off by default here:
+    /// the AdminServer has no authentication, and a snapshot hands out every znode whatever its ACL.
+    public var snapshotEnabled = false
+    /// `admin.snapshot.intervalInMS`: at most one snapshot per this long (ZooKeeper's default, 5 minutes).
+    public var snapshotIntervalMs = 300_000
     public var metricsEnabled = false
     public var metricsHost = "0.0.0.0"
     public var metricsPort = 7000
@@ -67,6 +72,12 @@ public struct MonitoringConfig: Equatable, Sendable {
                     throw ConfigError("\(rawKey) must be 1024...1048576, got '\(value)'")
                 }
                 headerBytesMax = n
+            case "admin.snapshot.enabled": snapshotEnabled = try bool()
+            case "admin.snapshot.intervalInMS":
+                guard let ms = Int(value), (0...86_400_000).contains(ms) else {
+                    throw ConfigError("\(rawKey) must be 0...86400000 milliseconds, got '\(value)'")
+                }
+                snapshotIntervalMs = ms
             case "metricsProvider.className":
                 metricsEnabled = value.hasSuffix("PrometheusMetricsProvider")
             case "metricsProvider.httpHost": metricsHost = value

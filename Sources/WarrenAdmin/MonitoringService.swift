@@ -41,15 +41,16 @@ public final class MonitoringService: @unchecked Sendable {
     /// Binds the listeners; failures are logged, not thrown.
     public func start(source: any FactsSource) {
         var listeners: [(String, String, Int, AdminEndpoints)] = []
+        let gate = config.snapshotEnabled ? SnapshotGate(intervalMs: config.snapshotIntervalMs) : nil
         let sameListener = config.adminEnabled && exporter != nil && config.adminAddress == config.metricsHost
             && config.adminPort == config.metricsPort
         if sameListener {
             listeners.append(("AdminServer and metrics", config.adminAddress, config.adminPort,
-                              AdminEndpoints(commandURL: config.commandURL, exporter: exporter)))
+                              AdminEndpoints(commandURL: config.commandURL, exporter: exporter, snapshots: gate)))
         } else {
             if config.adminEnabled {
                 listeners.append(("AdminServer", config.adminAddress, config.adminPort,
-                                  AdminEndpoints(commandURL: config.commandURL, exporter: nil)))
+                                  AdminEndpoints(commandURL: config.commandURL, exporter: nil, snapshots: gate)))
             }
             if let exporter {
                 listeners.append(("metrics", config.metricsHost, config.metricsPort,

@@ -151,6 +151,19 @@ extension ServerShell {
         }
     }
 
+    /// An online backup: the committed tree as of now (copied on the core thread, which is cheap) serialized and
+    /// framed off it as the snapshot file a dataDir's `version-2/` takes as is, with that file's name. Call only
+    /// after `start()`.
+    public func backupSnapshot(deliver: @escaping @Sendable (Result<(name: String, bytes: [UInt8]), Error>) -> Void) {
+        onCoreLoop {
+            precondition(self.core != nil, "backup requested before start()")
+            let (zxid, tree) = self.core.shutdownSnapshot()
+            DispatchQueue.global().async {
+                deliver(Result { try SnapshotStore.fileImage(zxid: zxid, payload: tree.snapshot()) })
+            }
+        }
+    }
+
     /// Resets statistics on the core thread, in order with `facts` calls made after it. Call only after `start()`.
     public func resetStats(_ which: StatsReset) {
         onCoreLoop {

@@ -85,6 +85,21 @@ public final class SnapshotStore: @unchecked Sendable {
         return fileBytes
     }
 
+    /// The bytes of the snapshot file `writeSnapshot` would write for `payload` at `zxid`, in memory, and the name
+    /// it would have: an online backup (the AdminServer's `snapshot` command) that a dataDir takes as is.
+    public static func fileImage(zxid: Int64, payload: [UInt8], compressionLevel: Int32 = Z_BEST_SPEED) throws
+        -> (name: String, bytes: [UInt8]) {
+        var bytes = [UInt8](repeating: 0, count: SnapshotFormat.headerBytes)
+        bytes.reserveCapacity(SnapshotFormat.headerBytes + payload.count / 2)
+        let (compressedBytes, payloadCrc) = try payload.withUnsafeBytes { payload in
+            try SnapshotBlocks.write(payload, level: compressionLevel) { bytes.append(contentsOf: $0) }
+        }
+        let header = SnapshotFormat.Header(zxid: zxid, payloadBytes: Int64(payload.count),
+                                           compressedBytes: compressedBytes, payloadCrc: payloadCrc)
+        bytes.replaceSubrange(0..<SnapshotFormat.headerBytes, with: SnapshotFormat.encode(header))
+        return (ZxidFileName.make(prefix: SnapshotFormat.filePrefix, zxid: zxid), bytes)
+    }
+
     /// The newest snapshot that verifies completely (header, lengths, every block or the zlib stream, payload
     /// checksum). Newer ones
     /// that do not verify or cannot be read are skipped, each with a line in `report`; nil if none verifies.

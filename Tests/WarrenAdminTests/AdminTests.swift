@@ -76,6 +76,22 @@ final class AdminTests: XCTestCase {
         XCTAssertThrowsError(try MonitoringConfig(extra: [("admin.commandURL", "commands")]))
         let other = try MonitoringConfig(extra: [("metricsProvider.className", "org.example.OtherProvider")])
         XCTAssertFalse(other.metricsEnabled)
+        XCTAssertFalse(c.snapshotEnabled, "the whole tree over HTTP without authentication: off unless asked for")
+        XCTAssertEqual(c.snapshotIntervalMs, 300_000)
+        let snap = try MonitoringConfig(extra: [("admin.snapshot.enabled", "true"),
+                                                ("zookeeper.admin.snapshot.intervalInMS", "1000")])
+        XCTAssertTrue(snap.snapshotEnabled)
+        XCTAssertEqual(snap.snapshotIntervalMs, 1000)
+        XCTAssertThrowsError(try MonitoringConfig(extra: [("admin.snapshot.intervalInMS", "-1")]))
+    }
+
+    func testSnapshotGateLetsOnePerInterval() {
+        let gate = SnapshotGate(intervalMs: 60_000)
+        XCTAssertNil(gate.take())
+        let wait = gate.take()
+        XCTAssertNotNil(wait)
+        XCTAssertTrue((59_000...60_001).contains(wait ?? 0), "\(String(describing: wait))")
+        XCTAssertNil(SnapshotGate(intervalMs: 0).take())
     }
 
     func testRoutes() {

@@ -563,3 +563,78 @@ def test_ensemble_metrics_show_roles_quorum_and_synced_followers(ensemble):
     finally:
         zk.stop()
         zk.close()
+
+
+def _listening(server: ServerProcess) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", int(server.cfg["admin.serverPort"])), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+# -- online backup: Warren only (ZooKeeper 3.8 has no `snapshot` command; 3.9 does) ----------------------------------
+
+@pytest.mark.only_targets("warren")
+def test_online_snapshot_backup_restores_into_an_empty_data_dir(target, tmp_path_factory):
+    """`/commands/snapshot` (ZooKeeper 3.9's command, `admin.snapshot.enabled`) hands out the committed tree as a
+    snapshot file while the server serves; that file alone in an empty dataDir's version-2/ starts a server with
+    exactly the tree of the moment it was taken (later writes absent). A second request within
+    `admin.snapshot.intervalInMS` is refused (429); a server without the key refuses every request (403)."""
+    s = ServerProcess(target, tmp_path_factory.mktemp("backup-src"),
+                      {**admin_overrides(False), "admin.snapshot.enabled": "true"})
+    restored = ServerProcess(target, tmp_path_factory.mktemp("backup-dst"))
+    try:
+        s.start()
+        base = Admin(s).base
+        zk = KazooClient(hosts=s.hosts, timeout=10.0)
+        zk.start(timeout=15)
+        try:
+            zk.create("/backup", b"root")
+            for i in range(200):
+                zk.create(f"/backup/n{i:03}", bytes([i % 256]) * (i * 10))
+            zk.set("/backup/n007", b"seven")
+            taken_zxid = zk.exists("/backup/n007").mzxid
+            status, headers, body = http(f"{base}/commands/snapshot?streaming=true")
+            assert status == 200, (status, body[:300])
+            assert headers["Content-Type"] == "application/octet-stream", headers
+            name = headers["Content-Disposition"].split('filename="')[1].rstrip('"')
+            assert name == f"snapshot.{taken_zxid:x}", (name, hex(taken_zxid))
+            assert int(headers["last_zxid"], 16) == taken_zxid, headers
+            again, again_headers, _ = http(f"{base}/commands/snapshot")
+            assert again == 429 and int(again_headers["Retry-After"]) > 0, (again, again_headers)
+            zk.create("/after-backup", b"later")
+            expected = {p: zk.get(f"/backup/{p}") for p in zk.get_children("/backup")}
+        finally:
+            zk.stop()
+            zk.close()
+        s.kill9()
+
+        (restored.data_dir / "version-2").mkdir(parents=True)
+        (restored.data_dir / "version-2" / name).write_bytes(body)
+        restored.start()
+        zk = KazooClient(hosts=restored.hosts, timeout=10.0)
+        zk.start(timeout=15)
+        try:
+            assert zk.get("/backup")[0] == b"root"
+            assert zk.exists("/after-backup") is None, "a write after the backup is not in it"
+            got = {p: zk.get(f"/backup/{p}") for p in zk.get_children("/backup")}
+            assert sorted(got) == sorted(expected)
+            for p, (data, stat) in expected.items():
+                assert got[p][0] == data and got[p][1].version == stat.version and got[p][1].mzxid == stat.mzxid, p
+        finally:
+            zk.stop()
+            zk.close()
+    finally:
+        s.kill9()
+        restored.kill9()
+
+    off = ServerProcess(target, tmp_path_factory.mktemp("backup-off"), admin_overrides(False))
+    try:
+        off.start()
+        # The AdminServer binds after the client port answers ruok: wait for it.
+        wait_for(lambda: http(f"{Admin(off).base}/commands/ruok")[0] == 200 if _listening(off) else False, 10.0)
+        status, _, body = http(f"{Admin(off).base}/commands/snapshot")
+        assert status == 403 and b"admin.snapshot.enabled" in body, (status, body)
+    finally:
+        off.kill9()
