@@ -2,6 +2,7 @@
 """Warren and Apache ZooKeeper side by side, driven by the same load generator (`warren bench`).
 
     python3 Tests/bench/compare.py [--quick] [--znodes N] [--layout ensemble3|standalone]
+    python3 Tests/bench/compare.py --scale [--scale-sizes 1000000,2000000,5000000,10000000]   (scale.py)
 
 Builds Warren in release mode, starts a Warren cluster and a ZooKeeper cluster (3 servers each by default) with
 identical zoo.cfg settings (127.0.0.1 only, data directories side by side on the same disk, forceSync on), runs every
@@ -626,12 +627,20 @@ def main() -> int:
     ap.add_argument("--failover-trials", type=int,
                     help="leader-kill trials per system (5, quick 1; 0 skips): the gap depends on when the client "
                          "retries, so a median needs several")
+    ap.add_argument("--scale", action="store_true",
+                    help="only the big-tree runs (scale.py): RSS, restart and wiped-follower rejoin per tree size; "
+                         "puts their section and chart into the docs")
+    ap.add_argument("--scale-sizes", default="1000000,2000000,5000000,10000000",
+                    help="tree sizes for --scale, comma-separated")
+    ap.add_argument("--zk-heap", help="ZooKeeper's -Xmx for --scale (default zkEnv.sh's 1000m)")
     ap.add_argument("--report-only", metavar="RESULTS_JSON",
                     help="only re-render the documents from an earlier run's results.json")
     a = ap.parse_args()
     if a.report_only:
         return render(json.loads(Path(a.report_only).read_text()), Path(a.docs))
     s = Settings.from_args(a)
+    if a.scale:
+        return run_scale(a, s)
 
     binary = Path(a.warren_bin).resolve() if a.warren_bin else build(a.scratch_path)
     if not os.access(binary, os.X_OK):
@@ -663,6 +672,25 @@ def main() -> int:
     (work / "results.json").write_text(json.dumps(raw, indent=2, default=str))
     print(f"raw results in {work / 'results.json'}")
     return render(raw, Path(a.docs))
+
+
+def run_scale(a: argparse.Namespace, s: Settings) -> int:
+    """--scale: scale.py's sizes for both systems; its section and chart go into the docs."""
+    import report
+    import scale
+    binary = Path(a.warren_bin).resolve() if a.warren_bin else build(a.scratch_path)
+    work = Path(a.work_dir) if a.work_dir else REPO / (a.scratch_path or ".build") / "compare" / "scale"
+    work.mkdir(parents=True, exist_ok=True)
+    info = machine_info()
+    sizes = [int(x) for x in a.scale_sizes.split(",") if x]
+    raw = scale.measure(binary, work, sizes, s.znode_bytes, a.zk_heap)
+    info["loadavg_end"] = Path("/proc/loadavg").read_text().split()[:3]
+    raw["machine"] = info
+    (work / "scale.json").write_text(json.dumps(raw, indent=2, default=str))
+    docs = Path(a.docs)
+    report.write_scale_chart(docs / "benchmarks-scale.svg", raw)
+    report.publish(raw, report.SCALE_TITLE, report.scale_section(raw), None, docs)
+    return 0
 
 
 def render(raw: dict, docs: Path) -> int:

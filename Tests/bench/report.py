@@ -108,6 +108,100 @@ def write_chart(path: Path, runs: list, s) -> None:
     path.write_text("\n".join(out) + "\n")
 
 
+def write_scale_chart(path: Path, scale: dict) -> None:
+    """Restart-to-serving and wiped-follower rejoin time against tree size, both systems (compare.py --scale)."""
+    series = {}
+    for k in NAMES:
+        rows = [r for r in scale["rows"].get(k, []) if "failed" not in r]
+        series[(k, "restart")] = [(r["znodes"], r["restart_seconds"]) for r in rows]
+        series[(k, "rejoin")] = [(r["znodes"], r["rejoin_seconds"]) for r in rows]
+    xs = [x for pts in series.values() for x, _ in pts] or [1]
+    ys = [y for pts in series.values() for _, y in pts] or [1]
+    w, h = 760, 440
+    left, right, top, bottom = 90, 230, 50, 60
+    pw, ph = w - left - right, h - top - bottom
+    x_max, x_step = _nice_ceiling(max(xs) * 1.05)
+    y_max, y_step = _nice_ceiling(max(ys) * 1.1)
+
+    def x_of(v: float) -> float:
+        return left + pw * v / x_max
+
+    def y_of(v: float) -> float:
+        return top + ph * (1 - v / y_max)
+
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" '
+        'font-family="Helvetica, Arial, sans-serif" font-size="12">',
+        f'<rect width="{w}" height="{h}" fill="white"/>',
+        f'<text x="{left + pw / 2}" y="24" text-anchor="middle" font-size="15" font-weight="bold">'
+        'Restart and wiped-follower rejoin time vs. tree size (3 servers)</text>',
+        f'<text x="{left + pw / 2}" y="40" text-anchor="middle" fill="#555">'
+        f'{scale["znode_bytes"]}-byte znodes; restart: all three to serving; rejoin: empty dataDir to serving</text>',
+    ]
+    tick = 0.0
+    while tick <= y_max + 1e-9:
+        y = y_of(tick)
+        out.append(f'<line x1="{left}" y1="{y:.1f}" x2="{left + pw}" y2="{y:.1f}" stroke="#e3e3e3"/>')
+        out.append(f'<text x="{left - 8}" y="{y + 4:.1f}" text-anchor="end">{_num(tick)}</text>')
+        tick += y_step
+    tick = 0.0
+    while tick <= x_max + 1e-9:
+        x = x_of(tick)
+        out.append(f'<line x1="{x:.1f}" y1="{top + ph}" x2="{x:.1f}" y2="{top + ph + 5}" stroke="#333"/>')
+        out.append(f'<text x="{x:.1f}" y="{top + ph + 19}" text-anchor="middle">{_num(tick)}</text>')
+        tick += x_step
+    out.append(f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="#333"/>')
+    out.append(f'<text x="{left + pw / 2}" y="{h - 16}" text-anchor="middle">znodes</text>')
+    out.append(f'<text x="22" y="{top + ph / 2}" text-anchor="middle" '
+               f'transform="rotate(-90 22 {top + ph / 2})">seconds</text>')
+    for i, ((k, what), pts) in enumerate(series.items()):
+        colour = COLOURS[k]
+        dash = ' stroke-dasharray="6 4"' if what == "rejoin" else ""
+        if len(pts) > 1:
+            coords = " ".join(f"{x_of(x):.1f},{y_of(y):.1f}" for x, y in pts)
+            out.append(f'<polyline points="{coords}" fill="none" stroke="{colour}" stroke-width="2"{dash}/>')
+        for x, y in pts:
+            out.append(f'<circle cx="{x_of(x):.1f}" cy="{y_of(y):.1f}" r="3.5" fill="{colour}">'
+                       f'<title>{NAMES[k]} {what}: {_num(x)} znodes, {y:.1f} s</title></circle>')
+        ly = top + 20 + i * 22
+        out.append(f'<line x1="{left + pw + 16}" y1="{ly}" x2="{left + pw + 40}" y2="{ly}" '
+                   f'stroke="{colour}" stroke-width="2"{dash}/>')
+        out.append(f'<text x="{left + pw + 48}" y="{ly + 4}">{NAMES[k]} {what}</text>')
+    out.append("</svg>")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(out) + "\n")
+
+
+SCALE_TITLE = "## Big trees (compare.py --scale)"
+
+
+def scale_section(scale: dict) -> list[str]:
+    """compare.py --scale's table: per size and system, RSS per server vs raw, load, restart and rejoin times."""
+    def cell(r: dict) -> str:
+        if "failed" in r:
+            return "failed: " + r["failed"][:80]
+        per = max(r["rss_servers"])
+        raw = r.get("raw_bytes") or 0
+        ratio = f" ({per / raw:.2f}× raw)" if raw else ""
+        return (f"RSS/server {per / 2**20:,.0f} MiB{ratio}; load {r['load_seconds']:.0f} s; restart "
+                f"{r['restart_seconds']:.1f} s; wiped follower serving in {r['rejoin_seconds']:.1f} s")
+    sizes = sorted({r["znodes"] for rows in scale["rows"].values() for r in rows})
+    lines = [SCALE_TITLE, "", *_machine_line(scale.get("machine"), "python3 Tests/bench/compare.py --scale"),
+             f"A fresh 3-server ensemble per size and system with the zoo.cfg above (ZooKeeper: "
+             f"`{' '.join(scale['zk_jvm_flags'])}`), loaded with that many {scale['znode_bytes']}-byte znodes by "
+             "`warren bench` (flat, under one parent). RSS per server is the largest of the three after the load, "
+             "against the raw paths + data (`zk_approximate_data_size`); restart is all three stopped and started "
+             "until each answers getData of the last key; the wiped follower is kill -9'd, its dataDir and "
+             "dataLogDir emptied (myid kept) and started, until it answers getData of the last key (a SNAP sync). "
+             "A system that fails a size is not tried at larger ones.", "",
+             "![restart and rejoin time vs tree size](benchmarks-scale.svg)", "",
+             "| znodes | Warren | Apache ZooKeeper |", "| --: | --- | --- |"]
+    for n in sizes:
+        by = {k: next((r for r in scale["rows"].get(k, []) if r["znodes"] == n), None) for k in NAMES}
+        lines.append(f"| {n:,} | " + " | ".join(cell(by[k]) if by[k] else "—" for k in NAMES) + " |")
+    return lines + [""]
+
+
 # -- document -------------------------------------------------------------------------------------------------------
 
 
