@@ -233,6 +233,16 @@ class Cluster:
     def rss_bytes(self) -> int:
         return sum(s.rss_bytes() for s in self.servers)
 
+    def leader_index(self) -> int | None:
+        """The index in `servers` of the one whose `srvr` says leader, or None."""
+        for i, srv in enumerate(self.servers):
+            try:
+                if "Mode: leader" in four_letter("127.0.0.1", srv.client_port, "srvr", timeout=2.0):
+                    return i
+            except OSError:
+                pass
+        return None
+
     def approximate_data_size(self) -> int | None:
         """`zk_approximate_data_size` from the first server's `mntr` (paths + data bytes; both systems report it)."""
         for line in four_letter("127.0.0.1", self.servers[0].client_port, "mntr").splitlines():

@@ -44,6 +44,34 @@ def _nice_ceiling(v: float) -> tuple[float, float]:
     return v, v / 4
 
 
+def _svg_axes(w: int, h: int, box: tuple[int, int, int, int], title: str, subtitle: str, x_ticks: list[float],
+              y_max: float, y_step: float, x_of, y_of, x_label: str, y_label: str) -> list[str]:
+    """The frame both charts share: title, horizontal grid with y labels, x ticks, the plot box, axis labels."""
+    left, top, pw, ph = box
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" '
+        'font-family="Helvetica, Arial, sans-serif" font-size="12">',
+        f'<rect width="{w}" height="{h}" fill="white"/>',
+        f'<text x="{left + pw / 2}" y="24" text-anchor="middle" font-size="15" font-weight="bold">{title}</text>',
+        f'<text x="{left + pw / 2}" y="40" text-anchor="middle" fill="#555">{subtitle}</text>',
+    ]
+    tick = 0.0
+    while tick <= y_max + 1e-9:
+        y = y_of(tick)
+        out.append(f'<line x1="{left}" y1="{y:.1f}" x2="{left + pw}" y2="{y:.1f}" stroke="#e3e3e3"/>')
+        out.append(f'<text x="{left - 8}" y="{y + 4:.1f}" text-anchor="end">{_num(tick)}</text>')
+        tick += y_step
+    for t in x_ticks:
+        x = x_of(t)
+        out.append(f'<line x1="{x:.1f}" y1="{top + ph}" x2="{x:.1f}" y2="{top + ph + 5}" stroke="#333"/>')
+        out.append(f'<text x="{x:.1f}" y="{top + ph + 19}" text-anchor="middle">{_num(t)}</text>')
+    out.append(f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="#333"/>')
+    out.append(f'<text x="{left + pw / 2}" y="{h - 16}" text-anchor="middle">{x_label}</text>')
+    out.append(f'<text x="22" y="{top + ph / 2}" text-anchor="middle" '
+               f'transform="rotate(-90 22 {top + ph / 2})">{y_label}</text>')
+    return out
+
+
 def write_chart(path: Path, runs: list, s) -> None:
     """Throughput (ops/s) against the share of reads for both systems, like Figure 5 of the ZooKeeper paper."""
     points = {k: [] for k in NAMES}
@@ -65,30 +93,10 @@ def write_chart(path: Path, runs: list, s) -> None:
     def y_of(v: float) -> float:
         return top + ph * (1 - v / y_max)
 
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" '
-        'font-family="Helvetica, Arial, sans-serif" font-size="12">',
-        f'<rect width="{w}" height="{h}" fill="white"/>',
-        f'<text x="{left + pw / 2}" y="24" text-anchor="middle" font-size="15" font-weight="bold">'
-        f'Throughput vs. read percentage ({escape(s.layout)})</text>',
-        f'<text x="{left + pw / 2}" y="40" text-anchor="middle" fill="#555">'
-        f'{s.connections} sessions × {s.outstanding} outstanding, {s.value_bytes}-byte values, '
-        f'{s.keys} keys, forceSync on</text>',
-    ]
-    tick = 0.0
-    while tick <= y_max + 1e-9:
-        y = y_of(tick)
-        out.append(f'<line x1="{left}" y1="{y:.1f}" x2="{left + pw}" y2="{y:.1f}" stroke="#e3e3e3"/>')
-        out.append(f'<text x="{left - 8}" y="{y + 4:.1f}" text-anchor="end">{_num(tick)}</text>')
-        tick += y_step
-    for p in range(0, 101, 10):
-        x = x_of(p)
-        out.append(f'<line x1="{x:.1f}" y1="{top + ph}" x2="{x:.1f}" y2="{top + ph + 5}" stroke="#333"/>')
-        out.append(f'<text x="{x:.1f}" y="{top + ph + 19}" text-anchor="middle">{p}</text>')
-    out.append(f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="#333"/>')
-    out.append(f'<text x="{left + pw / 2}" y="{h - 16}" text-anchor="middle">Percentage of read requests</text>')
-    out.append(f'<text x="22" y="{top + ph / 2}" text-anchor="middle" '
-               f'transform="rotate(-90 22 {top + ph / 2})">Operations per second</text>')
+    out = _svg_axes(w, h, (left, top, pw, ph), f"Throughput vs. read percentage ({escape(s.layout)})",
+                    f"{s.connections} sessions × {s.outstanding} outstanding, {s.value_bytes}-byte values, "
+                    f"{s.keys} keys, forceSync on", list(range(0, 101, 10)), y_max, y_step, x_of, y_of,
+                    "Percentage of read requests", "Operations per second")
     for i, (k, pts) in enumerate(points.items()):
         pts.sort()
         colour = COLOURS[k]
@@ -129,31 +137,10 @@ def write_scale_chart(path: Path, scale: dict) -> None:
     def y_of(v: float) -> float:
         return top + ph * (1 - v / y_max)
 
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" '
-        'font-family="Helvetica, Arial, sans-serif" font-size="12">',
-        f'<rect width="{w}" height="{h}" fill="white"/>',
-        f'<text x="{left + pw / 2}" y="24" text-anchor="middle" font-size="15" font-weight="bold">'
-        'Restart and wiped-follower rejoin time vs. tree size (3 servers)</text>',
-        f'<text x="{left + pw / 2}" y="40" text-anchor="middle" fill="#555">'
-        f'{scale["znode_bytes"]}-byte znodes; restart: all three to serving; rejoin: empty dataDir to serving</text>',
-    ]
-    tick = 0.0
-    while tick <= y_max + 1e-9:
-        y = y_of(tick)
-        out.append(f'<line x1="{left}" y1="{y:.1f}" x2="{left + pw}" y2="{y:.1f}" stroke="#e3e3e3"/>')
-        out.append(f'<text x="{left - 8}" y="{y + 4:.1f}" text-anchor="end">{_num(tick)}</text>')
-        tick += y_step
-    tick = 0.0
-    while tick <= x_max + 1e-9:
-        x = x_of(tick)
-        out.append(f'<line x1="{x:.1f}" y1="{top + ph}" x2="{x:.1f}" y2="{top + ph + 5}" stroke="#333"/>')
-        out.append(f'<text x="{x:.1f}" y="{top + ph + 19}" text-anchor="middle">{_num(tick)}</text>')
-        tick += x_step
-    out.append(f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="#333"/>')
-    out.append(f'<text x="{left + pw / 2}" y="{h - 16}" text-anchor="middle">znodes</text>')
-    out.append(f'<text x="22" y="{top + ph / 2}" text-anchor="middle" '
-               f'transform="rotate(-90 22 {top + ph / 2})">seconds</text>')
+    x_ticks = [i * x_step for i in range(int(x_max / x_step + 1e-9) + 1)]
+    out = _svg_axes(w, h, (left, top, pw, ph), "Restart and wiped-follower rejoin time vs. tree size (3 servers)",
+                    f'{scale["znode_bytes"]}-byte znodes; restart: all three to serving; rejoin: empty dataDir to '
+                    "serving", x_ticks, y_max, y_step, x_of, y_of, "znodes", "seconds")
     for i, ((k, what), pts) in enumerate(series.items()):
         colour = COLOURS[k]
         dash = ' stroke-dasharray="6 4"' if what == "rejoin" else ""

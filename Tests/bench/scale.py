@@ -30,17 +30,6 @@ SIZES_DEFAULT = (1_000_000, 2_000_000, 5_000_000, 10_000_000)
 REJOIN_WAIT_S = 600.0
 
 
-def leader_index(c: Cluster) -> int | None:
-    from rawzk import four_letter
-    for i, srv in enumerate(c.servers):
-        try:
-            if "Mode: leader" in four_letter("127.0.0.1", srv.client_port, "srvr", timeout=2.0):
-                return i
-        except OSError:
-            pass
-    return None
-
-
 def measure_size(kind: str, n: int, znode_bytes: int, binary: Path, work: Path) -> dict:
     base = work / f"{kind}-{n}"
     shutil.rmtree(base, ignore_errors=True)
@@ -64,7 +53,7 @@ def measure_size(kind: str, n: int, znode_bytes: int, binary: Path, work: Path) 
         r["restart_seconds"] = c.start(probe_path, timeout=1800)
         time.sleep(2)
         r["rss_restarted_servers"] = [srv.rss_bytes() for srv in c.servers]
-        leader = leader_index(c)
+        leader = c.leader_index()
         follower = next(i for i in range(3) if i != leader)
         srv = c.servers[follower]
         srv.proc.kill()

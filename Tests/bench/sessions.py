@@ -409,14 +409,10 @@ def settle_rss(cluster) -> int:
 
 
 def leader_of(cluster) -> int:
-    from rawzk import four_letter
-    for i, srv in enumerate(cluster.servers):
-        try:
-            if "Mode: leader" in four_letter("127.0.0.1", srv.client_port, "srvr", timeout=2.0):
-                return i
-        except OSError:
-            pass
-    raise RuntimeError("no leader")
+    i = cluster.leader_index()
+    if i is None:
+        raise RuntimeError("no leader")
+    return i
 
 
 def wait_ensemble(cluster, timeout_s: float = 120.0) -> None:
