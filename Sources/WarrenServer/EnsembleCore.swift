@@ -315,11 +315,44 @@ extension ServerCore {
             ens.overtakenSyncs.remove(at: i)
             return []
         }
-        guard case .forwarded(t.sessionId, t.cxid, .maintenance)? = pipeline.first else {
-            preconditionFailure("sync \(t) answered but the pipeline head is \(String(describing: pipeline.first))")
+        guard let at = pipeline.firstIndex(where: {
+            if case .forwarded(t.sessionId, t.cxid, .maintenance) = $0 { true } else { false }
+        }) else {
+            preconditionFailure("sync \(t) answered but not in the pipeline: head \(String(describing: pipeline.first))")
         }
-        pipeline.removeFirst()
-        return drain(now: now)
+        var actions: [CoreAction] = []
+        var syncAt = at
+        if at > 0 { (actions, syncAt) = abandonUnproposed(ahead: at, of: t) }
+        pipeline.remove(at: syncAt)
+        return actions + drain(now: now)
+    }
+
+    /// The leader answered a sync with forwarded entries still ahead of it. The leader handles a learner's messages
+    /// in order and answers a sync only once everything it had proposed by then is committed, and Zab delivers
+    /// those commits here before the answer: so a forwarded entry ahead that is still undelivered was never
+    /// proposed by this leader (it dropped the forward, e.g. with its zxid counter exhausted, or the message was
+    /// lost) and never will be. Its client's connection is closed — the outcome is unknown to it, as after any lost
+    /// connection, and the write was not applied. Reads and replies ahead stay, in order. Returns the actions and
+    /// where the sync now is.
+    private func abandonUnproposed(ahead count: Int, of sync: SyncToken) -> ([CoreAction], Int) {
+        var actions: [CoreAction] = []
+        var lost: [Int] = []
+        for (i, entry) in pipeline.prefix(count).enumerated() {
+            switch entry {
+            case let .forwarded(_, _, origin):
+                if let c = origin.connection { conns[c]?.outstanding -= 1 }
+                actions += closeOrigin(origin, reason: "forwarded request lost by the leader")
+                lost.append(i)
+            case .read, .reply:
+                continue
+            case let .txn(txn, _):
+                preconditionFailure("follower pipeline holds a local proposal \(txn.zxid) ahead of sync \(sync)")
+            }
+        }
+        logger.warning("the leader answered a sync past forwarded requests it never proposed; their connections are closed",
+                       metadata: ["entries": "\(lost.count)", "session": "0x\(Self.hex(sync.sessionId))", "cxid": "\(sync.cxid)"])
+        for i in lost.reversed() { pipeline.remove(at: i) }
+        return (actions, count - lost.count)
     }
 
     /// The leader answers a sync right after the commit that covers what it had proposed when the sync arrived, and

@@ -22,6 +22,8 @@ final class MiniEnsemble {
     /// Servers whose log writes do not complete until `releaseDurable` (a slow disk): the highest zxid held.
     var holdDurable: Set<ServerId> = []
     private var heldDurable: [ServerId: Int64] = [:]
+    /// Drops the quorum messages for which it answers true (a message lost without the link breaking).
+    var dropQuorum: ((_ from: ServerId, _ to: ServerId, _ message: ZabMessage) -> Bool)?
 
     init(size: Int = 3, observers: Set<Int> = [], readOnlyMode: Bool = false) throws {
         var config = ServerConfig()
@@ -58,6 +60,7 @@ final class MiniEnsemble {
                 queue.append((id, { [unowned self] core in core.onDurable(upTo: last, now: self.now) }))
             case let .quorumSend(to, message):
                 guard !isolated.contains(id), !isolated.contains(to) else { continue }
+                if let drop = dropQuorum, drop(id, to, message) { continue }
                 queue.append((to, { [unowned self] core in core.onQuorumMessage(from: id, message, now: self.now) }))
             case let .quorumSendSnapshot(to, epoch, lastZxid, tree):
                 // What the transport's chunk stream delivers: the whole state as one message.

@@ -58,4 +58,38 @@ final class EnsembleSyncOvertakenTests: XCTestCase {
             XCTAssertEqual(e.modes[id], id == 3 ? "leader" : "follower")
         }
     }
+
+    /// A write this follower forwarded that the leader never proposed (a leader whose zxid counter is exhausted
+    /// drops forwarded writes; the fault runner met the same state), then a sync the leader answers: the write
+    /// ahead of the sync can never be delivered in this leadership. Its client's connection is closed (the outcome
+    /// is unknown to it, as after any lost connection; it was not applied), the sync is answered, and the follower
+    /// goes on — before, `completeSync`'s precondition crashed it (seen by Tests/faults, seed 3002).
+    func testASyncAnsweredPastAForwardedWriteTheLeaderNeverGotFailsThatWriteAndTheFollowerGoesOn() throws {
+        let e = try MiniEnsemble()
+        for _ in 0..<30 where Set(e.modes.values) != ["leader", "follower"] { e.tick() }
+        XCTAssertEqual(e.modes[3], "leader", "modes \(e.modes)")
+        let (writeConn, _) = e.connect(2, conn: 1)
+        let (syncConn, _) = e.connect(2, conn: 2)
+        var dropped = 0
+        e.dropQuorum = { from, to, message in
+            guard from == 2, to == 3, case .forward = message, dropped == 0 else { return false }
+            dropped += 1
+            return true
+        }
+        e.perform(2, e.cores[2]!.onPacket(
+            writeConn, Request.create(CreateRequest(path: "/lost", data: nil, acl: ACL.openUnsafe, flags: 0)).packet(xid: 1),
+            now: e.now))
+        e.settle()
+        XCTAssertEqual(dropped, 1)
+        e.dropQuorum = nil
+        XCTAssertEqual(e.request(2, conn: syncConn, xid: 1, .sync(SyncRequest(path: "/"))).map(\.0.err), [0],
+                       "the sync is answered")
+        XCTAssertEqual(e.closed[2] ?? [], [writeConn], "the lost write's connection is closed")
+        XCTAssertNil(e.cores[2]!.tree.exists("/lost"))
+        XCTAssertEqual(e.modes[2], "follower")
+        let (again, _) = e.connect(2, conn: 3)
+        XCTAssertEqual(e.request(2, conn: again, xid: 1,
+                                 .create(CreateRequest(path: "/after", data: nil, acl: ACL.openUnsafe, flags: 0))).map(\.0.err), [0])
+        XCTAssertEqual(e.request(2, conn: syncConn, xid: 2, .sync(SyncRequest(path: "/"))).map(\.0.err), [0])
+    }
 }
