@@ -133,11 +133,20 @@ public final class ZKFilesystem: @unchecked Sendable {
         }
         guard let spec = try? NameSpec.parse(name), !spec.hasSuffixes else { throw FSError(ENOENT) }
         let path = ZPath.join(dir, name)
-        guard let stat = try await stat(path) else {
+        let previous = inodes.lastRole(of: path)
+        guard var stat = try await stat(path) else {
             guard let pending = pendingCreates.entry(path) else { throw FSError(ENOENT) }
             return pendingEntry(pending)
         }
-        let role = await shownRole(path, stat: stat, previous: inodes.lastRole(of: path))
+        var role = await shownRole(path, stat: stat, previous: previous)
+        if let changed = inodes.lastRole(of: path), changed != previous, changed != role {
+            // A watch event gave the node another role while this lookup was under way (a file that gained a
+            // child): its Stat predates that change, and its entry, installed after the event's invalidation, would
+            // show the old role until the entry timeout. Judge the node again as it is now.
+            guard let fresh = try await self.stat(path) else { throw FSError(ENOENT, path) }
+            stat = fresh
+            role = await shownRole(path, stat: fresh, previous: changed)
+        }
         return entry(InodeKey(path: path, role: role), stat)
     }
 

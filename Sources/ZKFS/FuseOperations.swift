@@ -65,7 +65,9 @@ extension FuseBridge {
             let b = FuseBridge.from(req)
             guard let name = decodeName(name) else { fuse_reply_err(req, EINVAL); return }
             if let job = b.replaying(req), job.kind == .create {
-                b.answerReplayEntry(req, path: job.path, role: job.isDirectory ? .directory : .file)
+                // A node shown as a directory by now must not get a file entry from a late replay.
+                if b.fs.inodes.lastRole(of: job.path) == .directory { fuse_reply_err(req, EEXIST); return }
+                b.answerReplayEntry(req, path: job.path, role: .file)
                 return
             }
             b.answer(req, "mknod \(name)", { try await b.fs.mknod(parent: parent, name: name, mode: mode) },
@@ -75,7 +77,8 @@ extension FuseBridge {
             let b = FuseBridge.from(req)
             guard let name = decodeName(name) else { fuse_reply_err(req, EINVAL); return }
             if let job = b.replaying(req), job.kind == .create {
-                b.answerReplayEntry(req, path: job.path, role: job.isDirectory ? .directory : .file)
+                if b.fs.inodes.lastRole(of: job.path) == .file { fuse_reply_err(req, EEXIST); return }
+                b.answerReplayEntry(req, path: job.path, role: .directory)
                 return
             }
             b.answer(req, "mkdir \(name)", { try await b.fs.mkdir(parent: parent, name: name) },

@@ -94,7 +94,7 @@ public enum ZKFSMount {
             for notice in fs?.entryGoneNotices(event.path) ?? [] {
                 deliver(notice, to: session, polls: bridge.polls, logger: logger)
             }
-        })
+        }, currentRole: { path in inodes.lastRole(of: path) })
         replayer.start()
         bridge.replayer = replayer
         fs.replaySink = { [weak replayer] event in replayer?.post(event) }

@@ -18,6 +18,8 @@ public final class Replayer: @unchecked Sendable {
     /// Called on the replay thread just before a creation is replayed: the kernel must forget whatever it
     /// cached for the name, or it refuses `mknod` itself and raises nothing.
     private let forgetName: (ChangeEvent) -> Void
+    /// The role the mount shows `path` as now (its last role), if any.
+    private let currentRole: (String) -> NodeRole?
     /// Called on the replay thread when a deletion could not be replayed: the kernel must still drop the name.
     private let removalFailed: (ChangeEvent) -> Void
     private let condition = NSCondition()
@@ -28,8 +30,10 @@ public final class Replayer: @unchecked Sendable {
     private var current: ChangeEvent?
 
     public init(mountpoint: String, jobsMax: Int = 10_000, logger: Logger,
-                forgetName: @escaping (ChangeEvent) -> Void, removalFailed: @escaping (ChangeEvent) -> Void) {
+                forgetName: @escaping (ChangeEvent) -> Void, removalFailed: @escaping (ChangeEvent) -> Void,
+                currentRole: @escaping (String) -> NodeRole? = { _ in nil }) {
         self.removalFailed = removalFailed
+        self.currentRole = currentRole
         self.mountpoint = mountpoint
         self.jobsMax = jobsMax
         self.logger = logger
@@ -85,7 +89,7 @@ public final class Replayer: @unchecked Sendable {
             let (job, lost): (ChangeEvent?, Int) = condition.withLock {
                 while queue.isEmpty && !stopped { condition.wait() }
                 defer { dropped = 0 }
-                current = stopped ? nil : queue.removeFirst()
+                current = stopped ? nil : Self.asShownNow(queue.removeFirst(), role: currentRole)
                 return (current, dropped)
             }
             if lost > 0 { logger.warning("zkfs: inotify replay fell behind; \(lost) changes not replayed") }
@@ -93,6 +97,16 @@ public final class Replayer: @unchecked Sendable {
             replay(job)
             condition.withLock { current = nil }
         }
+    }
+
+    /// A creation replayed as the node is shown now: a file that gained a child since its creation was queued
+    /// is a directory by the time it is replayed, and a `mknod` would put a file entry over the kernel's directory
+    /// (shown until the entry timed out, with the child's own replay failing on it).
+    static func asShownNow(_ event: ChangeEvent, role: (String) -> NodeRole?) -> ChangeEvent {
+        guard event.kind == .create, let now = role(event.path), now != .dataFile else { return event }
+        var adjusted = event
+        adjusted.isDirectory = now == .directory
+        return adjusted
     }
 
     private func replay(_ event: ChangeEvent) {
@@ -105,7 +119,16 @@ public final class Replayer: @unchecked Sendable {
             result = truncate(full, 0)
         case .create:
             forgetName(event)
-            result = event.isDirectory ? mkdir(full, 0o755) : mknod(full, S_IFREG | 0o644, 0)
+            // Judged again at the last moment (the kind of call decides the kernel's entry); the handlers refuse
+            // a kind that no longer matches (EEXIST), and then the other kind is tried once.
+            var job = Self.asShownNow(event, role: currentRole)
+            condition.withLock { current = job }
+            result = create(full, job)
+            if result != 0 && errno == EEXIST {
+                job.isDirectory.toggle()
+                condition.withLock { current = job }
+                if create(full, job) == 0 { return }
+            }
         case .delete:
             result = event.isDirectory ? rmdir(full) : unlink(full)
         }
@@ -113,6 +136,10 @@ public final class Replayer: @unchecked Sendable {
             failed(event, full, errno)
             if event.kind == .delete { removalFailed(event) }
         }
+    }
+
+    private func create(_ full: String, _ job: ChangeEvent) -> Int32 {
+        job.isDirectory ? mkdir(full, 0o755) : mknod(full, S_IFREG | 0o644, 0)
     }
 
     private func failed(_ event: ChangeEvent, _ full: String, _ error: Int32) {
