@@ -37,9 +37,14 @@ public final class ServerShell: @unchecked Sendable {
     /// + 1 waiting, see `ClientConnection.ReadGate`), a four-letter word — plus the shell's own timers and the log.
     private var coreQueue = Deque<() -> Void>()
     static let coreQueueCheckLength = 1024
+    /// Every connection that was open at some moment since the queue last drained may still have calls in it:
+    /// the open ones, and those closed since (a server that drops thousands of clients at once — losing its leader —
+    /// removes them from the table while their closes and last reads are still queued).
     var coreQueueLengthMax: Int {
-        Self.coreQueueCheckLength + connections.withLockedValue { $0.count } * (ClientConnection.batchesInFlightMax + 3)
+        let alive = connections.withLockedValue { $0.count } + connectionsClosedSinceDrain.load(ordering: .relaxed)
+        return Self.coreQueueCheckLength + alive * (ClientConnection.batchesInFlightMax + 3)
     }
+    private let connectionsClosedSinceDrain = ManagedAtomic(0)
     private let shutdownLock = NSLock()
     private var didShutdown = false
     private var draining = false
@@ -320,6 +325,7 @@ public final class ServerShell: @unchecked Sendable {
         draining = true
         while let next = coreQueue.popFirst() { next() }
         draining = false
+        connectionsClosedSinceDrain.store(0, ordering: .relaxed)
     }
 
     func fourLetterWord(_ word: String, on conn: ClientConnection) {
@@ -331,6 +337,7 @@ public final class ServerShell: @unchecked Sendable {
 
     func closed(_ conn: ClientConnection) {
         connections.withLockedValue { _ = $0.removeValue(forKey: conn.id) }
+        connectionsClosedSinceDrain.wrappingIncrement(ordering: .relaxed)
         perIPCounts.withLockedValue { counts in
             counts[conn.remoteIP, default: 1] -= 1
             if counts[conn.remoteIP] == 0 { counts[conn.remoteIP] = nil }
