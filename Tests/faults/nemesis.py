@@ -4,10 +4,17 @@ them one at a time or two at once (combined), holds, heals, pauses, and logs eve
 kinds: kill (kill -9 of the leader, a follower or any server, restarted at heal), stop (SIGSTOP, SIGCONT at heal),
 partition (isolated leader, majority/minority — sometimes with the clients cut from the minority too —, bridge),
 clock (a server's wall clock stepped by ±1 min .. ±1 h, stepped back at heal), disk (a server's data filesystem
-filled to ENOSPC, freed at heal; a server that exited meanwhile is restarted), torn (kill -9, the newest
-transaction log's last record cut short, or — Warren — its sectors after the first left as preallocated zeros,
-restart at once; the record may have been acknowledged: one disk losing its last write). Random garbage after
-the end is not a torn write but corruption, which Warren refuses to start on by design (test_durability).
+filled to ENOSPC, freed at heal; a server that exited meanwhile is restarted), torn (kill -9 while the next log
+record was being written: a prefix of a record is left after the newest log's last one — whole sectors of it inside
+a preallocated file, any prefix where the file ends — then restart at once; those bytes were never fsynced, so no
+server acknowledged them: a real crash's torn tail).
+
+Not in the default set: losetail (kill -9, then the newest log's last *complete* record cut short or its later
+sectors zeroed: the disk losing a write it had fsynced and the server had acknowledged). That is outside Zab's and
+ZooKeeper's fault model — a quorum's acknowledgement is only durable if their disks keep what they fsynced — and
+with it the runner can and does report lost acknowledged writes on both systems (Docs/reliability.md). Random
+garbage after the end is not a torn write but corruption, which Warren refuses to start on by design
+(test_durability).
 """
 
 from __future__ import annotations
@@ -16,10 +23,13 @@ import os
 import random
 import signal
 import time
+import zlib
 
 from cluster import Cluster, Server
 
 KINDS = ("kill", "stop", "partition", "clock", "disk", "torn")
+# Known but opt-in (--nemesis ...,losetail): outside the fault model, see above.
+EXTRA_KINDS = ("losetail",)
 
 
 class Event:
@@ -42,6 +52,17 @@ def last_record_start(data: bytes, end: int) -> int | None:
         length = int.from_bytes(data[offset:offset + 4], "big")
         last = offset
         offset += 20 + length
+    return last if offset == end else None
+
+
+def zookeeper_last_record_start(data: bytes, end: int) -> int | None:
+    """The same for a ZooKeeper log (16-byte file header; records: 8-byte checksum, 4-byte length, the txn, one
+    end-of-record byte)."""
+    offset, last = 16, None
+    while offset + 12 <= end:
+        length = int.from_bytes(data[offset + 8:offset + 12], "big")
+        last = offset
+        offset += 12 + length + 1
     return last if offset == end else None
 
 
@@ -164,6 +185,57 @@ class Nemesis:
         return f"s{s.i} filled ({written >> 20} MiB)", heal
 
     def apply_torn(self):
+        """A crash while the next record was being written: part of it reaches the disk, none of it was fsynced."""
+        s = self.rng.choice(self.c.servers)
+        s.kill9()
+        logs = s.txn_logs()
+        detail = f"s{s.i} no log yet"
+        if logs:
+            newest = logs[-1]
+            data = newest.read_bytes()
+            end = data_end(data)
+            find = last_record_start if self.c.kind == "warren" else zookeeper_last_record_start
+            last = find(data, end)
+            if last is None:
+                detail = f"s{s.i} {newest.name} unparsed, left as is"
+            else:
+                # The torn record is shaped like a real one — a copy of the last, or (Warren) the next zxid with
+                # a payload of a large multi's size, so that it spans sectors —: the reader must tell it from a
+                # complete record by its length and checksums, not by its look.
+                record = data[last:end]
+                if self.c.kind == "warren" and self.rng.random() < 0.5:
+                    record = self.large_next_record(record)
+                if self.c.kind == "warren" and len(data) > end:
+                    # Preallocated: a crash persists whole sectors or none, the rest stays zeros.
+                    bounds = [b for b in range(((end // SECTOR) + 1) * SECTOR, end + len(record), SECTOR)]
+                    k = self.rng.choice(bounds) - end if bounds else 0
+                    with open(newest, "r+b") as f:
+                        f.seek(end)
+                        f.write(record[:k])
+                    detail = f"s{s.i} {newest.name} torn next record: {k} of {len(record)} bytes (whole sectors)"
+                else:
+                    # The file ends inside the torn record (ZooKeeper reads a record running into its
+                    # preallocated zeros as a checksum failure, not as a torn tail).
+                    k = self.rng.randint(1, len(record) - 1)
+                    with open(newest, "r+b") as f:
+                        f.seek(end)
+                        f.write(record[:k])
+                        f.truncate(end + k)
+                    detail = f"s{s.i} {newest.name} torn next record: {k} of {len(record)} bytes, file ends there"
+        s.start()
+        return detail, lambda: None
+
+    def large_next_record(self, last: bytes) -> bytes:
+        """A Warren log record after `last` (header: length, zxid, payload checksum, header checksum) with 0.6–8 KiB
+        of payload; its payload checksum is random, which only matters if the record were ever complete."""
+        length = self.rng.randint(600, 8192)
+        zxid = int.from_bytes(last[4:12], "big") + 1
+        head = length.to_bytes(4, "big") + zxid.to_bytes(8, "big") + self.rng.getrandbits(32).to_bytes(4, "big")
+        head += zlib.crc32(head).to_bytes(4, "big")
+        return head + self.rng.randbytes(length)
+
+    def apply_losetail(self):
+        """Outside the fault model: the disk loses the newest log's last record, fsynced and maybe acknowledged."""
         s = self.rng.choice(self.c.servers)
         s.kill9()
         logs = s.txn_logs()
@@ -176,13 +248,10 @@ class Nemesis:
             last = last_record_start(data, end) if self.c.kind == "warren" else None
             boundary = ((last // SECTOR) + 1) * SECTOR if last is not None else None
             if self.rng.random() < 0.5 or boundary is None or boundary >= end:
-                # The last record's final bytes never reached the disk, the file ends there.
                 with open(newest, "r+b") as f:
                     f.truncate(end - cut)
-                detail = f"s{s.i} {newest.name} cut by {cut} bytes"
+                detail = f"s{s.i} {newest.name} last record cut by {cut} bytes"
             else:
-                # Inside a preallocated file: the last record's sectors from `boundary` on were never written
-                # (a crash persists whole sectors or none), so they are still zeros.
                 with open(newest, "r+b") as f:
                     f.seek(boundary)
                     f.write(bytes(end - boundary))
