@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         // Wire vocabulary and the Jute codec. No I/O.
@@ -32,9 +33,17 @@ let package = Package(
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         // Transaction log and snapshots on disk.
         .target(name: "WarrenStorage", dependencies: ["CZlib", "CHotPaths"]),
+        // TLS as ZooKeeper configures it (its ssl.* keys) on swift-nio-ssl: settings, contexts, reload on file change.
+        .target(name: "WarrenTLS", dependencies: [
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // The SwiftNIO server shell.
         .target(name: "WarrenServer", dependencies: [
-            "WarrenJute", "WarrenTree", "WarrenStorage", "WarrenZab",
+            "WarrenJute", "WarrenTree", "WarrenStorage", "WarrenZab", "WarrenTLS",
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "DequeModule", package: "swift-collections"),
@@ -55,7 +64,8 @@ let package = Package(
         ]),
         // The Swift client library.
         .target(name: "WarrenClient", dependencies: [
-            "WarrenJute",
+            "WarrenJute", "WarrenTLS",
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
@@ -79,7 +89,8 @@ let package = Package(
         .testTarget(name: "WarrenBenchTests", dependencies: ["WarrenBench"]),
         .testTarget(name: "WarrenMigrateTests", dependencies: ["WarrenMigrate", "WarrenTree", "WarrenJute", "WarrenStorage", "CZlib"]),
         .testTarget(name: "WarrenServerTests", dependencies: [
-            "WarrenServer", "WarrenJute", "WarrenTree", "WarrenZab", .product(name: "Atomics", package: "swift-atomics"),
+            "WarrenServer", "WarrenJute", "WarrenTree", "WarrenZab", "WarrenTLS",
+            .product(name: "Atomics", package: "swift-atomics"),
         ]),
         .testTarget(name: "WarrenAdminTests", dependencies: [
             "WarrenAdmin", "WarrenServer", .product(name: "Prometheus", package: "swift-prometheus"),
@@ -95,7 +106,7 @@ let package = Package(
         // zkfs: the znode tree as a FUSE filesystem (libfuse3 low-level API), a ZooKeeper client.
         .systemLibrary(name: "CFuse3", pkgConfig: "fuse3", providers: [.apt(["libfuse3-dev"])]),
         .target(name: "ZKFS", dependencies: [
-            "CFuse3", "WarrenClient", "WarrenJute",
+            "CFuse3", "WarrenClient", "WarrenJute", "WarrenTLS",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "zkfs", dependencies: [

@@ -1,5 +1,6 @@
 import Logging
 import WarrenJute
+import WarrenTLS
 
 extension ZooKeeperClient {
     /// Tunables of a client. Times are in milliseconds, as ZooKeeper states them.
@@ -24,6 +25,9 @@ extension ZooKeeperClient {
         public var closeTimeoutMs: Int64
         /// Whether the host list is shuffled (ZooKeeper's clients do, to spread sessions over the ensemble).
         public var shuffleHosts: Bool
+        /// TLS for every connection (the server's `secureClientPort`): the trust store that must have signed the
+        /// server's certificate and, for servers with `ssl.clientAuth=need`, this client's key store. nil = plaintext.
+        public var tls: TLSContextSource?
         public var logger: Logger
 
         public init(
@@ -31,7 +35,7 @@ extension ZooKeeperClient {
             initialConnectTimeoutMs: Int64? = nil, outstandingRequestsMax: Int = 1000,
             frameBytesMax: Int = FrameDecoder.frameBytesMaxDefault, allowReadOnly: Bool = false,
             reconnectDelayMaxMs: Int64 = 1000, closeTimeoutMs: Int64 = 2000, shuffleHosts: Bool = true,
-            logger: Logger = Logger(label: "warren.client")
+            tls: TLSContextSource? = nil, logger: Logger = Logger(label: "warren.client")
         ) {
             precondition(sessionTimeoutMs > 0, "sessionTimeoutMs \(sessionTimeoutMs) must be positive")
             precondition(outstandingRequestsMax > 0, "outstandingRequestsMax \(outstandingRequestsMax) must be positive")
@@ -44,6 +48,7 @@ extension ZooKeeperClient {
             self.reconnectDelayMaxMs = reconnectDelayMaxMs
             self.closeTimeoutMs = closeTimeoutMs
             self.shuffleHosts = shuffleHosts
+            self.tls = tls
             self.logger = logger
         }
     }

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import WarrenJute
 
 /// A request from submission to reply. Paths inside `request` are the server's (chroot applied).
@@ -160,6 +161,7 @@ final class SessionEngine: @unchecked Sendable {
             }
         }
         let frameBytesMax = config.frameBytesMax
+        let tls = config.tls
         ClientBootstrap(group: loop)
             .connectTimeout(timeout)
             .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
@@ -171,6 +173,13 @@ final class SessionEngine: @unchecked Sendable {
                         connectionLost(gen, reason: error.map { "connection closed: \($0)" } ?? "connection closed")
                     })
                 return channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        // The server name for SNI and the certificate check; an address is checked against the
+                        // certificate's IP entries instead (and cannot be sent as SNI).
+                        let isAddress = (try? SocketAddress(ipAddress: host.host, port: 0)) != nil
+                        try channel.pipeline.syncOperations.addHandler(
+                            NIOSSLClientHandler(context: tls.context, serverHostname: isAddress ? nil : host.host))
+                    }
                     try channel.pipeline.syncOperations.addHandler(handler)
                 }
             }

@@ -158,7 +158,8 @@ extension ServerCore {
 
     /// conf's rows, in order (shared with the AdminServer's `configuration`).
     func confRows() -> [(String, String)] {
-        [("clientPort", "\(config.clientPort)"), ("secureClientPort", "-1"),
+        [("clientPort", config.servesPlaintextClients ? "\(config.clientPort)" : "-1"),
+         ("secureClientPort", "\(config.secureClientPort ?? -1)"),
          ("dataDir", "\(config.dataDir)/version-2"), ("dataDirSize", "\(Self.dirSize(config.dataDir))"),
          ("dataLogDir", "\(config.dataLogDir)/version-2"), ("dataLogSize", "\(Self.dirSize(config.dataLogDir))"),
          ("tickTime", "\(config.tickTimeMs)"), ("maxClientCnxns", "\(config.maxClientCnxns)"),

@@ -3,7 +3,9 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import NIOSSL
 import WarrenJute
+import WarrenTLS
 import WarrenTree
 import WarrenZab
 
@@ -27,6 +29,11 @@ import WarrenZab
 /// A SNAP sync's state is not one frame but a stream of chunk frames (`SnapshotStream`), written as the peer reads
 /// them (`QuorumOutbound`); the receiving side reassembles it and delivers one `.snapshot` message. Both sides
 /// report the transfer's progress (`onSyncProgress`) so Zab does not time out a transfer that moves.
+///
+/// With quorum TLS (`sslQuorum=true`, `tls`) every connection is TLS in both directions: the accepting side requires
+/// the dialer's certificate (signed by the quorum trust store) and the dialer checks the accepting side's
+/// certificate against the trust store and, unless `ssl.quorum.hostnameVerification=false`, against the host it
+/// dialled. A peer that fails either check never gets past the handshake, so it cannot announce an id.
 final class QuorumTransport: @unchecked Sendable {
     /// Largest frame accepted from a peer: a chunk of a SNAP sync and its header, or a batch of proposals of up to
     /// jute.maxbuffer each; no frame carries a whole snapshot any more.
@@ -52,9 +59,12 @@ final class QuorumTransport: @unchecked Sendable {
     private let channels = NIOLockedValueBox([ServerId: QuorumOutbound]())
     private let stopped = NIOLockedValueBox(false)
     private var listener: Channel?
+    /// Quorum TLS: the contexts for accepted and for dialled connections; nil = plaintext.
+    let tls: (accepting: TLSContextSource, dialling: TLSContextSource)?
 
     init(myid: ServerId, peers: [ServerId: (host: String, port: Int)], group: EventLoopGroup, logger: Logger,
          snapshotChunkBytes: Int = SnapshotStream.chunkBytesDefault,
+         tls: (accepting: TLSContextSource, dialling: TLSContextSource)? = nil,
          onMessages: @escaping @Sendable (ServerId, [ZabMessage]) -> Void,
          onDisconnected: @escaping @Sendable (ServerId) -> Void,
          onSyncProgress: @escaping @Sendable (ServerId, Int, Int, Bool) -> Void) {
@@ -66,6 +76,7 @@ final class QuorumTransport: @unchecked Sendable {
         self.onDisconnected = onDisconnected
         self.onSyncProgress = onSyncProgress
         self.snapshotChunkBytes = snapshotChunkBytes
+        self.tls = tls
     }
 
     /// Binds this server's quorum port and starts dialing the lower-id peers.
@@ -75,8 +86,11 @@ final class QuorumTransport: @unchecked Sendable {
             .serverChannelOption(.backlog, value: 64)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelInitializer { channel in
+            .childChannelInitializer { [tls] channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls.accepting.context))
+                    }
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(QuorumFrameDecoder()))
                     try channel.pipeline.syncOperations.addHandler(QuorumPeerHandler(transport: self, peer: nil))
                 }
@@ -167,8 +181,13 @@ final class QuorumTransport: @unchecked Sendable {
             let bootstrap = ClientBootstrap(group: loop)
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .connectTimeout(.seconds(2))
-                .channelInitializer { channel in
+                .channelInitializer { [tls = self.tls] channel in
                     channel.eventLoop.makeCompletedFuture {
+                        if let tls {
+                            let isAddress = (try? SocketAddress(ipAddress: addr.host, port: 0)) != nil
+                            try channel.pipeline.syncOperations.addHandler(
+                                NIOSSLClientHandler(context: tls.dialling.context, serverHostname: isAddress ? nil : addr.host))
+                        }
                         try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(QuorumFrameDecoder()))
                         try channel.pipeline.syncOperations.addHandler(QuorumPeerHandler(transport: self, peer: peer))
                     }

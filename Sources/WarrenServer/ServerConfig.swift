@@ -1,4 +1,5 @@
 import Foundation
+import WarrenTLS
 import WarrenTree
 
 /// A fault in the configuration file: what is wrong and where, so an operator can fix it without reading code.
@@ -86,6 +87,17 @@ public struct ServerConfig: Sendable {
     public var sourcePath: String?
     /// Whether the file set `clientPort` (it defaults to 2181 otherwise).
     public var clientPortGiven = false
+    /// `secureClientPort`: clients served over TLS, set up by ZooKeeper's `ssl.*` keys (`clientTLS`); nil = none.
+    public var secureClientPort: Int?
+    /// `secureClientPortAddress`; `clientPortAddress` when absent.
+    public var secureClientPortAddress: String?
+    /// The TLS settings of `secureClientPort` (present exactly when it is).
+    public var clientTLS: TLSSettings?
+    /// Quorum TLS (`sslQuorum=true` with the `ssl.quorum.*` keys); nil = plaintext between servers.
+    public var quorumTLS: TLSSettings?
+    /// Plaintext clients are served on `clientPort` unless the file asks for TLS only (`secureClientPort` without
+    /// `clientPort`, as ZooKeeper reads it).
+    public var servesPlaintextClients: Bool { secureClientPort == nil || clientPortGiven }
 
     public init() {}
 
@@ -210,6 +222,8 @@ public struct ServerConfig: Sendable {
                 }
             }
         }
+        try c.readClientTLS()
+        try c.readQuorumTLS()
         try c.refuseUnsupportedSecurity()
         if c.tickTimeMs <= 0 { throw ConfigError("tickTime must be positive") }
         if c.dataLogDir.isEmpty { c.dataLogDir = c.dataDir }
@@ -247,19 +261,48 @@ public struct ServerConfig: Sendable {
         extra.last(where: { $0.0 == key || $0.0 == "zookeeper." + key })?.1
     }
 
+    /// `secureClientPort` and the `ssl.*` keys (`TLSSettings.parse`), checked here so that a TLS set-up that cannot
+    /// work stops the server at start with the key to fix, not at the first client.
+    mutating func readClientTLS() throws {
+        let file = sourcePath ?? "zoo.cfg"
+        guard let value = extraValue("secureClientPort") else { return }
+        guard let port = Int(value), (0...65535).contains(port) else {
+            throw ConfigError("\(file): secureClientPort must be a port number, got '\(value)'")
+        }
+        do {
+            let settings = try TLSSettings.parse(prefix: "ssl.", knownSuites: TLSContextSource.knownSuites, lookup: extraValue)
+            guard settings.keyStore != nil else {
+                throw TLSSettingsError("secureClientPort=\(port) needs ssl.keyStore.location: a PEM file holding the server's private key and certificate chain (or a PKCS12 file)")
+            }
+            clientTLS = settings
+        } catch let error as TLSSettingsError {
+            throw ConfigError("\(file): \(error)")
+        }
+        secureClientPort = port
+        secureClientPortAddress = extraValue("secureClientPortAddress")
+    }
+
+    /// `sslQuorum=true` and the `ssl.quorum.*` keys (the same names as the client side's, under `ssl.quorum.`).
+    mutating func readQuorumTLS() throws {
+        guard extraValue("sslQuorum")?.lowercased() == "true" else { return }
+        let file = sourcePath ?? "zoo.cfg"
+        do {
+            let settings = try TLSSettings.parse(prefix: "ssl.quorum.", knownSuites: TLSContextSource.knownSuites, lookup: extraValue)
+            guard settings.keyStore != nil else {
+                throw TLSSettingsError("sslQuorum=true needs ssl.quorum.keyStore.location: a PEM file holding this server's private key and certificate chain (or a PKCS12 file)")
+            }
+            quorumTLS = settings
+        } catch let error as TLSSettingsError {
+            throw ConfigError("\(file): \(error)")
+        }
+    }
+
     /// ZooKeeper keys whose meaning Warren cannot give yet, where going on without them would do what the operator
-    /// wrote the file to prevent: a TLS-only server (`secureClientPort` without `clientPort`) would serve plaintext
-    /// on 2181, a `sslQuorum` ensemble would replicate in plaintext, and with `dynamicConfigFile` the server list
-    /// lives in a file Warren does not read, so a member would start standalone.
+    /// wrote the file to prevent: with `dynamicConfigFile` the server list lives in a file Warren does not read, so
+    /// a member would start standalone.
     /// - Throws: `ConfigError` naming the key and what to do instead.
     func refuseUnsupportedSecurity() throws {
         let file = sourcePath ?? "zoo.cfg"
-        if extraValue("secureClientPort") != nil && !clientPortGiven {
-            throw ConfigError("\(file): secureClientPort without clientPort: Warren has no TLS listener yet and would serve plaintext clients on clientPort 2181 instead; set clientPort to serve plaintext, or keep TLS on Apache ZooKeeper")
-        }
-        if extraValue("sslQuorum")?.lowercased() == "true" {
-            throw ConfigError("\(file): sslQuorum=true: Warren has no quorum TLS yet and its servers would replicate in plaintext; remove the key (or set it false) to run without TLS")
-        }
         if extraValue("dynamicConfigFile") != nil {
             throw ConfigError("\(file): dynamicConfigFile: Warren reads the server list from zoo.cfg only (no dynamic reconfiguration yet); move its server.N lines into zoo.cfg and remove the key")
         }
@@ -268,8 +311,8 @@ public struct ServerConfig: Sendable {
     /// Warnings for ZooKeeper keys that are accepted but do nothing here, where an operator would expect an effect.
     public var unsupportedKeyWarnings: [String] {
         var out: [String] = []
-        if let port = extraValue("secureClientPort") {
-            out.append("secureClientPort=\(port) ignored: Warren has no TLS listener yet; clients are served in plaintext on clientPort \(clientPort) only")
+        for key in ["ssl.crl", "ssl.ocsp"] where extraValue(key)?.lowercased() == "true" {
+            out.append("\(key)=true ignored: Warren does not check certificate revocation; remove revoked certificates from the trust store")
         }
         if extraValue("reconfigEnabled")?.lowercased() == "true" {
             out.append("reconfigEnabled=true ignored: dynamic reconfiguration is not supported; reconfig requests are answered ReconfigDisabled")

@@ -5,7 +5,9 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import NIOSSL
 import WarrenStorage
+import WarrenTLS
 import WarrenTree
 import WarrenZab
 
@@ -22,7 +24,13 @@ public final class ServerShell: @unchecked Sendable {
     /// nil when the core shares the (single) I/O loop.
     let coreGroup: MultiThreadedEventLoopGroup?
     let coreLoop: EventLoop
-    private var channel: Channel?
+    /// The listening sockets: `clientPort` (plaintext) and/or `secureClientPort` (TLS).
+    private var channels: [Channel] = []
+    /// The TLS context of `secureClientPort`, re-read when its files change (`watchTLSFiles`).
+    private var clientTLS: TLSContextSource?
+    private var tlsReloadTasks: [RepeatedTask] = []
+    /// The bound TLS port (`secureClientPort`, or the one the system picked for 0); nil without TLS.
+    public private(set) var securePort: Int?
     private var nextConnectionId: UInt64 = 1
     private let connections = NIOLockedValueBox([UInt64: ClientConnection]())
     private let perIPCounts = NIOLockedValueBox([String: Int]())
@@ -117,21 +125,26 @@ public final class ServerShell: @unchecked Sendable {
                 self.onCoreLoop { self.core.onLogResumed() }
             })
 
-        let frameBytesMax = config.juteMaxBufferBytes
-        let bootstrap = ServerBootstrap(group: ioGroup)
-            .serverChannelOption(.backlog, value: 256)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(
-                        ByteToMessageHandler(ZooKeeperFrameDecoder(frameBytesMax: frameBytesMax)))
-                    try channel.pipeline.syncOperations.addHandler(ClientChannelHandler(server: self))
-                }
-            }
-        let ch = try bootstrap.bind(host: config.clientPortAddress, port: config.clientPort).wait()
-        channel = ch
-        let port = ch.localAddress?.port ?? config.clientPort
+        var port = 0
+        if config.servesPlaintextClients {
+            let ch = try clientBootstrap(tls: nil).bind(host: config.clientPortAddress, port: config.clientPort).wait()
+            channels.append(ch)
+            port = ch.localAddress?.port ?? config.clientPort
+        }
+        if let securePort = config.secureClientPort, let settings = config.clientTLS {
+            let tls = try TLSContextSource(settings: settings, role: .server)
+            clientTLS = tls
+            let host = config.secureClientPortAddress ?? config.clientPortAddress
+            let ch = try clientBootstrap(tls: tls).bind(host: host, port: securePort).wait()
+            channels.append(ch)
+            self.securePort = ch.localAddress?.port ?? securePort
+            if port == 0 { port = self.securePort! }
+            logger.info("serving TLS clients", metadata: [
+                "address": "\(host):\(self.securePort!)", "clientAuth": "\(settings.clientAuth.rawValue)",
+                "keyStore": "\(settings.keyStore?.path ?? "")", "trustStore": "\(settings.trustStore?.path ?? "system roots")",
+            ])
+            watchTLSFiles([tls], what: "client")
+        }
         let tick = TimeAmount.milliseconds(Int64(max(10, min(config.tickTimeMs / 2, 100))))
         tickTask = coreLoop.scheduleRepeatedTask(initialDelay: tick, delay: tick) { [weak self] _ in
             guard let self else { return }
@@ -147,18 +160,71 @@ public final class ServerShell: @unchecked Sendable {
         return port
     }
 
-    /// Blocks until the listening socket closes.
+    /// Blocks until the listening sockets close.
     public func wait() throws {
-        try channel?.closeFuture.wait()
+        for ch in channels { try ch.closeFuture.wait() }
+    }
+
+    /// How often the TLS stores' files are checked for a change (a renewed certificate).
+    static let tlsReloadInterval = TimeAmount.seconds(2)
+
+    /// Rebuilds each context when its files change (`TLSContextSource.reloadIfChanged`), off the core thread.
+    private func watchTLSFiles(_ sources: [TLSContextSource], what: String) {
+        let logger = logger
+        let task = ioGroup.next().scheduleRepeatedTask(initialDelay: Self.tlsReloadInterval, delay: Self.tlsReloadInterval) { _ in
+            for source in sources {
+                do {
+                    if try source.reloadIfChanged() {
+                        logger.info("\(what) TLS key or trust store changed: reloaded; new connections use it")
+                    }
+                } catch {
+                    logger.error("\(what) TLS key or trust store changed but does not load; connections keep the previous one",
+                                 metadata: ["error": "\(error)"])
+                }
+            }
+        }
+        tlsReloadTasks.append(task)
+    }
+
+    /// Client sockets: frames of at most `jute.maxbuffer`, behind TLS when `tls` is given (the handshake first;
+    /// a client that does not speak TLS, or presents a certificate the trust store does not accept, is closed by
+    /// it and never reaches the core).
+    private func clientBootstrap(tls: TLSContextSource?) -> ServerBootstrap {
+        let frameBytesMax = config.juteMaxBufferBytes
+        return ServerBootstrap(group: ioGroup)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls.context))
+                    }
+                    try channel.pipeline.syncOperations.addHandler(
+                        ByteToMessageHandler(ZooKeeperFrameDecoder(frameBytesMax: frameBytesMax)))
+                    try channel.pipeline.syncOperations.addHandler(ClientChannelHandler(server: self))
+                }
+            }
     }
 
     /// Ensemble: binds the quorum port, dials the peers, starts the Zab node and its tick (`ServerCore.zabTick`).
     private func startQuorum() throws {
         var peers: [ServerId: (host: String, port: Int)] = [:]
         for p in config.peers { peers[p.id] = (p.host, p.quorumPort) }
+        var tls: (accepting: TLSContextSource, dialling: TLSContextSource)?
+        if let settings = config.quorumTLS {
+            let pair = (accepting: try TLSContextSource(settings: settings, role: .server),
+                        dialling: try TLSContextSource(settings: settings, role: .client))
+            tls = pair
+            watchTLSFiles([pair.accepting, pair.dialling], what: "quorum")
+            logger.info("quorum TLS on", metadata: [
+                "keyStore": "\(settings.keyStore?.path ?? "")", "trustStore": "\(settings.trustStore?.path ?? "system roots")",
+                "hostnameVerification": "\(settings.hostnameVerification)",
+            ])
+        }
         let transport = QuorumTransport(
             myid: config.myid, peers: peers, group: ioGroup, logger: logger,
-            snapshotChunkBytes: config.snapshotChunkBytes,
+            snapshotChunkBytes: config.snapshotChunkBytes, tls: tls,
             onMessages: { [weak self] peer, messages in
                 guard let self else { return }
                 self.onCoreLoop {
@@ -213,7 +279,7 @@ public final class ServerShell: @unchecked Sendable {
                         metadata: ["error": "\(error)", "dataLogDir": "\(config.dataLogDir)"])
         zabTickTask?.cancel()
         quorum?.abandon()
-        channel?.close(promise: nil)
+        for ch in channels { ch.close(promise: nil) }
         for conn in connections.withLockedValue({ Array($0.values) }) { conn.close(reason: nil) }
         while !dirs.allSatisfy({ (ServerStorage.freeBytes($0) ?? 0) >= ServerStorage.resumeFreeBytesMin }) {
             sleep(1)
@@ -249,7 +315,8 @@ public final class ServerShell: @unchecked Sendable {
         zabTickTask?.cancel()
         quorum?.stop()
         tickTask?.cancel()
-        try? channel?.close().wait()
+        for task in tlsReloadTasks { task.cancel() }
+        for ch in channels { try? ch.close().wait() }
         for conn in connections.withLockedValue({ Array($0.values) }) { conn.close(reason: nil) }
         var finalSnapshot: (zxid: Int64, tree: DataTree)?
         if let core {

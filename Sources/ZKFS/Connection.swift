@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import WarrenClient
 import WarrenJute
+import WarrenTLS
 
 /// The mount's ZooKeeper session, kept alive for the life of the mount: if the session expires, a new one is
 /// opened (credentials and the recursive watch re-added) and the mount carries on.
@@ -30,6 +31,8 @@ public final class ZooKeeperConnection: @unchecked Sendable {
     private var connected = true
     /// The client the recursive watch was added on (the client re-registers it on every reconnect).
     private var watchedClient: ObjectIdentifier?
+    /// TLS for every session of the mount, built once at `start` from the `tls*` options; nil without `tls`.
+    private var tls: TLSContextSource?
 
     public init(options: MountOptions, logger: Logger, onWatchEvent: @escaping @Sendable (WatchEvent) -> Void,
                 onNewSession: @escaping @Sendable () -> Void, onReconnected: @escaping @Sendable () -> Void = {},
@@ -59,6 +62,7 @@ public final class ZooKeeperConnection: @unchecked Sendable {
     /// Opens the first session. Throws if no server answers, the credentials are refused or the chroot is
     /// missing, so that a mount with a wrong connect string fails at once.
     public func start() async throws {
+        tls = try Self.makeTLS(options)
         let client = try await openSession()
         guard try await client.exists("/") != nil else {
             await client.close()
@@ -80,12 +84,30 @@ public final class ZooKeeperConnection: @unchecked Sendable {
         var config = ZooKeeperClient.Configuration(sessionTimeoutMs: options.sessionTimeoutMs)
         config.logger = logger
         config.initialConnectTimeoutMs = Int64(max(options.sessionTimeoutMs, 5000))
+        config.tls = tls
         let client = try await ZooKeeperClient.connect(options.connectString, configuration: config)
         if let file = options.credentialsFile {
             let credential = try Self.readCredential(file)
             try await client.addAuth(scheme: "digest", auth: Array(credential.utf8))
         }
         return client
+    }
+
+    /// The TLS context of `options` (PEM files, as ZooKeeper's `ssl.keyStore`/`ssl.trustStore` with type PEM).
+    /// - Throws: `OptionError` naming the file that does not load.
+    static func makeTLS(_ options: MountOptions) throws -> TLSContextSource? {
+        guard options.tls else { return nil }
+        if options.tlsKeyFile != nil && options.tlsCertFile == nil {
+            throw OptionError("tls_key needs tls_cert (the certificate chain that goes with the key)")
+        }
+        let settings = TLSSettings(
+            keyStore: options.tlsCertFile.map { .init(path: $0, password: nil, type: .pem, keyPath: options.tlsKeyFile) },
+            trustStore: options.tlsCAFile.map { .init(path: $0, password: nil, type: .pem) })
+        do {
+            return try TLSContextSource(settings: settings, role: .client)
+        } catch {
+            throw OptionError("TLS: \(error)")
+        }
     }
 
     /// The first line of a credentials file, `user:password`.

@@ -14,6 +14,14 @@ public struct MountOptions: Equatable, Sendable {
     public var sessionTimeoutMs: Int32 = 30_000
     /// A file holding `user:password` for the digest scheme, added to every session.
     public var credentialsFile: String?
+    /// TLS to the servers' `secureClientPort` (`tls`, or implied by any `tls_*` option).
+    public var tls = false
+    /// PEM certificates that must have signed the server's certificate; nil = the system's roots.
+    public var tlsCAFile: String?
+    /// This client's certificate chain (PEM) and its private key (PEM; may be the same file), for servers that
+    /// require one (`ssl.clientAuth=need`, ZooKeeper's default).
+    public var tlsCertFile: String?
+    public var tlsKeyFile: String?
     /// The reserved name of a directory's own data.
     public var dataName = ".data"
     public var foreground = false
@@ -111,6 +119,10 @@ extension MountOptions {
             sessionTimeoutMs = try number(Int32.self)
             guard sessionTimeoutMs > 0 else { throw OptionError("session_timeout must be > 0 milliseconds") }
         case "credentials": credentialsFile = try required()
+        case "tls": tls = true
+        case "tls_ca": tlsCAFile = try required(); tls = true
+        case "tls_cert": tlsCertFile = try required(); tls = true
+        case "tls_key": tlsKeyFile = try required(); tls = true
         case "data_name":
             let name = try required()
             guard !name.contains("/"), name != ".", name != ".." else {

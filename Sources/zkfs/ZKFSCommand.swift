@@ -21,6 +21,11 @@ struct ZKFSCommand: ParsableCommand {
               umask=OCTAL          bits removed from 0666/0777 (default 022)
               session_timeout=MS   session timeout asked for (default 30000)
               credentials=FILE     user:password on its first line (digest auth)
+              tls                  TLS to the servers' secureClientPort
+              tls_ca=FILE          PEM CA certificates for the server's (implies tls;
+                                   default: the system's roots)
+              tls_cert=FILE        this client's PEM certificate chain (implies tls)
+              tls_key=FILE         its PEM private key (default: in tls_cert)
               data_name=NAME       a directory's own data file (default .data)
               attr_timeout=S       kernel attribute cache time (default 1)
               entry_timeout=S      kernel name cache time (default 1)

@@ -1,4 +1,5 @@
 import XCTest
+import WarrenTLS
 
 @testable import WarrenServer
 
@@ -273,21 +274,104 @@ final class ServerConfigTests: XCTestCase {
     /// Keys that would leave a server doing what the file was written to prevent are refused with what to do; keys
     /// that merely do nothing here are accepted with a warning.
     func testSecurityKeysWithoutSupportAreRefusedOrWarned() throws {
-        XCTAssertThrowsError(try ServerConfig.parse("dataDir=/d\nsecureClientPort=2281\n")) { error in
-            XCTAssertTrue("\(error)".contains("secureClientPort without clientPort"), "\(error)")
-        }
         XCTAssertThrowsError(try ServerConfig.parse("dataDir=/d\nclientPort=2181\nsslQuorum=true\n")) { error in
-            XCTAssertTrue("\(error)".contains("sslQuorum=true"), "\(error)")
+            XCTAssertTrue("\(error)".contains("sslQuorum=true needs ssl.quorum.keyStore.location"), "\(error)")
         }
         XCTAssertThrowsError(try ServerConfig.parse("dataDir=/d\ndynamicConfigFile=/d/zoo.cfg.dynamic\n")) { error in
             XCTAssertTrue("\(error)".contains("move its server.N lines into zoo.cfg"), "\(error)")
         }
-        let both = try ServerConfig.parse("dataDir=/d\nclientPort=2181\nsecureClientPort=2281\nreconfigEnabled=true\nsslQuorum=false\n")
-        XCTAssertTrue(both.clientPortGiven)
-        XCTAssertEqual(both.unsupportedKeyWarnings.count, 2, "\(both.unsupportedKeyWarnings)")
-        XCTAssertTrue(both.unsupportedKeyWarnings[0].contains("served in plaintext on clientPort 2181 only"))
+        let warned = try ServerConfig.parse("dataDir=/d\nclientPort=2181\nreconfigEnabled=true\nsslQuorum=false\nssl.crl=true\n")
+        XCTAssertEqual(warned.unsupportedKeyWarnings.count, 2, "\(warned.unsupportedKeyWarnings)")
+        XCTAssertTrue(warned.unsupportedKeyWarnings[0].contains("ssl.crl=true ignored"))
         let plain = try ServerConfig.parse("dataDir=/d\n")
         XCTAssertFalse(plain.clientPortGiven)
         XCTAssertEqual(plain.unsupportedKeyWarnings, [])
+        XCTAssertNil(plain.secureClientPort)
+        XCTAssertTrue(plain.servesPlaintextClients)
+    }
+
+    /// secureClientPort with ZooKeeper's ssl.* keys (as zoo.cfg writes them, or with the system-property prefix):
+    /// both ports, or TLS only when clientPort is absent.
+    func testSecureClientPortReadsZooKeepersSslKeys() throws {
+        let both = try ServerConfig.parse("""
+            dataDir=/d
+            clientPort=2181
+            secureClientPort=2281
+            serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory
+            ssl.keyStore.location=/etc/zk/server.pem
+            zookeeper.ssl.trustStore.location=/etc/zk/ca.p12
+            ssl.trustStore.password=pw
+            ssl.clientAuth=want
+            ssl.enabledProtocols=TLSv1.3
+            """)
+        XCTAssertEqual(both.secureClientPort, 2281)
+        XCTAssertTrue(both.servesPlaintextClients)
+        let tls = try XCTUnwrap(both.clientTLS)
+        XCTAssertEqual(tls.keyStore, TLSSettings.Store(path: "/etc/zk/server.pem", password: nil, type: .pem))
+        XCTAssertEqual(tls.trustStore, TLSSettings.Store(path: "/etc/zk/ca.p12", password: "pw", type: .pkcs12))
+        XCTAssertEqual(tls.clientAuth, .want)
+        XCTAssertEqual(tls.protocolMin, .tls13)
+        XCTAssertEqual(tls.protocolMax, .tls13)
+
+        let only = try ServerConfig.parse("dataDir=/d\nsecureClientPort=2281\nssl.keyStore.location=/k.pem\n")
+        XCTAssertFalse(only.servesPlaintextClients)
+        XCTAssertEqual(only.clientTLS?.clientAuth, .need, "ZooKeeper's default")
+        XCTAssertEqual(only.clientTLS?.protocolMin, .tls12)
+        XCTAssertEqual(only.clientTLS?.protocolMax, .tls13)
+    }
+
+    func testQuorumTLSReadsTheSslQuorumKeys() throws {
+        let c = try ServerConfig.parse("""
+            dataDir=/d
+            sslQuorum=true
+            ssl.quorum.keyStore.location=/q/server.pem
+            ssl.quorum.trustStore.location=/q/ca.pem
+            ssl.quorum.hostnameVerification=false
+            ssl.keyStore.location=/client-side.pem
+            """)
+        let q = try XCTUnwrap(c.quorumTLS)
+        XCTAssertEqual(q.keyStore?.path, "/q/server.pem")
+        XCTAssertEqual(q.trustStore?.path, "/q/ca.pem")
+        XCTAssertFalse(q.hostnameVerification)
+        XCTAssertNil(c.clientTLS, "ssl.* without secureClientPort sets nothing up")
+        XCTAssertNil(try ServerConfig.parse("dataDir=/d\nsslQuorum=false\n").quorumTLS)
+    }
+
+    func testTLSSetUpsThatCannotWorkAreRefusedWithTheKey() {
+        let cases: [(String, String)] = [
+            ("secureClientPort=2281\n", "needs ssl.keyStore.location"),
+            ("secureClientPort=http\nssl.keyStore.location=/k.pem\n", "secureClientPort must be a port number"),
+            ("secureClientPort=2281\nssl.keyStore.location=/k.jks\n", "keytool -importkeystore"),
+            ("secureClientPort=2281\nssl.keyStore.location=/k.store\n", "set ssl.keyStore.type to PEM or PKCS12"),
+            ("secureClientPort=2281\nssl.keyStore.location=/k\nssl.keyStore.type=BCFKS\n", "ssl.keyStore.type=BCFKS"),
+            ("secureClientPort=2281\nssl.keyStore.location=/k.pem\nssl.clientAuth=maybe\n", "ssl.clientAuth=maybe"),
+            ("secureClientPort=2281\nssl.keyStore.location=/k.pem\nssl.protocol=SSLv3\n", "ssl.protocol=SSLv3"),
+            ("secureClientPort=2281\nssl.keyStore.location=/k.pem\nssl.ciphersuites=TLS_NULL_WITH_NULL_NULL\n",
+             "TLS_NULL_WITH_NULL_NULL"),
+            ("secureClientPort=2281\nssl.keyStore.location=/k.pem\nssl.ciphersuites=TLS_AES_128_GCM_SHA256\n",
+             "lists only TLS 1.3 suites"),
+        ]
+        for (text, says) in cases {
+            XCTAssertThrowsError(try ServerConfig.parse("dataDir=/d\n" + text), text) { error in
+                XCTAssertTrue("\(error)".contains(says), "\(text): \(error)")
+            }
+        }
+    }
+
+    /// ssl.protocol as ZooKeeper 3.8 reads it, ciphers by their IANA (= Java) names.
+    func testProtocolAndCipherSuites() throws {
+        func parse(_ keys: [String: String]) throws -> TLSSettings {
+            try TLSSettings.parse(prefix: "ssl.", knownSuites: TLSContextSource.knownSuites) { keys[$0] }
+        }
+        let v12 = try parse(["ssl.protocol": "TLSv1.2"])
+        XCTAssertEqual([v12.protocolMin, v12.protocolMax], [.tls12, .tls12])
+        let v13 = try parse(["ssl.protocol": "TLSv1.3"])
+        XCTAssertEqual([v13.protocolMin, v13.protocolMax], [.tls12, .tls13])
+        let listed = try parse(["ssl.enabledProtocols": "TLSv1.3, TLSv1.2", "ssl.protocol": "TLSv1.2"])
+        XCTAssertEqual([listed.protocolMin, listed.protocolMax], [.tls12, .tls13], "enabledProtocols wins")
+        let suites = try parse(["ssl.ciphersuites": "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,TLS_AES_128_GCM_SHA256"])
+        XCTAssertEqual(suites.cipherSuites, ["TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"])
+        XCTAssertNil(try parse([:]).keyStore)
+        XCTAssertFalse(try parse(["ssl.hostnameVerification": "false"]).hostnameVerification)
     }
 }

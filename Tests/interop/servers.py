@@ -25,7 +25,9 @@ TARGETS_ALL = ("zookeeper", "warren")
 ZK_JAR = Path("/usr/share/java/zookeeper.jar")
 # zookeeper.jar's manifest lists its dependencies; slf4j-simple gives the server a log we can read; the servlet API
 # (Debian's libservlet-api-java, pulled in with Jetty) is the one jar its AdminServer needs that the manifest omits.
-ZK_CLASSPATH = [ZK_JAR, Path("/usr/share/java/slf4j-simple.jar"), Path("/usr/share/java/servlet-api.jar")]
+# Its Netty TLS (secureClientPort) needs netty-codec and netty-resolver, which the manifest omits too.
+ZK_CLASSPATH = [ZK_JAR, Path("/usr/share/java/slf4j-simple.jar"), Path("/usr/share/java/servlet-api.jar"),
+                Path("/usr/share/java/netty-codec.jar"), Path("/usr/share/java/netty-resolver.jar")]
 ZK_MAIN = "org.apache.zookeeper.server.ZooKeeperServerMain"
 ZKCLI = Path("/usr/share/zookeeper/bin/zkCli.sh")
 CLI_MT = Path("/usr/lib/zookeeper/bin/cli_mt")
@@ -174,8 +176,9 @@ class ServerProcess:
                     f"or point WARREN_BIN at it (or run only ZooKeeper with INTEROP_TARGETS=zookeeper)"
                 )
 
-    def start(self, timeout: float = 40.0) -> "ServerProcess":
-        """Starts the process and returns once it answers `ruok` with `imok`."""
+    def start(self, timeout: float = 40.0, ready=None) -> "ServerProcess":
+        """Starts the process and returns once it answers `ruok` with `imok` (or, given `ready`, once that returns
+        true: for a server without a plaintext client port)."""
         self.check_installed()
         self.write_config()
         log = open(self.log_path, "ab")
@@ -197,6 +200,11 @@ class ServerProcess:
                     f"{self.kind} exited with code {code} before serving on {self.hosts}.\n"
                     f"command: {' '.join(self.command())}\n--- log tail ---\n{self.log_tail()}"
                 )
+            if ready is not None:
+                if ready():
+                    return self
+                time.sleep(0.2)
+                continue
             try:
                 last = four_letter("127.0.0.1", self.port, "ruok", timeout=1.0)
                 if last == "imok":
