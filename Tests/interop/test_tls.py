@@ -170,6 +170,49 @@ def test_client_auth_want_and_none_let_a_client_without_certificate_in(server_fa
             assert not connects(tls_client(port, main.ca, other.crt("client"), other.key("client")))
 
 
+def test_protocol_and_cipher_suite_lists_are_enforced(server_factory, target, certs):
+    """ssl.enabledProtocols=TLSv1.3 refuses a TLS 1.2-only client; ssl.protocol=TLSv1.2 with one cipher suite
+    refuses a client offering only another suite and serves one offering it."""
+    main, _ = certs
+    tls13 = free_port()
+    # ZooKeeper 3.8 also needs ssl.protocol=TLSv1.3 (its SSLContext is made for ssl.protocol, default TLSv1.2) and
+    # TLS 1.3 suites listed (its default suite list has TLS 1.2's only); Warren takes the same file.
+    server_factory.start(target, **tls_overrides(main, tls13, **{
+        "ssl.protocol": "TLSv1.3", "ssl.enabledProtocols": "TLSv1.3",
+        "ssl.ciphersuites": "TLS_AES_128_GCM_SHA256,TLS_AES_256_GCM_SHA384"}))
+    tls12_only = ssl.OP_NO_SSLv2 | ssl.OP_NO_SSLv3 | ssl.OP_NO_TLSv1_3
+    assert not connects_tls(tls13, main, options=tls12_only), "a TLS 1.2 client got into a TLSv1.3-only server"
+    assert connects_tls(tls13, main)
+
+    one_suite = free_port()
+    server_factory.start(target, **tls_overrides(main, one_suite, **{
+        "ssl.protocol": "TLSv1.2", "ssl.ciphersuites": "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"}))
+    assert not connects_tls(one_suite, main, ciphers="ECDHE-ECDSA-AES128-GCM-SHA256"), \
+        "a client without the one allowed suite got in"
+    assert connects_tls(one_suite, main, ciphers="ECDHE-ECDSA-AES256-GCM-SHA384")
+
+
+def connects_tls(port: int, certs: Certs, options: int | None = None, ciphers: str | None = None) -> bool:
+    """kazoo with a client certificate, its SSL context given `options` (e.g. no TLS 1.3) and `ciphers`."""
+    import kazoo.handlers.utils as kazoo_utils
+
+    real = kazoo_utils.create_tcp_connection
+
+    def with_options(*args, **kw):
+        if options is not None:
+            kw["options"] = options
+        if ciphers is not None:
+            kw["ciphers"] = ciphers
+        return real(*args, **kw)
+
+    c = tls_client(port, certs.ca, certs.crt("client"), certs.key("client"))
+    kazoo_utils.create_tcp_connection = with_options
+    try:
+        return connects(c, timeout=6)
+    finally:
+        kazoo_utils.create_tcp_connection = real
+
+
 def run_zkcli(port: int, certs: Certs, *args: str) -> tuple[int, str]:
     jars = ["/etc/zookeeper/conf", "/usr/share/java/zookeeper.jar", "/usr/share/java/netty-codec.jar",
             "/usr/share/java/netty-resolver.jar"]
