@@ -26,9 +26,11 @@ let package = Package(
         // The data tree: znodes, sessions, watches, ACLs, transactions. No I/O.
         // CRC-32 with carry-less multiplication and page pre-faulting: the two hot spots that need C.
         .target(name: "CHotPaths"),
-        .target(name: "WarrenTree", dependencies: ["WarrenJute", "CHotPaths"]),
+        // The seeded generator every pure core draws from (one seed replays a run). No I/O.
+        .target(name: "WarrenRandom"),
+        .target(name: "WarrenTree", dependencies: ["WarrenJute", "CHotPaths", "WarrenRandom"]),
         // The Zab protocol core (election, discovery, sync, broadcast) as a pure state machine. No I/O.
-        .target(name: "WarrenZab", dependencies: ["WarrenJute", "WarrenTree"]),
+        .target(name: "WarrenZab", dependencies: ["WarrenJute", "WarrenRandom"]),
         // zlib, for compressed snapshots.
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         // Transaction log and snapshots on disk.
@@ -42,7 +44,7 @@ let package = Package(
         ]),
         // The SwiftNIO server shell.
         .target(name: "WarrenServer", dependencies: [
-            "WarrenJute", "WarrenTree", "WarrenStorage", "WarrenZab", "WarrenTLS",
+            "WarrenJute", "WarrenTree", "WarrenStorage", "WarrenZab", "WarrenTLS", "WarrenRandom",
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -74,7 +76,7 @@ let package = Package(
         // on top of WarrenClient, in Apache Curator's znode layouts.
         .target(name: "WarrenRecipes", dependencies: ["WarrenClient", "WarrenJute"]),
         // The load generator behind `warren bench`: its own pipelined client over POSIX sockets.
-        .target(name: "WarrenBench", dependencies: ["WarrenJute"]),
+        .target(name: "WarrenBench", dependencies: ["WarrenJute", "WarrenRandom"]),
         // `warren import`/`warren export`: Apache ZooKeeper's snapshot and log files to a Warren dataDir and back.
         .target(name: "WarrenMigrate", dependencies: ["WarrenJute", "WarrenTree", "WarrenStorage", "CZlib"]),
         .executableTarget(name: "warren", dependencies: [
@@ -83,13 +85,13 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "WarrenJuteTests", dependencies: ["WarrenJute"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "WarrenTreeTests", dependencies: ["WarrenTree"]),
-        .testTarget(name: "WarrenZabTests", dependencies: ["WarrenZab", "WarrenTree", "WarrenJute"]),
+        .testTarget(name: "WarrenTreeTests", dependencies: ["WarrenTree", "WarrenRandom"]),
+        .testTarget(name: "WarrenZabTests", dependencies: ["WarrenZab", "WarrenTree", "WarrenJute", "WarrenRandom"]),
         .testTarget(name: "WarrenStorageTests", dependencies: ["WarrenStorage"]),
         .testTarget(name: "WarrenBenchTests", dependencies: ["WarrenBench"]),
         .testTarget(name: "WarrenMigrateTests", dependencies: ["WarrenMigrate", "WarrenTree", "WarrenJute", "WarrenStorage", "CZlib"]),
         .testTarget(name: "WarrenServerTests", dependencies: [
-            "WarrenServer", "WarrenJute", "WarrenTree", "WarrenZab", "WarrenTLS",
+            "WarrenServer", "WarrenJute", "WarrenTree", "WarrenZab", "WarrenTLS", "WarrenRandom",
             .product(name: "Atomics", package: "swift-atomics"),
         ]),
         .testTarget(name: "WarrenAdminTests", dependencies: [

@@ -1,4 +1,5 @@
 import WarrenJute
+import WarrenRandom
 
 /// Keeps `outstanding` requests in flight on every connection: each reply, while the window is open, is replaced by
 /// the next request for the same slot. Subclasses choose the request.
@@ -51,7 +52,7 @@ enum BenchValue {
     /// `count` pseudo-random bytes determined by `seed`. Random so that compressed snapshots and logs store about
     /// as much as the values hold; a repeated pattern would make any compressing server look unfairly small.
     static func bytes(_ count: Int, seed: UInt64) -> [UInt8] {
-        var rng = SplitMix64(seed: seed &* 0x2545_F491_4F6C_DD1D &+ 1)
+        var rng = SeededRandom(seed: seed &* 0x2545_F491_4F6C_DD1D &+ 1)
         var out: [UInt8] = []
         out.reserveCapacity(count + 8)
         while out.count < count {
@@ -73,7 +74,7 @@ enum BenchValue {
 final class KeyedDriver: PipelinedDriver {
     private let keys: KeySpace
     private let readPercent: Int
-    private var rng: SplitMix64
+    private var rng: SeededRandom
     /// Open loop: nanoseconds between scheduled requests of this engine, and the next one's time; nil = closed loop.
     private let intervalNs: Double?
     private var dueNs: Double = 0
@@ -87,7 +88,7 @@ final class KeyedDriver: PipelinedDriver {
     init(keys: KeySpace, readPercent: Int, outstanding: Int, seed: UInt64, ratePerSecond: Double = 0) {
         self.keys = keys
         self.readPercent = readPercent
-        rng = SplitMix64(seed: seed)
+        rng = SeededRandom(seed: seed)
         intervalNs = ratePerSecond > 0 ? 1e9 / ratePerSecond : nil
         super.init(outstanding: outstanding)
     }

@@ -4,6 +4,7 @@ import WarrenJute
 import WarrenStorage
 import WarrenTree
 import WarrenZab
+import WarrenRandom
 
 /// What the shell must do for the core, in the order given.
 enum CoreAction {
@@ -151,7 +152,7 @@ final class ServerCore {
     /// Applied txns after which the next snapshot is taken: drawn anew after every snapshot (`drawSnapshotThreshold`).
     var snapshotThreshold = 0
     /// Seeded (from the shell's seed), so a test or a simulation replays the same snapshot points.
-    var snapshotRandom: SessionTracker.SplitMix64
+    var snapshotRandom: SeededRandom
     var lastContainerCheckMonoMs: Int64 = 0
     var stats = ServerStats()
     /// Sessions whose closeSession transaction is in the pipeline, so expiry does not issue a second one.
@@ -191,7 +192,7 @@ final class ServerCore {
         txnsSinceSnapshot = recovered.recordsSinceSnapshot
         startedMonoMs = now.monoMs
         inFlight.limit = config.globalOutstandingLimit
-        snapshotRandom = SessionTracker.SplitMix64(seed: seed ^ 0x736E_6170_7368_6F74)
+        snapshotRandom = SeededRandom(seed: seed ^ 0x736E_6170_7368_6F74)
         snapshotThreshold = drawSnapshotThreshold()
         if let durable {
             ensemble = EnsembleState(zab: ZabNode(id: config.myid, config: Self.zabConfig(config), durable: durable, seed: seed))

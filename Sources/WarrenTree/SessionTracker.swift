@@ -1,3 +1,5 @@
+import WarrenRandom
+
 /// A session's state as the tracker sees it, for `cons`, `dump` and `mntr`.
 public struct SessionInfo: Hashable, Sendable {
     public var id: Int64
@@ -206,8 +208,8 @@ public struct SessionTracker: Sendable {
     /// The password of session `id`: 16 bytes derived from the id and the secret, the same on every server and
     /// across restarts that share the secret.
     public func password(for id: Int64) -> [UInt8] {
-        var keyed = SplitMix64(seed: secret)
-        var generator = SplitMix64(seed: keyed.next() ^ UInt64(bitPattern: id))
+        var keyed = SeededRandom(seed: secret)
+        var generator = SeededRandom(seed: keyed.next() ^ UInt64(bitPattern: id))
         var bytes: [UInt8] = []
         bytes.reserveCapacity(16)
         for _ in 0..<2 {
@@ -223,20 +225,5 @@ public struct SessionTracker: Sendable {
         guard id != 0, password.count == 16 else { return false }
         // Compare every byte so the time taken doesn't reveal how much of a guess was right.
         return zip(password, self.password(for: id)).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
-    }
-
-    /// Steele, Lea and Flood's SplitMix64: a tiny, well-mixed, deterministic generator.
-    public struct SplitMix64: RandomNumberGenerator, Sendable {
-        private var state: UInt64
-
-        public init(seed: UInt64) { state = seed }
-
-        public mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
     }
 }

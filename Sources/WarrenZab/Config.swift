@@ -1,4 +1,4 @@
-import WarrenTree
+import WarrenRandom
 
 /// How a server takes part in the ensemble.
 public enum MemberRole: Hashable, Sendable {
@@ -103,6 +103,3 @@ public struct DurableState: Sendable, Equatable {
     }
 }
 
-/// The core's only source of randomness, so a seed replays a run exactly: the same SplitMix64 the session tracker
-/// uses.
-public typealias SeededRandom = SessionTracker.SplitMix64

@@ -1,3 +1,5 @@
+import WarrenRandom
+
 /// One server's Zab protocol state machine: fast leader election, discovery, synchronization and broadcast.
 ///
 /// Pure: it does no I/O, reads no clock and draws randomness only from the seeded generator given at init. The

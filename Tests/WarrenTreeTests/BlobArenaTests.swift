@@ -1,3 +1,4 @@
+import WarrenRandom
 import WarrenJute
 import XCTest
 
@@ -139,7 +140,7 @@ final class BlobArenaTests: XCTestCase {
 
     /// SlotSet (children) agrees with Set<Int32> under random inserts and removes, across growth and wrap-around.
     func testSlotSetMatchesSet() {
-        var rng = SeededGenerator(state: 5)
+        var rng = SeededRandom(seed: 5)
         var set = SlotSet()
         var reference = Set<Int32>()
         for step in 0..<40_000 {

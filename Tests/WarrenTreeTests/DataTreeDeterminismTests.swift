@@ -2,25 +2,14 @@ import WarrenJute
 import XCTest
 
 @testable import WarrenTree
-
-/// SplitMix64: a tiny seeded generator so workloads are reproducible.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+import WarrenRandom
 
 final class DataTreeDeterminismTests: XCTestCase {
     /// A random mix of every write op (some with null data), prepared in batches of up to 8 before applying (so
     /// prepares run against a non-empty overlay). Quotas on `quotaPaths` are set up first, the way zkCli does it.
     /// Returns the log of txns.
     private func randomWorkload(seed: UInt64, steps: Int, tree: DataTree, quotaPaths: [String] = []) -> [Txn] {
-        var rng = SeededGenerator(state: seed)
+        var rng = SeededRandom(seed: seed)
         var log: [Txn] = []
         var batch: [Txn] = []
         var zxid: Int64 = 0

@@ -1,3 +1,4 @@
+import WarrenRandom
 import WarrenJute
 import XCTest
 
@@ -82,7 +83,7 @@ final class PathIndexTests: XCTestCase {
     }
 
     func testMatchesDictionaryUnderRandomInsertsAndRemoves() {
-        var rng = SeededGenerator(state: 99)
+        var rng = SeededRandom(seed: 99)
         var paths: [String] = []
         var index = PathIndex()
         var reference: [String: Int32] = [:]
@@ -136,7 +137,7 @@ final class PathIndexTests: XCTestCase {
     /// Bulk insertion (restore) finds every entry, like one-by-one insertion, whatever the slice per pass: 48
     /// slices of 64 KiB, three of 1 MiB, or the whole table in one pass.
     func testInsertAllMatchesSingleInserts() {
-        var rng = SeededGenerator(state: 7)
+        var rng = SeededRandom(seed: 7)
         let tags = (0..<300_000).map { _ in UInt32.random(in: 0...UInt32.max, using: &rng) }
         for sliceBytes in [64 << 10, 1 << 20, 1 << 30] {
             var bulk = PathIndex()

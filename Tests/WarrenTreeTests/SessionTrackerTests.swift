@@ -1,6 +1,7 @@
 import XCTest
 
 @testable import WarrenTree
+import WarrenRandom
 
 final class SessionTrackerTests: XCTestCase {
     private func tracker(
@@ -127,13 +128,13 @@ final class SessionTrackerTests: XCTestCase {
     }
 
     func testSplitMix64IsDeterministicAndMatchesTheReferenceSequence() {
-        var g = SessionTracker.SplitMix64(seed: 0)
+        var g = SeededRandom(seed: 0)
         // Published SplitMix64 outputs for seed 0.
         XCTAssertEqual(g.next(), 0xE220_A839_7B1D_CDAF)
         XCTAssertEqual(g.next(), 0x6E78_9E6A_A1B9_65F4)
         XCTAssertEqual(g.next(), 0x06C4_5D18_8009_454F)
-        var x = SessionTracker.SplitMix64(seed: 12345)
-        var y = SessionTracker.SplitMix64(seed: 12345)
+        var x = SeededRandom(seed: 12345)
+        var y = SeededRandom(seed: 12345)
         XCTAssertEqual((0..<8).map { _ in x.next() }, (0..<8).map { _ in y.next() })
     }
 

@@ -1,3 +1,4 @@
+import WarrenRandom
 import WarrenZab
 
 /// A whole ensemble in one process, driven by one seed: servers (`SimServer`), a network with per-pair FIFO

@@ -1,3 +1,4 @@
+import WarrenRandom
 import Foundation
 import WarrenJute
 import WarrenTree
