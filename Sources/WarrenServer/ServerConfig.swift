@@ -269,15 +269,7 @@ public struct ServerConfig: Sendable {
         guard let port = Int(value), (0...65535).contains(port) else {
             throw ConfigError("\(file): secureClientPort must be a port number, got '\(value)'")
         }
-        do {
-            let settings = try TLSSettings.parse(prefix: "ssl.", knownSuites: TLSContextSource.knownSuites, lookup: extraValue)
-            guard settings.keyStore != nil else {
-                throw TLSSettingsError("secureClientPort=\(port) needs ssl.keyStore.location: a PEM file holding the server's private key and certificate chain (or a PKCS12 file)")
-            }
-            clientTLS = settings
-        } catch let error as TLSSettingsError {
-            throw ConfigError("\(file): \(error)")
-        }
+        clientTLS = try tlsSettings(prefix: "ssl.", needing: "secureClientPort=\(port)", whose: "the server's")
         secureClientPort = port
         secureClientPortAddress = extraValue("secureClientPortAddress")
     }
@@ -285,15 +277,19 @@ public struct ServerConfig: Sendable {
     /// `sslQuorum=true` and the `ssl.quorum.*` keys (the same names as the client side's, under `ssl.quorum.`).
     mutating func readQuorumTLS() throws {
         guard extraValue("sslQuorum")?.lowercased() == "true" else { return }
-        let file = sourcePath ?? "zoo.cfg"
+        quorumTLS = try tlsSettings(prefix: "ssl.quorum.", needing: "sslQuorum=true", whose: "this server's")
+    }
+
+    /// The TLS settings under `prefix`, which must name a key store (`needing` says which key asks for TLS).
+    private func tlsSettings(prefix: String, needing: String, whose: String) throws -> TLSSettings {
         do {
-            let settings = try TLSSettings.parse(prefix: "ssl.quorum.", knownSuites: TLSContextSource.knownSuites, lookup: extraValue)
+            let settings = try TLSSettings.parse(prefix: prefix, knownSuites: TLSContextSource.knownSuites, lookup: extraValue)
             guard settings.keyStore != nil else {
-                throw TLSSettingsError("sslQuorum=true needs ssl.quorum.keyStore.location: a PEM file holding this server's private key and certificate chain (or a PKCS12 file)")
+                throw TLSSettingsError("\(needing) needs \(prefix)keyStore.location: a PEM file holding \(whose) private key and certificate chain (or a PKCS12 file)")
             }
-            quorumTLS = settings
+            return settings
         } catch let error as TLSSettingsError {
-            throw ConfigError("\(file): \(error)")
+            throw ConfigError("\(sourcePath ?? "zoo.cfg"): \(error)")
         }
     }
 

@@ -184,16 +184,22 @@ class Nemesis:
                 s.start()
         return f"s{s.i} filled ({written >> 20} MiB)", heal
 
-    def apply_torn(self):
-        """A crash while the next record was being written: part of it reaches the disk, none of it was fsynced."""
+    def crash_random_server(self):
+        """kill -9 of a random server; returns it with its newest transaction log, that file's bytes and where its
+        data ends (before preallocated zeros), or (server, None, b"", 0) if it has no log yet."""
         s = self.rng.choice(self.c.servers)
         s.kill9()
         logs = s.txn_logs()
+        if not logs:
+            return s, None, b"", 0
+        data = logs[-1].read_bytes()
+        return s, logs[-1], data, data_end(data)
+
+    def apply_torn(self):
+        """A crash while the next record was being written: part of it reaches the disk, none of it was fsynced."""
+        s, newest, data, end = self.crash_random_server()
         detail = f"s{s.i} no log yet"
-        if logs:
-            newest = logs[-1]
-            data = newest.read_bytes()
-            end = data_end(data)
+        if newest is not None:
             find = last_record_start if self.c.kind == "warren" else zookeeper_last_record_start
             last = find(data, end)
             if last is None:
@@ -236,14 +242,9 @@ class Nemesis:
 
     def apply_losetail(self):
         """Outside the fault model: the disk loses the newest log's last record, fsynced and maybe acknowledged."""
-        s = self.rng.choice(self.c.servers)
-        s.kill9()
-        logs = s.txn_logs()
+        s, newest, data, end = self.crash_random_server()
         detail = f"s{s.i} no log yet"
-        if logs:
-            newest = logs[-1]
-            data = newest.read_bytes()
-            end = data_end(data)
+        if newest is not None:
             cut = self.rng.randint(1, min(24, end)) if end else 0
             last = last_record_start(data, end) if self.c.kind == "warren" else None
             boundary = ((last // SECTOR) + 1) * SECTOR if last is not None else None
