@@ -373,18 +373,32 @@ def test_handshake_waits_for_the_election_instead_of_being_refused(ensemble):
     assert 0.5 <= waited <= 3.0, f"held {waited:.2f} s; the hold is 1 s (checked on a 100 ms tick)"
     assert mntr(ensemble, alone)["warren_connects_waiting"] == "0"
 
-    # A leader comes while the handshake waits: it is answered with a new session, on the same connection.
-    raw = rawzk.RawZK("127.0.0.1", ensemble.client_ports[alone])
-    try:
-        assert ensemble.mode(alone) == "looking"
-        raw.send_frame(raw.connect_request(timeout_ms=10000))
-        started = time.monotonic()
-        ensemble.start(other)
-        r = rawzk.Reader(raw.recv_frame(timeout=5.0))
-        _protocol, timeout_ms, session_id = r.int(), r.int(), r.long()
-        answered = time.monotonic() - started
-    finally:
-        raw.close()
+    # A leader comes while the handshake waits: it is answered with a new session, on the same connection. The
+    # second server's process start, recovery and the election must fit in the 1 s hold; on a machine loaded
+    # enough that they do not, the hold expires as in the first half (the connection is closed, not answered):
+    # then the scenario is set up again, up to three times.
+    for attempt in range(3):
+        raw = rawzk.RawZK("127.0.0.1", ensemble.client_ports[alone])
+        try:
+            assert ensemble.mode(alone) == "looking"
+            raw.send_frame(raw.connect_request(timeout_ms=10000))
+            started = time.monotonic()
+            ensemble.start(other)
+            try:
+                r = rawzk.Reader(raw.recv_frame(timeout=5.0))
+            except rawzk.ConnectionClosed:
+                late = time.monotonic() - started
+                assert late >= 0.5 and attempt < 2, f"closed after {late:.2f} s (attempt {attempt + 1})"
+                ensemble.kill(other)
+                deadline = time.monotonic() + 10
+                while time.monotonic() < deadline and ensemble.mode(alone) != "looking":
+                    time.sleep(0.05)
+                continue
+            _protocol, timeout_ms, session_id = r.int(), r.int(), r.long()
+            answered = time.monotonic() - started
+            break
+        finally:
+            raw.close()
     assert session_id != 0 and timeout_ms > 0, (session_id, timeout_ms)
     assert int(mntr(ensemble, alone)["warren_connects_held"]) >= 2
     ensemble.wait_serving([alone, other])
