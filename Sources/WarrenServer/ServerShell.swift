@@ -58,12 +58,21 @@ public final class ServerShell: @unchecked Sendable {
     private var draining = false
     /// Keeps a CPU awake briefly after a client request that arrived on its own; nil when `warren.spinWaitUs` is 0.
     let spinWaiter: SpinWaiter?
-    /// Bound on bytes queued to one client before it is treated as not reading.
-    public var outboundBytesMax = 16 << 20
+    /// Bound on bytes queued to one client before it is treated as not reading: 16 MiB, or room for four replies of
+    /// the largest size `jute.maxbuffer` allows when that is more (a fixed 16 MiB closed a client pipelining two
+    /// getData of 8 MiB values under a 16 MiB jute.maxbuffer, which ZooKeeper serves).
+    public var outboundBytesMax: Int
+
+    static func outboundBytesMax(juteMaxBufferBytes: Int) -> Int {
+        max(16 << 20, 4 * (juteMaxBufferBytes + replyOverheadBytesMax))
+    }
+    /// Frame prefix, reply header and Stat around a value in a getData reply, with room to spare.
+    static let replyOverheadBytesMax = 4096
 
     public init(config: ServerConfig, logger: Logger) {
         self.config = config
         self.logger = logger
+        outboundBytesMax = Self.outboundBytesMax(juteMaxBufferBytes: config.juteMaxBufferBytes)
         MallocTuning.apply()
         let ioThreads = config.ioThreads ?? Self.defaultIoThreads(cores: System.coreCount)
         if ioThreads == 0 {

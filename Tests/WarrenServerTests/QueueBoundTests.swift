@@ -113,6 +113,14 @@ final class QueueBoundTests: XCTestCase {
         XCTAssertTrue(failures.withLockedValue { $0.first ?? "" }.contains("behind a snapshot stream"))
     }
 
+    /// The per-client output bound leaves room for four replies of the largest value jute.maxbuffer allows.
+    func testOutboundBoundGrowsWithJuteMaxBuffer() {
+        XCTAssertEqual(ServerShell.outboundBytesMax(juteMaxBufferBytes: 0xfffff), 16 << 20, "the default stays 16 MiB")
+        XCTAssertEqual(ServerShell.outboundBytesMax(juteMaxBufferBytes: 16 << 20), 4 * ((16 << 20) + 4096))
+        XCTAssertGreaterThan(ServerShell.outboundBytesMax(juteMaxBufferBytes: 16 << 20), 2 * ((8 << 20) + 4096),
+                             "two pipelined 8 MiB replies fit")
+    }
+
     func testClientThatDoesNotReadItsRepliesIsDisconnectedAtTheOutboundBound() throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         defer { try? group.syncShutdownGracefully() }

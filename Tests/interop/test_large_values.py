@@ -67,6 +67,30 @@ def test_eight_mib_values_work_end_to_end(server_factory, target):
         zk.close()
 
 
+def test_pipelined_reads_of_eight_mib_values_are_all_answered(server_factory, target):
+    """Four getData of an 8 MiB value sent at once on one connection (32 MiB of replies queued for a client that
+    reads them as they come): every reply arrives, the connection stays open. Warren used to close such a client as
+    "not reading" once 16 MiB were queued to it, whatever jute.maxbuffer allowed."""
+    server = server_factory.start(target, **{"jute.maxbuffer": JUTE_MAXBUFFER_16MIB})
+    zk = kazoo(server.hosts)
+    try:
+        big = value(7)
+        zk.create("/piped", big)
+    finally:
+        zk.stop()
+        zk.close()
+    c = rawzk.connect(server.hosts)
+    try:
+        body = rawzk.Writer().string("/piped").bool(False).bytes()
+        xids = [c.send_request(rawzk.OP_GET_DATA, body) for _ in range(4)]
+        for xid in xids:
+            reply = c.read_reply(xid, timeout=60)
+            assert reply.err == 0, reply.err
+            assert reply.body.buffer() == big
+    finally:
+        c.close()
+
+
 def test_a_request_above_the_raised_limit_is_refused_and_others_are_served(server_factory, target):
     server = server_factory.start(target, **{"jute.maxbuffer": JUTE_MAXBUFFER_16MIB})
     bystander = kazoo(server.hosts)
