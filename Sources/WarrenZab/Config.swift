@@ -34,12 +34,16 @@ public struct ZabConfig: Sendable, Equatable {
     public var pingIntervalTicks: Int
     /// Delivered entries kept in memory for DIFF syncs; learners further behind get a snapshot (SNAP).
     public var retainedEntriesMax: Int
+    /// Payload bytes of those entries at most (the newest kept): 500 entries of 8 MiB values would otherwise hold
+    /// 4 GiB per server. Small-txn workloads never reach it.
+    public var retainedBytesMax: Int
     /// The largest zxid counter a leader uses before forcing a new epoch; `Zxid.counterMax` except in tests.
     public var zxidCounterMax: Int64
 
     public init(members: [ServerId: MemberRole], initLimitTicks: Int = 10, syncLimitTicks: Int = 5,
                 electionResendTicks: Int = 2, electionJitterTicks: Int = 2, finalizeWaitTicks: Int = 1,
-                pingIntervalTicks: Int = 1, leaderTimeoutTicks: Int? = nil, retainedEntriesMax: Int = 500, zxidCounterMax: Int64 = Zxid.counterMax) {
+                pingIntervalTicks: Int = 1, leaderTimeoutTicks: Int? = nil, retainedEntriesMax: Int = 500,
+                retainedBytesMax: Int = 128 << 20, zxidCounterMax: Int64 = Zxid.counterMax) {
         precondition((leaderTimeoutTicks ?? syncLimitTicks) > max(1, pingIntervalTicks),
                      "leaderTimeoutTicks \(leaderTimeoutTicks ?? syncLimitTicks) must exceed pingIntervalTicks \(pingIntervalTicks)")
         precondition(zxidCounterMax >= 1 && zxidCounterMax <= Zxid.counterMax, "zxidCounterMax \(zxidCounterMax)")
@@ -52,6 +56,7 @@ public struct ZabConfig: Sendable, Equatable {
         self.pingIntervalTicks = pingIntervalTicks
         self.leaderTimeoutTicks = leaderTimeoutTicks ?? syncLimitTicks
         self.retainedEntriesMax = retainedEntriesMax
+        self.retainedBytesMax = retainedBytesMax
         self.zxidCounterMax = zxidCounterMax
     }
 

@@ -11,6 +11,9 @@ struct ReplicaLog: CustomStringConvertible {
     private(set) var delivered: Zxid
     /// Every entry through this zxid is durable.
     private(set) var synced: Zxid
+    /// Payload bytes of the delivered entries still held (`storage[head..<firstIndex(after: delivered)]`), kept as
+    /// they are delivered and trimmed so the byte bound costs nothing per delivery.
+    private(set) var deliveredBytes = 0
     /// Each `.persist` batch not yet reported, oldest first: the zxid its report names, and how far it makes the
     /// log durable (capped by truncations and snapshots issued after it).
     private var pendingBatches: [(reported: Zxid, effective: Zxid)] = []
@@ -111,6 +114,7 @@ struct ReplicaLog: CustomStringConvertible {
         head = 0
         base = z
         delivered = z
+        deliveredBytes = 0
         synced = z
         pendingBatches = pendingBatches.map { ($0.reported, min($0.effective, z)) }
     }
@@ -122,16 +126,24 @@ struct ReplicaLog: CustomStringConvertible {
         if let lastOut = out.last {
             precondition(lastOut.zxid > delivered, "delivery would not advance: \(self)")
             delivered = lastOut.zxid
+            for e in out { deliveredBytes += e.payload.count }
         }
         return out
     }
 
-    /// Forgets delivered entries beyond the newest `retain` ones (they stay on disk; DIFF can no longer use them).
-    mutating func trim(retaining retain: Int) {
-        let deliveredCount = firstIndex(after: delivered) - head
-        let excess = deliveredCount - retain
-        guard excess > 0 else { return }
-        head += excess
+    /// Forgets delivered entries beyond the newest `retain` ones, and beyond the newest that fit in `bytesMax` of
+    /// payload (they stay on disk; DIFF can no longer use them, a learner that far behind gets a SNAP). The byte
+    /// bound is what keeps large values from holding `retain` × jute.maxbuffer in memory.
+    mutating func trim(retaining retain: Int, bytesMax: Int) {
+        let end = firstIndex(after: delivered)
+        var newHead = head
+        while newHead < end && (end - newHead > retain || deliveredBytes > bytesMax) {
+            deliveredBytes -= storage[newHead].payload.count
+            newHead += 1
+        }
+        precondition(deliveredBytes >= 0, "delivered bytes below zero: \(deliveredBytes); \(self)")
+        guard newHead > head else { return }
+        head = newHead
         base = storage[head - 1].zxid
         if head > 64 && head * 2 > storage.count {
             storage.removeFirst(head)

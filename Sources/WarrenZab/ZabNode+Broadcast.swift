@@ -60,8 +60,10 @@ extension ZabNode {
         precondition(config.isQuorum(holders), "commit \(target) ahead of a quorum's acks \(durable): \(stateDescription)")
         let previous = l.committed
         leading!.committed = target
+        // Taken before delivering: delivery trims the retained log, and observers need these entries (INFORM).
+        let informs = l.learners.values.contains { $0.isObserver && $0.forwarding }
+        let newlyCommitted = informs ? Array(log.entries(after: previous, through: target)) : []
         deliver(upTo: target)
-        let newlyCommitted = log.entries(after: previous, through: target)
         for (s, h) in l.learners.sorted(by: { $0.key < $1.key }) where h.forwarding {
             if h.isObserver {
                 var prev = previous

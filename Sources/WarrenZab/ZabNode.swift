@@ -213,7 +213,7 @@ public final class ZabNode {
         let entries = log.takeDeliverable(upTo: c)
         guard !entries.isEmpty else { return }
         out.append(.deliver(Array(entries)))
-        log.trim(retaining: config.retainedEntriesMax)
+        log.trim(retaining: config.retainedEntriesMax, bytesMax: config.retainedBytesMax)
     }
 
     /// Leaves leading/following and starts a new election round.

@@ -84,6 +84,22 @@ final class CoreTests: XCTestCase {
         XCTAssertEqual(c.nodes[1]!.lastDeliveredZxid, Zxid(epoch: 1, counter: 10))
     }
 
+    /// The byte bound alone (the count bound far away) sends a learner behind by more payload than is retained a
+    /// snapshot: with large values, DIFF would otherwise need 500 × their size in memory.
+    func testFollowerBehindByMoreBytesThanRetainedGetsSnapshot() {
+        let c = MiniCluster(three, configure: { $0.retainedEntriesMax = 500; $0.retainedBytesMax = 3 * 64 })
+        XCTAssertTrue(c.run(until: { c.allServing && c.servingLeader != nil }))
+        c.down.insert(1)
+        for i in 1...10 { c.propose([UInt8](repeating: UInt8(i), count: 64)) }
+        c.tick()
+        XCTAssertEqual(c.delivered[2]!.count, 10)
+        c.down.remove(1)
+        c.feed(1, .peerDisconnected(3))
+        XCTAssertTrue(c.run(until: { c.nodes[1]!.isServing }), c.nodes.values.map(\.stateDescription).joined(separator: "\n"))
+        XCTAssertTrue(c.sent.contains { if $0.to == 1, case .snapshot = $0.message { return true } else { return false } })
+        XCTAssertEqual(c.nodes[1]!.lastDeliveredZxid, Zxid(epoch: 1, counter: 10))
+    }
+
     /// A SNAP transfer far longer than syncLimit and initLimit: while the shells report progress neither side gives
     /// up; once progress stops, the learner looks again after initLimit and the leader forgets it.
     func testSnapshotTransferIsKeptAliveByProgressOnly() {
