@@ -26,11 +26,7 @@ public final class ServerShell: @unchecked Sendable {
     let coreLoop: EventLoop
     /// The listening sockets: `clientPort` (plaintext) and/or `secureClientPort` (TLS).
     private var channels: [Channel] = []
-    /// The TLS context of `secureClientPort`, re-read when its files change (`watchTLSFiles`).
-    private var clientTLS: TLSContextSource?
     private var tlsReloadTasks: [RepeatedTask] = []
-    /// The bound TLS port (`secureClientPort`, or the one the system picked for 0); nil without TLS.
-    public private(set) var securePort: Int?
     private var nextConnectionId: UInt64 = 1
     private let connections = NIOLockedValueBox([UInt64: ClientConnection]())
     private let perIPCounts = NIOLockedValueBox([String: Int]())
@@ -140,16 +136,16 @@ public final class ServerShell: @unchecked Sendable {
             channels.append(ch)
             port = ch.localAddress?.port ?? config.clientPort
         }
-        if let securePort = config.secureClientPort, let settings = config.clientTLS {
+        if let configured = config.secureClientPort, let settings = config.clientTLS {
+            // The context lives in the listener's initializer and the reload task (`watchTLSFiles`).
             let tls = try TLSContextSource(settings: settings, role: .server)
-            clientTLS = tls
             let host = config.secureClientPortAddress ?? config.clientPortAddress
-            let ch = try clientBootstrap(tls: tls).bind(host: host, port: securePort).wait()
+            let ch = try clientBootstrap(tls: tls).bind(host: host, port: configured).wait()
             channels.append(ch)
-            self.securePort = ch.localAddress?.port ?? securePort
-            if port == 0 { port = self.securePort! }
+            let securePort = ch.localAddress?.port ?? configured
+            if port == 0 { port = securePort }
             logger.info("serving TLS clients", metadata: [
-                "address": "\(host):\(self.securePort!)", "clientAuth": "\(settings.clientAuth.rawValue)",
+                "address": "\(host):\(securePort)", "clientAuth": "\(settings.clientAuth.rawValue)",
                 "keyStore": "\(settings.keyStore?.path ?? "")", "trustStore": "\(settings.trustStore?.path ?? "system roots")",
             ])
             watchTLSFiles([tls], what: "client")
