@@ -101,9 +101,13 @@ public struct TLSSettings: Equatable, Sendable {
         }
         if let list = lookup("\(prefix)enabledProtocols"), !list.isEmpty {
             let key = "\(prefix)enabledProtocols"
-            let versions = try list.split(separator: ",").map { try version(key, String($0)) }
-            s.protocolMin = versions.min()!
-            s.protocolMax = versions.max()!
+            let names = list.split(separator: ",").map { String($0).trimmingSpaces }.filter { !$0.isEmpty }
+            let versions = try names.map { try version(key, $0) }
+            guard let low = versions.min(), let high = versions.max() else {
+                throw TLSSettingsError("\(key)=\(list): names no protocol; expected e.g. TLSv1.3,TLSv1.2")
+            }
+            s.protocolMin = low
+            s.protocolMax = high
         } else if let p = lookup("\(prefix)protocol"), !p.isEmpty {
             // As ZooKeeper 3.8 does: TLSv1.3 enables TLSv1.3 and TLSv1.2, any other protocol only itself.
             let v = try version("\(prefix)protocol", p)

@@ -346,6 +346,8 @@ final class ServerConfigTests: XCTestCase {
             ("secureClientPort=2281\nssl.keyStore.location=/k\nssl.keyStore.type=BCFKS\n", "ssl.keyStore.type=BCFKS"),
             ("secureClientPort=2281\nssl.keyStore.location=/k.pem\nssl.clientAuth=maybe\n", "ssl.clientAuth=maybe"),
             ("secureClientPort=2281\nssl.keyStore.location=/k.pem\nssl.protocol=SSLv3\n", "ssl.protocol=SSLv3"),
+            // Found by the zoocfg fuzzer: an empty list trapped on a force unwrap.
+            ("sslQuorum=true\nssl.quorum.keyStore.location=/k.pem\nssl.quorum.enabledProtocols=,\n", "names no protocol"),
             ("secureClientPort=2281\nssl.keyStore.location=/k.pem\nssl.ciphersuites=TLS_NULL_WITH_NULL_NULL\n",
              "TLS_NULL_WITH_NULL_NULL"),
             ("secureClientPort=2281\nssl.keyStore.location=/k.pem\nssl.ciphersuites=TLS_AES_128_GCM_SHA256\n",
