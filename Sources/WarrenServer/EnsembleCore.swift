@@ -255,6 +255,8 @@ extension ServerCore {
             ens.lookingSinceMonoMs = nil
             ens.mode = "follower"
             logger.info("following", metadata: ["leader": "\(leader)", "epoch": "\(epoch)"])
+        case let .membershipChanged(zxid, members):
+            actions += membershipActivated(zxid: zxid, members: members)
         case let .becameObserver(leader, epoch):
             ens.lookingSinceMonoMs = nil
             ens.mode = "observer"

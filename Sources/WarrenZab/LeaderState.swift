@@ -53,6 +53,9 @@ struct LeaderState: CustomStringConvertible {
     /// `after` is committed. Bounded by the shells' bounds on in-flight client requests, one entry per request.
     var pendingSyncs: [(learner: ServerId?, after: Zxid, token: [UInt8])] = []
     var nextPingAt: Int
+    /// The newest reconfig this leader proposed (or established in its history) and not yet delivered: until it
+    /// is, commits need a quorum of these members' voters as well as of the current ones.
+    var pendingReconfig: (zxid: Zxid, members: [ServerId: MemberRole])?
 
     init(startedAt: Int) {
         self.startedAt = startedAt
@@ -61,7 +64,7 @@ struct LeaderState: CustomStringConvertible {
 
     var description: String {
         let l = learners.keys.sorted().map { "\($0): \(learners[$0]!)" }.joined(separator: ", ")
-        return "\(stage) epoch \(epoch.map(String.init) ?? "?") since \(startedAt) history \(historyEnd) selfReady \(selfReady) counter \(counter) committed \(committed) exhausted \(exhausted) learners [\(l)]"
+        return "\(stage) epoch \(epoch.map(String.init) ?? "?") since \(startedAt) history \(historyEnd) selfReady \(selfReady) counter \(counter) committed \(committed) exhausted \(exhausted) reconfig \(pendingReconfig.map { "\($0.zxid)" } ?? "-") learners [\(l)]"
     }
 }
 

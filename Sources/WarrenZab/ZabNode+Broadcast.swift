@@ -13,6 +13,10 @@ extension ZabNode {
         let entry = LogEntry(zxid: Zxid(epoch: e, counter: l.counter + 1), payload: payload)
         precondition(entry.zxid > prev, "proposal \(entry.zxid) not above last logged \(prev): \(stateDescription)")
         leading!.counter += 1
+        if let members = membershipChange(entry) {
+            precondition(l.pendingReconfig == nil, "reconfig \(entry.zxid) proposed while another is pending: \(stateDescription)")
+            leading!.pendingReconfig = (entry.zxid, members)
+        }
         appendAndPersist(entry)
         for (s, h) in l.learners.sorted(by: { $0.key < $1.key }) where h.forwarding && !h.isObserver {
             send(s, .proposal(epoch: e, entry: entry, prev: prev))
@@ -49,15 +53,23 @@ extension ZabNode {
     /// tells the learners.
     func recomputeCommit() {
         guard let l = leading, l.stage == .broadcast, let e = l.epoch else { return }
-        var durable: [(ServerId, Zxid)] = [(id, log.synced)]
-        for (s, h) in l.learners where !h.isObserver && h.stage == .synced { durable.append((s, h.acked)) }
-        let sorted = durable.map(\.1).sorted(by: >)
-        let quorumSize = config.voters.count / 2 + 1
-        guard sorted.count >= quorumSize else { return }
-        let target = min(sorted[quorumSize - 1], log.last)
+        var durable: [ServerId: Zxid] = [id: log.synced]
+        for (s, h) in l.learners where !h.isObserver && h.stage == .synced { durable[s] = h.acked }
+        guard var target = Self.quorumDurable(config.members, durable) else { return }
+        if let p = l.pendingReconfig, target >= p.zxid {
+            // Joint consensus: the reconfig and what follows it commit only once the new voters hold them too;
+            // until then the entries before it may still commit on the old quorum alone.
+            let new = Self.quorumDurable(p.members, durable) ?? .zero
+            target = new >= p.zxid ? min(target, new) : (log.largest(atMost: Zxid(raw: p.zxid.raw - 1)) ?? l.committed)
+        }
+        target = min(target, log.last)
         guard target > l.committed else { return }
-        let holders = durable.filter { $0.1 >= target }.map(\.0)
+        let holders = durable.filter { $0.value >= target }.keys
         precondition(config.isQuorum(holders), "commit \(target) ahead of a quorum's acks \(durable): \(stateDescription)")
+        if let p = l.pendingReconfig, target >= p.zxid {
+            precondition(ZabConfig(members: p.members).isQuorum(holders),
+                         "reconfig \(p.zxid) committed ahead of the new voters' acks \(durable): \(stateDescription)")
+        }
         let previous = l.committed
         leading!.committed = target
         // Taken before delivering: delivery trims the retained log, and observers need these entries (INFORM).
@@ -77,6 +89,14 @@ extension ZabNode {
         }
         answerSyncs(upTo: target)
         stepDownIfDrained()
+    }
+
+    /// The highest zxid durable on a quorum of the voters in `members`, given what each server holds durably
+    /// (servers missing from `durable` hold nothing); nil when there are no voters.
+    static func quorumDurable(_ members: [ServerId: MemberRole], _ durable: [ServerId: Zxid]) -> Zxid? {
+        let held = members.filter { $0.value == .participant }.keys.map { durable[$0] ?? .zero }.sorted(by: >)
+        guard !held.isEmpty else { return nil }
+        return held[held.count / 2]
     }
 
     /// A sync from `learner` (nil: one of this leader's own clients) is answered once everything proposed so far

@@ -31,7 +31,9 @@ extension ZabNode {
     }
 
     private func onFollowerInfo(from s: ServerId, acceptedEpoch: Int64, acceptedLeader: ServerId, isObserver observer: Bool) {
-        guard (config.members[s] == .observer) == observer else { return }
+        // A member must come in its configured role; a server outside the membership (about to be added by a
+        // reconfig, or removed by one) may follow as either, and counts toward no quorum of the current voters.
+        if let role = config.members[s], (role == .observer) != observer { return }
         // A FOLLOWERINFO starts a new session with that learner.
         leading!.learners[s] = LearnerHandle(isObserver: observer, acceptedEpoch: acceptedEpoch, lastHeard: now)
         guard let e = leading!.epoch else {
@@ -136,6 +138,11 @@ extension ZabNode {
         guard let l = leading, l.stage == .sync, l.selfReady, let e = l.epoch else { return }
         let synced = l.learners.filter { !$0.value.isObserver && $0.value.stage == .synced }.keys
         guard config.isQuorum(synced + [id]) else { return }
+        // A reconfig in the history not yet delivered commits with it: its new voters must hold the history too.
+        let pending = log.entries(after: log.delivered, through: l.historyEnd).reversed()
+            .lazy.compactMap { entry in self.membershipChange(entry).map { (entry.zxid, $0) } }.first
+        if let pending, !ZabConfig(members: pending.1).isQuorum(synced + [id]) { return }
+        leading!.pendingReconfig = pending
         precondition(epochs.acceptedEpoch == e && epochs.acceptedLeader == id && epochs.currentEpoch == e,
                      "establishing epoch \(e) without owning it: \(stateDescription)")
         leading!.stage = .broadcast

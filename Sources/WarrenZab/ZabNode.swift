@@ -8,7 +8,14 @@ import WarrenRandom
 /// node from what is on disk.
 public final class ZabNode {
     public let id: ServerId
-    public let config: ZabConfig
+    /// The ensemble's membership in force (the last one activated by a delivered reconfig entry) and the limits.
+    public internal(set) var config: ZabConfig
+    /// Which log entries change the membership, and to what (see `init`).
+    let membershipChange: (LogEntry) -> [ServerId: MemberRole]?
+    /// Set when the membership activated during an event changed this server's own role, or removed the leader:
+    /// it looks for a leader again once the event's other work is done (`on(_:)`), so a handler in mid-flight
+    /// never finds its role state gone.
+    var restartLookingAfterEvent = false
     var rng: SeededRandom
 
     /// The epoch files, as last written through `.persistEpochs`.
@@ -37,18 +44,34 @@ public final class ZabNode {
     ///   - durable: the epochs, snapshot zxid and logged entries recovered from disk. The shell's state machine
     ///     must already hold the snapshot; logged entries are delivered again only once known committed.
     ///   - seed: seeds the election jitter.
-    public init(id: ServerId, config: ZabConfig, durable: DurableState = DurableState(), seed: UInt64) {
+    ///   - membershipChange: for an entry that changes the ensemble's membership (a reconfig), the new membership;
+    ///     nil for every other entry. Pure and cheap: it is asked of every proposal the leader makes and of every
+    ///     delivered entry. The leader commits such an entry (and everything after it) only once a quorum of both
+    ///     the old and the new voters holds it; every server switches to the new membership when it delivers it.
+    public init(id: ServerId, config: ZabConfig, durable: DurableState = DurableState(), seed: UInt64,
+                membershipChange: @escaping (LogEntry) -> [ServerId: MemberRole]? = { _ in nil }) {
         precondition(config.members[id] != nil, "server \(id) is not in the ensemble \(config.members)")
         precondition(durable.epochs.currentEpoch <= durable.epochs.acceptedEpoch,
                      "currentEpoch above acceptedEpoch: \(durable.epochs)")
         self.id = id
         self.config = config
+        self.membershipChange = membershipChange
         self.epochs = durable.epochs
         self.log = ReplicaLog(snapshotZxid: durable.snapshotZxid, entries: durable.log)
         self.rng = SeededRandom(seed: seed ^ UInt64(bitPattern: id) &* 0x9E37_79B9_7F4A_7C15)
     }
 
     var isObserver: Bool { config.members[id] == .observer }
+
+    /// On an established leader: whether a reconfig it proposed is not yet committed (a second must wait).
+    public var reconfigInProgress: Bool { leading?.pendingReconfig != nil }
+
+    /// On an established leader: itself and the followers (members or not) that are synced, whose acks count.
+    /// Nil elsewhere. A reconfig is only proposed when these hold a quorum of the new voters.
+    public var syncedServers: Set<ServerId>? {
+        guard let l = leading, l.stage == .broadcast else { return nil }
+        return Set(l.learners.filter { $0.value.stage == .synced }.keys).union([id])
+    }
 
     // MARK: - Read-only state for the shell
 
@@ -113,7 +136,9 @@ public final class ZabNode {
             now += 1
             onTick()
         case let .message(from, message):
-            guard from != id, config.members[from] != nil else { break }
+            // Servers outside the membership are heard too: a server about to be added by a reconfig follows the
+            // leader as a non-voting learner first, and a removed one may stay on as one.
+            guard from != id else { break }
             onMessage(from: from, message)
         case let .persisted(z):
             let known = log.persisted(upTo: z)
@@ -127,6 +152,10 @@ public final class ZabNode {
             onPeerDisconnected(peer)
         case let .syncProgress(peer):
             if leading != nil { leaderSyncProgress(peer) } else if learning != nil { learnerSyncProgress(peer) }
+        }
+        if restartLookingAfterEvent {
+            restartLookingAfterEvent = false
+            startLooking()
         }
         return out
     }
@@ -208,12 +237,38 @@ public final class ZabNode {
         out.append(.persistEpochs(new))
     }
 
-    /// Delivers logged entries through `c` (never past the log's end).
+    /// Delivers logged entries through `c` (never past the log's end), activating the membership of any reconfig
+    /// entry among them.
     func deliver(upTo c: Zxid) {
         let entries = log.takeDeliverable(upTo: c)
         guard !entries.isEmpty else { return }
         out.append(.deliver(Array(entries)))
+        for entry in entries {
+            if let members = membershipChange(entry) { activate(members, at: entry.zxid) }
+        }
         log.trim(retaining: config.retainedEntriesMax, bytesMax: config.retainedBytesMax)
+    }
+
+    /// Switches to the membership a delivered reconfig entry carries. A server whose own role changed (added,
+    /// removed, participant ↔ observer) looks for its leader again with the new role; a leader that is no longer a
+    /// voter steps down after the event (its followers elect a leader among the new voters); a staying leader
+    /// forgets learners whose role changed (they reconnect with their new role).
+    func activate(_ members: [ServerId: MemberRole], at zxid: Zxid) {
+        let old = config.members
+        config.members = members
+        out.append(.membershipChanged(zxid: zxid, members: members))
+        if leading != nil {
+            if let p = leading!.pendingReconfig, p.zxid <= zxid { leading!.pendingReconfig = nil }
+            if members[id] != .participant {
+                restartLookingAfterEvent = true
+                return
+            }
+            for (s, h) in leading!.learners where members[s].map({ ($0 == .observer) != h.isObserver }) ?? false {
+                leading!.learners[s] = nil
+            }
+        } else if old[id] != members[id] {
+            restartLookingAfterEvent = true
+        }
     }
 
     /// Leaves leading/following and starts a new election round.

@@ -18,15 +18,34 @@ final class MiniCluster {
     private var held: [(from: ServerId, to: ServerId, message: ZabMessage)] = []
     private var pendingFsync: [ServerId: [Zxid]] = [:]
 
+    /// - Parameter joining: servers outside `members`, each with the membership its own configuration names
+    ///   (itself included), as a server about to be added by a reconfig starts.
     init(_ members: [ServerId: MemberRole], durable: [ServerId: DurableState] = [:],
-         configure: (inout ZabConfig) -> Void = { _ in }) {
+         joining: [ServerId: [ServerId: MemberRole]] = [:], configure: (inout ZabConfig) -> Void = { _ in }) {
         var config = ZabConfig(members: members)
         configure(&config)
-        for id in members.keys.sorted() {
-            nodes[id] = ZabNode(id: id, config: config, durable: durable[id] ?? DurableState(), seed: UInt64(id))
+        let own = Dictionary(uniqueKeysWithValues: members.keys.map { ($0, members) }).merging(joining) { $1 }
+        for id in own.keys.sorted() {
+            var c = config
+            c.members = own[id]!
+            nodes[id] = ZabNode(id: id, config: c, durable: durable[id] ?? DurableState(), seed: UInt64(id),
+                                membershipChange: MiniCluster.membership)
             delivered[id] = []
         }
-        for id in members.keys.sorted() { feed(id, .start) }
+        for id in own.keys.sorted() { feed(id, .start) }
+    }
+
+    /// Reconfig entries of the opaque payloads: 0xCF, then per member its id and role (0 participant, 1 observer).
+    static func reconfigPayload(_ members: [ServerId: MemberRole]) -> [UInt8] {
+        [0xCF] + members.keys.sorted().flatMap { [UInt8($0), members[$0] == .observer ? 1 : 0] }
+    }
+
+    static func membership(_ entry: LogEntry) -> [ServerId: MemberRole]? {
+        guard entry.payload.first == 0xCF else { return nil }
+        let p = entry.payload.dropFirst()
+        return Dictionary(uniqueKeysWithValues: stride(from: p.startIndex, to: p.endIndex, by: 2).map {
+            (ServerId(p[$0]), p[$0 + 1] == 1 ? MemberRole.observer : .participant)
+        })
     }
 
     func feed(_ id: ServerId, _ event: ZabEvent) {

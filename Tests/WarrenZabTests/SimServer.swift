@@ -100,7 +100,7 @@ final class SimServer {
             for entry in entries { apply(entry) }
         case let .forwarded(_, payload):
             if let request = SimRequest(payload) { propose(request) }
-        case .rejected:
+        case .rejected, .membershipChanged:
             break
         case let .synced(token):
             answered(sync: token)

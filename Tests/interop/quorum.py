@@ -6,6 +6,13 @@ server's list, `peerType=observer` in the observer's own zoo.cfg, as ZooKeeper's
 
 Servers are started without waiting (a member answers `srvr` with a Mode line only once a quorum serves) and then
 waited for together. Every process is SIGKILLed by `close()`.
+
+For dynamic reconfiguration (`test_reconfig.py`): `client_in_lines=True` writes ZooKeeper's dynamic form of the server
+lines, `server.N=host:quorumPort:electionPort:participant;host:clientPort`; `spares=K` prepares K more servers (ids
+after the observers, directories, myid and ports) that are in no member's list and not started;
+`prepare_joiner(i, members, role)` gives one of them the zoo.cfg a joining server has (the current members plus
+itself); `line(i, role)` is its `server.N=...` line for a reconfig request; `spawn(write_config=False)` restarts a
+server on the zoo.cfg it left behind (ZooKeeper rewrites its own after a reconfig).
 """
 
 from __future__ import annotations
@@ -53,10 +60,12 @@ class QuorumServer(ServerProcess):
         flags = [w for w in self.env.get("SERVER_JVMFLAGS", "").split() if w.startswith("-D")]
         return [cmd[0], *flags, *cmd[1:]]
 
-    def spawn(self) -> None:
-        """Starts the process without waiting for it to serve."""
+    def spawn(self, write_config: bool = True) -> None:
+        """Starts the process without waiting for it to serve; `write_config=False` keeps the zoo.cfg on disk as it
+        is (as the server itself may have rewritten it)."""
         self.check_installed()
-        self.write_config()
+        if write_config:
+            self.write_config()
         log = open(self.log_path, "ab")
         log.write(f"\n===== start {' '.join(self.command())}\n".encode())
         log.flush()
@@ -80,29 +89,64 @@ class Quorum:
     """`voters` participants and `observers` observers of `kind`, configured alike; ids are 1-based."""
 
     def __init__(self, kind: str, base: Path, voters: int = 3, observers: int = 0, env: dict | None = None,
-                 cfg: dict | None = None, host_of=None, launcher_of=None):
+                 cfg: dict | None = None, host_of=None, launcher_of=None, spares: int = 0,
+                 client_in_lines: bool = False):
         """`host_of(i)`: the address server i listens on for everything (default 127.0.0.1); `launcher_of(i)`: a
-        command prefix for server i (e.g. `ip netns exec NS`)."""
+        command prefix for server i (e.g. `ip netns exec NS`); `spares`: servers prepared after the observers, in
+        no list and not started (see `prepare_joiner`); `client_in_lines`: server lines in the dynamic form with
+        the role and client address."""
         host_of = host_of or (lambda i: "127.0.0.1")
         launcher_of = launcher_of or (lambda i: [])
         self.kind = kind
+        self.cfg = dict(cfg or {})
+        self.client_in_lines = client_in_lines
         self.voter_ids = list(range(1, voters + 1))
         self.observer_ids = list(range(voters + 1, voters + observers + 1))
         self.ids = self.voter_ids + self.observer_ids
-        lines = {}
-        for i in self.ids:
-            role = ":observer" if i in self.observer_ids else ""
-            lines[f"server.{i}"] = f"{host_of(i)}:{free_port()}:{free_port()}{role}"
+        self.spare_ids = list(range(voters + observers + 1, voters + observers + spares + 1))
+        self.addresses = {i: (host_of(i), free_port(), free_port()) for i in self.ids + self.spare_ids}
         self.servers: dict[int, QuorumServer] = {}
-        for i in self.ids:
-            overrides = {"initLimit": 10, "syncLimit": 5, "clientPortAddress": host_of(i), **lines, **(cfg or {})}
-            if i in self.observer_ids:
-                overrides["peerType"] = "observer"
+        for i in self.ids + self.spare_ids:
+            overrides = {"initLimit": 10, "syncLimit": 5, "clientPortAddress": host_of(i)}
             s = QuorumServer(kind, base / f"{kind}{i}", overrides, env, launcher_of(i))
             s.host = host_of(i)
             s.data_dir.mkdir(parents=True, exist_ok=True)
             (s.data_dir / "myid").write_text(f"{i}\n")
             self.servers[i] = s
+        members = {i: ("observer" if i in self.observer_ids else "participant") for i in self.ids}
+        for i in self.ids:
+            self._configure(i, members)
+
+    def line(self, i: int, role: str = "participant") -> str:
+        """Server i's `server.i=...` line (ZooKeeper's dynamic form with the client address if `client_in_lines`)."""
+        host, quorum_port, election_port = self.addresses[i]
+        if self.client_in_lines:
+            return f"server.{i}={host}:{quorum_port}:{election_port}:{role};{host}:{self.servers[i].port}"
+        return f"server.{i}={host}:{quorum_port}:{election_port}" + (":observer" if role == "observer" else "")
+
+    def _configure(self, i: int, members: dict[int, str]) -> None:
+        """Server i's zoo.cfg lists `members` (id -> "participant" or "observer"), then the `cfg` overrides, then
+        `peerType=observer` if i is an observer among them."""
+        s = self.servers[i]
+        for key in [k for k in s.cfg if k.startswith("server.")]:
+            del s.cfg[key]
+        s.cfg.pop("peerType", None)
+        for j in sorted(members):
+            key, value = self.line(j, members[j]).split("=", 1)
+            s.cfg[key] = value
+        for k, v in self.cfg.items():
+            if v is None:
+                s.cfg.pop(k, None)
+            else:
+                s.cfg[k] = v
+        if members.get(i) == "observer":
+            s.cfg["peerType"] = "observer"
+
+    def prepare_joiner(self, i: int, members: dict[int, str], role: str = "participant") -> QuorumServer:
+        """Gives spare server i the zoo.cfg of a server about to join: `members` (id -> role, as the ensemble's
+        /zookeeper/config lists them) plus itself with `role`, as ZooKeeper's admin guide describes it."""
+        self._configure(i, {**members, i: role})
+        return self.servers[i]
 
     def start(self, ids=None, timeout: float = 60.0) -> None:
         """Starts servers `ids` (default: all) and waits until each reports a serving mode."""
@@ -134,8 +178,9 @@ class Quorum:
             time.sleep(0.1)
         raise AssertionError(f"{self.kind} server {i} mode {mode!r}, wanted {want!r} within {timeout}s")
 
-    def leader(self) -> int:
-        modes = self.wait_serving([i for i in self.voter_ids if self.servers[i].is_running()])
+    def leader(self, ids=None) -> int:
+        """The one leader among running servers `ids` (default: the initial voters)."""
+        modes = self.wait_serving([i for i in (ids or self.voter_ids) if self.servers[i].is_running()])
         leaders = [i for i, m in modes.items() if m == "leader"]
         assert len(leaders) == 1, modes
         return leaders[0]

@@ -1,0 +1,7 @@
+import WarrenZab
+
+extension ServerCore {
+    func membershipActivated(zxid: Zxid, members: [ServerId: MemberRole]) -> [CoreAction] {
+        []
+    }
+}
