@@ -42,8 +42,13 @@ final class EnsembleState {
     /// Follower: forwarded syncs already completed by a commit that overtook their answer (`completeOvertakenSyncs`),
     /// as (session, cxid) in the order their answers are still to come.
     var overtakenSyncs: [(sessionId: Int64, cxid: Int32)] = []
+    /// The membership in force, with addresses (zoo.cfg's or its dynamic file's until a reconfig is delivered).
+    var membership: DynamicConfig
 
-    init(zab: ZabNode) { self.zab = zab }
+    init(zab: ZabNode, membership: DynamicConfig) {
+        self.zab = zab
+        self.membership = membership
+    }
 
     var isLeader: Bool { zab.state == .leading && zab.isServing }
 }
@@ -255,8 +260,8 @@ extension ServerCore {
             ens.lookingSinceMonoMs = nil
             ens.mode = "follower"
             logger.info("following", metadata: ["leader": "\(leader)", "epoch": "\(epoch)"])
-        case let .membershipChanged(zxid, members):
-            actions += membershipActivated(zxid: zxid, members: members)
+        case let .membershipChanged(entry, members):
+            actions += membershipActivated(by: entry, members: members)
         case let .becameObserver(leader, epoch):
             ens.lookingSinceMonoMs = nil
             ens.mode = "observer"
@@ -269,7 +274,7 @@ extension ServerCore {
     func submitEnsembleWrite(_ op: WriteOp, ctx: SessionContext, origin: TxnOrigin, now: Now) -> [CoreAction] {
         guard let ens = ensemble else { return [] }
         if ens.isLeader, let zxid = ens.zab.nextProposalZxid {
-            switch tree.prepare(op, ctx: ctx, cxid: origin.cxid, zxid: zxid.raw, timeMs: now.wallMs) {
+            switch prepareEnsembleWrite(op, ctx: ctx, cxid: origin.cxid, zxid: zxid, timeMs: now.wallMs) {
             case .success(let txn):
                 pipeline.append(.txn(txn, origin))
                 if let c = origin.connection { conns[c]?.outstanding += 1 }
@@ -413,7 +418,7 @@ extension ServerCore {
         case let .write(sid, authIds, cxid, op):
             guard let zxid = ens.zab.nextProposalZxid else { return nil }
             let txn: Txn
-            switch tree.prepare(op, ctx: SessionContext(sessionId: sid, authIds: authIds), cxid: cxid, zxid: zxid.raw, timeMs: now.wallMs) {
+            switch prepareEnsembleWrite(op, ctx: SessionContext(sessionId: sid, authIds: authIds), cxid: cxid, zxid: zxid, timeMs: now.wallMs) {
             case .success(let t): txn = t
             case .failure(let err):
                 var headerSession = sid

@@ -85,8 +85,12 @@ extension WriteOp {
         case let .deleteContainer(path):
             w.writeInt(9)
             w.writeString(path)
-        case .reconfig:
+        case let .reconfig(joining, leaving, newMembers, fromConfig):
             w.writeInt(10)
+            w.writeString(joining)
+            w.writeString(leaving)
+            w.writeString(newMembers)
+            w.writeLong(fromConfig)
         }
     }
 
@@ -111,7 +115,9 @@ extension WriteOp {
         case 7: self = .createSession(sessionId: try r.readLong(), timeoutMs: try r.readInt())
         case 8: self = .closeSession(sessionId: try r.readLong())
         case 9: self = .deleteContainer(path: try string())
-        case 10: self = .reconfig
+        case 10:
+            self = .reconfig(joining: try r.readString(), leaving: try r.readString(), newMembers: try r.readString(),
+                             fromConfig: try r.readLong())
         case let k: throw JuteError.badValue("write op kind \(k)")
         }
     }

@@ -42,19 +42,11 @@ extension ServerStorage {
         for line in try log.truncate(after: zxid) { logger.info("log truncated for snapshot: \(line)") }
     }
 
-    /// Session passwords must verify on every member, so an ensemble derives its secret from the server list (which
-    /// every member shares) instead of a per-server random file. Like ZooKeeper's fixed secret, this protects
-    /// against guessing by clients without the config, not against readers of zoo.cfg.
-    static func ensembleSecret(_ config: ServerConfig) -> UInt64 {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        let text = config.peers.sorted { $0.id < $1.id }
-            .map { "server.\($0.id)=\($0.host):\($0.quorumPort):\($0.electionPort)" }.joined(separator: "\n")
-        for b in text.utf8 {
-            h ^= UInt64(b)
-            h = h &* 0x0000_0100_0000_01b3
-        }
-        return h == 0 ? 1 : h
-    }
+    /// Session passwords must verify on every member, including members added later by a reconfig, so an
+    /// ensemble uses one fixed secret instead of a per-server random file (an earlier one derived from the server
+    /// list stopped verifying once a reconfig changed the list). Like ZooKeeper's fixed secret, the password
+    /// protects a session against clients that do not know its id, not against readers of this source.
+    static let ensembleSecret: UInt64 = 0x5741_5252_454E_5A4B
 
     /// Write to a temporary file, fsync, rename over `path`, fsync the directory.
     static func writeDurably(_ path: String, _ text: String) throws {

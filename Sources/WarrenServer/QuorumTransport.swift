@@ -42,7 +42,10 @@ final class QuorumTransport: @unchecked Sendable {
     static let reconnectDelayMaxMs: Int64 = 2000
 
     let myid: ServerId
-    let peers: [ServerId: (host: String, port: Int)]
+    /// Where each member listens: replaced by `updatePeers` when a reconfig changes the membership.
+    private let peers: NIOLockedValueBox<[ServerId: (host: String, port: Int)]>
+    /// This server's own quorum address (bound once at start).
+    private let ownAddress: (host: String, port: Int)?
     let group: EventLoopGroup
     let logger: Logger
     /// Called on an arbitrary I/O thread with the messages of one socket read, in order; the receiver hops to its
@@ -69,7 +72,8 @@ final class QuorumTransport: @unchecked Sendable {
          onDisconnected: @escaping @Sendable (ServerId) -> Void,
          onSyncProgress: @escaping @Sendable (ServerId, Int, Int, Bool) -> Void) {
         self.myid = myid
-        self.peers = peers
+        self.peers = NIOLockedValueBox(peers)
+        self.ownAddress = peers[myid]
         self.group = group
         self.logger = logger
         self.onMessages = onMessages
@@ -81,7 +85,7 @@ final class QuorumTransport: @unchecked Sendable {
 
     /// Binds this server's quorum port and starts dialing the lower-id peers.
     func start() throws {
-        guard let me = peers[myid] else { throw ConfigError("server.\(myid) is not in the server list") }
+        guard let me = ownAddress else { throw ConfigError("server.\(myid) is not in the server list") }
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 64)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -96,7 +100,19 @@ final class QuorumTransport: @unchecked Sendable {
                 }
             }
         listener = try bootstrap.bind(host: me.host, port: me.port).wait()
-        for peer in peers.keys.sorted() where peer < myid { dial(peer, delayMs: 0) }
+        for peer in peers.withLockedValue({ $0.keys.sorted() }) where peer < myid { dial(peer, delayMs: 0) }
+    }
+
+    /// A reconfig changed the membership: dials the new lower-id members (higher ids dial this server). A removed
+    /// member's connection stays up while it lasts (it may follow without a vote) but is not dialled again.
+    func updatePeers(_ new: [ServerId: (host: String, port: Int)]) {
+        let added = peers.withLockedValue { table -> [ServerId] in
+            let added = new.keys.filter { id in table[id].map { $0 != new[id]! } ?? true }
+            table = new
+            return added.sorted()
+        }
+        let connected = Set(connectedPeers)
+        for peer in added where peer < myid && !connected.contains(peer) { dial(peer, delayMs: 0) }
     }
 
     func stop() {
@@ -175,7 +191,7 @@ final class QuorumTransport: @unchecked Sendable {
     var connectedPeers: [ServerId] { channels.withLockedValue { $0.keys.sorted() } }
 
     private func dial(_ peer: ServerId, delayMs: Int64) {
-        guard !stopped.withLockedValue({ $0 }), let addr = peers[peer] else { return }
+        guard !stopped.withLockedValue({ $0 }), let addr = peers.withLockedValue({ $0[peer] }) else { return }
         let loop = group.next()
         loop.scheduleTask(in: .milliseconds(delayMs)) {
             let bootstrap = ClientBootstrap(group: loop)
@@ -313,8 +329,10 @@ final class QuorumPeerHandler: ChannelInboundHandler, @unchecked Sendable {
         let bytes = unwrapInboundIn(data)
         guard let peer else {
             var r = JuteReader(bytes)
-            guard let id = try? r.readLong(), transport.peers[id] != nil, id > transport.myid else {
-                transport.logger.warning("quorum connection from an unknown server; closing")
+            // Any higher id is taken, member or not: a server about to be added by a reconfig connects before the
+            // change names it (its address arrives with the change). A lower id must dial this server itself.
+            guard let id = try? r.readLong(), id > transport.myid else {
+                transport.logger.warning("quorum connection from a server with a lower id or no id; closing (a server joining by reconfig needs an id above the current members')")
                 context.close(promise: nil)
                 return
             }

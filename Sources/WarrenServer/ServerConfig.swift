@@ -82,6 +82,16 @@ public struct ServerConfig: Sendable {
     /// different peerType only earns a warning (`peerTypeMismatch`).
     public var peerType: String?
     public var peers: [PeerConfig] = []
+    /// `reconfigEnabled`: whether clients (with WRITE on `/zookeeper/config`, e.g. the super user) may change the
+    /// membership with `reconfig` (ZooKeeper's default, false, answers `ReconfigDisabled`).
+    public var reconfigEnabled = false
+    /// `dynamicConfigFile` as written in zoo.cfg: the file holding the server list and its version. `load(path:)`
+    /// reads it (a relative path is taken from zoo.cfg's directory); a reconfig writes a new one and points
+    /// zoo.cfg at it, as ZooKeeper does.
+    public var dynamicConfigFile: String?
+    /// The version of the membership in `peers`: the zxid of the reconfig that made it, 0 when it came from
+    /// zoo.cfg's own server lines.
+    public var configVersion: Int64 = 0
     public var myid: Int64 = 0
     public var extra: [(String, String)] = []
     public var sourcePath: String?
@@ -208,6 +218,10 @@ public struct ServerConfig: Sendable {
             case "throttled_op_wait_time", "zookeeper.throttled_op_wait_time": c.throttledOpWaitTimeMs = max(0, try int())
             case "readonlymode.enabled", "zookeeper.readonlymode.enabled":
                 c.readOnlyModeEnabled = value.lowercased() == "true"
+            case "reconfigEnabled", "zookeeper.reconfigEnabled":
+                c.reconfigEnabled = value.lowercased() == "true"
+            case "dynamicConfigFile":
+                c.dynamicConfigFile = value
             case "peerType":
                 let value = value.lowercased()
                 guard value == "observer" || value == "participant" else {
@@ -222,9 +236,12 @@ public struct ServerConfig: Sendable {
                 }
             }
         }
+        var ids = Set<Int64>()
+        for p in c.peers where !ids.insert(p.id).inserted {
+            throw ConfigError("\(path ?? "zoo.cfg"): server.\(p.id) is listed twice")
+        }
         try c.readClientTLS()
         try c.readQuorumTLS()
-        try c.refuseUnsupportedSecurity()
         if c.tickTimeMs <= 0 { throw ConfigError("tickTime must be positive") }
         if c.dataLogDir.isEmpty { c.dataLogDir = c.dataDir }
         if c.effectiveMinSessionTimeoutMs > c.effectiveMaxSessionTimeoutMs {
@@ -293,28 +310,40 @@ public struct ServerConfig: Sendable {
         }
     }
 
-    /// ZooKeeper keys whose meaning Warren cannot give yet, where going on without them would do what the operator
-    /// wrote the file to prevent: with `dynamicConfigFile` the server list lives in a file Warren does not read, so
-    /// a member would start standalone.
-    /// - Throws: `ConfigError` naming the key and what to do instead.
-    func refuseUnsupportedSecurity() throws {
-        let file = sourcePath ?? "zoo.cfg"
-        if extraValue("dynamicConfigFile") != nil {
-            throw ConfigError("\(file): dynamicConfigFile: Warren reads the server list from zoo.cfg only (no dynamic reconfiguration yet); move its server.N lines into zoo.cfg and remove the key")
-        }
-    }
-
     /// Warnings for ZooKeeper keys that are accepted but do nothing here, where an operator would expect an effect.
     public var unsupportedKeyWarnings: [String] {
         var out: [String] = []
         for key in ["ssl.crl", "ssl.ocsp"] where extraValue(key)?.lowercased() == "true" {
             out.append("\(key)=true ignored: Warren does not check certificate revocation; remove revoked certificates from the trust store")
         }
-        if extraValue("reconfigEnabled")?.lowercased() == "true" {
-            out.append("reconfigEnabled=true ignored: dynamic reconfiguration is not supported; reconfig requests are answered ReconfigDisabled")
-        }
         return out
     }
+
+    /// The path of `dynamicConfigFile`, relative paths taken from zoo.cfg's directory.
+    public var dynamicConfigPath: String? {
+        guard let file = dynamicConfigFile else { return nil }
+        if file.hasPrefix("/") { return file }
+        return ((sourcePath.map { ($0 as NSString).deletingLastPathComponent } ?? ".") as NSString).appendingPathComponent(file)
+    }
+
+    /// Takes the server list and its version from `dynamicConfigFile`, when zoo.cfg names one.
+    mutating func readDynamicConfigFile() throws {
+        guard let path = dynamicConfigPath else { return }
+        guard peers.isEmpty else {
+            throw ConfigError("\(sourcePath ?? "zoo.cfg"): server.N lines and dynamicConfigFile both given; keep the server list in one place (the dynamic file)")
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigError("\(sourcePath ?? "zoo.cfg"): cannot read dynamicConfigFile \(path)")
+        }
+        let dynamic = try DynamicConfig.parse(String(decoding: data, as: UTF8.self), source: path)
+        peers = dynamic.servers
+        // ZooKeeper's dynamic files carry the version in their name (zoo.cfg.dynamic.100000004), not inside.
+        let suffix = path.components(separatedBy: ".dynamic.").last.flatMap { Int64($0, radix: 16) }
+        configVersion = dynamic.version != 0 ? dynamic.version : (path.contains(".dynamic.") ? suffix ?? 0 : 0)
+    }
+
+    /// The membership as zoo.cfg (or its dynamic file) gives it.
+    public var dynamicConfig: DynamicConfig { DynamicConfig(servers: peers, version: configVersion) }
 
     /// The warning ZooKeeper logs when `peerType` disagrees with this server's `server.N` line (which wins).
     public var peerTypeMismatch: String? {
@@ -343,6 +372,7 @@ public struct ServerConfig: Sendable {
         }
         var c = try parse(text, path: path)
         if c.dataDir.isEmpty { throw ConfigError("\(path): dataDir is not set") }
+        try c.readDynamicConfigFile()
         let myidPath = (c.dataDir as NSString).appendingPathComponent("myid")
         if let d = FileManager.default.contents(atPath: myidPath), let s = String(data: d, encoding: .utf8) {
             guard let id = Int64(s.trimmingCharacters(in: .whitespacesAndNewlines)) else {

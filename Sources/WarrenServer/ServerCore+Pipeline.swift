@@ -18,8 +18,10 @@ extension ServerCore {
             return onAuth(id, packet, now: now)
         case .sasl:
             return enqueueReply(id, replyBytes(xid: header.xid, err: .unimplemented), startMonoMs: now.monoMs)
-        case .reconfig:
-            return submitWrite(.reconfig, ctx: ctx, origin: origin, now: now)
+        case .reconfig(let r):
+            let op = WriteOp.reconfig(joining: r.joiningServers, leaving: r.leavingServers, newMembers: r.newMembers,
+                                      fromConfig: r.curConfigId)
+            return submitWrite(op, ctx: ctx, origin: origin, now: now)
         case .closeSession:
             conns[id]?.closing = true
             closingSessions.insert(conn.sessionId)
@@ -202,7 +204,10 @@ extension ServerCore {
                 conns[conn]!.outstanding -= 1
                 conns[conn]!.lastZxid = txn.zxid
                 recordLatency(conn, startMonoMs: startMonoMs, now: now, op: op)
-                let (err, response) = Self.response(for: op, subOps: subOps, result: result.result)
+                var (err, response) = Self.response(for: op, subOps: subOps, result: result.result)
+                if op == .reconfig, case .setData(let stat) = result.result {
+                    response = .reconfig(GetDataResponse(data: configNodeData, stat: stat))
+                }
                 let bytes = response.packet(header: ReplyHeader(xid: xid, zxid: txn.zxid, err: err.rawValue))
                 actions.append(.send(conn, countSent(conn, bytes)))
             }

@@ -35,6 +35,9 @@ enum CoreAction {
     case installSnapshot(Int64, [UInt8])
     /// Ensemble: write the epoch files durably before carrying out the next action.
     case persistEpochs(EpochState)
+    /// Ensemble: a delivered reconfig made this the membership: connect to its servers and write it to a new
+    /// dynamic config file that zoo.cfg names.
+    case membershipChanged(DynamicConfig)
 }
 
 /// Per-connection state the core keeps. A connection becomes bound to a session by the handshake.
@@ -195,7 +198,10 @@ final class ServerCore {
         snapshotRandom = SeededRandom(seed: seed ^ 0x736E_6170_7368_6F74)
         snapshotThreshold = drawSnapshotThreshold()
         if let durable {
-            ensemble = EnsembleState(zab: ZabNode(id: config.myid, config: Self.zabConfig(config), durable: durable, seed: seed))
+            let zab = ZabNode(id: config.myid, config: Self.zabConfig(config), durable: durable, seed: seed,
+                              membershipChange: { Self.configChange(in: $0)?.members })
+            ensemble = EnsembleState(zab: zab, membership: config.dynamicConfig)
+            tree.installConfigData(Array(config.dynamicConfig.text.utf8))
         }
     }
 

@@ -132,7 +132,7 @@ extension ServerCore {
         }
         if let ens = ensemble {
             f.ensemble = EnsembleFacts(
-                myid: config.myid, peers: config.peers, clientAddress: "\(config.clientPortAddress):\(config.clientPort)",
+                myid: config.myid, peers: ens.membership.servers, clientAddress: "\(config.clientPortAddress):\(config.clientPort)",
                 zabState: ens.zab.state, serving: ens.zab.isServing,
                 leaderId: ens.zab.leaderId, epoch: ens.zab.epoch, elections: ens.elections,
                 followers: ens.zab.followerCounts)

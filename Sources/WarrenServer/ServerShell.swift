@@ -212,6 +212,22 @@ public final class ServerShell: @unchecked Sendable {
             }
     }
 
+    /// Writes a reconfig's membership where a restart finds it: `<zoo.cfg>.dynamic.<version>` (written durably),
+    /// then zoo.cfg rewritten without server lines and with `dynamicConfigFile` naming the new file — ZooKeeper's
+    /// layout, so a zoo.cfg moves between the two servers. The replicated log holds the change too: a server
+    /// that crashes before this finishes starts from the previous membership and gets the change again from its
+    /// leader. A failure is logged, not fatal, for the same reason.
+    private func persistMembership(_ membership: DynamicConfig) {
+        guard let cfgPath = config.sourcePath else { return }
+        do {
+            try DynamicConfigFiles.write(membership, zooCfg: cfgPath)
+            logger.info("dynamic config written", metadata: ["file": "\(DynamicConfigFiles.path(for: membership, zooCfg: cfgPath))"])
+        } catch {
+            logger.error("cannot write the new membership to disk; a restart would start from the previous one until its leader resends the change",
+                         metadata: ["error": "\(error)"])
+        }
+    }
+
     /// Ensemble: binds the quorum port, dials the peers, starts the Zab node and its tick (`ServerCore.zabTick`).
     private func startQuorum() throws {
         var peers: [ServerId: (host: String, port: Int)] = [:]
@@ -441,7 +457,7 @@ public final class ServerShell: @unchecked Sendable {
             // Disk steps that must find the appends emitted before them already submitted (exhaustive, so a new
             // action has to choose).
             switch action {
-            case .persist, .send, .close, .setReading, .quorumSend, .quorumSendSnapshot: break
+            case .persist, .send, .close, .setReading, .quorumSend, .quorumSendSnapshot, .membershipChanged: break
             case .snapshot, .rollLog, .truncateLog, .installSnapshot, .persistEpochs: submitAppends()
             }
             switch action {
@@ -471,6 +487,12 @@ public final class ServerShell: @unchecked Sendable {
                 do { try storage.installSnapshot(zxid: zxid, payload: payload) } catch { fatalDiskError("snapshot install", error) }
             case .persistEpochs(let epochs):
                 do { try storage.writeEpochs(epochs) } catch { fatalDiskError("epoch file write", error) }
+            case .membershipChanged(let membership):
+                // Messages already queued go to the peers they were meant for before the table changes.
+                if !outbox.peers.isEmpty { quorum?.send(outbox.peers) }
+                outbox.peers = [:]
+                quorum?.updatePeers(Dictionary(uniqueKeysWithValues: membership.servers.map { ($0.id, ($0.host, $0.quorumPort)) }))
+                persistMembership(membership)
             }
         }
         if !outbox.clients.isEmpty {

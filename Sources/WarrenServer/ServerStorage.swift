@@ -134,7 +134,7 @@ final class ServerStorage: @unchecked Sendable {
                 "nodes": "\(tree.reportedNodeCount)", "ms": "\(Self.ms(ContinuousClock.now - started))",
             ])
         MallocTuning.returnFreedMemory()  // the snapshot's bytes and the decoded log are garbage now
-        let secret = config.isStandalone ? try loadSecret() : Self.ensembleSecret(config)
+        let secret = config.isStandalone ? try loadSecret() : Self.ensembleSecret
         return RecoveredServerState(tree: tree, sessionSecret: secret, logged: logged,
                                     recordsSinceSnapshot: state.records.count)
     }

@@ -204,6 +204,16 @@ public final class DataTree {
         rehash(slot, path)
     }
 
+    /// Gives `/zookeeper/config` the ensemble's configuration text when it holds none (a tree no reconfig has
+    /// touched), as ZooKeeper shows a membership that came from zoo.cfg there. Not a txn: the stat stays as it is,
+    /// so every member that does this from the same configuration holds the same node.
+    public func installConfigData(_ data: [UInt8]) {
+        guard let slot = slotOf("/zookeeper/config"), dataLength(slot) == 0, !data.isEmpty else { return }
+        let stat = self.stat(slot)
+        replaceData(slot, with: data, mtime: stat.mtime, mzxid: stat.mzxid, version: stat.version)
+        pathAndDataSize += Int64(data.count)
+    }
+
     /// Sets a node's cversion and pzxid (which live outside its blob), keeping the digest current.
     func modifyChildStat(_ slot: Int32, cversion: Int32, pzxid: Int64) {
         let path = nodeDigestSum == nil ? [] : pathBytes(slot)

@@ -40,9 +40,10 @@ public indirect enum WriteOp: Hashable, Sendable {
     case closeSession(sessionId: Int64)
     /// The server's clean-up of an empty container or expired TTL node; no ACL check.
     case deleteContainer(path: String)
-    /// A client's reconfig request. Dynamic reconfiguration is not enabled, so it always fails with
-    /// `reconfigDisabled`; it is still a write, so the failure is an error txn with a zxid, as in ZooKeeper.
-    case reconfig
+    /// A client's reconfig request (`ReconfigRequest`'s fields). The tree cannot carry it out — the ensemble layer
+    /// does, where dynamic reconfiguration is on — so here it fails with `reconfigDisabled`; it is still a write,
+    /// so the failure is an error txn with a zxid, as in ZooKeeper.
+    case reconfig(joining: String?, leaving: String?, newMembers: String?, fromConfig: Int64)
 }
 
 /// The outcome of one applied operation.

@@ -66,7 +66,7 @@ public enum ZabAction: Hashable, Sendable {
     /// Synchronized with `leader` in `epoch`: clients may be served.
     case becameFollower(leader: ServerId, epoch: Int64)
     case becameObserver(leader: ServerId, epoch: Int64)
-    /// A delivered reconfig entry (`zxid`, delivered just before this action) made `members` the membership.
-    /// The shell updates where it connects and persists the new configuration.
-    case membershipChanged(zxid: Zxid, members: [ServerId: MemberRole])
+    /// A delivered reconfig entry (delivered just before this action) made `members` the membership. The shell
+    /// updates where it connects and persists the new configuration.
+    case membershipChanged(entry: LogEntry, members: [ServerId: MemberRole])
 }

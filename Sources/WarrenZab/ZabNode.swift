@@ -244,7 +244,7 @@ public final class ZabNode {
         guard !entries.isEmpty else { return }
         out.append(.deliver(Array(entries)))
         for entry in entries {
-            if let members = membershipChange(entry) { activate(members, at: entry.zxid) }
+            if let members = membershipChange(entry) { activate(members, by: entry) }
         }
         log.trim(retaining: config.retainedEntriesMax, bytesMax: config.retainedBytesMax)
     }
@@ -253,12 +253,12 @@ public final class ZabNode {
     /// removed, participant ↔ observer) looks for its leader again with the new role; a leader that is no longer a
     /// voter steps down after the event (its followers elect a leader among the new voters); a staying leader
     /// forgets learners whose role changed (they reconnect with their new role).
-    func activate(_ members: [ServerId: MemberRole], at zxid: Zxid) {
+    func activate(_ members: [ServerId: MemberRole], by entry: LogEntry) {
         let old = config.members
         config.members = members
-        out.append(.membershipChanged(zxid: zxid, members: members))
+        out.append(.membershipChanged(entry: entry, members: members))
         if leading != nil {
-            if let p = leading!.pendingReconfig, p.zxid <= zxid { leading!.pendingReconfig = nil }
+            if let p = leading!.pendingReconfig, p.zxid <= entry.zxid { leading!.pendingReconfig = nil }
             if members[id] != .participant {
                 restartLookingAfterEvent = true
                 return

@@ -66,7 +66,7 @@ enum Seeds {
             .write(sessionId: 1, authIds: [], cxid: 8, op: .createSession(sessionId: 9, timeoutMs: 4000)),
             .write(sessionId: 1, authIds: [], cxid: 9, op: .closeSession(sessionId: 9)),
             .write(sessionId: 1, authIds: [], cxid: 10, op: .deleteContainer(path: "/e")),
-            .write(sessionId: 1, authIds: [], cxid: 11, op: .reconfig),
+            .write(sessionId: 1, authIds: [], cxid: 11, op: .reconfig(joining: "server.4=127.0.0.1:1:2", leaving: "2", newMembers: nil, fromConfig: -1)),
             .touch([1, 2, 3]),
         ]
         for write in forwarded { corpus.add("forward", write.encode()) }

@@ -25,7 +25,11 @@ final class MiniEnsemble {
     /// Drops the quorum messages for which it answers true (a message lost without the link breaking).
     var dropQuorum: ((_ from: ServerId, _ to: ServerId, _ message: ZabMessage) -> Bool)?
 
-    init(size: Int = 3, observers: Set<Int> = [], readOnlyMode: Bool = false) throws {
+    /// Delivered reconfigs per server, in order.
+    var membershipChanges: [ServerId: [DynamicConfig]] = [:]
+
+    init(size: Int = 3, observers: Set<Int> = [], readOnlyMode: Bool = false,
+         configure: (inout ServerConfig) -> Void = { _ in }) throws {
         var config = ServerConfig()
         config.tickTimeMs = 200
         config.readOnlyModeEnabled = readOnlyMode
@@ -34,6 +38,7 @@ final class MiniEnsemble {
         config.peers = (1...size).map {
             PeerConfig(id: Int64($0), host: "127.0.0.1", quorumPort: 0, electionPort: 0, isObserver: observers.contains($0))
         }
+        configure(&config)
         let logger = Logger(label: "warren-test") { _ in SwiftLogNoOpLogHandler() }
         for id in 1...Int64(size) {
             var c = config
@@ -67,6 +72,8 @@ final class MiniEnsemble {
                 guard !isolated.contains(id), !isolated.contains(to) else { continue }
                 let message = ZabMessage.snapshot(epoch: epoch, lastZxid: lastZxid, state: tree.snapshot())
                 queue.append((to, { [unowned self] core in core.onQuorumMessage(from: id, message, now: self.now) }))
+            case let .membershipChanged(membership):
+                membershipChanges[id, default: []].append(membership)
             case .setReading, .snapshot, .rollLog, .truncateLog, .installSnapshot, .persistEpochs:
                 break
             }
@@ -327,7 +334,7 @@ final class EnsembleCoreTests: XCTestCase {
             .write(sessionId: 1, authIds: [], cxid: 0, op: .createSession(sessionId: 77, timeoutMs: 4000)),
             .write(sessionId: 1, authIds: [], cxid: 3, op: .closeSession(sessionId: 77)),
             .write(sessionId: 0, authIds: [], cxid: 0, op: .deleteContainer(path: "/e")),
-            .write(sessionId: 2, authIds: [], cxid: 5, op: .reconfig),
+            .write(sessionId: 2, authIds: [], cxid: 5, op: .reconfig(joining: nil, leaving: "3", newMembers: nil, fromConfig: 7)),
             .touch([1, 2, 3]),
         ]
         for op in ops { XCTAssertEqual(try ForwardedWrite.decode(op.encode()), op) }

@@ -277,11 +277,9 @@ final class ServerConfigTests: XCTestCase {
         XCTAssertThrowsError(try ServerConfig.parse("dataDir=/d\nclientPort=2181\nsslQuorum=true\n")) { error in
             XCTAssertTrue("\(error)".contains("sslQuorum=true needs ssl.quorum.keyStore.location"), "\(error)")
         }
-        XCTAssertThrowsError(try ServerConfig.parse("dataDir=/d\ndynamicConfigFile=/d/zoo.cfg.dynamic\n")) { error in
-            XCTAssertTrue("\(error)".contains("move its server.N lines into zoo.cfg"), "\(error)")
-        }
         let warned = try ServerConfig.parse("dataDir=/d\nclientPort=2181\nreconfigEnabled=true\nsslQuorum=false\nssl.crl=true\n")
-        XCTAssertEqual(warned.unsupportedKeyWarnings.count, 2, "\(warned.unsupportedKeyWarnings)")
+        XCTAssertTrue(warned.reconfigEnabled)
+        XCTAssertEqual(warned.unsupportedKeyWarnings.count, 1, "\(warned.unsupportedKeyWarnings)")
         XCTAssertTrue(warned.unsupportedKeyWarnings[0].contains("ssl.crl=true ignored"))
         let plain = try ServerConfig.parse("dataDir=/d\n")
         XCTAssertFalse(plain.clientPortGiven)

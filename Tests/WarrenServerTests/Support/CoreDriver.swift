@@ -176,7 +176,7 @@ final class CoreDriver {
             return .snapshot(zxid)
         case .rollLog:
             return .rollLog
-        case .quorumSend, .quorumSendSnapshot, .truncateLog, .installSnapshot, .persistEpochs:
+        case .quorumSend, .quorumSendSnapshot, .truncateLog, .installSnapshot, .persistEpochs, .membershipChanged:
             preconditionFailure("ensemble action from a standalone core: \(action)")
         }
     }
