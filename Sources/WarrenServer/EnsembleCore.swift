@@ -256,16 +256,19 @@ extension ServerCore {
             logger.info("leading", metadata: ["epoch": "\(epoch)", "zxid": "0x\(Self.hex(tree.lastProcessedZxid))"])
             // The previous leader's expiry clocks are gone: every session gets a full timeout from now.
             for s in sessions.all { _ = sessions.touch(s.id, monoMs: now.monoMs) }
+            actions += versionConfig(epoch: epoch)
         case let .becameFollower(leader, epoch):
             ens.lookingSinceMonoMs = nil
             ens.mode = "follower"
             logger.info("following", metadata: ["leader": "\(leader)", "epoch": "\(epoch)"])
+            actions += versionConfig(epoch: epoch)
         case let .membershipChanged(entry, members):
             actions += membershipActivated(by: entry, members: members)
         case let .becameObserver(leader, epoch):
             ens.lookingSinceMonoMs = nil
             ens.mode = "observer"
             logger.info("observing", metadata: ["leader": "\(leader)", "epoch": "\(epoch)"])
+            actions += versionConfig(epoch: epoch)
         }
         return actions
     }

@@ -78,6 +78,28 @@ extension ServerCore {
                                                            version: version == -1 ? 0 : version)))
     }
 
+    /// A membership from zoo.cfg's server lines has no version yet; as in ZooKeeper it gets one when it first
+    /// serves, the first zxid of that epoch (`100000000` on a fresh ensemble), and moves to a dynamic file. Every
+    /// server of the leadership computes the same from the same epoch, and a server that joins later syncs a tree
+    /// that already holds the version (a learner without history always gets a SNAP) and adopts it — unless it is
+    /// not a member (a server waiting to be added keeps its own zoo.cfg, so it can restart as it started).
+    func versionConfig(epoch: Int64) -> [CoreAction] {
+        guard let ens = ensemble, ens.membership.version == 0 else { return [] }
+        let inTree = configNodeData.flatMap { try? DynamicConfig.parse(String(decoding: $0, as: UTF8.self)) }
+        var next: DynamicConfig
+        if let inTree, inTree.version != 0 {
+            guard inTree.members[config.myid] != nil else { return [] }
+            next = inTree
+        } else {
+            next = ens.membership
+            next.version = Zxid(epoch: epoch, counter: 0).raw
+            tree.installConfigData(Array(next.text.utf8), mzxid: next.version, replacing: true)
+        }
+        ens.membership = next
+        logger.info("membership versioned", metadata: ["version": "0x\(Self.hex(next.version))"])
+        return [.membershipChanged(next)]
+    }
+
     /// Zab delivered a reconfig entry (applied to the tree just before) and switched to its membership.
     func membershipActivated(by entry: LogEntry, members: [ServerId: MemberRole]) -> [CoreAction] {
         guard let ens = ensemble else { return [] }

@@ -204,14 +204,16 @@ public final class DataTree {
         rehash(slot, path)
     }
 
-    /// Gives `/zookeeper/config` the ensemble's configuration text when it holds none (a tree no reconfig has
-    /// touched), as ZooKeeper shows a membership that came from zoo.cfg there. Not a txn: the stat stays as it is,
-    /// so every member that does this from the same configuration holds the same node.
-    public func installConfigData(_ data: [UInt8]) {
-        guard let slot = slotOf("/zookeeper/config"), dataLength(slot) == 0, !data.isEmpty else { return }
+    /// Gives `/zookeeper/config` the ensemble's configuration text and, as its mzxid, the configuration's version
+    /// — when it holds none yet (a tree no reconfig has touched), or always with `replacing`. ZooKeeper shows a
+    /// membership that came from zoo.cfg there the same way. Not a txn: every member that does this with the same
+    /// configuration holds the same node (the shell sees to that; see `ServerCore.versionConfig`).
+    public func installConfigData(_ data: [UInt8], mzxid: Int64, replacing: Bool = false) {
+        guard let slot = slotOf("/zookeeper/config"), replacing || dataLength(slot) == 0, !data.isEmpty else { return }
+        let oldLength = dataLength(slot)
         let stat = self.stat(slot)
-        replaceData(slot, with: data, mtime: stat.mtime, mzxid: stat.mzxid, version: stat.version)
-        pathAndDataSize += Int64(data.count)
+        replaceData(slot, with: data, mtime: stat.mtime, mzxid: mzxid, version: stat.version)
+        pathAndDataSize += Int64(data.count - oldLength)
     }
 
     /// Sets a node's cversion and pzxid (which live outside its blob), keeping the digest current.

@@ -103,7 +103,9 @@ extension ZabNode {
               case let .epochAcked(_, peerLast) = h.stage else { return }
         let end = h.isObserver ? l.committed : log.last
         let from: Zxid
-        if let t = log.largest(atMost: min(peerLast, end)) {
+        // A learner with no history at all gets the state machine itself, not the log from zero: its shell may
+        // have set up local state before any txn (Warren's /zookeeper/config), and a SNAP makes it the leader's.
+        if peerLast != .zero, let t = log.largest(atMost: min(peerLast, end)) {
             // Histories that share a zxid agree up to it, so the learner keeps everything through t.
             from = t
             if t == peerLast { send(s, .diff(epoch: e, from: t)) } else { send(s, .trunc(epoch: e, to: t)) }
