@@ -43,12 +43,18 @@ extension ServerCore {
             return prepareReconfig(joining: joining, leaving: leaving, newMembers: newMembers, fromConfig: fromConfig,
                                    ctx: ctx, header: header)
         case let .setData(path, _, _) where path == Self.configPath:
-            return .failure(.badArguments)
+            return .failure(mayWriteConfigNode(ctx) ? .badArguments : .noAuth)
         case let .multi(ops) where ops.contains { if case .setData(Self.configPath, _, _) = $0 { true } else { false } }:
-            return .failure(.badArguments)
+            return .failure(mayWriteConfigNode(ctx) ? .badArguments : .noAuth)
         default:
             return tree.prepare(op, ctx: ctx, cxid: cxid, zxid: zxid.raw, timeMs: timeMs)
         }
+    }
+
+    /// WRITE on `/zookeeper/config` (world-readable only unless an admin changed its ACL; the super user has it).
+    private func mayWriteConfigNode(_ ctx: SessionContext) -> Bool {
+        guard case .success(let node) = tree.getACL(Self.configPath, ctx: .superUser()) else { return false }
+        return ACLRules.isAllowed(node.acl, .write, ids: ctx.authIds)
     }
 
     /// ZooKeeper's checks, in its order: reconfig enabled; WRITE on `/zookeeper/config` (the super user has it; the
@@ -60,8 +66,9 @@ extension ServerCore {
         guard config.reconfigEnabled, let ens = ensemble, let synced = ens.zab.syncedServers else {
             return .failure(.reconfigDisabled)
         }
-        guard case .success(let node) = tree.getACL(Self.configPath, ctx: .superUser()),
-              ACLRules.isAllowed(node.acl, .write, ids: ctx.authIds) else { return .failure(.noAuth) }
+        guard mayWriteConfigNode(ctx), case .success(let node) = tree.getACL(Self.configPath, ctx: .superUser()) else {
+            return .failure(.noAuth)
+        }
         guard !ens.zab.reconfigInProgress else { return .failure(.reconfigInProgress) }
         var next: DynamicConfig
         do {
