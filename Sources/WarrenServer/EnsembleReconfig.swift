@@ -28,6 +28,15 @@ extension ServerCore {
         return config
     }
 
+    /// At start: `/zookeeper/config` gets this server's membership unless the tree already holds it or a newer
+    /// one. A snapshot taken before the membership was versioned (or before the last change, whose txn then
+    /// comes back with the log) holds an older text; every member corrects it the same way, so trees stay equal.
+    func installConfigNode(_ membership: DynamicConfig) {
+        let inTree = configNodeData.flatMap { try? DynamicConfig.parse(String(decoding: $0, as: UTF8.self)) }
+        let replacing = inTree.map { $0.version < membership.version } ?? true
+        tree.installConfigData(Array(membership.text.utf8), mzxid: membership.version, replacing: replacing)
+    }
+
     /// What `/zookeeper/config` holds now (a reconfig's reply carries it).
     var configNodeData: [UInt8]? {
         guard case .success(let r) = tree.getData(Self.configPath, ctx: .superUser()) else { return nil }

@@ -201,7 +201,7 @@ final class ServerCore {
             let zab = ZabNode(id: config.myid, config: Self.zabConfig(config), durable: durable, seed: seed,
                               membershipChange: { Self.configChange(in: $0)?.members })
             ensemble = EnsembleState(zab: zab, membership: config.dynamicConfig)
-            tree.installConfigData(Array(config.dynamicConfig.text.utf8), mzxid: config.configVersion)
+            installConfigNode(config.dynamicConfig)
         }
     }
 

@@ -31,14 +31,19 @@ public struct Notification: Hashable, Sendable, CustomStringConvertible {
     /// The sender's election round (ZooKeeper's logicalclock).
     public var electionEpoch: Int64
     public var state: PeerState
+    /// The reconfig entry whose membership the sender is in (nil: the one it started with). A server that missed
+    /// membership changes while it was down or cut off learns the newest one this way, as ZooKeeper's election
+    /// messages carry the sender's config: its own view could name only servers that left.
+    public var config: LogEntry?
 
-    public init(vote: Vote, electionEpoch: Int64, state: PeerState) {
+    public init(vote: Vote, electionEpoch: Int64, state: PeerState, config: LogEntry? = nil) {
         self.vote = vote
         self.electionEpoch = electionEpoch
         self.state = state
+        self.config = config
     }
 
-    public var description: String { "note(\(vote) round \(electionEpoch) \(state))" }
+    public var description: String { "note(\(vote) round \(electionEpoch) \(state)\(config.map { " config \($0.zxid)" } ?? ""))" }
 }
 
 /// Everything servers say to each other. `epoch` fields name the leader's epoch the message belongs to; a message

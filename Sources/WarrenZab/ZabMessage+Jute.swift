@@ -20,6 +20,11 @@ extension ZabMessage: JuteRecord {
             w.writeLong(n.vote.peerEpoch)
             w.writeLong(n.electionEpoch)
             w.writeInt(n.state.rawValue)
+            w.writeBool(n.config != nil)
+            if let c = n.config {
+                zxid(c.zxid)
+                w.writeBuffer(c.payload)
+            }
         case let .followerInfo(acceptedEpoch, acceptedLeader, isObserver):
             tag(.followerInfo)
             w.writeLong(acceptedEpoch)
@@ -92,7 +97,8 @@ extension ZabMessage: JuteRecord {
             let round = try r.readLong()
             let rawState = try r.readInt()
             guard let state = PeerState(rawValue: rawState) else { throw JuteError.badValue("peer state \(rawState)") }
-            self = .notification(Notification(vote: vote, electionEpoch: round, state: state))
+            let config = try r.readBool() ? LogEntry(zxid: try zxid(), payload: try bytes()) : nil
+            self = .notification(Notification(vote: vote, electionEpoch: round, state: state, config: config))
         case .followerInfo:
             self = .followerInfo(acceptedEpoch: try r.readLong(), acceptedLeader: try r.readLong(), isObserver: try r.readBool())
         case .leaderInfo: self = .leaderInfo(epoch: try r.readLong())

@@ -27,15 +27,17 @@ extension ZabNode {
     /// soon as discovery fixed it — the leadership's epoch, so every member of one leadership reports the same
     /// (leader, epoch) whatever round each of them decided in.
     var ownNotification: Notification {
-        if let e = election { return Notification(vote: e.proposal, electionEpoch: logicalClock, state: .looking) }
+        if let e = election {
+            return Notification(vote: e.proposal, electionEpoch: logicalClock, state: .looking, config: configEntry)
+        }
         var vote = decidedVote ?? initialVote
         if let e = epoch { vote.peerEpoch = e }
-        return Notification(vote: vote, electionEpoch: decidedRound, state: state)
+        return Notification(vote: vote, electionEpoch: decidedRound, state: state, config: configEntry)
     }
 
     func broadcastNotification() {
         let note = ownNotification
-        for voter in config.voters where voter != id { send(voter, .notification(note)) }
+        for server in knownServers.sorted() where server != id { send(server, .notification(note)) }
     }
 
     func electionTick() {
@@ -61,8 +63,10 @@ extension ZabNode {
             return
         }
         guard config.isVoter(sender) else {
-            // An observer asking: answer with the current proposal; its vote does not count.
-            if n.state == .looking && !isObserver { send(sender, .notification(ownNotification)) }
+            // Not a voter here (an observer, or a server outside this membership): its vote does not count, and a
+            // looking server does not answer it — two looking servers that are not voters to each other (their
+            // memberships differ) would otherwise answer each other without end. It hears this server's periodic
+            // notifications, and a settled server answers it at once (above).
             return
         }
         switch n.state {

@@ -12,6 +12,12 @@ public final class ZabNode {
     public internal(set) var config: ZabConfig
     /// Which log entries change the membership, and to what (see `init`).
     let membershipChange: (LogEntry) -> [ServerId: MemberRole]?
+    /// The reconfig entry `config.members` came from (nil: the membership this server started with); told to peers
+    /// in notifications so that one with an older membership adopts this one.
+    public internal(set) var configEntry: LogEntry?
+    /// Every server named by a membership this server has had: looking, it notifies all of them, so one that missed
+    /// changes still reaches servers that know the newest membership.
+    var knownServers: Set<ServerId>
     /// Set when the membership activated during an event changed this server's own role, or removed the leader:
     /// it looks for a leader again once the event's other work is done (`on(_:)`), so a handler in mid-flight
     /// never finds its role state gone.
@@ -41,6 +47,8 @@ public final class ZabNode {
     var out: [ZabAction] = []
 
     /// - Parameters:
+    ///   - config: the membership last activated (from the shell's configuration); this server may be outside it —
+    ///     removed by a reconfig, or not yet added — and then follows a leader without a vote.
     ///   - durable: the epochs, snapshot zxid and logged entries recovered from disk. The shell's state machine
     ///     must already hold the snapshot; logged entries are delivered again only once known committed.
     ///   - seed: seeds the election jitter.
@@ -48,14 +56,17 @@ public final class ZabNode {
     ///     nil for every other entry. Pure and cheap: it is asked of every proposal the leader makes and of every
     ///     delivered entry. The leader commits such an entry (and everything after it) only once a quorum of both
     ///     the old and the new voters holds it; every server switches to the new membership when it delivers it.
+    ///   - configEntry: the reconfig entry `config`'s membership came from, if any (see `configEntry`).
     public init(id: ServerId, config: ZabConfig, durable: DurableState = DurableState(), seed: UInt64,
-                membershipChange: @escaping (LogEntry) -> [ServerId: MemberRole]? = { _ in nil }) {
-        precondition(config.members[id] != nil, "server \(id) is not in the ensemble \(config.members)")
+                membershipChange: @escaping (LogEntry) -> [ServerId: MemberRole]? = { _ in nil },
+                configEntry: LogEntry? = nil) {
         precondition(durable.epochs.currentEpoch <= durable.epochs.acceptedEpoch,
                      "currentEpoch above acceptedEpoch: \(durable.epochs)")
         self.id = id
         self.config = config
         self.membershipChange = membershipChange
+        self.configEntry = configEntry
+        self.knownServers = Set(config.members.keys)
         self.epochs = durable.epochs
         self.log = ReplicaLog(snapshotZxid: durable.snapshotZxid, entries: durable.log)
         self.rng = SeededRandom(seed: seed ^ UInt64(bitPattern: id) &* 0x9E37_79B9_7F4A_7C15)
@@ -66,11 +77,13 @@ public final class ZabNode {
     /// On an established leader: whether a reconfig it proposed is not yet committed (a second must wait).
     public var reconfigInProgress: Bool { leading?.pendingReconfig != nil }
 
-    /// On an established leader: itself and the followers (members or not) that are synced, whose acks count.
-    /// Nil elsewhere. A reconfig is only proposed when these hold a quorum of the new voters.
+    /// On an established leader: itself and the followers (members or not; observers excluded) that are synced,
+    /// whose acks count. Nil elsewhere. A reconfig is only proposed when these hold a quorum of the new voters: an
+    /// observer being made a voter acks nothing until the change commits and it reconnects as a follower, so a
+    /// change that needed its ack would never commit (and would hold back every write after it).
     public var syncedServers: Set<ServerId>? {
         guard let l = leading, l.stage == .broadcast else { return nil }
-        return Set(l.learners.filter { $0.value.stage == .synced }.keys).union([id])
+        return Set(l.learners.filter { !$0.value.isObserver && $0.value.stage == .synced }.keys).union([id])
     }
 
     // MARK: - Read-only state for the shell
@@ -165,7 +178,12 @@ public final class ZabNode {
     }
 
     private func onMessage(from: ServerId, _ message: ZabMessage) {
+        knownServers.insert(from)
         if case let .notification(n) = message {
+            if let c = n.config, c.zxid > (configEntry?.zxid ?? .zero), let members = membershipChange(c) {
+                // Committed (servers activate only delivered reconfigs): safe to adopt before its log arrives.
+                activate(members, by: c)
+            }
             onNotification(from: from, n)
         } else if case .followerInfo = message, leading == nil {
             // A peer chose this server as its leader, but it is not leading: say what it is instead, so the peer
@@ -244,7 +262,10 @@ public final class ZabNode {
         guard !entries.isEmpty else { return }
         out.append(.deliver(Array(entries)))
         for entry in entries {
-            if let members = membershipChange(entry) { activate(members, by: entry) }
+            guard let members = membershipChange(entry) else { continue }
+            if let p = leading?.pendingReconfig, p.zxid <= entry.zxid { leading!.pendingReconfig = nil }
+            // A newer membership may already have come with a notification.
+            if entry.zxid > (configEntry?.zxid ?? .zero) { activate(members, by: entry) }
         }
         log.trim(retaining: config.retainedEntriesMax, bytesMax: config.retainedBytesMax)
     }
@@ -256,9 +277,10 @@ public final class ZabNode {
     func activate(_ members: [ServerId: MemberRole], by entry: LogEntry) {
         let old = config.members
         config.members = members
+        configEntry = entry
+        knownServers.formUnion(members.keys)
         out.append(.membershipChanged(entry: entry, members: members))
         if leading != nil {
-            if let p = leading!.pendingReconfig, p.zxid <= entry.zxid { leading!.pendingReconfig = nil }
             if members[id] != .participant {
                 restartLookingAfterEvent = true
                 return
@@ -266,7 +288,8 @@ public final class ZabNode {
             for (s, h) in leading!.learners where members[s].map({ ($0 == .observer) != h.isObserver }) ?? false {
                 leading!.learners[s] = nil
             }
-        } else if old[id] != members[id] {
+        } else if old[id] != members[id] || election != nil {
+            // Looking: votes gathered under the old membership (a proposal for a server no longer a voter) are void.
             restartLookingAfterEvent = true
         }
     }

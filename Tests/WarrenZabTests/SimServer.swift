@@ -56,7 +56,7 @@ final class SimServer {
         self.sim = sim
         self.tree = DataTree()
         self.disk = SimDisk(emptyTree: tree.snapshot())
-        self.node = ZabNode(id: id, config: config, seed: seed)
+        self.node = ZabNode(id: id, config: config, seed: seed, membershipChange: SimServer.membership)
         self.snapshotEvery = snapshotEvery
     }
 
@@ -123,7 +123,7 @@ final class SimServer {
         let previous = lastZxid
         tree.apply(txn)
         sim.checker.delivered(by: id, index: count, entry: entry, previous: previous, digest: tree.digest) {
-            sim.quorumHoldsDurably(entry.zxid)
+            sim.quorumHoldsDurably(entry.zxid, changingTo: SimServer.membership(entry))
         }
         count += 1
         let request = SimRequest(client: txn.header.sessionId, seq: txn.header.cxid)
@@ -173,6 +173,28 @@ final class SimServer {
         handle(node.on(.clientProposal(payload: txn.juteBytes())))
     }
 
+    /// Leader: proposes a membership change as Warren does, a setData of /zookeeper/config (here with a terse
+    /// text: `1p,2p,4o`).
+    func proposeReconfig(_ members: [ServerId: MemberRole]) {
+        guard let zxid = node.nextProposalZxid else { return }
+        let text = members.keys.sorted().map { "\($0)\(members[$0] == .observer ? "o" : "p")" }.joined(separator: ",")
+        guard case let .success(txn) = tree.prepare(.setData(path: "/zookeeper/config", data: Array(text.utf8), version: -1),
+                                                     ctx: .superUser(sessionId: 0), cxid: -1, zxid: zxid.raw,
+                                                     timeMs: Int64(sim.now)) else { return }
+        handle(node.on(.clientProposal(payload: txn.juteBytes())))
+    }
+
+    static func membership(_ entry: LogEntry) -> [ServerId: MemberRole]? {
+        var r = JuteReader(entry.payload)
+        guard let txn = try? Txn(from: &r), case let .setData("/zookeeper/config", data?, _) = txn.body else { return nil }
+        var members: [ServerId: MemberRole] = [:]
+        for item in String(decoding: data, as: UTF8.self).split(separator: ",") {
+            guard let id = ServerId(item.dropLast()) else { return nil }
+            members[id] = item.last == "o" ? .observer : .participant
+        }
+        return members
+    }
+
     func crash() {
         up = false
         disk.crash(using: &sim.rng)
@@ -190,7 +212,9 @@ final class SimServer {
         count = disk.snapshot.count
         deliveriesSinceSnapshot = 0
         sim.checker.holds(server: id, count: count, zxid: disk.snapshot.zxid, digest: tree.digest, why: "restart")
-        node = ZabNode(id: id, config: node.config, durable: disk.recovered, seed: seed)
+        // The membership last activated survives (the shell writes it to a file when it activates one).
+        node = ZabNode(id: id, config: node.config, durable: disk.recovered, seed: seed, membershipChange: SimServer.membership,
+                       configEntry: node.configEntry)
         handle(node.on(.start))
     }
 }

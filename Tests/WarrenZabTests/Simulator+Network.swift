@@ -66,8 +66,17 @@ extension Simulator {
         heldFsyncs.removeAll { $0.server == id }
     }
 
-    func quorumHoldsDurably(_ z: Zxid) -> Bool {
-        config.isQuorum(ids.filter { servers[$0]!.disk.holdsDurably(z) })
+    /// Whether a quorum of the history's voters — and, for a reconfig entry, of its new voters too — holds `z`
+    /// durably. Asked once per entry, at its first delivery anywhere; a reconfig's membership holds from then on.
+    func quorumHoldsDurably(_ z: Zxid, changingTo next: [ServerId: MemberRole]? = nil) -> Bool {
+        let holders = ids.filter { servers[$0]!.disk.holdsDurably(z) }
+        var ok = ZabConfig(members: members).isQuorum(holders)
+        if let next {
+            ok = ok && ZabConfig(members: next).isQuorum(holders)
+            members = next
+            coverage.note("reconfig")
+        }
+        return ok
     }
 
     // MARK: - Faults

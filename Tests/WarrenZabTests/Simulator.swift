@@ -54,19 +54,28 @@ final class Simulator {
     /// Everything the servers did, when `tracing` (scenario tests assert on orders).
     var tracing = false
     private(set) var log: [(time: Int, server: ServerId, action: ZabAction)] = []
+    var traceLog: [(time: Int, server: ServerId, action: ZabAction)] { log }
 
     struct Pair: Hashable {
         var a: ServerId, b: ServerId
         static func unordered(_ x: ServerId, _ y: ServerId) -> Pair { Pair(a: min(x, y), b: max(x, y)) }
     }
 
-    init(members: [ServerId: MemberRole], seed: UInt64, configure: (inout ZabConfig) -> Void = { _ in }) {
+    /// The membership the history is at: changed by the first delivery of a reconfig entry.
+    var members: [ServerId: MemberRole]
+
+    /// - Parameter joining: servers outside `members`, each with the membership its own configuration names.
+    init(members: [ServerId: MemberRole], joining: [ServerId: [ServerId: MemberRole]] = [:], seed: UInt64,
+         configure: (inout ZabConfig) -> Void = { _ in }) {
         var cfg = ZabConfig(members: members)
         configure(&cfg)
         config = cfg
+        self.members = members
         rng = SeededRandom(seed: seed)
-        for id in members.keys.sorted() {
-            servers[id] = SimServer(id: id, sim: self, config: cfg, seed: rng.next(),
+        for id in Set(members.keys).union(joining.keys).sorted() {
+            var own = cfg
+            own.members = joining[id] ?? members
+            servers[id] = SimServer(id: id, sim: self, config: own, seed: rng.next(),
                                     snapshotEvery: Int.random(in: 3...30, using: &rng))
         }
         queue.push(.tick, at: Simulator.tickUnits)

@@ -13,28 +13,35 @@ enum ChaosRun {
     static let progressTicksMax = 100
 
     /// Returns nil when the run is safe and live, else a report starting with the seed.
-    static func run(seed: UInt64, coverage: inout Simulator.Coverage) -> String? {
+    /// - Parameter reconfig: five servers, of which 1…3 start as the voters and 4 and 5 wait to be added; the
+    ///   leader keeps changing the membership (voters, observers, removals, its own) during the chaos.
+    static func run(seed: UInt64, reconfig: Bool = false, coverage: inout Simulator.Coverage) -> String? {
         defer { coverage.merge(lastCoverage) }
-        return runOne(seed: seed)
+        return runOne(seed: seed, reconfig: reconfig)
     }
 
-    static func run(seed: UInt64) -> String? { runOne(seed: seed) }
+    static func run(seed: UInt64, reconfig: Bool = false) -> String? { runOne(seed: seed, reconfig: reconfig) }
 
     private static var lastCoverage = Simulator.Coverage()
 
-    private static func runOne(seed: UInt64) -> String? {
+    private static func runOne(seed: UInt64, reconfig: Bool) -> String? {
         var pick = SeededRandom(seed: seed ^ 0x5A5A_5A5A)
         let shape = Int.random(in: 0..<3, using: &pick)
         var members: [ServerId: MemberRole] = [1: .participant, 2: .participant, 3: .participant]
-        if shape == 1 { members[4] = .participant; members[5] = .participant }
-        if shape == 2 { members[4] = .observer }
+        var joining: [ServerId: [ServerId: MemberRole]] = [:]
+        if reconfig {
+            for id: ServerId in [4, 5] { joining[id] = members.merging([id: .participant]) { $1 } }
+        } else {
+            if shape == 1 { members[4] = .participant; members[5] = .participant }
+            if shape == 2 { members[4] = .observer }
+        }
         let retained = Int.random(in: 3...40, using: &pick)
         let counterMax: Int64 = Int.random(in: 0..<4, using: &pick) == 0 ? Int64.random(in: 2...12, using: &pick) : Zxid.counterMax
         // The liveness timeout below syncLimit, as in the shell (1 s against 10 s there; closer here, so that both
         // the lease and the ack deadline end leaderships under the chaos's pauses and slow disks).
         let syncLimit = Int.random(in: 5...10, using: &pick)
         let leaderTimeout = Int.random(in: 3...syncLimit, using: &pick)
-        let sim = Simulator(members: members, seed: seed) { cfg in
+        let sim = Simulator(members: members, joining: joining, seed: seed) { cfg in
             cfg.retainedEntriesMax = retained
             // Half the seeds also bound the retained bytes (derived from the seed: no extra draw, so every seed
             // replays the run it did before this bound existed when it is off).
@@ -44,9 +51,15 @@ enum ChaosRun {
             cfg.leaderTimeoutTicks = leaderTimeout
         }
         defer { lastCoverage = sim.coverage }
-        let setup = "\(members.count) servers (\(members.values.filter { $0 == .observer }.count) observers), retain \(retained), counterMax \(counterMax), syncLimit \(syncLimit), leaderTimeout \(leaderTimeout)"
+        sim.tracing = ProcessInfo.processInfo.environment["ZAB_TRACE"] != nil
+        let setup = (reconfig ? "reconfig, " : "") + "\(members.count) servers (\(members.values.filter { $0 == .observer }.count) observers), retain \(retained), counterMax \(counterMax), syncLimit \(syncLimit), leaderTimeout \(leaderTimeout)"
         func report(_ why: String) -> String {
-            "ZAB_SEED=\(seed) [\(setup)] at time \(sim.now): \(why)\n\(sim.checker.violations.joined(separator: "\n"))\n\(sim.stateDump)"
+            if sim.tracing {
+                for (t, server, action) in sim.traceLog.suffix(Int(ProcessInfo.processInfo.environment["ZAB_TRACE"]!) ?? 200) {
+                    print("t=\(t) s\(server) \(action)")
+                }
+            }
+            return "ZAB_SEED=\(seed) [\(setup)] at time \(sim.now): \(why)\n\(sim.checker.violations.joined(separator: "\n"))\n\(sim.stateDump)"
         }
 
         for _ in 0..<chaosTicks {
@@ -57,6 +70,7 @@ enum ChaosRun {
             if Double.random(in: 0..<1, using: &sim.rng) < 0.1, let via = sim.ids.filter({ sim.servers[$0]!.up }).randomElement(using: &sim.rng) {
                 sim.servers[via]!.sync()
             }
+            if reconfig && Double.random(in: 0..<1, using: &sim.rng) < 0.03 { changeMembership(sim) }
             sim.run(ticks: 1)
             if !sim.checker.violations.isEmpty { return report("safety violated during chaos") }
         }
@@ -103,6 +117,22 @@ enum ChaosRun {
             return "acknowledged write \(request) at \(zxid) is missing from the final history (found \(String(describing: at[request])))"
         }
         return nil
+    }
+
+    /// The leader proposes a random membership of the five servers (one to five voters, some of the rest
+    /// observers), when no change is pending and — as Warren's shell requires (NewConfigNoQuorum) — the new
+    /// voters synced with it are a quorum of them.
+    private static func changeMembership(_ sim: Simulator) {
+        guard let l = sim.leader, let leader = sim.servers[l], !leader.node.reconfigInProgress,
+              let synced = leader.node.syncedServers else { return }
+        var next: [ServerId: MemberRole] = [:]
+        for id in sim.ids {
+            let roll = Int.random(in: 0..<10, using: &sim.rng)
+            if roll < 6 { next[id] = .participant } else if roll < 8 { next[id] = .observer }
+        }
+        let voters = next.filter { $0.value == .participant }.keys
+        guard !voters.isEmpty, next != leader.node.config.members, voters.filter(synced.contains).count * 2 > voters.count else { return }
+        leader.proposeReconfig(next)
     }
 
     private static func chance(_ p: Double, _ sim: Simulator) -> Bool { Double.random(in: 0..<1, using: &sim.rng) < p }

@@ -25,10 +25,29 @@ final class SimulatorTests: XCTestCase {
         }
     }
 
-    /// Replays one seed: `ZAB_SEED=<seed> swift test --filter testReplaySeed` (seed 42 when unset).
+    /// Membership changes under the same chaos: seeds 1...60, or 1...N with `ZAB_RECONFIG_SEEDS=N`.
+    func testReconfigSeeds() {
+        let count = ProcessInfo.processInfo.environment["ZAB_RECONFIG_SEEDS"].flatMap { UInt64($0) } ?? 60
+        var failures: [String] = []
+        var coverage = Simulator.Coverage()
+        for seed in 1...count {
+            FileHandle.standardError.write("zab sim reconfig seed \(seed)\n".data(using: .utf8)!)
+            if let failure = ChaosRun.run(seed: seed, reconfig: true, coverage: &coverage) {
+                failures.append(failure)
+                if failures.count >= 3 { break }
+            }
+        }
+        XCTAssert(failures.isEmpty, failures.joined(separator: "\n\n"))
+        print("zab sim reconfig coverage over \(count) seeds: \(coverage)")
+        for path in ["reconfig", "snap", "leader"] {
+            XCTAssertGreaterThan(coverage[path], 0, "no seed exercised \(path): \(coverage)")
+        }
+    }
+
+    /// Replays one seed (`ZAB_RECONFIG=1` for a reconfig seed): `ZAB_SEED=<seed> swift test --filter testReplaySeed` (seed 42 when unset).
     func testReplaySeed() {
         let seed = ProcessInfo.processInfo.environment["ZAB_SEED"].flatMap { UInt64($0) } ?? 42
-        let failure = ChaosRun.run(seed: seed)
+        let failure = ChaosRun.run(seed: seed, reconfig: ProcessInfo.processInfo.environment["ZAB_RECONFIG"] == "1")
         XCTAssertNil(failure, failure ?? "")
     }
 
