@@ -37,6 +37,15 @@ extension ServerCore {
         tree.installConfigData(Array(membership.text.utf8), mzxid: membership.version, replacing: replacing)
     }
 
+    /// A log entry standing for `membership` (version ≠ 0) where no reconfig entry is at hand — at start, from the
+    /// dynamic file, or when zoo.cfg's membership is versioned — for Zab's notifications (`ZabNode.configEntry`).
+    static func configEntry(for membership: DynamicConfig) -> LogEntry? {
+        guard membership.version != 0 else { return nil }
+        let txn = Txn(header: TxnHeader(sessionId: 0, cxid: 0, zxid: membership.version, timeMs: 0),
+                      body: .setData(path: configPath, data: Array(membership.text.utf8), version: 0))
+        return LogEntry(zxid: Zxid(raw: membership.version), payload: txn.compactBytes())
+    }
+
     /// What `/zookeeper/config` holds now (a reconfig's reply carries it).
     var configNodeData: [UInt8]? {
         guard case .success(let r) = tree.getData(Self.configPath, ctx: .superUser()) else { return nil }
@@ -112,6 +121,7 @@ extension ServerCore {
             tree.installConfigData(Array(next.text.utf8), mzxid: next.version, replacing: true)
         }
         ens.membership = next
+        if let entry = Self.configEntry(for: next), next.members == ens.zab.config.members { ens.zab.stampMembership(entry) }
         logger.info("membership versioned", metadata: ["version": "0x\(Self.hex(next.version))"])
         return [.membershipChanged(next)]
     }

@@ -199,7 +199,8 @@ final class ServerCore {
         snapshotThreshold = drawSnapshotThreshold()
         if let durable {
             let zab = ZabNode(id: config.myid, config: Self.zabConfig(config), durable: durable, seed: seed,
-                              membershipChange: { Self.configChange(in: $0)?.members })
+                              membershipChange: { Self.configChange(in: $0)?.members },
+                              configEntry: Self.configEntry(for: config.dynamicConfig))
             ensemble = EnsembleState(zab: zab, membership: config.dynamicConfig)
             installConfigNode(config.dynamicConfig)
         }

@@ -74,6 +74,13 @@ public final class ZabNode {
 
     var isObserver: Bool { config.members[id] == .observer }
 
+    /// The shell gave the membership in force a version without a log entry (Warren versions zoo.cfg's
+    /// membership when it first serves): `entry` stands for it in notifications from now on. Same members only.
+    public func stampMembership(_ entry: LogEntry) {
+        precondition(membershipChange(entry) == config.members, "stamp \(entry) does not name the membership \(config.members)")
+        if entry.zxid > (configEntry?.zxid ?? .zero) { configEntry = entry }
+    }
+
     /// On an established leader: whether a reconfig it proposed is not yet committed (a second must wait).
     public var reconfigInProgress: Bool { leading?.pendingReconfig != nil }
 
