@@ -154,7 +154,13 @@ extension ServerCore {
         ]
     }
 
-    private func confText() -> String { confRows().map { "\($0.0)=\($0.1)\n" }.joined() }
+    /// ZooKeeper's layout: the rows, then for an ensemble member the membership in force (as in
+    /// `/zookeeper/config`) after a `membership: ` line.
+    private func confText() -> String {
+        let rows = confRows().map { "\($0.0)=\($0.1)\n" }.joined()
+        guard let ens = ensemble else { return rows }
+        return rows + "membership: \n" + ens.membership.text + "\n"
+    }
 
     /// conf's rows, in order (shared with the AdminServer's `configuration`).
     func confRows() -> [(String, String)] {
@@ -166,6 +172,16 @@ extension ServerCore {
          ("minSessionTimeout", "\(config.effectiveMinSessionTimeoutMs)"),
          ("maxSessionTimeout", "\(config.effectiveMaxSessionTimeoutMs)"),
          ("clientPortListenBacklog", "-1"), ("serverId", "\(config.myid)")]
+            + ensembleConfRows()
+    }
+
+    /// The ensemble rows ZooKeeper's `conf` adds (peerType 0 participant, 1 observer; electionAlg 3 is the only one).
+    private func ensembleConfRows() -> [(String, String)] {
+        guard let ens = ensemble else { return [] }
+        let me = ens.membership.servers.first { $0.id == config.myid } ?? config.peers.first { $0.id == config.myid }
+        return [("initLimit", "\(config.initLimit)"), ("syncLimit", "\(config.syncLimit)"), ("electionAlg", "3"),
+                ("electionPort", "\(me?.electionPort ?? -1)"), ("quorumPort", "\(me?.quorumPort ?? -1)"),
+                ("peerType", ens.zab.config.members[config.myid] == .observer ? "1" : "0")]
     }
 
     private func envText() -> String {
