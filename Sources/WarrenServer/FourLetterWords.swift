@@ -155,11 +155,11 @@ extension ServerCore {
     }
 
     /// ZooKeeper's layout: the rows, then for an ensemble member the membership in force (as in
-    /// `/zookeeper/config`) after a `membership: ` line.
+    /// `/zookeeper/config`, no newline after the version) after a `membership: ` line.
     private func confText() -> String {
         let rows = confRows().map { "\($0.0)=\($0.1)\n" }.joined()
         guard let ens = ensemble else { return rows }
-        return rows + "membership: \n" + ens.membership.text + "\n"
+        return rows + "membership: \n" + ens.membership.text
     }
 
     /// conf's rows, in order (shared with the AdminServer's `configuration`).

@@ -397,6 +397,20 @@ def test_members_keep_the_new_config_on_disk(ens):
         eventually(on_disk, f"server {i}'s zoo.cfg to point at the config of version {cfg.version}", 10)
 
 
+def test_conf_shows_the_membership_in_force(ens):
+    """The `conf` four-letter word ends with `membership: ` and the config text, on every member."""
+    q = ens.q
+    cfg = ens.now()
+    for i in members(cfg):
+        def shown():
+            text = q.four(i, "conf")
+            # ZooKeeper ends the answer with the version line, without a newline.
+            assert text.endswith("\nmembership: \n" + cfg.text), text
+            assert re.search(r"^peerType=0$", text, re.M), text
+            return True
+        eventually(shown, f"server {i}'s conf to show the config of version {cfg.version}", 10)
+
+
 def test_add_an_observer(ens):
     q = ens.q
     before = ens.now()
