@@ -36,10 +36,55 @@ public final class ZabNode {
     var decidedVote: Vote?
     var decidedRound: Int64 = 0
 
-    var election: Election?
-    var leading: LeaderState?
-    var learning: LearnerState?
+    /// What this server is doing, with that role's state: one enum, so it can never be two things at once.
+    enum Role {
+        /// Before `.start`, and for the instant between deciding an election and taking the role decided on.
+        case idle
+        case looking(Election)
+        case leading(LeaderState)
+        /// Following or observing.
+        case learning(LearnerState)
+    }
+    var role: Role = .idle
     var started = false
+
+    // The role's state as optionals, for reading and for mutating in place (`leading!.counter += 1`). Each modify
+    // accessor moves the state out of `role` for the duration, so the mutation finds its storage unshared (a copy
+    // left in the enum would make every in-place change copy the learner table). Assigning a state takes that
+    // role; assigning nil to the current role's state leaves `.idle`; assigning nil to another role's is a no-op.
+
+    var election: Election? {
+        get { if case .looking(let e) = role { e } else { nil } }
+        _modify {
+            var value: Election?
+            let held = { if case .looking = role { true } else { false } }()
+            if held, case .looking(let e) = role { value = e; role = .idle }
+            yield &value
+            if let value { role = .looking(value) } else if held { role = .idle }
+        }
+    }
+
+    var leading: LeaderState? {
+        get { if case .leading(let l) = role { l } else { nil } }
+        _modify {
+            var value: LeaderState?
+            let held = { if case .leading = role { true } else { false } }()
+            if held, case .leading(let l) = role { value = l; role = .idle }
+            yield &value
+            if let value { role = .leading(value) } else if held { role = .idle }
+        }
+    }
+
+    var learning: LearnerState? {
+        get { if case .learning(let l) = role { l } else { nil } }
+        _modify {
+            var value: LearnerState?
+            let held = { if case .learning = role { true } else { false } }()
+            if held, case .learning(let l) = role { value = l; role = .idle }
+            yield &value
+            if let value { role = .learning(value) } else if held { role = .idle }
+        }
+    }
 
     /// Per epoch, the leader this server acknowledged NEWLEADER for (in memory; checks one leader per epoch).
     var newLeaderAcked: [Int64: ServerId] = [:]
