@@ -13,9 +13,28 @@ public enum Frame {
 }
 
 /// A length prefix that no well-behaved peer sends; the connection should be closed.
-public enum FrameError: Error, Equatable, Sendable {
+public enum FrameError: Error, Equatable, Sendable, CustomStringConvertible {
     case negativeLength(Int32)
     case tooLarge(length: Int, frameBytesMax: Int)
+
+    public var description: String {
+        switch self {
+        case let .negativeLength(n): "negative packet length \(n)"
+        case let .tooLarge(n, max): "packet length \(n) exceeds jute.maxbuffer (\(max) bytes)"
+        }
+    }
+}
+
+extension Frame {
+    /// The payload length a 4-byte prefix announces, if acceptable: the one framing rule of every
+    /// length-prefixed stream (client connections, quorum connections, the pure `FrameDecoder`). Checked before
+    /// any byte of the payload is buffered, so a hostile length cannot make the receiver allocate.
+    /// - Throws: `FrameError` for a negative length or one above `frameBytesMax`.
+    public static func payloadLength(prefix length: Int32, frameBytesMax: Int) throws(FrameError) -> Int {
+        if length < 0 { throw .negativeLength(length) }
+        if Int(length) > frameBytesMax { throw .tooLarge(length: Int(length), frameBytesMax: frameBytesMax) }
+        return Int(length)
+    }
 }
 
 /// Splits a byte stream into frames, whatever the chunking of the input.
@@ -56,12 +75,10 @@ public struct FrameDecoder: Sendable {
     public mutating func next() throws -> [UInt8]? {
         guard bufferedBytes >= 4 else { return nil }
         var r = JuteReader(buffer, offset: start)
-        let length = try r.readInt()
-        if length < 0 { throw FrameError.negativeLength(length) }
-        if Int(length) > frameBytesMax { throw FrameError.tooLarge(length: Int(length), frameBytesMax: frameBytesMax) }
-        guard bufferedBytes - 4 >= Int(length) else { return nil }
+        let length = try Frame.payloadLength(prefix: try r.readInt(), frameBytesMax: frameBytesMax)
+        guard bufferedBytes - 4 >= length else { return nil }
         let payloadStart = start + 4
-        start = payloadStart + Int(length)
+        start = payloadStart + length
         return Array(buffer[payloadStart..<start])
     }
 }

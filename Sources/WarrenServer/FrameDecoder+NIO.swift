@@ -1,52 +1,41 @@
 import NIOCore
+import WarrenJute
 
-/// What arrives on a client socket: a length-prefixed packet, or (only as the very first bytes of a connection) a
-/// four-letter word such as `ruok`, which ZooKeeper answers in plain text and then closes.
+/// What arrives on a length-prefixed connection: a packet, or (on a client connection, only as the very first bytes)
+/// a four-letter word such as `ruok`, which ZooKeeper answers in plain text and then closes.
 enum InboundFrame {
     case packet([UInt8])
     case fourLetterWord(String)
 }
 
-/// A packet whose length prefix the server refuses. The connection is closed; nothing else is affected.
-struct FrameLengthError: Error, CustomStringConvertible {
-    let length: Int32
-    let frameBytesMax: Int
-    var description: String {
-        length < 0
-            ? "negative packet length \(length)"
-            : "packet length \(length) exceeds jute.maxbuffer (\(frameBytesMax) bytes)"
-    }
-}
-
-/// Splits the byte stream into packets by their 4-byte big-endian length prefix.
-///
-/// Bounds: a length above `frameBytesMax` or below zero is rejected before any byte of the body is buffered, so a
-/// hostile length cannot make the server allocate.
-final class ZooKeeperFrameDecoder: ByteToMessageDecoder {
+/// Splits a byte stream into packets by their 4-byte big-endian length prefix, with `Frame.payloadLength`'s rule —
+/// the one decoder of client and quorum connections (the pure `WarrenJute.FrameDecoder` applies the same rule to
+/// byte arrays). A refused length throws `FrameError`, which closes that connection and nothing else.
+final class LengthPrefixedFrameDecoder: ByteToMessageDecoder {
     typealias InboundOut = InboundFrame
 
     let frameBytesMax: Int
-    private var sawFirstFrame = false
+    /// Whether the first four bytes may be a four-letter word instead of a length (client connections).
+    private var fourLetterWordAllowed: Bool
 
-    init(frameBytesMax: Int) {
+    init(frameBytesMax: Int, fourLetterWords: Bool) {
         self.frameBytesMax = frameBytesMax
+        self.fourLetterWordAllowed = fourLetterWords
     }
 
     func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        guard let length = buffer.getInteger(at: buffer.readerIndex, as: Int32.self) else { return .needMoreData }
-        if !sawFirstFrame, let word = Self.fourLetterWord(length) {
+        guard let prefix = buffer.getInteger(at: buffer.readerIndex, as: Int32.self) else { return .needMoreData }
+        if fourLetterWordAllowed, let word = Self.fourLetterWord(prefix) {
             buffer.moveReaderIndex(forwardBy: 4)
-            sawFirstFrame = true
+            fourLetterWordAllowed = false
             context.fireChannelRead(wrapInboundOut(.fourLetterWord(word)))
             return .continue
         }
-        if length < 0 || Int(length) > frameBytesMax {
-            throw FrameLengthError(length: length, frameBytesMax: frameBytesMax)
-        }
-        guard buffer.readableBytes >= 4 + Int(length) else { return .needMoreData }
+        let length = try Frame.payloadLength(prefix: prefix, frameBytesMax: frameBytesMax)
+        guard buffer.readableBytes >= 4 + length else { return .needMoreData }
         buffer.moveReaderIndex(forwardBy: 4)
-        let body = buffer.readBytes(length: Int(length))!
-        sawFirstFrame = true
+        let body = buffer.readBytes(length: length)!
+        fourLetterWordAllowed = false
         context.fireChannelRead(wrapInboundOut(.packet(body)))
         return .continue
     }

@@ -95,7 +95,7 @@ final class QuorumTransport: @unchecked Sendable {
                     if let tls {
                         try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls.accepting.context))
                     }
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(QuorumFrameDecoder()))
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LengthPrefixedFrameDecoder(frameBytesMax: QuorumTransport.frameBytesMax, fourLetterWords: false)))
                     try channel.pipeline.syncOperations.addHandler(QuorumPeerHandler(transport: self, peer: nil))
                 }
             }
@@ -204,7 +204,7 @@ final class QuorumTransport: @unchecked Sendable {
                             try channel.pipeline.syncOperations.addHandler(
                                 NIOSSLClientHandler(context: tls.dialling.context, serverHostname: isAddress ? nil : addr.host))
                         }
-                        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(QuorumFrameDecoder()))
+                        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LengthPrefixedFrameDecoder(frameBytesMax: QuorumTransport.frameBytesMax, fourLetterWords: false)))
                         try channel.pipeline.syncOperations.addHandler(QuorumPeerHandler(transport: self, peer: peer))
                     }
                 }
@@ -281,33 +281,12 @@ final class QuorumTransport: @unchecked Sendable {
     }
 }
 
-/// Splits a quorum connection's bytes into frames by their 4-byte big-endian length (bounded).
-final class QuorumFrameDecoder: ByteToMessageDecoder {
-    typealias InboundOut = [UInt8]
-
-    func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        guard let length = buffer.getInteger(at: buffer.readerIndex, as: Int32.self) else { return .needMoreData }
-        guard length >= 0 && Int(length) <= QuorumTransport.frameBytesMax else {
-            throw FrameLengthError(length: length, frameBytesMax: QuorumTransport.frameBytesMax)
-        }
-        guard buffer.readableBytes >= 4 + Int(length) else { return .needMoreData }
-        buffer.moveReaderIndex(forwardBy: 4)
-        context.fireChannelRead(wrapInboundOut(buffer.readBytes(length: Int(length))!))
-        return .continue
-    }
-
-    func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
-        while try decode(context: context, buffer: &buffer) == .continue {}
-        return .needMoreData
-    }
-}
-
 /// One end of a quorum connection. On the accepting side the first frame names the peer (and must be a configured
 /// server with a higher id); every later frame is a `ZabMessage` or part of a snapshot stream. A malformed frame
 /// or a broken stream closes the connection (the peers reconnect and Zab starts the sync over); a stream cut off
 /// by a closed connection is dropped whole, so the core never sees part of a snapshot.
 final class QuorumPeerHandler: ChannelInboundHandler, @unchecked Sendable {
-    typealias InboundIn = [UInt8]
+    typealias InboundIn = InboundFrame
 
     let transport: QuorumTransport
     var peer: ServerId?
@@ -326,7 +305,7 @@ final class QuorumPeerHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let bytes = unwrapInboundIn(data)
+        guard case .packet(let bytes) = unwrapInboundIn(data) else { return }
         guard let peer else {
             var r = JuteReader(bytes)
             // Any higher id is taken, member or not: a server about to be added by a reconfig connects before the

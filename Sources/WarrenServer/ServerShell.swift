@@ -206,7 +206,7 @@ public final class ServerShell: @unchecked Sendable {
                         try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls.context))
                     }
                     try channel.pipeline.syncOperations.addHandler(
-                        ByteToMessageHandler(ZooKeeperFrameDecoder(frameBytesMax: frameBytesMax)))
+                        ByteToMessageHandler(LengthPrefixedFrameDecoder(frameBytesMax: frameBytesMax, fourLetterWords: true)))
                     try channel.pipeline.syncOperations.addHandler(ClientChannelHandler(server: self))
                 }
             }

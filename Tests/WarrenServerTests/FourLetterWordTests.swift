@@ -109,10 +109,10 @@ final class FourLetterWordTests: XCTestCase {
             return Int32(bitPattern: UInt32(b[0]) << 24 | UInt32(b[1]) << 16 | UInt32(b[2]) << 8 | UInt32(b[3]))
         }
         for word in ServerConfig.allFourLetterWords {
-            XCTAssertEqual(ZooKeeperFrameDecoder.fourLetterWord(prefix(word)), word)
+            XCTAssertEqual(LengthPrefixedFrameDecoder.fourLetterWord(prefix(word)), word)
         }
-        XCTAssertNil(ZooKeeperFrameDecoder.fourLetterWord(prefix("abcd")), "unknown words are packet lengths")
-        XCTAssertNil(ZooKeeperFrameDecoder.fourLetterWord(prefix("RUOK")))
-        XCTAssertNil(ZooKeeperFrameDecoder.fourLetterWord(44), "an ordinary ConnectRequest length")
+        XCTAssertNil(LengthPrefixedFrameDecoder.fourLetterWord(prefix("abcd")), "unknown words are packet lengths")
+        XCTAssertNil(LengthPrefixedFrameDecoder.fourLetterWord(prefix("RUOK")))
+        XCTAssertNil(LengthPrefixedFrameDecoder.fourLetterWord(44), "an ordinary ConnectRequest length")
     }
 }
