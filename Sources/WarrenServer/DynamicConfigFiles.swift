@@ -14,6 +14,10 @@ enum DynamicConfigFiles {
         let dynamicPath = path(for: membership, zooCfg: zooCfg)
         try ServerStorage.writeDurably(dynamicPath, membership.servers.map { "server.\($0.id)=\($0.dynamicValue)\n" }.joined())
         guard let data = FileManager.default.contents(atPath: zooCfg) else { throw ConfigError("cannot read \(zooCfg)") }
+        // As ZooKeeper does, the operator's original file is kept once, before the first rewrite.
+        if !FileManager.default.fileExists(atPath: zooCfg + ".bak") {
+            try ServerStorage.writeDurably(zooCfg + ".bak", String(decoding: data, as: UTF8.self))
+        }
         var lines = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         lines.removeAll { line in
             let key = line.split(separator: "=", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""

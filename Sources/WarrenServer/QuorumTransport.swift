@@ -46,6 +46,8 @@ final class QuorumTransport: @unchecked Sendable {
     private let peers: NIOLockedValueBox<[ServerId: (host: String, port: Int)]>
     /// This server's own quorum address (bound once at start).
     private let ownAddress: (host: String, port: Int)?
+    /// Outside the membership (`updatePeers`): it redials every lost connection to a member, whichever side dialled.
+    private let outsider = NIOLockedValueBox(false)
     let group: EventLoopGroup
     let logger: Logger
     /// Called on an arbitrary I/O thread with the messages of one socket read, in order; the receiver hops to its
@@ -105,15 +107,24 @@ final class QuorumTransport: @unchecked Sendable {
 
     /// A reconfig changed the membership: dials the new lower-id members (higher ids dial this server). A removed
     /// member's connection stays up while it lasts (it may follow without a vote) but is not dialled again.
-    func updatePeers(_ new: [ServerId: (host: String, port: Int)]) {
+    ///
+    /// A server outside the membership (`outsider`: removed by a reconfig, and perhaps restarted since) is in no
+    /// member's table, so no member dials it: it dials every member itself, higher ids included, and a member takes
+    /// a lower id's connection when that id is not in its table.
+    func updatePeers(_ new: [ServerId: (host: String, port: Int)], outsider: Bool) {
+        self.outsider.withLockedValue { $0 = outsider }
         let added = peers.withLockedValue { table -> [ServerId] in
             let added = new.keys.filter { id in table[id].map { $0 != new[id]! } ?? true }
             table = new
             return added.sorted()
         }
         let connected = Set(connectedPeers)
-        for peer in added where peer < myid && !connected.contains(peer) { dial(peer, delayMs: 0) }
+        let toDial = outsider ? new.keys.sorted() : added.filter { $0 < myid }
+        for peer in toDial where peer != myid && !connected.contains(peer) { dial(peer, delayMs: 0) }
     }
+
+    /// Whether `id` is in this server's table (then the higher id of the pair dials).
+    func knows(_ id: ServerId) -> Bool { peers.withLockedValue { $0[id] != nil } }
 
     func stop() {
         stopped.withLockedValue { $0 = true }
@@ -194,6 +205,8 @@ final class QuorumTransport: @unchecked Sendable {
         guard !stopped.withLockedValue({ $0 }), let addr = peers.withLockedValue({ $0[peer] }) else { return }
         let loop = group.next()
         loop.scheduleTask(in: .milliseconds(delayMs)) {
+            // Connected meanwhile from the other side (a member that learned this server's address dials it).
+            guard self.channels.withLockedValue({ $0[peer] }) == nil else { return }
             let bootstrap = ClientBootstrap(group: loop)
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .connectTimeout(.seconds(2))
@@ -277,7 +290,7 @@ final class QuorumTransport: @unchecked Sendable {
             onDisconnected(peer)
         }
         // Only the connection currently in use is re-dialed; a replaced one just goes away.
-        if dialer && removed { dial(peer, delayMs: Self.reconnectDelayMinMs) }
+        if removed && (dialer || (outsider.withLockedValue { $0 } && knows(peer))) { dial(peer, delayMs: Self.reconnectDelayMinMs) }
     }
 }
 
@@ -309,9 +322,11 @@ final class QuorumPeerHandler: ChannelInboundHandler, @unchecked Sendable {
         guard let peer else {
             var r = JuteReader(bytes)
             // Any higher id is taken, member or not: a server about to be added by a reconfig connects before the
-            // change names it (its address arrives with the change). A lower id must dial this server itself.
-            guard let id = try? r.readLong(), id > transport.myid else {
-                transport.logger.warning("quorum connection from a server with a lower id or no id; closing (a server joining by reconfig needs an id above the current members')")
+            // change names it (its address arrives with the change). A lower id is taken only when it is not in
+            // this server's table (a server outside the membership, which nobody dials); otherwise this server
+            // dials it itself.
+            guard let id = try? r.readLong(), id != transport.myid, id > transport.myid || !transport.knows(id) else {
+                transport.logger.warning("quorum connection from a server with a lower id this server dials itself, or without an id; closing (a server joining by reconfig needs an id above the current members')")
                 context.close(promise: nil)
                 return
             }

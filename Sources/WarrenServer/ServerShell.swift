@@ -219,6 +219,13 @@ public final class ServerShell: @unchecked Sendable {
     /// leader. A failure is logged, not fatal, for the same reason.
     private func persistMembership(_ membership: DynamicConfig) {
         guard let cfgPath = config.sourcePath else { return }
+        guard membership.members[config.myid] != nil else {
+            // Its own address would be gone from its files: it could not start again. With the previous
+            // membership it can, and then learns the current one from its peers' notifications.
+            logger.warning("not a member of the new membership; keeping the previous dynamic config on disk so that this server can restart",
+                           metadata: ["version": "0x\(String(membership.version, radix: 16))"])
+            return
+        }
         do {
             try DynamicConfigFiles.write(membership, zooCfg: cfgPath)
             logger.info("dynamic config written", metadata: ["file": "\(DynamicConfigFiles.path(for: membership, zooCfg: cfgPath))"])
@@ -491,7 +498,8 @@ public final class ServerShell: @unchecked Sendable {
                 // Messages already queued go to the peers they were meant for before the table changes.
                 if !outbox.peers.isEmpty { quorum?.send(outbox.peers) }
                 outbox.peers = [:]
-                quorum?.updatePeers(Dictionary(uniqueKeysWithValues: membership.servers.map { ($0.id, ($0.host, $0.quorumPort)) }))
+                quorum?.updatePeers(Dictionary(uniqueKeysWithValues: membership.servers.map { ($0.id, ($0.host, $0.quorumPort)) }),
+                                    outsider: membership.members[config.myid] == nil)
                 persistMembership(membership)
             }
         }
