@@ -79,10 +79,13 @@ extension ZabNode {
         }
     }
 
-    /// Whether `sender`, as `n` describes it, may yet become (or already is) the leader: it leads, or it is still
-    /// looking with a vote for itself (its finalize wait has not ended). Following anyone, or looking with a vote
-    /// for another server, it will not.
+    /// Whether `sender`, as `n` describes it, may yet become (or already is) the leader: a voter that leads, or is
+    /// still looking with a vote for itself (its finalize wait has not ended). Following anyone, looking with a vote
+    /// for another server, or no longer a voter, it will not.
     private func mayStillLead(_ n: Notification, _ sender: ServerId) -> Bool {
+        // A leader a reconfig removed (or made an observer) steps down and can never lead again: look at once
+        // instead of waiting out the leader timeout.
+        guard config.isVoter(sender) else { return false }
         switch n.state {
         case .leading: return true
         case .looking: return n.vote.leader == sender

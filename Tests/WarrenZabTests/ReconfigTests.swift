@@ -66,7 +66,11 @@ final class ReconfigTests: XCTestCase {
         XCTAssertEqual(c.servingLeader, 3)
         let two: [ServerId: MemberRole] = [1: .participant, 2: .participant]
         c.propose(MiniCluster.reconfigPayload(two))
-        XCTAssertTrue(c.run(until: { c.servingLeader.map { $0 != 3 } ?? false && c.allServing }))
+        // The followers look at once when their leader, no longer a voter, says it looks: well within the leader
+        // timeout they would otherwise wait (5 ticks here).
+        let timeout = c.nodes[1]!.config.leaderTimeoutTicks
+        XCTAssertTrue(c.run(ticks: timeout - 2, until: { c.servingLeader.map { $0 != 3 } ?? false && c.allServing }),
+                      "no new leader within \(timeout - 2) ticks")
         for id in [ServerId(1), 2, 3] { XCTAssertEqual(c.nodes[id]!.config.members, two, "server \(id)") }
         XCTAssertEqual(c.servingLeader, 2)
         XCTAssertEqual(c.nodes[3]!.state, .following, "a removed server may stay on as a non-voting follower")
