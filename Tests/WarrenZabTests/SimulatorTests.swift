@@ -6,40 +6,34 @@ import WarrenZab
 final class SimulatorTests: XCTestCase {
     /// The CI set: seeds 1...200, or 1...N with `ZAB_SEEDS=N`.
     func testSeeds() {
-        let count = ProcessInfo.processInfo.environment["ZAB_SEEDS"].flatMap { UInt64($0) } ?? 200
-        var failures: [String] = []
-        var coverage = Simulator.Coverage()
-        for seed in 1...count {
-            // Printed first so that a trapped precondition still names its seed.
-            FileHandle.standardError.write("zab sim seed \(seed)\n".data(using: .utf8)!)
-            if let failure = ChaosRun.run(seed: seed, coverage: &coverage) {
-                failures.append(failure)
-                if failures.count >= 3 { break }
-            }
-        }
-        XCTAssert(failures.isEmpty, failures.joined(separator: "\n\n"))
-        print("zab sim coverage over \(count) seeds: \(coverage)")
         // The seed set must actually reach every sync mode and the fault paths.
-        for path in ["diff", "trunc", "snap", "zxidExhausted", "inform", "crashWithUnsynced", "pause", "sync"] {
-            XCTAssertGreaterThan(coverage[path], 0, "no seed exercised \(path): \(coverage)")
-        }
+        runSeeds(variable: "ZAB_SEEDS", default: 200, reconfig: false,
+                 mustReach: ["diff", "trunc", "snap", "zxidExhausted", "inform", "crashWithUnsynced", "pause", "sync"])
     }
 
     /// Membership changes under the same chaos: seeds 1...60, or 1...N with `ZAB_RECONFIG_SEEDS=N`.
     func testReconfigSeeds() {
-        let count = ProcessInfo.processInfo.environment["ZAB_RECONFIG_SEEDS"].flatMap { UInt64($0) } ?? 60
+        runSeeds(variable: "ZAB_RECONFIG_SEEDS", default: 60, reconfig: true, mustReach: ["reconfig", "snap", "leader"])
+    }
+
+    /// Runs seeds 1...N (N from the environment `variable`), stopping after three failures, and checks that the
+    /// set exercised every path in `mustReach`.
+    private func runSeeds(variable: String, default count: UInt64, reconfig: Bool, mustReach: [String]) {
+        let count = ProcessInfo.processInfo.environment[variable].flatMap { UInt64($0) } ?? count
+        let kind = reconfig ? "zab sim reconfig" : "zab sim"
         var failures: [String] = []
         var coverage = Simulator.Coverage()
         for seed in 1...count {
-            FileHandle.standardError.write("zab sim reconfig seed \(seed)\n".data(using: .utf8)!)
-            if let failure = ChaosRun.run(seed: seed, reconfig: true, coverage: &coverage) {
+            // Printed first so that a trapped precondition still names its seed.
+            FileHandle.standardError.write("\(kind) seed \(seed)\n".data(using: .utf8)!)
+            if let failure = ChaosRun.run(seed: seed, reconfig: reconfig, coverage: &coverage) {
                 failures.append(failure)
                 if failures.count >= 3 { break }
             }
         }
         XCTAssert(failures.isEmpty, failures.joined(separator: "\n\n"))
-        print("zab sim reconfig coverage over \(count) seeds: \(coverage)")
-        for path in ["reconfig", "snap", "leader"] {
+        print("\(kind) coverage over \(count) seeds: \(coverage)")
+        for path in mustReach {
             XCTAssertGreaterThan(coverage[path], 0, "no seed exercised \(path): \(coverage)")
         }
     }

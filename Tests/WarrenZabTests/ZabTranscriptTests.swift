@@ -87,7 +87,7 @@ final class ZabTranscriptTests: XCTestCase {
                 let c = try c()
                 for id in try ids(b.args) {
                     c.down.insert(id)
-                    for other in c.nodes.keys.sorted() where other != id { c.feed(other, .peerDisconnected(id)) }
+                    Self.breakConnections(c, of: id, reportedBy: c.nodes.keys.filter { $0 != id })
                 }
                 c.pump()
                 return ""
@@ -96,7 +96,7 @@ final class ZabTranscriptTests: XCTestCase {
                 let c = try c()
                 for id in try ids(b.args) {
                     c.down.remove(id)
-                    for other in c.nodes.keys.sorted() where other != id { c.feed(id, .peerDisconnected(other)) }
+                    for other in c.nodes.keys.sorted() where other != id { Self.breakConnections(c, of: other, reportedBy: [id]) }
                 }
                 c.pump()
                 return ""
@@ -109,6 +109,11 @@ final class ZabTranscriptTests: XCTestCase {
             default:
                 throw TranscriptError("line \(b.line): unknown command \(b.command)")
             }
+        }
+
+        /// `reporters` learn that their connection to `peer` broke.
+        static func breakConnections(_ c: MiniCluster, of peer: ServerId, reportedBy reporters: [ServerId]) {
+            for r in reporters.sorted() { c.feed(r, .peerDisconnected(peer)) }
         }
 
         /// One serving leader, and every server that is up serving under it in its epoch.
