@@ -80,15 +80,18 @@ extension ZabNode {
     }
 
     /// Whether `sender`, as `n` describes it, may yet become (or already is) the leader: a voter that leads, or is
-    /// still looking with a vote for itself (its finalize wait has not ended). Following anyone, looking with a vote
-    /// for another server, or no longer a voter, it will not.
+    /// still looking with a vote for itself in the round this server decided in (its finalize wait has not ended).
+    /// Following anyone, looking with a vote for another server or in a later round, or no longer a voter, it will
+    /// not.
     private func mayStillLead(_ n: Notification, _ sender: ServerId) -> Bool {
         // A leader a reconfig removed (or made an observer) steps down and can never lead again: look at once
         // instead of waiting out the leader timeout.
         guard config.isVoter(sender) else { return false }
         switch n.state {
         case .leading: return true
-        case .looking: return n.vote.leader == sender
+        // In a later round than the one this server decided in, it gave up the leadership this server joined
+        // (its initLimit ran out): waiting for that attempt would only leave this server out of the next one.
+        case .looking: return n.vote.leader == sender && n.electionEpoch <= decidedRound
         case .following, .observing: return false
         }
     }

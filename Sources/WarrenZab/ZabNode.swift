@@ -361,7 +361,8 @@ public final class ZabNode {
     }
 
     public var stateDescription: String {
-        var parts = ["server \(id) \(state) tick \(now) epochs(\(epochs)) \(log) round \(logicalClock)"]
+        let members = config.members.keys.sorted().map { "\($0)\(config.members[$0] == .observer ? "o" : "p")" }.joined(separator: ",")
+        var parts = ["server \(id) \(state) tick \(now) epochs(\(epochs)) \(log) round \(logicalClock) members \(members)@\(configEntry.map { "\($0.zxid)" } ?? "-")"]
         if let e = election { parts.append("election(\(e))") }
         if let l = leading { parts.append("leading(\(l))") }
         if let l = learning { parts.append("learning(\(l))") }

@@ -1,5 +1,5 @@
 import WarrenRandom
-import WarrenZab
+@testable import WarrenZab
 
 /// A whole ensemble in one process, driven by one seed: servers (`SimServer`), a network with per-pair FIFO
 /// connections for the Zab stream and lossy datagrams for election notifications, disks that lose unsynced
@@ -230,7 +230,10 @@ final class Simulator {
     var stateDump: String {
         ids.map { id in
             let s = servers[id]!
-            return "  \(s.up ? "up" : "DOWN") count \(s.count) tree \(s.lastZxid) disk(\(s.disk.epochs), snap \(s.disk.snapshot.zxid), \(s.disk.durable.count) durable, \(s.disk.unsynced.count) unsynced) \(s.node.stateDescription)"
+            // Membership changes logged but not delivered (what an establishing leader needs both quorums for).
+            let pending = s.node.log.entries(after: s.node.lastDeliveredZxid, through: s.node.lastLoggedZxid)
+                .compactMap { e in SimServer.membership(e).map { m in "\(e.zxid)→" + m.keys.sorted().map { "\($0)\(m[$0] == .observer ? "o" : "p")" }.joined(separator: ",") } }
+            return "  \(s.up ? "up" : "DOWN") count \(s.count) tree \(s.lastZxid) disk(\(s.disk.epochs), snap \(s.disk.snapshot.zxid), \(s.disk.durable.count) durable, \(s.disk.unsynced.count) unsynced) \(s.node.stateDescription)" + (pending.isEmpty ? "" : " undelivered reconfigs \(pending)")
         }.joined(separator: "\n")
     }
 }
