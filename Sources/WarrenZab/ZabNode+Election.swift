@@ -62,7 +62,7 @@ extension ZabNode {
             if n.state == .looking { send(sender, .notification(ownNotification)) }
             return
         }
-        guard config.isVoter(sender) else {
+        guard quorumConfigs.contains(where: { $0.isVoter(sender) }) else {
             // Not a voter here (an observer, or a server outside this membership): its vote does not count, and a
             // looking server does not answer it — two looking servers that are not voters to each other (their
             // memberships differ) would otherwise answer each other without end. It hears this server's periodic
@@ -125,7 +125,7 @@ extension ZabNode {
     func checkElectionQuorum() {
         guard let e = election, !isObserver else { return }
         let agreeing = e.received.filter { $0.value.electionEpoch == logicalClock && $0.value.vote == e.proposal }.keys
-        if config.isQuorum(agreeing) {
+        if isQuorumOfAll(agreeing) {
             if Set(agreeing).isSuperset(of: config.voters) {
                 decide(e.proposal)
             } else if e.decideAt == nil {
@@ -141,6 +141,9 @@ extension ZabNode {
         if n.electionEpoch == logicalClock && !isObserver {
             election!.received[sender] = n
             let agreeing = election!.received.filter { $0.value.vote == n.vote }.keys
+            // Joining a leader that says it leads: its own establishment checks the quorums its history needs
+            // (`tryEstablish`), so the membership in force suffices here; requiring a quorum of a reconfig this
+            // server logged but never delivered would keep it out for good once that change is truncated away.
             if config.isQuorum(agreeing) && leaderConfirmed(n.vote.leader, round: n.electionEpoch, in: election!.received) {
                 decide(n.vote)
                 return

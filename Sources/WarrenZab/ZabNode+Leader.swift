@@ -53,7 +53,7 @@ extension ZabNode {
     private func tryDecideEpoch() {
         guard let l = leading, l.epoch == nil else { return }
         let voters = l.learners.filter { !$0.value.isObserver }
-        guard config.isQuorum(voters.keys + [id]) else { return }
+        guard isQuorumOfAll(voters.keys + [id]) else { return }
         let e = voters.values.reduce(epochs.acceptedEpoch) { max($0, $1.acceptedEpoch) } + 1
         writeEpochs(EpochState(acceptedEpoch: e, acceptedLeader: id, currentEpoch: epochs.currentEpoch))
         leading!.epoch = e
@@ -81,7 +81,7 @@ extension ZabNode {
     private func tryStartSync() {
         guard let l = leading, l.stage == .discovery, l.epoch != nil else { return }
         let acked = l.learners.filter { !$0.value.isObserver && $0.value.stage != .info }.keys
-        guard config.isQuorum(acked + [id]) else { return }
+        guard isQuorumOfAll(acked + [id]) else { return }
         leading!.stage = .sync
         leading!.historyEnd = log.last
         for s in acked.sorted() { syncLearner(s) }
@@ -139,12 +139,10 @@ extension ZabNode {
     private func tryEstablish() {
         guard let l = leading, l.stage == .sync, l.selfReady, let e = l.epoch else { return }
         let synced = l.learners.filter { !$0.value.isObserver && $0.value.stage == .synced }.keys
-        guard config.isQuorum(synced + [id]) else { return }
         // A reconfig in the history not yet delivered commits with it: its new voters must hold the history too.
-        let pending = log.entries(after: log.delivered, through: l.historyEnd).reversed()
+        guard isQuorumOfAll(synced + [id]) else { return }
+        leading!.pendingReconfig = log.entries(after: log.delivered, through: l.historyEnd).reversed()
             .lazy.compactMap { entry in self.membershipChange(entry).map { (entry.zxid, $0) } }.first
-        if let pending, !ZabConfig(members: pending.1).isQuorum(synced + [id]) { return }
-        leading!.pendingReconfig = pending
         precondition(epochs.acceptedEpoch == e && epochs.acceptedLeader == id && epochs.currentEpoch == e,
                      "establishing epoch \(e) without owning it: \(stateDescription)")
         leading!.stage = .broadcast

@@ -126,6 +126,22 @@ public final class ZabNode {
         if entry.zxid > (configEntry?.zxid ?? .zero) { configEntry = entry }
     }
 
+    /// The memberships whose quorums must agree to elect or establish a leader: the one in force and, when this
+    /// server has logged a reconfig it has not delivered, that one too (ZooKeeper's "last seen" config). A change
+    /// may be committed — on a quorum of the old and the new voters — before a server delivers it; a quorum of the
+    /// old voters alone could then elect a leader without the entries the new voters committed after it.
+    var quorumConfigs: [ZabConfig] {
+        let logged = log.entries(after: log.delivered, through: log.last).reversed().lazy.compactMap(membershipChange).first
+        guard let logged, logged != config.members else { return [config] }
+        return [config, ZabConfig(members: logged)]
+    }
+
+    /// True when `ids` hold a quorum of every membership in `quorumConfigs`.
+    func isQuorumOfAll<S: Sequence>(_ ids: S) -> Bool where S.Element == ServerId {
+        let set = Set(ids)
+        return quorumConfigs.allSatisfy { $0.isQuorum(set) }
+    }
+
     /// On an established leader: whether a reconfig it proposed is not yet committed (a second must wait).
     public var reconfigInProgress: Bool { leading?.pendingReconfig != nil }
 

@@ -108,7 +108,8 @@ final class ReconfigTests: XCTestCase {
         c.tick(40)
         XCTAssertNil(c.servingLeader, "established with only one of the three new voters holding the reconfig")
         c.down = [5]
-        XCTAssertTrue(c.run(ticks: 200, until: { c.servingLeader != nil && c.nodes[4]!.isServing }))
+        XCTAssertTrue(c.run(ticks: 200, until: { c.servingLeader != nil && c.nodes[4]!.isServing }),
+                      c.nodes.keys.sorted().map { c.nodes[$0]!.stateDescription }.joined(separator: "\n"))
         XCTAssertEqual(c.nodes[c.servingLeader!]!.config.members, next)
         XCTAssertEqual(c.nodes[4]!.config.members, next)
     }

@@ -51,12 +51,13 @@ final class SimServer {
     var deliveriesSinceSnapshot = 0
     var snapshotEvery: Int
 
-    init(id: ServerId, sim: Simulator, config: ZabConfig, seed: UInt64, snapshotEvery: Int) {
+    init(id: ServerId, sim: Simulator, config: ZabConfig, configEntry: LogEntry?, seed: UInt64, snapshotEvery: Int) {
         self.id = id
         self.sim = sim
         self.tree = DataTree()
         self.disk = SimDisk(emptyTree: tree.snapshot())
-        self.node = ZabNode(id: id, config: config, seed: seed, membershipChange: SimServer.membership)
+        self.node = ZabNode(id: id, config: config, seed: seed, membershipChange: SimServer.membership,
+                            configEntry: configEntry)
         self.snapshotEvery = snapshotEvery
     }
 
@@ -182,6 +183,16 @@ final class SimServer {
                                                      ctx: .superUser(sessionId: 0), cxid: -1, zxid: zxid.raw,
                                                      timeMs: Int64(sim.now)) else { return }
         handle(node.on(.clientProposal(payload: txn.juteBytes())))
+    }
+
+    /// An entry standing for `members` below every real zxid: what Warren's shell gives a membership from zoo.cfg
+    /// (`ServerCore.configEntry(for:)`), so that a server started with a membership of its own (one waiting to be
+    /// added) adopts the ensemble's from the first notification, as ZooKeeper's joiners do.
+    static func initialConfigEntry(_ members: [ServerId: MemberRole]) -> LogEntry {
+        let text = members.keys.sorted().map { "\($0)\(members[$0] == .observer ? "o" : "p")" }.joined(separator: ",")
+        let txn = Txn(header: TxnHeader(sessionId: 0, cxid: -1, zxid: 1, timeMs: 0),
+                      body: .setData(path: "/zookeeper/config", data: Array(text.utf8), version: 0))
+        return LogEntry(zxid: Zxid(raw: 1), payload: txn.juteBytes())
     }
 
     static func membership(_ entry: LogEntry) -> [ServerId: MemberRole]? {

@@ -1,3 +1,4 @@
+import Foundation
 import WarrenRandom
 @testable import WarrenZab
 
@@ -75,7 +76,9 @@ final class Simulator {
         for id in Set(members.keys).union(joining.keys).sorted() {
             var own = cfg
             own.members = joining[id] ?? members
-            servers[id] = SimServer(id: id, sim: self, config: own, seed: rng.next(),
+            // Members start with the ensemble's membership stamped (as the shell does); a joiner with its own.
+            let entry = joining[id] == nil && !joining.isEmpty ? SimServer.initialConfigEntry(members) : nil
+            servers[id] = SimServer(id: id, sim: self, config: own, configEntry: entry, seed: rng.next(),
                                     snapshotEvery: Int.random(in: 3...30, using: &rng))
         }
         queue.push(.tick, at: Simulator.tickUnits)
@@ -95,8 +98,12 @@ final class Simulator {
     /// Called before each action is carried out (scenario tests check what is durable at that moment).
     var onAction: ((SimServer, ZabAction) -> Void)?
 
+    /// `ZAB_TRACE_LIVE=1`: every action printed as it happens (for a run that traps in a precondition).
+    static let liveTrace = ProcessInfo.processInfo.environment["ZAB_TRACE_LIVE"] == "1"
+
     func trace(_ server: ServerId, _ action: ZabAction) {
         if tracing { log.append((now, server, action)) }
+        if Self.liveTrace { print("t=\(now) s\(server) \(action)") }
         switch action {
         case .send(_, .diff): coverage.note("diff")
         case .send(_, .trunc): coverage.note("trunc")
