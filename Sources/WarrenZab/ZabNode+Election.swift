@@ -23,6 +23,24 @@ extension ZabNode {
     /// A participant proposes itself with its currentEpoch and last logged zxid; an observer's vote never counts.
     var initialVote: Vote { Vote(leader: id, zxid: log.last, peerEpoch: epochs.currentEpoch) }
 
+    /// Whether this server should switch its proposal from `current` to `candidate`. Only a voter of the membership
+    /// in force can be elected (the others ignore votes for anyone else). A server that is no such voter — an
+    /// observer, a server outside the membership — proposes itself only as a stand-in for its own log: it switches
+    /// to any eligible candidate whose log is at least as new as its own (whatever the ids), and to none older, so
+    /// its agreement, which counts where it is a voter of a logged reconfig, never elects a leader missing its
+    /// entries.
+    func prefers(_ candidate: Vote, over current: Vote) -> Bool {
+        guard config.isVoter(candidate.leader) else { return false }
+        if !config.isVoter(current.leader) {
+            return (candidate.peerEpoch, candidate.zxid.raw) >= (current.peerEpoch, current.zxid.raw)
+        }
+        return candidate > current
+    }
+
+    /// Whether this server's vote counts: it is a voter of the membership in force or of a reconfig it logged and
+    /// has not delivered (`quorumConfigs`), whose quorum an election must also reach.
+    var votesInElection: Bool { quorumConfigs.contains { $0.isVoter(id) } }
+
     /// This server's notification as peers should see it now. Once settled, the vote names the leader and — as
     /// soon as discovery fixed it — the leadership's epoch, so every member of one leadership reports the same
     /// (leader, epoch) whatever round each of them decided in.
@@ -58,6 +76,13 @@ extension ZabNode {
                 // itself): waiting for it would take initLimit. Look again; the peers' answers show who leads.
                 return startLooking()
             }
+            if let l = learning, sender == l.leader, n.state == .leading, l.stage == .awaitingLeaderInfo {
+                // It leads now, and has not answered this server's FOLLOWERINFO: that one reached it while it was
+                // still looking, and was answered with a notification instead. Without this, a leadership that
+                // needs this server waited out initLimit and started over, with the same timing, again and again.
+                send(l.leader, .followerInfo(acceptedEpoch: epochs.acceptedEpoch, acceptedLeader: epochs.acceptedLeader,
+                                             isObserver: l.isObserver))
+            }
             // Not looking: tell a looking peer whom this server follows or leads.
             if n.state == .looking { send(sender, .notification(ownNotification)) }
             return
@@ -71,7 +96,7 @@ extension ZabNode {
         }
         switch n.state {
         case .looking:
-            if !isObserver { lookingVoterNotified(from: sender, n) }
+            lookingVoterNotified(from: sender, n)
         case .following, .leading:
             settledVoterNotified(from: sender, n)
         case .observing:
@@ -98,11 +123,10 @@ extension ZabNode {
 
     private func lookingVoterNotified(from sender: ServerId, _ n: Notification) {
         guard var e = election else { return }
-        let candidateOK = config.isVoter(n.vote.leader)
         if n.electionEpoch > logicalClock {
             logicalClock = n.electionEpoch
             e.received = [:]
-            e.proposal = candidateOK ? max(n.vote, initialVote) : initialVote
+            e.proposal = prefers(n.vote, over: initialVote) ? n.vote : initialVote
             e.decideAt = nil
             election = e
             broadcastNotification()
@@ -110,7 +134,7 @@ extension ZabNode {
             // A peer in an older round: bring it up to date.
             send(sender, .notification(ownNotification))
             return
-        } else if candidateOK && n.vote > e.proposal {
+        } else if prefers(n.vote, over: e.proposal) {
             e.proposal = n.vote
             e.decideAt = nil
             election = e
@@ -123,7 +147,7 @@ extension ZabNode {
 
     /// Starts (or cancels) the finalize wait depending on whether a quorum of this round agrees on the proposal.
     func checkElectionQuorum() {
-        guard let e = election, !isObserver else { return }
+        guard let e = election, votesInElection else { return }
         let agreeing = e.received.filter { $0.value.electionEpoch == logicalClock && $0.value.vote == e.proposal }.keys
         if isQuorumOfAll(agreeing) {
             if Set(agreeing).isSuperset(of: config.voters) {
@@ -138,7 +162,7 @@ extension ZabNode {
 
     private func settledVoterNotified(from sender: ServerId, _ n: Notification) {
         guard election != nil, config.isVoter(n.vote.leader) else { return }
-        if n.electionEpoch == logicalClock && !isObserver {
+        if n.electionEpoch == logicalClock && votesInElection {
             election!.received[sender] = n
             let agreeing = election!.received.filter { $0.value.vote == n.vote }.keys
             // Joining a leader that says it leads: its own establishment checks the quorums its history needs
@@ -170,7 +194,7 @@ extension ZabNode {
     /// Ends the election on `vote`.
     func decide(_ vote: Vote) {
         precondition(config.isVoter(vote.leader), "decided on non-voter \(vote.leader): \(stateDescription)")
-        precondition(!(isObserver && vote.leader == id), "observer elected itself: \(stateDescription)")
+        precondition(!(!config.isVoter(id) && vote.leader == id), "a server that is no voter elected itself: \(stateDescription)")
         election = nil
         decidedVote = vote
         decidedRound = logicalClock

@@ -370,7 +370,7 @@ public final class ZabNode {
         logicalClock += 1
         let vote = initialVote
         election = Election(proposal: vote, resendAt: now)
-        if !isObserver { election!.received[id] = Notification(vote: vote, electionEpoch: logicalClock, state: .looking) }
+        if votesInElection { election!.received[id] = Notification(vote: vote, electionEpoch: logicalClock, state: .looking) }
         out.append(.becameLooking)
         broadcastNotification()
         checkElectionQuorum()
