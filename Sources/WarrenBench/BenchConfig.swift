@@ -74,6 +74,9 @@ public struct BenchConfig: Sendable {
     /// Delete everything under the bench root at the end.
     public var cleanup: Bool = true
     public var root: String = "/warren-bench"
+    /// Keys per directory under `root/keys` (0: all keys directly under it). A tree of many directories of a
+    /// thousand children each is the shape of a real large ensemble; one flat parent is not.
+    public var keysPerDir: Int = 0
     public var sessionTimeoutMs: Int = 30_000
     /// How long requests in flight at the deadline may take to answer before the run gives up on them.
     public var drainSeconds: Double = 10
@@ -92,6 +95,7 @@ public struct BenchConfig: Sendable {
         try check(valueBytes >= 0 && valueBytes <= Self.valueBytesMax,
                   "--value-bytes \(valueBytes) outside 0...\(Self.valueBytesMax) (the server's jute.maxbuffer must fit it too)")
         try check(keys >= 1, "--keys \(keys) must be at least 1")
+        try check(keysPerDir >= 0 && keysPerDir <= 1_000_000, "--keys-per-dir \(keysPerDir) outside 0...1000000")
         try check(durationSeconds >= 0 && durationSeconds.isFinite, "--duration \(durationSeconds) must be >= 0")
         try check(warmupSeconds >= 0 && warmupSeconds.isFinite, "--warmup \(warmupSeconds) must be >= 0")
         try check(readPercent >= 0 && readPercent <= 100, "--read-percent \(readPercent) outside 0...100")
@@ -105,7 +109,14 @@ public struct BenchConfig: Sendable {
     }
 
     var keyPaths: [String] { (0..<keys).map { keyPath($0) } }
-    func keyPath(_ i: Int) -> String { "\(root)/keys/k\(i)" }
+    /// `keys/k<i>`, or `keys/d<i / keysPerDir>/k<i>` when the keys are spread over directories.
+    func keyPath(_ i: Int) -> String {
+        keysPerDir == 0 ? "\(root)/keys/k\(i)" : "\(root)/keys/d\(i / keysPerDir)/k\(i)"
+    }
+    /// The directories holding the keys (none for a flat tree), in creation order.
+    var keyDirPaths: [String] {
+        keysPerDir == 0 ? [] : (0..<(keys + keysPerDir - 1) / keysPerDir).map { "\(root)/keys/d\($0)" }
+    }
     var keysDir: String { "\(root)/keys" }
     var seqDir: String { "\(root)/seq" }
     var churnDir: String { "\(root)/churn" }

@@ -2,7 +2,7 @@ import WarrenJute
 
 /// Setup and cleanup of the bench tree, and opening the sessions a phase uses.
 ///
-/// The tree: `root/keys/k<i>` (the K keys), `root/seq` (create-seq), `root/churn` (churn), `root/fanout`
+/// The tree: `root/keys/k<i>` or `root/keys/d<j>/k<i>` (the K keys, see `BenchConfig.keysPerDir`), `root/seq` (create-seq), `root/churn` (churn), `root/fanout`
 /// (watch-fanout). Setup tolerates a tree left by an interrupted run: existing keys get their value rewritten.
 enum Phases {
     /// Opens `count` sessions spread round-robin over `config.hosts`, numbered from `firstIndex`. Failures are
@@ -51,6 +51,13 @@ enum Phases {
         try check(tree, "creating \(config.root)")
         guard withKeys else { return }
         try check(syncAll(conns, config.root), "syncing \(config.root) to every server")
+        if !config.keyDirPaths.isEmpty {
+            let made = runScript(
+                config.keyDirPaths.map { create($0, []) }, on: conns, outstanding: max(config.outstanding, 16),
+                limitSeconds: 120 + Double(config.keyDirPaths.count) / 500, onReply: ScriptDriver.tolerating([.nodeExists]))
+            try check(made, "creating \(config.keyDirPaths.count) key directories")
+            try check(syncAll(conns, config.root), "syncing the key directories to every server")
+        }
         // Every key gets its own random value, so stored data does not compress better than real data would.
         let keys = config.keyPaths.enumerated().map { create($1, BenchValue.bytes(config.valueBytes, seed: UInt64($0) + 1)) }
         let loaded = runScript(
@@ -111,6 +118,14 @@ enum Phases {
 
         let synced = syncAll(conns, config.root)
         if synced.unfinished > 0 { notes.append("cleanup: sync failed: \(synced.failures)") }
+        if withKeys && !config.keyDirPaths.isEmpty {
+            let emptied = runScript(
+                delete(config.keyDirPaths), on: conns, outstanding: outstanding, limitSeconds: limit,
+                onReply: ScriptDriver.tolerating([.noNode]))
+            if emptied.unfinished > 0 { notes.append("cleanup: \(emptied.unfinished) key directories left") }
+            let resynced = syncAll(conns, config.root)
+            if resynced.unfinished > 0 { notes.append("cleanup: sync failed: \(resynced.failures)") }
+        }
         let dirs = [config.fanoutPath, config.seqDir, config.churnDir, config.keysDir, config.root]
         let tree = runScript(
             delete(dirs), on: [first], outstanding: dirs.count, limitSeconds: 30,

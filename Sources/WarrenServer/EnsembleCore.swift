@@ -34,6 +34,9 @@ final class EnsembleState {
     var snapshotBytesSent = 0
     var snapshotChunksReceived = 0
     var snapshotBytesReceived = 0
+    /// A leader's snapshot the shell restored while its chunks arrived (`SnapshotIntake`), handed in just before
+    /// the `.snapshot` message it belongs to and used by that message's install instead of restoring its bytes.
+    var preparedSnapshot: (zxid: Int64, tree: DataTree)?
     /// Read-only mode (`ServerCore+ReadOnly.swift`): whether it is on, since when Zab has been looking (monotonic
     /// ms; nil while it follows or leads), and the local sessions created while read-only.
     var readOnly = false
@@ -478,8 +481,14 @@ extension ServerCore {
     /// Replaces the tree with the leader's snapshot (SNAP sync) and brings the session tracker in line with it.
     private func installLeaderSnapshot(lastZxid: Zxid, state: [UInt8], now: Now) -> [CoreAction] {
         let restored: DataTree
+        let prepared = ensemble?.preparedSnapshot
+        ensemble?.preparedSnapshot = nil
         do {
-            restored = try DataTree.restore(from: state, config: config.treeConfig)
+            if let prepared, prepared.zxid == lastZxid.raw {
+                restored = prepared.tree
+            } else {
+                restored = try DataTree.restore(from: state, config: config.treeConfig)
+            }
         } catch {
             // The leader's state cannot be read: continuing would diverge; stopping keeps the replica safe.
             fatalError("cannot restore the snapshot sent by the leader at \(lastZxid): \(error)")

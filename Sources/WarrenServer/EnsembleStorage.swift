@@ -36,9 +36,21 @@ extension ServerStorage {
 
     /// Zab's SNAP: waits for queued appends, writes the leader's state as the snapshot at `zxid`, and drops log
     /// records after it (records at or below it are older than the snapshot and never replayed).
-    func installSnapshot(zxid: Int64, payload: [UInt8]) throws {
+    /// `staged`: the same snapshot, already written and synced while it arrived (`SnapshotIntake`); it is renamed
+    /// into place instead of writing `payload` again.
+    func installSnapshot(zxid: Int64, payload: [UInt8], staged: StagedSnapshot? = nil) throws {
+        precondition(staged.map { $0.zxid == zxid && (payload.isEmpty || $0.payloadBytes == Int64(payload.count)) } ?? !payload.isEmpty,
+                     "staged snapshot \(staged.map { "at \($0.zxid) of \($0.payloadBytes) bytes" } ?? "") installed as \(zxid) of \(payload.count) bytes")
+        let started = ContinuousClock.now
         flush()
-        try snapshots.writeSnapshot(zxid: zxid, payload: payload)
+        if let staged {
+            try staged.commit()
+        } else {
+            try snapshots.writeSnapshot(zxid: zxid, payload: payload)
+        }
+        logger.info("leader's snapshot written", metadata: [
+            "zxid": "0x\(String(zxid, radix: 16))", "ms": "\(Self.ms(ContinuousClock.now - started))",
+            "staged": "\(staged != nil)"])
         for line in try log.truncate(after: zxid) { logger.info("log truncated for snapshot: \(line)") }
     }
 

@@ -1,5 +1,6 @@
 import DequeModule
 import Foundation
+import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import WarrenTree
@@ -14,21 +15,21 @@ import WarrenZab
 final class SharedSnapshot: @unchecked Sendable {
     let zxid: Int64
     private let lock = NIOLock()
-    private var bytes: [UInt8]?  // guarded by lock
-    private var waiters: [(EventLoop, ([UInt8]) -> Void)] = []  // guarded by lock
+    private var bytes: [[UInt8]]?  // guarded by lock
+    private var waiters: [(EventLoop, ([[UInt8]]) -> Void)] = []  // guarded by lock
 
     init(zxid: Int64) { self.zxid = zxid }
 
     /// Calls `body` on `loop` with the serialized state, now or once it is ready.
-    func whenReady(on loop: EventLoop, _ body: @escaping ([UInt8]) -> Void) {
-        let ready: [UInt8]? = lock.withLock {
+    func whenReady(on loop: EventLoop, _ body: @escaping ([[UInt8]]) -> Void) {
+        let ready: [[UInt8]]? = lock.withLock {
             if bytes == nil { waiters.append((loop, body)) }
             return bytes
         }
         if let ready { loop.execute { body(ready) } }
     }
 
-    fileprivate func fulfil(_ serialized: [UInt8]) {
+    fileprivate func fulfil(_ serialized: [[UInt8]]) {
         let waiting = lock.withLock {
             bytes = serialized
             defer { waiters = [] }
@@ -41,6 +42,9 @@ final class SharedSnapshot: @unchecked Sendable {
 /// Serializes trees for SNAP syncs on one background queue and shares the result per zxid (see `SharedSnapshot`).
 final class SnapshotSerializer: @unchecked Sendable {
     private let queue = DispatchQueue(label: "warren.snapshot-sync")
+    private let logger: Logger
+
+    init(logger: Logger) { self.logger = logger }
     private struct Weak { weak var value: SharedSnapshot? }
     private let live = NIOLockedValueBox([Int64: Weak]())
 
@@ -55,13 +59,37 @@ final class SnapshotSerializer: @unchecked Sendable {
             return (fresh, true)
         }
         if isNew {
-            queue.async { [weak shared] in
+            queue.async { [weak shared, self] in
                 // Nobody waits any more (every stream for it was dropped): skip the work.
                 guard let shared else { return }
-                shared.fulfil(tree.snapshot())
+                let started = ContinuousClock.now
+                let parts = Self.serialize(tree)
+                self.logger.info("snapshot serialized for a SNAP sync", metadata: [
+                    "zxid": "0x\(String(zxid, radix: 16))", "bytes": "\(parts.reduce(0) { $0 + $1.count })",
+                    "parts": "\(parts.count)", "ms": "\(Int((ContinuousClock.now - started) / .milliseconds(1)))"])
+                shared.fulfil(parts)
             }
         }
         return shared
+    }
+}
+
+extension SnapshotSerializer {
+    /// Trees at least this large are serialized in parts on every core (a SNAP sync waits for the whole).
+    static let partsNodeCountMin = 100_000
+    static let partsMax = 8
+
+    /// The tree's streaming snapshot, in parts serialized side by side when it is large and there are cores for it.
+    static func serialize(_ tree: DataTree) -> [[UInt8]] {
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let count = tree.nodeCount >= partsNodeCountMin ? max(1, min(cores, partsMax)) : 1
+        let plan = tree.streamingSnapshotParts(count)
+        let results = NIOLockedValueBox([[UInt8]](repeating: [], count: plan.count))
+        DispatchQueue.concurrentPerform(iterations: plan.count) { i in
+            let bytes = plan.part(i)
+            results.withLockedValue { $0[i] = bytes }
+        }
+        return results.withLockedValue { $0 }
     }
 }
 
@@ -151,7 +179,7 @@ final class QuorumOutbound {
         channel.eventLoop.preconditionInEventLoop()
         items.append(.snapshot(send))
         send.shared.whenReady(on: channel.eventLoop) { [weak self] state in
-            send.chunker = SnapshotChunker(epoch: send.epoch, lastZxid: Zxid(raw: send.shared.zxid), state: state,
+            send.chunker = SnapshotChunker(epoch: send.epoch, lastZxid: Zxid(raw: send.shared.zxid), parts: state,
                                            chunkBytes: send.chunkBytes)
             self?.pump()
         }
@@ -175,7 +203,7 @@ final class QuorumOutbound {
                 guard send.chunker != nil, channel.isWritable else { return }
                 guard let (frame, isChunk) = send.chunker!.next().map({ ($0.frame, $0.isChunk) }) else {
                     items.removeFirst()
-                    let total = send.chunker!.state.count
+                    let total = send.chunker!.totalBytes
                     send.chunker = nil
                     onProgress(total, true)
                     continue

@@ -59,7 +59,7 @@ final class QuorumTransport: @unchecked Sendable {
     let onSyncProgress: @Sendable (_ peer: ServerId, _ chunks: Int, _ bytes: Int, _ sent: Bool) -> Void
     /// Bytes of state per chunk frame this server sends (`warren.snapshotChunkBytes`).
     let snapshotChunkBytes: Int
-    private let serializer = SnapshotSerializer()
+    private let serializer: SnapshotSerializer
 
     private let channels = NIOLockedValueBox([ServerId: QuorumOutbound]())
     private let stopped = NIOLockedValueBox(false)
@@ -70,6 +70,7 @@ final class QuorumTransport: @unchecked Sendable {
     init(myid: ServerId, peers: [ServerId: (host: String, port: Int)], group: EventLoopGroup, logger: Logger,
          snapshotChunkBytes: Int = SnapshotStream.chunkBytesDefault,
          tls: (accepting: TLSContextSource, dialling: TLSContextSource)? = nil,
+         makeSnapshotIntake: (@Sendable (_ zxid: Int64, _ totalBytes: Int) -> SnapshotIntake?)? = nil,
          onMessages: @escaping @Sendable (ServerId, [ZabMessage]) -> Void,
          onDisconnected: @escaping @Sendable (ServerId) -> Void,
          onSyncProgress: @escaping @Sendable (ServerId, Int, Int, Bool) -> Void) {
@@ -78,11 +79,34 @@ final class QuorumTransport: @unchecked Sendable {
         self.ownAddress = peers[myid]
         self.group = group
         self.logger = logger
+        self.serializer = SnapshotSerializer(logger: logger)
         self.onMessages = onMessages
         self.onDisconnected = onDisconnected
         self.onSyncProgress = onSyncProgress
         self.snapshotChunkBytes = snapshotChunkBytes
         self.tls = tls
+        self.makeSnapshotIntake = makeSnapshotIntake
+    }
+
+    /// Starts the learner-side work on a snapshot stream that just began (nil: the stream is only reassembled).
+    let makeSnapshotIntake: (@Sendable (_ zxid: Int64, _ totalBytes: Int) -> SnapshotIntake?)?
+    /// Intakes of streams that ended, by peer, in stream order, until the core thread takes them with their
+    /// `.snapshot` message (`takeSnapshotIntake`).
+    private let finishedIntakes = NIOLockedValueBox([ServerId: [SnapshotIntake]]())
+
+    /// The intake of the `.snapshot(lastZxid: zxid)` message from `peer` being processed, if its stream had one.
+    /// Call on the core thread for each such message, in delivery order.
+    func takeSnapshotIntake(from peer: ServerId, zxid: Int64) -> SnapshotIntake? {
+        finishedIntakes.withLockedValue { table -> SnapshotIntake? in
+            guard let first = table[peer]?.first, first.zxid == zxid else { return nil }
+            table[peer]!.removeFirst()
+            if table[peer]!.isEmpty { table[peer] = nil }
+            return first
+        }
+    }
+
+    fileprivate func intakeFinished(_ intake: SnapshotIntake, from peer: ServerId) {
+        finishedIntakes.withLockedValue { $0[peer, default: []].append(intake) }
     }
 
     /// Binds this server's quorum port and starts dialing the lower-id peers.
@@ -307,6 +331,10 @@ final class QuorumPeerHandler: ChannelInboundHandler, @unchecked Sendable {
     /// Messages decoded from the current socket read, delivered together at `channelReadComplete`.
     private var batch: [ZabMessage] = []
     private var reassembler = SnapshotReassembler()
+    /// The learner-side work on the stream being reassembled, if any.
+    private var intake: SnapshotIntake?
+    /// When the stream being reassembled began (for the log line at its end).
+    private var streamStarted = ContinuousClock.now
     /// Snapshot chunks and their state bytes received in the current socket read.
     private var chunksRead = 0
     private var chunkBytesRead = 0
@@ -350,19 +378,44 @@ final class QuorumPeerHandler: ChannelInboundHandler, @unchecked Sendable {
 
     private func receiveStreamFrame(_ frame: [UInt8], peer: ServerId, context: ChannelHandlerContext) {
         let before = reassembler.receivedBytes
+        let wasOpen = reassembler.isOpen
+        if !wasOpen { streamStarted = .now }
         do {
             if let snapshot = try reassembler.accept(frame) {
-                transport.logger.info("snapshot received", metadata: ["peer": "\(peer)", "bytes": "\(before)"])
+                transport.logger.info("snapshot received", metadata: [
+                    "peer": "\(peer)", "bytes": "\(before)", "ms": "\(Int((ContinuousClock.now - streamStarted) / .milliseconds(1)))"])
+                if let intake {
+                    intake.finishReceiving()
+                    transport.intakeFinished(intake, from: peer)
+                    self.intake = nil
+                }
                 batch.append(snapshot)
+            } else if !wasOpen {
+                intake = transport.makeSnapshotIntake?(reassembler.lastZxid.raw, Int(reassembler.totalBytes))
             } else if reassembler.receivedBytes > before {
+                let bytes = Int(reassembler.receivedBytes - before)
+                if let intake {
+                    intake.add(frame, payloadStart: frame.count - bytes)
+                    keepBytesUnlessTaken(intake)
+                }
                 chunksRead += 1
-                chunkBytesRead += Int(reassembler.receivedBytes - before)
+                chunkBytesRead += bytes
             }
         } catch {
             transport.logger.warning("bad snapshot stream: \(error); closing", metadata: ["peer": "\(peer)"])
             reassembler = SnapshotReassembler()
+            intake?.abandon()
+            intake = nil
             context.close(promise: nil)
         }
+    }
+
+    /// Once the layout is known: a stream the intake restores piecewise (version 2) and writes to its own file needs
+    /// no second copy here; any other layout is kept whole for the core to restore as before.
+    private func keepBytesUnlessTaken(_ intake: SnapshotIntake) {
+        guard reassembler.keepsBytes, intake.writesFile, let prefix = reassembler.keptPrefix, prefix.count >= 8 else { return }
+        let version = prefix.dropFirst(4).prefix(4).reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+        if version == UInt32(DataTree.snapshotVersionInline) { reassembler.stopKeepingBytes() }
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
@@ -389,6 +442,8 @@ final class QuorumPeerHandler: ChannelInboundHandler, @unchecked Sendable {
     func channelInactive(context: ChannelHandlerContext) {
         // Messages decoded at end of stream come without a read-complete; they precede the disconnect.
         deliverBatch()
+        intake?.abandon()
+        intake = nil
         if let peer { transport.detach(peer, context.channel, dialer: dialer) }
         context.fireChannelInactive()
     }

@@ -35,6 +35,9 @@ public final class ServerShell: @unchecked Sendable {
     private var tickTask: RepeatedTask?
     private var zabTickTask: RepeatedTask?
     private var quorum: QuorumTransport?
+    /// The snapshot file a SNAP sync's intake wrote, while the `.snapshot` message it belongs to is processed
+    /// (core loop only): its install commits this file instead of writing the bytes again.
+    private var stagedSnapshot: StagedSnapshot?
     /// Core calls waiting for the one in progress (see `onCoreLoop`); only touched on `coreLoop`. Bound
     /// (`coreQueueLengthMax`, asserted once the queue is longer than `coreQueueCheckLength`): what a call can
     /// re-enter with is per connection — its close, its socket reads (at most `ClientConnection.batchesInFlightMax`
@@ -250,16 +253,35 @@ public final class ServerShell: @unchecked Sendable {
                 "hostnameVerification": "\(settings.hostnameVerification)",
             ])
         }
+        let treeConfig = config.treeConfig
         let transport = QuorumTransport(
             myid: config.myid, peers: peers, group: ioGroup, logger: logger,
             snapshotChunkBytes: config.snapshotChunkBytes, tls: tls,
+            makeSnapshotIntake: { [storage, logger] zxid, totalBytes in
+                var staged: StagedSnapshot?
+                do {
+                    staged = try storage?.snapshots.stage(zxid: zxid, payloadBytes: Int64(totalBytes))
+                } catch {
+                    logger.warning("cannot write the leader's snapshot while it arrives; writing it after",
+                                   metadata: ["error": "\(error)"])
+                }
+                return SnapshotIntake(zxid: zxid, totalBytes: totalBytes, config: treeConfig, staged: staged)
+            },
             onMessages: { [weak self] peer, messages in
                 guard let self else { return }
                 self.onCoreLoop {
                     let now = Now.read()
                     var actions: [CoreAction] = []
-                    for message in messages { actions += self.core.onQuorumMessage(from: peer, message, now: now) }
+                    for message in messages {
+                        if case let .snapshot(_, lastZxid, state) = message {
+                            self.takePrepared(from: peer, zxid: lastZxid.raw, bytesKept: !state.isEmpty)
+                        }
+                        actions += self.core.onQuorumMessage(from: peer, message, now: now)
+                    }
                     self.perform(actions)
+                    self.stagedSnapshot?.discard()  // not installed (the core did not take the snapshot)
+                    self.stagedSnapshot = nil
+                    self.core.ensemble?.preparedSnapshot = nil
                 }
             },
             onDisconnected: { [weak self] peer in
@@ -280,6 +302,28 @@ public final class ServerShell: @unchecked Sendable {
             guard let self else { return }
             self.onCoreLoop { self.perform(self.core.onZabTick(now: Now.read())) }
         }
+    }
+
+    /// Waits (on the core loop) for what a SNAP sync's intake made while the stream arrived and hands it over: the
+    /// tree to the core, the file to the install that follows.
+    /// `bytesKept` false: the transport handed the bytes to the intake only, so without its tree there is nothing
+    /// to restore — as with a snapshot that does not restore, this replica stops rather than diverge.
+    private func takePrepared(from peer: ServerId, zxid: Int64, bytesKept: Bool) {
+        guard let intake = quorum?.takeSnapshotIntake(from: peer, zxid: zxid) else { return }
+        let started = ContinuousClock.now
+        let prepared = intake.prepared()
+        logger.info("snapshot prepared while it arrived", metadata: [
+            "zxid": "0x\(String(zxid, radix: 16))", "restored": "\(prepared.tree != nil)", "written": "\(prepared.file != nil)",
+            "waitedMs": "\(Int((ContinuousClock.now - started) / .milliseconds(1)))",
+        ])
+        for note in prepared.notes { logger.warning("\(note)", metadata: ["zxid": "0x\(String(zxid, radix: 16))"]) }
+        guard let tree = prepared.tree else {
+            if bytesKept { return }
+            fatalError("cannot restore the snapshot sent by the leader at 0x\(String(zxid, radix: 16)): \(prepared.notes)")
+        }
+        core.ensemble?.preparedSnapshot = (zxid, tree)
+        stagedSnapshot?.discard()
+        stagedSnapshot = prepared.file
     }
 
     /// A replica whose disk failed must not keep voting or acknowledging: it stops, and rejoins after repair.
@@ -491,7 +535,17 @@ public final class ServerShell: @unchecked Sendable {
             case .truncateLog(let zxid):
                 do { try storage.truncateLog(after: zxid) } catch { fatalDiskError("log truncation", error) }
             case .installSnapshot(let zxid, let payload):
-                do { try storage.installSnapshot(zxid: zxid, payload: payload) } catch { fatalDiskError("snapshot install", error) }
+                let staged = stagedSnapshot?.zxid == zxid ? stagedSnapshot : nil
+                if staged != nil { stagedSnapshot = nil }
+                if staged == nil && payload.isEmpty {
+                    // The bytes went only to a file that could not be written (its error is logged above).
+                    fatalDiskError("snapshot install", StorageError.unrecoverable(reason: "the leader's snapshot file was not written"))
+                }
+                do {
+                    try storage.installSnapshot(zxid: zxid, payload: payload, staged: staged)
+                } catch {
+                    fatalDiskError("snapshot install", error)
+                }
             case .persistEpochs(let epochs):
                 do { try storage.writeEpochs(epochs) } catch { fatalDiskError("epoch file write", error) }
             case .membershipChanged(let membership):

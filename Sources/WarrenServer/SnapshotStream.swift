@@ -42,25 +42,33 @@ enum SnapshotStream {
     }
 }
 
-/// Cuts one serialized snapshot into stream frames, lazily: one chunk's copy exists at a time, the state itself is
-/// shared (not copied) with whoever else holds it.
+/// Cuts one serialized snapshot — one array or several parts serialized side by side — into stream frames, lazily:
+/// one chunk's copy exists at a time, the state itself is shared (not copied) with whoever else holds it. A chunk
+/// never spans two parts (a part's last chunk may be short; receivers take any size up to the limit).
 struct SnapshotChunker {
     let epoch: Int64
     let lastZxid: Zxid
-    let state: [UInt8]
+    let parts: [[UInt8]]
+    let totalBytes: Int
     let chunkBytes: Int
     private var began = false
+    private var part = 0
     private var offset = 0
     private var chunkIndex: Int32 = 0
     private var crc: UInt32 = 0
     private(set) var finished = false
 
-    init(epoch: Int64, lastZxid: Zxid, state: [UInt8], chunkBytes: Int) {
+    init(epoch: Int64, lastZxid: Zxid, parts: [[UInt8]], chunkBytes: Int) {
         precondition((1...SnapshotStream.chunkBytesMax).contains(chunkBytes), "chunk size \(chunkBytes) out of range")
         self.epoch = epoch
         self.lastZxid = lastZxid
-        self.state = state
+        self.parts = parts.filter { !$0.isEmpty }
+        self.totalBytes = parts.reduce(0) { $0 + $1.count }
         self.chunkBytes = chunkBytes
+    }
+
+    init(epoch: Int64, lastZxid: Zxid, state: [UInt8], chunkBytes: Int) {
+        self.init(epoch: epoch, lastZxid: lastZxid, parts: [state], chunkBytes: chunkBytes)
     }
 
     var chunkCount: Int32 { chunkIndex }
@@ -74,10 +82,11 @@ struct SnapshotChunker {
             w.writeInt(SnapshotStream.beginTag)
             w.writeLong(epoch)
             w.writeLong(lastZxid.raw)
-            w.writeLong(Int64(state.count))
+            w.writeLong(Int64(totalBytes))
             return (w.bytes, false)
         }
-        if offset < state.count {
+        if part < parts.count {
+            let state = parts[part]
             let end = min(state.count, offset + chunkBytes)
             w.writeInt(SnapshotStream.chunkTag)
             w.writeInt(chunkIndex)
@@ -91,6 +100,10 @@ struct SnapshotChunker {
             }
             chunkIndex += 1
             offset = end
+            if offset == state.count {
+                part += 1
+                offset = 0
+            }
             return (frame, true)
         }
         finished = true
@@ -140,9 +153,15 @@ struct SnapshotReassembler {
     let snapshotBytesMax: Int64
     let chunkBytesMax: Int
     private var epoch: Int64 = 0
-    private var lastZxid = Zxid.zero
-    private var totalBytes: Int64 = 0
+    /// The open stream's zxid and announced size (from its begin frame).
+    private(set) var lastZxid = Zxid.zero
+    private(set) var totalBytes: Int64 = 0
+    /// The bytes received so far, while they are kept (see `stopKeepingBytes`).
     private var state: [UInt8]?
+    private var open = false
+    private(set) var receivedBytes: Int64 = 0
+    /// Whether the bytes are kept to hand over at the end; false once someone else took care of them.
+    private(set) var keepsBytes = true
     private var nextIndex: Int32 = 0
     private var crc: UInt32 = 0
 
@@ -152,8 +171,18 @@ struct SnapshotReassembler {
     }
 
     /// A stream has begun and not ended: only its frames may come next.
-    var isOpen: Bool { state != nil }
-    var receivedBytes: Int64 { Int64(state?.count ?? 0) }
+    var isOpen: Bool { open }
+
+    /// The first bytes of the open stream's state, while they are kept.
+    var keptPrefix: ArraySlice<UInt8>? { state.map { $0.prefix(16) } }
+
+    /// From now on chunks are only counted and checksummed, and the end hands over `.snapshot` with empty state:
+    /// the receiver's shell takes the bytes as they come (`SnapshotIntake`) and needs no second copy of them.
+    mutating func stopKeepingBytes() {
+        precondition(open, "stopKeepingBytes outside a stream")
+        keepsBytes = false
+        state = nil
+    }
 
     /// Takes one stream frame (see `SnapshotStream.isStreamFrame`). Returns the snapshot message when this frame
     /// ended a complete stream whose checksum matches. After a throw the reassembler is unusable (drop the
@@ -174,7 +203,7 @@ struct SnapshotReassembler {
         var r = JuteReader(frame)
         switch try r.readInt() {
         case SnapshotStream.beginTag:
-            guard state == nil else { throw SnapshotStreamError.unexpected("begin frame inside a stream") }
+            guard !open else { throw SnapshotStreamError.unexpected("begin frame inside a stream") }
             epoch = try r.readLong()
             lastZxid = Zxid(raw: try r.readLong())
             totalBytes = try r.readLong()
@@ -184,37 +213,43 @@ struct SnapshotReassembler {
             var buffer: [UInt8] = []
             buffer.reserveCapacity(Int(min(totalBytes, Int64(chunkBytesMax))))
             state = buffer
+            open = true
+            keepsBytes = true
+            receivedBytes = 0
             nextIndex = 0
             crc = 0
             return nil
         case SnapshotStream.chunkTag:
-            guard state != nil else { throw SnapshotStreamError.unexpected("chunk outside a stream") }
+            guard open else { throw SnapshotStreamError.unexpected("chunk outside a stream") }
             let index = try r.readInt()
             guard index == nextIndex else { throw SnapshotStreamError.outOfOrder(expected: nextIndex, got: index) }
             let count = Int(try r.readInt())
             guard count >= 1, count <= chunkBytesMax else {
                 throw SnapshotStreamError.badChunkSize(bytes: count, chunkBytesMax: chunkBytesMax)
             }
-            guard Int64(state!.count) + Int64(count) <= totalBytes else { throw SnapshotStreamError.overrun(totalBytes: totalBytes) }
+            guard receivedBytes + Int64(count) <= totalBytes else { throw SnapshotStreamError.overrun(totalBytes: totalBytes) }
             let start = frame.count - r.remaining
             guard r.remaining == count else { throw SnapshotStreamError.malformed(.truncated(needed: count, available: r.remaining)) }
             let chunk = frame.withUnsafeBytes { UnsafeRawBufferPointer(rebasing: $0[start..<start + count]) }
             crc = CRC32.update(crc, chunk)
-            state!.append(contentsOf: chunk)
+            if keepsBytes { state!.append(contentsOf: chunk) }
+            receivedBytes += Int64(count)
             nextIndex += 1
             return nil
         case SnapshotStream.endTag:
-            guard let received = state else { throw SnapshotStreamError.unexpected("end frame outside a stream") }
+            guard open else { throw SnapshotStreamError.unexpected("end frame outside a stream") }
             let announcedChunks = try r.readInt()
             let announcedCrc = UInt32(bitPattern: try r.readInt())
-            guard Int64(received.count) == totalBytes else {
-                throw SnapshotStreamError.truncated(receivedBytes: Int64(received.count), totalBytes: totalBytes)
+            guard receivedBytes == totalBytes else {
+                throw SnapshotStreamError.truncated(receivedBytes: receivedBytes, totalBytes: totalBytes)
             }
             guard announcedChunks == nextIndex else {
                 throw SnapshotStreamError.chunkCountMismatch(received: nextIndex, announced: announcedChunks)
             }
             guard announcedCrc == crc else { throw SnapshotStreamError.checksumMismatch(computed: crc, announced: announcedCrc) }
+            let received = state ?? []
             state = nil
+            open = false
             return .snapshot(epoch: epoch, lastZxid: lastZxid, state: received)
         case let tag:
             throw SnapshotStreamError.unexpected("frame type \(tag)")

@@ -26,6 +26,8 @@ public final class SnapshotStore: @unchecked Sendable {
     private let lock = NSLock()  // serializes file operations
     private let statsLock = NSLock()
     private var statsValue = SnapshotStats()  // guarded by statsLock
+    /// Temp files of staged snapshots still being written, which purge must leave alone (guarded by lock).
+    private var stagedNames: Set<String> = []
     var faults: FaultInjector?
 
     /// Opens the store, creating `directory` if needed. `compressionLevel` is zlib's 0...9 (0: store every block),
@@ -37,6 +39,10 @@ public final class SnapshotStore: @unchecked Sendable {
         self.directory = directory
         self.compressionLevel = compressionLevel
         try Directory.ensure(directory)
+        // A SNAP sync staged when the process died (a file as large as the tree): nothing can be writing it now.
+        for name in try Directory.list(directory) where name.hasSuffix(StagedSnapshot.suffix) {
+            try? Directory.remove(Directory.join(directory, name))
+        }
     }
 
     public var stats: SnapshotStats { statsLock.locked { statsValue } }
@@ -71,18 +77,62 @@ public final class SnapshotStore: @unchecked Sendable {
             try Directory.sync(directory, faults: faults)
             return Int64(SnapshotFormat.headerBytes) + compressedBytes
         }
-        let elapsed = ContinuousClock.now - start
+        recordWritten(zxid: zxid, fileBytes: fileBytes, payloadBytes: Int64(payload.count), elapsed: ContinuousClock.now - start)
+        return fileBytes
+    }
+
+    private func recordWritten(zxid: Int64, fileBytes: Int64, payloadBytes: Int64, elapsed: Duration) {
         statsLock.locked {
             statsValue.snapshotsWritten += 1
             if zxid >= statsValue.lastSnapshotZxid ?? Int64.min {
                 statsValue.lastSnapshotZxid = zxid
                 statsValue.lastSnapshotFileBytes = fileBytes
-                statsValue.lastSnapshotPayloadBytes = Int64(payload.count)
+                statsValue.lastSnapshotPayloadBytes = payloadBytes
             }
             statsValue.lastWriteNanos = UInt64(elapsed.components.seconds) * 1_000_000_000
                 + UInt64(elapsed.components.attoseconds / 1_000_000_000)
         }
-        return fileBytes
+    }
+
+    /// Starts writing the snapshot at `zxid` whose `payloadBytes` arrive in pieces (a SNAP sync): see
+    /// `StagedSnapshot`. Blocks are stored without compression (`level` 0 by default): a streamed payload has its
+    /// values inline, where deflating every block would cost more CPU than the sync's whole transfer; the next
+    /// periodic snapshot is compressed as usual.
+    public func stage(zxid: Int64, payloadBytes: Int64, level: Int32 = 0) throws -> StagedSnapshot {
+        precondition((-1...9).contains(level), "zlib compression level \(level) out of range")
+        let name = ZxidFileName.make(prefix: SnapshotFormat.filePrefix, zxid: zxid) + StagedSnapshot.suffix
+        return try lock.locked {
+            let path = Directory.join(directory, name)
+            try? Directory.remove(path)  // a leftover from an earlier crash or an abandoned stream
+            let file = try PosixFile.create(path, faults: faults)
+            do {
+                try file.writeAll([UInt8](repeating: 0, count: SnapshotFormat.headerBytes))
+            } catch {
+                file.close()
+                try? Directory.remove(path)
+                throw error
+            }
+            stagedNames.insert(name)
+            return StagedSnapshot(store: self, file: file, name: name, zxid: zxid, payloadBytes: payloadBytes, level: level)
+        }
+    }
+
+    /// Puts a sealed staged file in place (rename, directory sync) and counts it as written.
+    fileprivate func commit(_ staged: StagedSnapshot, fileBytes: Int64, elapsed: Duration) throws {
+        try lock.locked {
+            defer { stagedNames.remove(staged.name) }
+            let finalPath = Directory.join(directory, ZxidFileName.make(prefix: SnapshotFormat.filePrefix, zxid: staged.zxid))
+            try Directory.rename(Directory.join(directory, staged.name), to: finalPath)
+            try Directory.sync(directory, faults: faults)
+        }
+        recordWritten(zxid: staged.zxid, fileBytes: fileBytes, payloadBytes: staged.payloadBytes, elapsed: elapsed)
+    }
+
+    fileprivate func discard(_ staged: StagedSnapshot) {
+        lock.locked {
+            stagedNames.remove(staged.name)
+            try? Directory.remove(Directory.join(directory, staged.name))
+        }
     }
 
     /// The bytes of the snapshot file `writeSnapshot` would write for `payload` at `zxid`, in memory, and the name
@@ -164,7 +214,9 @@ public final class SnapshotStore: @unchecked Sendable {
             let snapshots = try listSnapshots(names)
             let kept = snapshots.suffix(retain)
             var removed: [String] = []
-            let temps = names.filter { $0.hasPrefix(SnapshotFormat.filePrefix + ".") && $0.hasSuffix(SnapshotFormat.tempSuffix) }
+            let temps = names.filter {
+                $0.hasPrefix(SnapshotFormat.filePrefix + ".") && $0.hasSuffix(SnapshotFormat.tempSuffix) && !stagedNames.contains($0)
+            }
             for name in snapshots.dropLast(retain).map(\.name) + temps {
                 let path = Directory.join(directory, name)
                 try Directory.remove(path, faults: faults)
@@ -187,5 +239,105 @@ public final class SnapshotStore: @unchecked Sendable {
         try (names ?? Directory.list(directory))
             .compactMap { name in ZxidFileName.parse(prefix: SnapshotFormat.filePrefix, name: name).map { (zxid: $0, name: name) } }
             .sorted { $0.zxid < $1.zxid }
+    }
+}
+
+/// A snapshot file written while its payload arrives, put in place only when the payload is complete and the
+/// caller decides to keep it: `append` the payload's bytes in order (any piece sizes), `seal` after the last (the
+/// file is then complete and durable under its temp name), `commit` to rename it into place. `discard` (or a
+/// crash) at any point leaves no snapshot behind — only a temp file that the next purge or stage removes.
+///
+/// One thread at a time (a serial queue); `commit` and `discard` may come from another thread after `seal`.
+public final class StagedSnapshot: @unchecked Sendable {
+    static let suffix = ".sync" + SnapshotFormat.tempSuffix
+
+    private let store: SnapshotStore
+    private let file: PosixFile
+    fileprivate let name: String
+    public let zxid: Int64
+    public let payloadBytes: Int64
+    private let level: Int32
+    private let started = ContinuousClock.now
+    /// Payload bytes not yet written: less than a block, or the tail before `seal`.
+    private var block: [UInt8] = []
+    private var appended: Int64 = 0
+    private var written: Int64 = 0
+    private var payloadCrc: UInt32 = 0
+    private var state = State.open
+
+    private enum State { case open, sealed, closed }
+
+    fileprivate init(store: SnapshotStore, file: PosixFile, name: String, zxid: Int64, payloadBytes: Int64, level: Int32) {
+        self.store = store
+        self.file = file
+        self.name = name
+        self.zxid = zxid
+        self.payloadBytes = payloadBytes
+        self.level = level
+        block.reserveCapacity(SnapshotBlocks.blockBytes)
+    }
+
+    deinit {
+        if state != .closed { discard() }
+    }
+
+    /// The next payload bytes. Writes every whole block they complete.
+    public func append(_ bytes: UnsafeRawBufferPointer) throws {
+        precondition(state == .open, "append to a staged snapshot that is \(state)")
+        precondition(appended + Int64(bytes.count) <= payloadBytes,
+                     "\(appended) + \(bytes.count) bytes staged for a payload of \(payloadBytes)")
+        appended += Int64(bytes.count)
+        var rest = bytes
+        while !rest.isEmpty {
+            if block.isEmpty && rest.count >= SnapshotBlocks.blockBytes {
+                // Whole blocks straight from the caller's bytes, without a copy.
+                let whole = rest.count - rest.count % SnapshotBlocks.blockBytes
+                try write(UnsafeRawBufferPointer(rebasing: rest[..<whole]))
+                rest = UnsafeRawBufferPointer(rebasing: rest[whole...])
+                continue
+            }
+            let take = min(rest.count, SnapshotBlocks.blockBytes - block.count)
+            block.append(contentsOf: UnsafeRawBufferPointer(rebasing: rest[..<take]))
+            rest = UnsafeRawBufferPointer(rebasing: rest[take...])
+            if block.count == SnapshotBlocks.blockBytes {
+                try block.withUnsafeBytes { try write($0) }
+                block.removeAll(keepingCapacity: true)
+            }
+        }
+    }
+
+    /// After the last payload byte: writes the rest and the header and syncs the file's data.
+    public func seal() throws {
+        precondition(state == .open, "seal of a staged snapshot that is \(state)")
+        precondition(appended == payloadBytes, "seal after \(appended) of \(payloadBytes) payload bytes")
+        if !block.isEmpty { try block.withUnsafeBytes { try write($0) } }
+        block = []
+        let header = SnapshotFormat.Header(zxid: zxid, payloadBytes: payloadBytes, compressedBytes: written,
+                                           payloadCrc: payloadCrc)
+        try file.pwriteAll(SnapshotFormat.encode(header), at: 0)
+        try file.dataSync()
+        file.close()
+        state = .sealed
+    }
+
+    /// Renames the sealed file into place as `snapshot.<zxid>` and syncs the directory: it is then the snapshot
+    /// recovery finds.
+    public func commit() throws {
+        precondition(state == .sealed, "commit of a staged snapshot that is \(state)")
+        state = .closed
+        try store.commit(self, fileBytes: Int64(SnapshotFormat.headerBytes) + written, elapsed: ContinuousClock.now - started)
+    }
+
+    /// Removes the temp file; the store is as if this was never staged.
+    public func discard() {
+        if state == .open { file.close() }
+        state = .closed
+        store.discard(self)
+    }
+
+    private func write(_ bytes: UnsafeRawBufferPointer) throws {
+        let (n, crc) = try SnapshotBlocks.write(bytes, level: level) { try file.writeAll($0) }
+        payloadCrc = CRC32.combine(payloadCrc, crc, count: bytes.count)
+        written += n
     }
 }

@@ -38,7 +38,7 @@ extension DataTree {
     /// The version `snapshot()` writes.
     static let snapshotVersion: Int32 = 3
     /// Names and compact stats with the data inline; still read, and written by `snapshot(version: 2)`.
-    static let snapshotVersionInline: Int32 = 2
+    public static let snapshotVersionInline: Int32 = 2
     /// The original layout with full paths and Jute stats; still read, and written by `snapshot(version: 1)`.
     static let snapshotVersionPaths: Int32 = 1
 
@@ -71,6 +71,10 @@ extension DataTree {
     /// The committed state (nodes, ACLs, sessions, lastProcessedZxid) as bytes. Prepared changes are not included.
     public func snapshot() -> [UInt8] { snapshot(version: DataTree.snapshotVersion) }
 
+    /// The committed state in the layout a SNAP sync streams: version 2, data inline with its record, so a
+    /// receiver can restore each node as its bytes arrive (`IncrementalRestore`). Files keep version 3.
+    public func streamingSnapshot() -> [UInt8] { snapshot(version: DataTree.snapshotVersionInline) }
+
     /// A snapshot in a given layout version (1, 2 or 3), for peers and tests that need an old one.
     func snapshot(version: Int32) -> [UInt8] {
         var w = JuteWriter(capacity: Int(approximateDataSize) + nodeCount * (version == 1 ? 80 : 24) + 64)
@@ -80,7 +84,8 @@ extension DataTree {
 
     public func writeSnapshot(to w: inout JuteWriter) { writeSnapshot(to: &w, version: DataTree.snapshotVersion) }
 
-    func writeSnapshot(to w: inout JuteWriter, version: Int32) {
+    /// Everything before the first node record; returns the ACL index of each ACL reference (-1: unused).
+    private func writeSnapshotHeader(to w: inout JuteWriter, version: Int32, order: [Int32]) -> [Int32] {
         precondition((1...3).contains(version), "no tree snapshot layout \(version)")
         w.writeInt(DataTree.snapshotMagic)
         w.writeInt(version)
@@ -90,7 +95,6 @@ extension DataTree {
             w.writeLong(id)
             w.writeInt(timeout)
         }
-        let order = preorderSlots()
         // By ACL reference, the list's index in this snapshot (-1: not used yet); refs are small dense numbers.
         var aclIndex = [Int32](repeating: -1, count: acls.lists.count)
         var aclRefs: [Int32] = []
@@ -104,6 +108,23 @@ extension DataTree {
         w.writeInt(Int32(aclRefs.count))
         for ref in aclRefs { w.writeVector(acls.list(ref)) { $0.write($1) } }
         w.writeInt(Int32(order.count))
+        return aclIndex
+    }
+
+    /// The streaming layout (`streamingSnapshot`) cut into `count` parts of about equal node counts, to be
+    /// serialized at the same time on several threads; concatenated in order they are the whole snapshot.
+    public func streamingSnapshotParts(_ count: Int) -> SnapshotParts {
+        precondition(count >= 1, "\(count) snapshot parts")
+        let order = preorderSlots()
+        var w = JuteWriter(capacity: 256)
+        let aclIndex = writeSnapshotHeader(to: &w, version: DataTree.snapshotVersionInline, order: order)
+        let bounds = (0...count).map { order.count * $0 / count }
+        return SnapshotParts(tree: self, header: w.bytes, order: order, aclIndex: aclIndex, bounds: bounds)
+    }
+
+    func writeSnapshot(to w: inout JuteWriter, version: Int32) {
+        let order = preorderSlots()
+        let aclIndex = writeSnapshotHeader(to: &w, version: version, order: order)
         if version == DataTree.snapshotVersion {
             writeNodesV3(order, aclIndex: aclIndex, to: &w)
             return
@@ -210,7 +231,16 @@ extension DataTree {
         }
     }
 
-    private static func restore(from r: inout JuteReader, config: TreeConfig) throws -> DataTree {
+    /// What precedes the nodes: the tree with its zxid and sessions but no node yet, the ACL lists and the count.
+    struct Header {
+        let tree: DataTree
+        let version: Int32
+        let aclLists: [[ACL]]
+        let nodeCount: Int
+    }
+
+    /// Reads everything before the first node record; `r` is left at it.
+    static func readHeader(_ r: inout JuteReader, config: TreeConfig) throws -> Header {
         let magic = try r.readInt()
         guard magic == snapshotMagic else { throw SnapshotError.badMagic(magic) }
         let version = try r.readInt()
@@ -237,6 +267,12 @@ extension DataTree {
 
         let nodeCount = try count(&r, elementBytesMin: version == snapshotVersionPaths ? 73 : 6, what: "nodes")
         guard nodeCount > 0 else { throw SnapshotError.inconsistent("no root node") }
+        return Header(tree: tree, version: version, aclLists: aclLists, nodeCount: nodeCount)
+    }
+
+    private static func restore(from r: inout JuteReader, config: TreeConfig) throws -> DataTree {
+        let header = try readHeader(&r, config: config)
+        let (tree, version, aclLists, nodeCount) = (header.tree, header.version, header.aclLists, header.nodeCount)
         let end = try r.bytes.withUnsafeBytes { raw in
             var cursor = SnapshotCursor(raw, offset: r.offset, end: r.end)
             if version == snapshotVersionPaths {
@@ -265,5 +301,30 @@ extension DataTree {
             throw SnapshotError.inconsistent("\(n) \(what) cannot fit in \(r.remaining) bytes")
         }
         return Int(n)
+    }
+}
+
+/// A version 2 snapshot in parts (`DataTree.streamingSnapshotParts`). `part(i)` only reads the tree, so parts may
+/// be serialized on different threads at once — as long as nobody changes the tree meanwhile (hand it a
+/// `committedCopy`).
+public struct SnapshotParts: @unchecked Sendable {
+    fileprivate let tree: DataTree
+    fileprivate let header: [UInt8]
+    fileprivate let order: [Int32]
+    fileprivate let aclIndex: [Int32]
+    /// Part i holds the records of `order[bounds[i]..<bounds[i + 1]]`.
+    fileprivate let bounds: [Int]
+
+    public var count: Int { bounds.count - 1 }
+
+    /// The bytes of part `i`; the first starts with the snapshot's header.
+    public func part(_ i: Int) -> [UInt8] {
+        precondition((0..<count).contains(i), "part \(i) of \(count)")
+        let slots = order[bounds[i]..<bounds[i + 1]]
+        let estimate = Int(tree.approximateDataSize) / count + slots.count * 24 + (i == 0 ? header.count : 0)
+        var w = JuteWriter(capacity: estimate)
+        if i == 0 { w.writeRaw(header) }
+        for slot in slots { tree.writeNodeRecord(slot, aclIndex: aclIndex, inlineData: true, to: &w) }
+        return w.bytes
     }
 }

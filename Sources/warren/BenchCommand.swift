@@ -33,6 +33,12 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: "Znodes created for read, write and mixed.")
     var keys: Int = 1000
 
+    @Option(name: .long, help: "Parent of the bench tree (removed at the end unless --no-cleanup).")
+    var root: String = "/warren-bench"
+
+    @Option(name: .long, help: "Keys per directory: keys/d<j>/k<i> instead of all under keys/ (0: flat).")
+    var keysPerDir: Int = 0
+
     @Option(name: .long, help: "Measured seconds (0: set up only; see --no-cleanup).")
     var duration: Double = 10
 
@@ -77,6 +83,8 @@ struct BenchCommand: ParsableCommand {
         config.outstanding = outstanding
         config.valueBytes = valueBytes
         config.keys = keys
+        config.keysPerDir = keysPerDir
+        config.root = root
         config.durationSeconds = duration
         config.warmupSeconds = warmup
         config.workload = workload

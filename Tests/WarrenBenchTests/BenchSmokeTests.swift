@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 
+import WarrenJute
 @testable import WarrenBench
 
 /// Runs the engine against a real Warren server binary on a free loopback port: `$WARREN_BIN` if set, else
@@ -89,6 +90,43 @@ final class BenchSmokeTests: XCTestCase {
         XCTAssertLessThan(Double(result.ops), scheduled / 2, result.text())
         XCTAssertGreaterThan(result.latencyMicros.max, 0.4e6 * config.durationSeconds, result.text())
         XCTAssertEqual(result.errorsTotal, 0, "\(result.errors)")
+    }
+
+    /// `--keys-per-dir`: the keys sit in directories of that many children (the last one holding the rest), reads
+    /// find them there, and cleanup removes the directories too.
+    func testKeysSpreadOverDirectories() throws {
+        let port = try startServer()
+        var config = Self.smallConfig(port: port, .read)
+        config.keysPerDir = 7
+        config.cleanup = false
+        config.warmupSeconds = 0
+        let result = try BenchRunner.run(config)
+        XCTAssertGreaterThan(result.ops, 0, result.text())
+        XCTAssertEqual(result.errorsTotal, 0, "\(result.errors)")
+
+        let (conns, errors) = Phases.open(1, config)
+        XCTAssertEqual(errors, [])
+        func children(_ path: String) -> [String]? {
+            var found: [String]?
+            Phases.runScript([.getChildren(GetChildrenRequest(path: path, watch: false))], on: conns, outstanding: 1,
+                             limitSeconds: 10) { _, header, body in
+                if header.err == 0 { found = (try? GetChildrenResponse(from: &body))?.children }
+                return .done
+            }
+            return found
+        }
+        XCTAssertEqual(children(config.keysDir)?.sorted(), (0..<8).map { "d\($0)" }.sorted())
+        XCTAssertEqual(children(config.keysDir + "/d0")?.sorted(), (0..<7).map { "k\($0)" }.sorted())
+        XCTAssertEqual(children(config.keysDir + "/d7"), ["k49"])
+        XCTAssertEqual(config.keyPath(49), "/warren-bench/keys/d7/k49")
+
+        config.cleanup = true
+        config.durationSeconds = 0
+        let again = try BenchRunner.run(config)
+        XCTAssertEqual(again.errorsTotal, 0, "\(again.errors)")
+        XCTAssertTrue(again.notes.isEmpty, "cleanup left something: \(again.notes)")
+        XCTAssertNil(children(config.root), "cleanup removed the whole bench tree")
+        for c in conns { c.close(sayGoodbye: true) }
     }
 
     /// Two sessions, 50 keys of 100 bytes, one measured second.

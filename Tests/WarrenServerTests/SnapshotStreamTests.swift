@@ -45,6 +45,43 @@ final class SnapshotStreamTests: XCTestCase {
                        .success(.snapshot(epoch: 7, lastZxid: Zxid(raw: 0x7_0000_0042), state: [1, 2, 3])))
     }
 
+    /// A snapshot serialized in parts streams as their concatenation, no chunk spanning two parts (empty parts
+    /// send nothing).
+    func testPartsStreamAsTheirConcatenation() {
+        let parts: [[UInt8]] = [Array(state[..<1500]), [], Array(state[1500..<1501]), Array(state[1501...])]
+        var chunker = SnapshotChunker(epoch: 7, lastZxid: Zxid(raw: 0x7_0000_0042), parts: parts, chunkBytes: 1024)
+        var f: [[UInt8]] = []
+        var chunkSizes: [Int] = []
+        while let (frame, isChunk) = chunker.next() {
+            f.append(frame)
+            if isChunk { chunkSizes.append(frame.count - 12) }
+        }
+        XCTAssertEqual(chunkSizes, [1024, 476, 1] + Array(repeating: 1024, count: (state.count - 1501) / 1024)
+                       + ((state.count - 1501) % 1024 == 0 ? [] : [(state.count - 1501) % 1024]))
+        var r = SnapshotReassembler()
+        XCTAssertEqual(feed(f, into: &r), .success(.snapshot(epoch: 7, lastZxid: Zxid(raw: 0x7_0000_0042), state: state)))
+    }
+
+    /// A receiver that took the bytes elsewhere stops keeping them: the stream is still counted and checked, and
+    /// the message carries no state.
+    func testBytesNoLongerKeptAreStillChecked() {
+        let f = frames(state, chunkBytes: 1024)
+        var r = SnapshotReassembler()
+        XCTAssertEqual(feed(Array(f.prefix(3)), into: &r), .success(nil))
+        XCTAssertEqual(r.keptPrefix.map(Array.init), Array(state.prefix(16)))
+        r.stopKeepingBytes()
+        XCTAssertNil(r.keptPrefix)
+        XCTAssertEqual(feed(Array(f.dropFirst(3)), into: &r), .success(.snapshot(epoch: 7, lastZxid: Zxid(raw: 0x7_0000_0042), state: [])))
+        var damaged = f
+        damaged[5][20] ^= 1
+        var again = SnapshotReassembler()
+        XCTAssertEqual(feed(Array(damaged.prefix(2)), into: &again), .success(nil))
+        again.stopKeepingBytes()
+        guard case .failure(.checksumMismatch) = feed(Array(damaged.dropFirst(2)), into: &again) else {
+            return XCTFail("a damaged chunk passed")
+        }
+    }
+
     func testEmptyStateIsBeginAndEndOnly() {
         let f = frames([], chunkBytes: 64)
         XCTAssertEqual(f.count, 2)

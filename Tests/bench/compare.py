@@ -643,6 +643,9 @@ def main() -> int:
     ap.add_argument("--scale-sizes", default="1000000,2000000,5000000,10000000",
                     help="tree sizes for --scale, comma-separated")
     ap.add_argument("--zk-heap", help="ZooKeeper's -Xmx for --scale (default zkEnv.sh's 1000m)")
+    ap.add_argument("--zk-max-znodes", type=int,
+                    help="--scale: tree sizes above this are not tried on ZooKeeper (three of the heaps it needs must "
+                         "fit the machine's memory)")
     ap.add_argument("--report-only", metavar="RESULTS_JSON",
                     help="only re-render the documents from an earlier run's results.json")
     a = ap.parse_args()
@@ -693,7 +696,7 @@ def run_scale(a: argparse.Namespace, s: Settings) -> int:
     work.mkdir(parents=True, exist_ok=True)
     info = machine_info()
     sizes = [int(x) for x in a.scale_sizes.split(",") if x]
-    raw = scale.measure(binary, work, sizes, s.znode_bytes, a.zk_heap)
+    raw = scale.measure(binary, work, sizes, s.znode_bytes, a.zk_heap, a.zk_max_znodes)
     info["loadavg_end"] = Path("/proc/loadavg").read_text().split()[:3]
     raw["machine"] = info
     (work / "scale.json").write_text(json.dumps(raw, indent=2, default=str))

@@ -120,7 +120,7 @@ def write_scale_chart(path: Path, scale: dict) -> None:
     """Restart-to-serving and wiped-follower rejoin time against tree size, both systems (compare.py --scale)."""
     series = {}
     for k in NAMES:
-        rows = [r for r in scale["rows"].get(k, []) if "failed" not in r]
+        rows = [r for r in scale["rows"].get(k, []) if "failed" not in r and "skipped" not in r]
         series[(k, "restart")] = [(r["znodes"], r["restart_seconds"]) for r in rows]
         series[(k, "rejoin")] = [(r["znodes"], r["rejoin_seconds"]) for r in rows]
     xs = [x for pts in series.values() for x, _ in pts] or [1]
@@ -163,29 +163,57 @@ SCALE_TITLE = "## Big trees (compare.py --scale)"
 
 
 def scale_section(scale: dict) -> list[str]:
-    """compare.py --scale's table: per size and system, RSS per server vs raw, load, restart and rejoin times."""
+    """compare.py --scale's tables: per size and system, memory and times, then writes while snapshots are written."""
     def cell(r: dict) -> str:
-        if "failed" in r:
-            return "failed: " + r["failed"][:80]
+        if "failed" in r or "skipped" in r:
+            return (r.get("failed") or r["skipped"])[:80]
         per = max(r["rss_servers"])
         raw = r.get("raw_bytes") or 0
         ratio = f" ({per / raw:.2f}× raw)" if raw else ""
+        one = f" (one server {r['restart_one_seconds']:.1f} s)" if "restart_one_seconds" in r else ""
         return (f"RSS/server {per / 2**20:,.0f} MiB{ratio}; load {r['load_seconds']:.0f} s; restart "
-                f"{r['restart_seconds']:.1f} s; wiped follower serving in {r['rejoin_seconds']:.1f} s")
+                f"{r['restart_seconds']:.1f} s{one}; wiped follower serving in {r['rejoin_seconds']:.1f} s")
+
+    def writes(r: dict) -> str:
+        if "failed" in r or "skipped" in r or "writes_steady" not in r:
+            return "—"
+        a, b = r["writes_steady"], r["writes_snapshotting"]
+        if "failed" in a or "failed" in b:
+            return "failed: " + (a.get("failed") or b.get("failed"))[:80]
+        ratio = b["p99_ms"] / a["p99_ms"] if a["p99_ms"] else float("nan")
+        return (f"p99 {a['p99_ms']:.1f} → {b['p99_ms']:.1f} ms (**{ratio:.2f}×**), max {b['max_ms']:.0f} ms, "
+                f"snapshots written {'/'.join(str(x) for x in r['snapshots_during_window'])}")
     sizes = sorted({r["znodes"] for rows in scale["rows"].values() for r in rows})
+    per_dir = scale.get("keys_per_dir")
+    shape = (f"in {per_dir:,}-child directories (`warren bench --keys-per-dir {per_dir}`: "
+             "/warren-bench/keys/d<j>/k<i>)") if per_dir else "flat, under one parent"
     lines = [SCALE_TITLE, "", *_machine_line(scale.get("machine"), "python3 Tests/bench/compare.py --scale"),
              f"A fresh 3-server ensemble per size and system with the zoo.cfg above (ZooKeeper: "
              f"`{' '.join(scale['zk_jvm_flags'])}`), loaded with that many {scale['znode_bytes']}-byte znodes by "
-             "`warren bench` (flat, under one parent). RSS per server is the largest of the three after the load, "
+             f"`warren bench`, {shape}. RSS per server is the largest of the three after the load, "
              "against the raw paths + data (`zk_approximate_data_size`); restart is all three stopped and started "
-             "until each answers getData of the last key; the wiped follower is kill -9'd, its dataDir and "
-             "dataLogDir emptied (myid kept) and started, until it answers getData of the last key (a SNAP sync). "
-             "A system that fails a size is not tried at larger ones.", "",
+             "until each answers getData of the last key, one server is a follower kill -9'd and started while the "
+             "others serve; the wiped follower is kill -9'd, its dataDir and dataLogDir emptied (myid kept) and "
+             "started, until it answers getData of the last key (a SNAP sync). "
+             "A system that fails a size is not tried at larger ones"
+             + (f"; ZooKeeper is not tried above {scale['zk_max_znodes']:,} znodes (three heaps of the size it "
+                "needs there would not fit this machine's 24 GiB)" if scale.get("zk_max_znodes") else "") + ".", "",
              "![restart and rejoin time vs tree size](benchmarks-scale.svg)", "",
              "| znodes | Warren | Apache ZooKeeper |", "| --: | --- | --- |"]
     for n in sizes:
         by = {k: next((r for r in scale["rows"].get(k, []) if r["znodes"] == n), None) for k in NAMES}
         lines.append(f"| {n:,} | " + " | ".join(cell(by[k]) if by[k] else "—" for k in NAMES) + " |")
+    if any("writes_steady" in r for rows in scale["rows"].values() for r in rows):
+        lines += ["", f"Writes while the whole tree is snapshotted: setData of 100 B on 1,000 keys of their own at "
+                  f"{scale['write_rate']:,}/s on a fixed schedule (latency counted from the scheduled time, so a stall "
+                  f"counts against every write due during it), first {scale['steady_s']} s that no server's snapshot "
+                  f"point falls in (steady), then {scale['snapshot_window_s']} s in which every server passes its "
+                  "point (snapCount 100,000) and writes a snapshot of the whole tree; p99 steady → while "
+                  "snapshotting, and the snapshots each server wrote in the window.", "",
+                  "| znodes | Warren | Apache ZooKeeper |", "| --: | --- | --- |"]
+        for n in sizes:
+            by = {k: next((r for r in scale["rows"].get(k, []) if r["znodes"] == n), None) for k in NAMES}
+            lines.append(f"| {n:,} | " + " | ".join(writes(by[k]) if by[k] else "—" for k in NAMES) + " |")
     return lines + [""]
 
 
