@@ -207,7 +207,7 @@ def scale_section(scale: dict) -> list[str]:
         lines += ["", f"Writes while the whole tree is snapshotted: setData of 100 B on 1,000 keys of their own at "
                   f"{scale['write_rate']:,}/s on a fixed schedule (latency counted from the scheduled time, so a stall "
                   f"counts against every write due during it), first {scale['steady_s']} s that no server's snapshot "
-                  f"point falls in (steady), then {scale['snapshot_window_s']} s in which every server passes its "
+                  f"point falls in (steady, after {scale.get('warmup_s', 0)} s unmeasured), then {scale['snapshot_window_s']} s in which every server passes its "
                   "point (snapCount 100,000) and writes a snapshot of the whole tree; p99 steady → while "
                   "snapshotting, and the snapshots each server wrote in the window.", "",
                   "| znodes | Warren | Apache ZooKeeper |", "| --: | --- | --- |"]

@@ -44,7 +44,8 @@ REJOIN_WAIT_S = 600.0
 KEYS_PER_DIR = 1000
 # The write-latency windows: a fixed schedule, so a stall shows as latency of every request due during it.
 WRITE_RATE = 2000
-STEADY_S = 10        # 20,000 writes: below the earliest snapshot point (snapCount / 2 = 50,000)
+WARMUP_S = 3         # unmeasured, before the steady window (a JVM compiles its hot paths meanwhile)
+STEADY_S = 10        # with the warm-up 26,000 writes: below the earliest snapshot point (snapCount / 2 = 50,000)
 SNAPSHOT_WINDOW_S = 75  # 150,000 writes: past the latest one (snapCount = 100,000) on every server
 
 
@@ -58,10 +59,10 @@ def snapshot_files(c: Cluster) -> dict:
             else set() for i, s in enumerate(c.servers)}
 
 
-def write_window(binary: Path, c: Cluster, seconds: int) -> dict:
+def write_window(binary: Path, c: Cluster, seconds: int, warmup: int = 0) -> dict:
     r = bench(binary, c.hosts, ["--workload", "write", "--root", "/warren-bench-w", "--keys", "1000",
                                 "--value-bytes", "100", "--connections", "4", "--outstanding", "64",
-                                "--rate", str(WRITE_RATE), "--warmup", "0", "--duration", str(seconds)],
+                                "--rate", str(WRITE_RATE), "--warmup", str(warmup), "--duration", str(seconds)],
               timeout=seconds + 600)
     if "failed" in r:
         return {"failed": r["failed"][:200]}
@@ -102,7 +103,7 @@ def measure_size(kind: str, n: int, znode_bytes: int, binary: Path, work: Path) 
         srv.start(False)
         wait_serving(srv, probe_path, t0 + REJOIN_WAIT_S)
         r["restart_one_seconds"] = time.monotonic() - t0
-        r["writes_steady"] = write_window(binary, c, STEADY_S)
+        r["writes_steady"] = write_window(binary, c, STEADY_S, warmup=WARMUP_S)
         before = snapshot_files(c)
         r["writes_snapshotting"] = write_window(binary, c, SNAPSHOT_WINDOW_S)
         after = snapshot_files(c)
@@ -135,7 +136,7 @@ def measure(binary: Path, work: Path, sizes=SIZES_DEFAULT, znode_bytes: int = 10
     if zk_heap:
         compare.ZK_JVM_FLAGS = [f"-Xmx{zk_heap}"]
     out: dict = {"znode_bytes": znode_bytes, "zk_jvm_flags": list(compare.ZK_JVM_FLAGS), "rows": {k: [] for k in SYSTEMS},
-                 "keys_per_dir": KEYS_PER_DIR, "write_rate": WRITE_RATE, "steady_s": STEADY_S,
+                 "keys_per_dir": KEYS_PER_DIR, "write_rate": WRITE_RATE, "warmup_s": WARMUP_S, "steady_s": STEADY_S,
                  "snapshot_window_s": SNAPSHOT_WINDOW_S, "zk_max_znodes": zk_max_znodes}
     for n in sorted(sizes):
         for kind in SYSTEMS:
