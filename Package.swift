@@ -44,7 +44,7 @@ let package = Package(
         ]),
         // The SwiftNIO server shell.
         .target(name: "WarrenServer", dependencies: [
-            "WarrenJute", "WarrenTree", "WarrenStorage", "WarrenZab", "WarrenTLS", "WarrenRandom",
+            "WarrenJute", "WarrenTree", "WarrenStorage", "WarrenZab", "WarrenTLS", "WarrenRandom", "CHotPaths",
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -32,8 +32,7 @@ extension ServerCore {
     /// one. A snapshot taken before the membership was versioned (or before the last change, whose txn then
     /// comes back with the log) holds an older text; every member corrects it the same way, so trees stay equal.
     func installConfigNode(_ membership: DynamicConfig) {
-        let inTree = configNodeData.flatMap { try? DynamicConfig.parse(String(decoding: $0, as: UTF8.self)) }
-        let replacing = inTree.map { $0.version < membership.version } ?? true
+        let replacing = configInTree.map { $0.version < membership.version } ?? true
         tree.installConfigData(Array(membership.text.utf8), mzxid: membership.version, replacing: replacing)
     }
 
@@ -50,6 +49,11 @@ extension ServerCore {
     var configNodeData: [UInt8]? {
         guard case .success(let r) = tree.getData(Self.configPath, ctx: .superUser()) else { return nil }
         return r.data
+    }
+
+    /// The membership `/zookeeper/config` describes now, nil if it holds none (or text that does not parse).
+    var configInTree: DynamicConfig? {
+        configNodeData.flatMap { try? DynamicConfig.parse(String(decoding: $0, as: UTF8.self)) }
     }
 
     /// The leader's preparation of a client write: reconfigs here, everything else by the tree. Clients may not
@@ -110,9 +114,8 @@ extension ServerCore {
     /// not a member (a server waiting to be added keeps its own zoo.cfg, so it can restart as it started).
     func versionConfig(epoch: Int64) -> [CoreAction] {
         guard let ens = ensemble, ens.membership.version == 0 else { return [] }
-        let inTree = configNodeData.flatMap { try? DynamicConfig.parse(String(decoding: $0, as: UTF8.self)) }
         var next: DynamicConfig
-        if let inTree, inTree.version != 0 {
+        if let inTree = configInTree, inTree.version != 0 {
             guard inTree.members[config.myid] != nil else { return [] }
             next = inTree
         } else {

@@ -198,11 +198,12 @@ final class ServerCore {
         snapshotRandom = SeededRandom(seed: seed ^ 0x736E_6170_7368_6F74)
         snapshotThreshold = drawSnapshotThreshold()
         if let durable {
+            let membership = config.dynamicConfig
             let zab = ZabNode(id: config.myid, config: Self.zabConfig(config), durable: durable, seed: seed,
                               membershipChange: { Self.configChange(in: $0)?.members },
-                              configEntry: Self.configEntry(for: config.dynamicConfig))
-            ensemble = EnsembleState(zab: zab, membership: config.dynamicConfig)
-            installConfigNode(config.dynamicConfig)
+                              configEntry: Self.configEntry(for: membership))
+            ensemble = EnsembleState(zab: zab, membership: membership)
+            installConfigNode(membership)
         }
     }
 

@@ -296,15 +296,19 @@ final class ServerStorage: @unchecked Sendable {
             return
         }
         snapshotQueue.async { [self] in
-            writeSnapshot(zxid: zxid, tree: tree)
+            LowPriority.run("warren-snapshot") { [self] in writeSnapshot(zxid: zxid, tree: tree) }
             snapshotRunning.withLockedValue { $0 = false }
         }
     }
 
     /// Serializes and writes `tree` (a copy at `zxid`) as a snapshot, then purges if configured to. Runs on
     /// `snapshotQueue` or after it has drained.
+    ///
+    /// No `malloc_trim` afterwards (recovery does one): the buffers a snapshot frees are at least
+    /// `MallocTuning.mmapThresholdBytes` and go back to the kernel when freed anyway, while a trim locks each malloc
+    /// arena as it walks it — the request threads' allocations waited for it, a write stall of up to a few hundred
+    /// milliseconds after each snapshot of a 1M-znode tree.
     private func writeSnapshot(zxid: Int64, tree: DataTree) {
-        defer { MallocTuning.returnFreedMemory() }
         let started = ContinuousClock.now
         defer { ServerMetrics.recordSnapshot(nanoseconds: Int64((ContinuousClock.now - started) / .nanoseconds(1))) }
         let payload = tree.snapshot()

@@ -65,8 +65,9 @@ public final class SnapshotStore: @unchecked Sendable {
                 if !renamed { try? Directory.remove(tempPath) }
             }
             try file.writeAll([UInt8](repeating: 0, count: SnapshotFormat.headerBytes))
+            var out = WriteBehind(file: file, offset: Int64(SnapshotFormat.headerBytes))
             let (compressedBytes, payloadCrc) = try payload.withUnsafeBytes { payload in
-                try SnapshotBlocks.write(payload, level: compressionLevel) { try file.writeAll($0) }
+                try SnapshotBlocks.write(payload, level: compressionLevel) { try out.write($0) }
             }
             let header = SnapshotFormat.Header(zxid: zxid, payloadBytes: Int64(payload.count),
                                                compressedBytes: compressedBytes, payloadCrc: payloadCrc)
@@ -253,6 +254,7 @@ public final class StagedSnapshot: @unchecked Sendable {
 
     private let store: SnapshotStore
     private let file: PosixFile
+    private var out: WriteBehind
     fileprivate let name: String
     public let zxid: Int64
     public let payloadBytes: Int64
@@ -270,6 +272,7 @@ public final class StagedSnapshot: @unchecked Sendable {
     fileprivate init(store: SnapshotStore, file: PosixFile, name: String, zxid: Int64, payloadBytes: Int64, level: Int32) {
         self.store = store
         self.file = file
+        out = WriteBehind(file: file, offset: Int64(SnapshotFormat.headerBytes))
         self.name = name
         self.zxid = zxid
         self.payloadBytes = payloadBytes
@@ -336,7 +339,7 @@ public final class StagedSnapshot: @unchecked Sendable {
     }
 
     private func write(_ bytes: UnsafeRawBufferPointer) throws {
-        let (n, crc) = try SnapshotBlocks.write(bytes, level: level) { try file.writeAll($0) }
+        let (n, crc) = try SnapshotBlocks.write(bytes, level: level) { try out.write($0) }
         payloadCrc = CRC32.combine(payloadCrc, crc, count: bytes.count)
         written += n
     }

@@ -35,6 +35,28 @@ final class StagedSnapshotTests: StorageTestCase {
         }
     }
 
+    /// Files larger than a few write-behind windows (`WriteBehind`: writeback started every 8 MiB, the window
+    /// before waited for) read back whole, staged or written at once.
+    func testFilesLargerThanTheWriteBehindWindowsReadBack() throws {
+        let data = payload(11, count: 3 * Int(WriteBehind.windowBytes) + 4321)
+        let store = try SnapshotStore(directory: snapDir, compressionLevel: 0)
+        try store.writeSnapshot(zxid: 0x30, payload: data)
+        let staged = try store.stage(zxid: 0x31, payloadBytes: Int64(data.count))
+        try data.withUnsafeBytes { raw in
+            for start in stride(from: 0, to: raw.count, by: 5_000_000) {
+                try staged.append(UnsafeRawBufferPointer(rebasing: raw[start..<min(raw.count, start + 5_000_000)]))
+            }
+        }
+        try staged.seal()
+        try staged.commit()
+        let (staged31, report) = try SnapshotStore(directory: snapDir).latestValidSnapshot()
+        XCTAssertTrue(staged31 == Snapshot(zxid: 0x31, payload: data), "the staged one")
+        XCTAssertEqual(report, [])
+        try FileManager.default.removeItem(atPath: path("snapshot.31", in: snapDir))
+        XCTAssertTrue(try SnapshotStore(directory: snapDir).latestValidSnapshot().snapshot == Snapshot(zxid: 0x30, payload: data),
+                      "the one written at once")
+    }
+
     func testDiscardLeavesNothingAtAnyPoint() throws {
         let store = try SnapshotStore(directory: snapDir)
         let data = payload(3, count: 50_000)
