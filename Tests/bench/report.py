@@ -165,8 +165,11 @@ SCALE_TITLE = "## Big trees (compare.py --scale)"
 def scale_section(scale: dict) -> list[str]:
     """compare.py --scale's tables: per size and system, memory and times, then writes while snapshots are written."""
     def cell(r: dict) -> str:
-        if "failed" in r or "skipped" in r:
-            return (r.get("failed") or r["skipped"])[:80]
+        if "skipped" in r:
+            return r["skipped"][:160]
+        if "failed" in r:
+            why = r["failed"].removeprefix("warren bench: setup failed: ")[:160]
+            return why if why.startswith("not tried") else "failed: " + why
         per = max(r["rss_servers"])
         raw = r.get("raw_bytes") or 0
         ratio = f" ({per / raw:.2f}× raw)" if raw else ""
