@@ -88,6 +88,27 @@ final class QuorumSnapshotTests: XCTestCase {
             })
     }
 
+    /// Servers 1 and 2 on loopback, connected; 1 receives (through an intake writing to `intakeStore`, if given).
+    private struct Pair {
+        let one: QuorumTransport, two: QuorumTransport
+        let received: Inbox, sender: Inbox
+        func stop() {
+            two.stop()
+            one.stop()
+        }
+    }
+
+    private func connectedPair(_ group: EventLoopGroup, chunkBytes: Int, intakeStore: SnapshotStore? = nil) throws -> Pair {
+        let peers: [ServerId: (host: String, port: Int)] = [1: ("127.0.0.1", try freePort(group)), 2: ("127.0.0.1", try freePort(group))]
+        let received = Inbox(), sender = Inbox()
+        let one = transport(1, peers: peers, group: group, inbox: received, chunkBytes: chunkBytes, intakeStore: intakeStore)
+        let two = transport(2, peers: peers, group: group, inbox: sender, chunkBytes: chunkBytes)
+        try one.start()
+        try two.start()
+        wait("the connection") { two.connectedPeers == [1] && one.connectedPeers == [2] }
+        return Pair(one: one, two: two, received: received, sender: sender)
+    }
+
     private func wait(_ what: String, until done: () -> Bool) {
         let deadline = Date().addingTimeInterval(20)
         while !done() && Date() < deadline { usleep(5_000) }
@@ -97,17 +118,9 @@ final class QuorumSnapshotTests: XCTestCase {
     func testSnapshotStreamsInChunksAndKeepsMessageOrder() throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
         defer { try? group.syncShutdownGracefully() }
-        let peers: [ServerId: (host: String, port: Int)] = [1: ("127.0.0.1", try freePort(group)), 2: ("127.0.0.1", try freePort(group))]
-        let received = Inbox(), sender = Inbox()
-        let one = transport(1, peers: peers, group: group, inbox: received, chunkBytes: 64)
-        let two = transport(2, peers: peers, group: group, inbox: sender, chunkBytes: 64)
-        try one.start()
-        try two.start()
-        defer {
-            two.stop()
-            one.stop()
-        }
-        wait("the connection") { two.connectedPeers == [1] && one.connectedPeers == [2] }
+        let pair = try connectedPair(group, chunkBytes: 64)
+        defer { pair.stop() }
+        let (two, received, sender) = (pair.two, pair.received, pair.sender)
 
         let tree = DataTree()
         for i in 0..<40 {
@@ -157,17 +170,9 @@ final class QuorumSnapshotTests: XCTestCase {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("intake-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let store = try SnapshotStore(directory: dir)
-        let peers: [ServerId: (host: String, port: Int)] = [1: ("127.0.0.1", try freePort(group)), 2: ("127.0.0.1", try freePort(group))]
-        let received = Inbox(), sender = Inbox()
-        let one = transport(1, peers: peers, group: group, inbox: received, chunkBytes: 1000, intakeStore: store)
-        let two = transport(2, peers: peers, group: group, inbox: sender, chunkBytes: 1000)
-        try one.start()
-        try two.start()
-        defer {
-            two.stop()
-            one.stop()
-        }
-        wait("the connection") { two.connectedPeers == [1] && one.connectedPeers == [2] }
+        let pair = try connectedPair(group, chunkBytes: 1000, intakeStore: store)
+        defer { pair.stop() }
+        let (one, two, received) = (pair.one, pair.two, pair.received)
         let tree = sampleTree(nodes: 2000)
         let zxid = Zxid(raw: tree.lastProcessedZxid)
         two.sendSnapshot(to: 1, epoch: 4, lastZxid: zxid, tree: tree.committedCopy())

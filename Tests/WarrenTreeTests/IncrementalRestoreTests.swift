@@ -5,19 +5,10 @@ import XCTest
 
 /// The SNAP sync's restore as bytes arrive (`IncrementalRestore`) against the whole-bytes restore it stands in for.
 final class IncrementalRestoreTests: XCTestCase {
-    /// Sessions, several ACLs, ephemerals, a container, a TTL node, null and empty data, a quota, values of many
+    /// The snapshot tests' tree (`TreeHarness.populated`) plus null and empty data, a quota, and values of many
     /// sizes in directories of different widths.
     private func populatedTree() -> DataTree {
-        let h = TreeHarness(config: TreeConfig(extendedTypesEnabled: true))
-        let s = SessionContext(sessionId: 0x51, authIds: [Id(scheme: "digest", id: ACLRules.digestId(user: "u", password: "p"))])
-        XCTAssertNil(h.error(.createSession(sessionId: 0x51, timeoutMs: 10_000), s))
-        XCTAssertNil(h.error(.createSession(sessionId: 0x52, timeoutMs: 20_000), s))
-        h.create("/app", "config-bytes")
-        h.create("/app/locks", mode: .container)
-        h.create("/app/locks/l-", mode: .ephemeralSequential, ctx: s)
-        h.create("/app/private", "secret", acl: ACL.creatorAll, ctx: s)
-        XCTAssertNil(h.error(.create(path: "/app/ttl", data: [1, 2, 3], acl: ACL.readUnsafe, mode: .persistentWithTTL, ttlMs: 60_000)))
-        h.create("/app/ü-ñ", "unicode")
+        let h = TreeHarness.populated()
         XCTAssertNil(h.error(.create(path: "/app/null", data: nil, acl: ACL.openUnsafe, mode: .persistent)))
         h.create("/zookeeper/quota/app")
         h.create("/zookeeper/quota/app/zookeeper_limits", "count=100,bytes=-1")

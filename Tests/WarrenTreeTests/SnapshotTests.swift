@@ -6,16 +6,7 @@ import XCTest
 
 final class SnapshotTests: XCTestCase {
     private func populatedHarness() -> TreeHarness {
-        let h = TreeHarness(config: TreeConfig(extendedTypesEnabled: true))
-        let s = SessionContext(sessionId: 0x51, authIds: [Id(scheme: "digest", id: ACLRules.digestId(user: "u", password: "p"))])
-        XCTAssertNil(h.error(.createSession(sessionId: 0x51, timeoutMs: 10_000), s))
-        XCTAssertNil(h.error(.createSession(sessionId: 0x52, timeoutMs: 20_000), s))
-        h.create("/app", "config-bytes")
-        h.create("/app/locks", mode: .container)
-        h.create("/app/locks/l-", mode: .ephemeralSequential, ctx: s)
-        h.create("/app/private", "secret", acl: ACL.creatorAll, ctx: s)
-        XCTAssertNil(h.error(.create(path: "/app/ttl", data: [1, 2, 3], acl: ACL.readUnsafe, mode: .persistentWithTTL, ttlMs: 60_000)))
-        h.create("/app/ü-ñ", "unicode")
+        let h = TreeHarness.populated()
         XCTAssertNil(h.error(.setData(path: "/app", data: Array("v2".utf8), version: 0)))
         XCTAssertNil(h.error(.delete(path: "/app/ü-ñ", version: -1)))
         return h
@@ -326,5 +317,23 @@ final class SnapshotV3Tests: XCTestCase {
         XCTAssertThrowsError(try DataTree.restore(from: Array(good.dropLast())), "a value cut short") {
             guard case .malformed = $0 as? SnapshotError else { return XCTFail("\($0)") }
         }
+    }
+}
+
+extension TreeHarness {
+    /// Two sessions, a digest user's private node, an ephemeral sequential node under a container, a TTL node and a
+    /// non-ASCII name: the snapshot tests' common tree.
+    static func populated() -> TreeHarness {
+        let h = TreeHarness(config: TreeConfig(extendedTypesEnabled: true))
+        let s = SessionContext(sessionId: 0x51, authIds: [Id(scheme: "digest", id: ACLRules.digestId(user: "u", password: "p"))])
+        XCTAssertNil(h.error(.createSession(sessionId: 0x51, timeoutMs: 10_000), s))
+        XCTAssertNil(h.error(.createSession(sessionId: 0x52, timeoutMs: 20_000), s))
+        h.create("/app", "config-bytes")
+        h.create("/app/locks", mode: .container)
+        h.create("/app/locks/l-", mode: .ephemeralSequential, ctx: s)
+        h.create("/app/private", "secret", acl: ACL.creatorAll, ctx: s)
+        XCTAssertNil(h.error(.create(path: "/app/ttl", data: [1, 2, 3], acl: ACL.readUnsafe, mode: .persistentWithTTL, ttlMs: 60_000)))
+        h.create("/app/ü-ñ", "unicode")
+        return h
     }
 }
