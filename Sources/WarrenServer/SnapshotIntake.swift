@@ -61,9 +61,7 @@ final class SnapshotIntake: @unchecked Sendable {
             do {
                 try frame.withUnsafeBytes { try file.append(UnsafeRawBufferPointer(rebasing: $0[payloadStart...])) }
             } catch {
-                fileError = error
-                file.discard()
-                staged = nil
+                dropFile(error)
             }
         }
     }
@@ -85,11 +83,17 @@ final class SnapshotIntake: @unchecked Sendable {
             do {
                 try file.seal()
             } catch {
-                fileError = error
-                file.discard()
-                staged = nil
+                dropFile(error)
             }
         }
+    }
+
+    /// On `fileQueue`: the file could not be written; the install will write the bytes itself (or, without them,
+    /// stop the server as for any failed snapshot install).
+    private func dropFile(_ error: Error) {
+        fileError = error
+        staged?.discard()
+        staged = nil
     }
 
     /// The stream broke off: nothing of it is kept (the staged file is removed once the queue reaches it).
