@@ -28,6 +28,9 @@ public final class SnapshotStore: @unchecked Sendable {
     private var statsValue = SnapshotStats()  // guarded by statsLock
     /// Temp files of staged snapshots still being written, which purge must leave alone (guarded by lock).
     private var stagedNames: Set<String> = []
+    /// Numbers the staged files (guarded by lock): a learner can stage the same zxid twice (a sync abandoned and
+    /// redone, or one Zab no longer waited for), and dropping the first file must not remove the second.
+    private var stagedCount = 0
     var faults: FaultInjector?
 
     /// Opens the store, creating `directory` if needed. `compressionLevel` is zlib's 0...9 (0: store every block),
@@ -101,10 +104,10 @@ public final class SnapshotStore: @unchecked Sendable {
     /// periodic snapshot is compressed as usual.
     public func stage(zxid: Int64, payloadBytes: Int64, level: Int32 = 0) throws -> StagedSnapshot {
         precondition((-1...9).contains(level), "zlib compression level \(level) out of range")
-        let name = ZxidFileName.make(prefix: SnapshotFormat.filePrefix, zxid: zxid) + StagedSnapshot.suffix
         return try lock.locked {
+            stagedCount += 1
+            let name = ZxidFileName.make(prefix: SnapshotFormat.filePrefix, zxid: zxid) + ".\(stagedCount)" + StagedSnapshot.suffix
             let path = Directory.join(directory, name)
-            try? Directory.remove(path)  // a leftover from an earlier crash or an abandoned stream
             let file = try PosixFile.create(path, faults: faults)
             do {
                 try file.writeAll([UInt8](repeating: 0, count: SnapshotFormat.headerBytes))
@@ -246,7 +249,8 @@ public final class SnapshotStore: @unchecked Sendable {
 /// A snapshot file written while its payload arrives, put in place only when the payload is complete and the
 /// caller decides to keep it: `append` the payload's bytes in order (any piece sizes), `seal` after the last (the
 /// file is then complete and durable under its temp name), `commit` to rename it into place. `discard` (or a
-/// crash) at any point leaves no snapshot behind — only a temp file that the next purge or stage removes.
+/// crash) at any point leaves no snapshot behind — only a temp file that the next purge or the store's next
+/// opening removes.
 ///
 /// One thread at a time (a serial queue); `commit` and `discard` may come from another thread after `seal`.
 public final class StagedSnapshot: @unchecked Sendable {

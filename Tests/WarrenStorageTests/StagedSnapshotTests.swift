@@ -81,6 +81,34 @@ final class StagedSnapshotTests: StorageTestCase {
         XCTAssertEqual(try entries(), [])
     }
 
+    /// A learner re-synced at the same zxid (its first sync abandoned, or taken by the core when Zab no longer
+    /// waited for it) stages the same snapshot twice: dropping the first file must not touch the second.
+    func testSnapshotsStagedTwiceAtOneZxidKeepTheirOwnFiles() throws {
+        let store = try SnapshotStore(directory: snapDir)
+        let data = payload(5, count: 20_000)
+        let first = try store.stage(zxid: 0x1_0000_0000, payloadBytes: Int64(data.count))
+        try data.withUnsafeBytes { try first.append(UnsafeRawBufferPointer(rebasing: $0[..<100])) }
+        let second = try store.stage(zxid: 0x1_0000_0000, payloadBytes: Int64(data.count))
+        try data.withUnsafeBytes { try first.append(UnsafeRawBufferPointer(rebasing: $0[100...])) }
+        try first.seal()
+        try data.withUnsafeBytes { try second.append($0) }
+        first.discard()
+        XCTAssertEqual(try entries().count, 1, "the second stage's file is still there")
+        try second.seal()
+        try second.commit()
+        XCTAssertEqual(try entries(), ["snapshot.100000000"])
+        XCTAssertTrue(try store.latestValidSnapshot().snapshot == Snapshot(zxid: 0x1_0000_0000, payload: data))
+
+        // Discarded in the other order, and a purge between: nothing of either is left, nothing else removed.
+        let third = try store.stage(zxid: 0x1_0000_0000, payloadBytes: 10)
+        let fourth = try store.stage(zxid: 0x1_0000_0000, payloadBytes: 10)
+        _ = try store.purge(retain: 3)
+        XCTAssertEqual(try entries().count, 3, "purge spares both staged files")
+        fourth.discard()
+        third.discard()
+        XCTAssertEqual(try entries(), ["snapshot.100000000"])
+    }
+
     /// A purge (after a periodic snapshot) while a SNAP sync is staged must not take the file being written; a
     /// staged temp file left by a crash is removed like any other temp file.
     func testPurgeSparesTheFileBeingStagedAndRemovesLeftovers() throws {

@@ -112,7 +112,23 @@ class Ensemble:
             return None
 
     def wait_serving(self, ids, timeout_s: float = 20.0) -> dict[int, str]:
-        return wait_one_leader(self.mode, ids, timeout_s)
+        try:
+            return wait_one_leader(self.mode, ids, timeout_s)
+        except AssertionError as e:
+            raise AssertionError(f"{e}\n{self.log_tails(ids)}") from None
+
+    def log_tails(self, ids, lines: int = 25) -> str:
+        """The last lines of each server's log and whether its process still runs (for a failure's message)."""
+        out = []
+        for i in ids:
+            p = self.procs.get(i)
+            state = "not started" if p is None else ("running" if p.poll() is None else f"exited {p.returncode}")
+            try:
+                tail = (self.base / f"s{i}" / "server.log").read_text(errors="replace").splitlines()[-lines:]
+            except OSError:
+                tail = []
+            out.append(f"--- server {i} ({state}):\n" + "\n".join(tail))
+        return "\n".join(out)
 
     def leader(self, ids=None) -> int:
         modes = self.wait_serving(ids or list(self.procs))
