@@ -204,8 +204,11 @@ private func systemRename(_ from: String, _ to: String) -> Int32 { rename(from, 
 /// fdatasync — many a second — can have to wait for other files' dirty data; a snapshot of a million-node tree
 /// (120 MB; 1.2 GB at 10M) left to the kernel's flusher made writes wait hundreds of milliseconds for it while it
 /// was written. The final `dataSync` then has little left to do. Not a durability step: only `dataSync` is.
+/// Windows of 1 MiB, not 8: with three logs syncing on one disk while a 300 MB file was written at full speed,
+/// their fdatasync p99 was 10.6 ms with 8 MiB windows and 2.6 ms with 1 MiB (0.47 ms without the writer;
+/// `Tests/bench/fsync_contention.c`, Docs/performance.md §15).
 struct WriteBehind {
-    static let windowBytes: Int64 = 8 << 20
+    static let windowBytes: Int64 = 1 << 20
     let file: PosixFile
     /// File offset of the next byte appended.
     private(set) var offset: Int64
