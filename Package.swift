@@ -53,7 +53,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Atomics", package: "swift-atomics"),
             .product(name: "CoreMetrics", package: "swift-metrics"),
-        ]),
+        ], swiftSettings: [.enableUpcomingFeature("MemberImportVisibility")]),
         // Monitoring over HTTP: Prometheus `/metrics` and ZooKeeper's AdminServer `/commands` (JSON), on NIOHTTP1.
         .target(name: "WarrenAdmin", dependencies: [
             "WarrenServer",

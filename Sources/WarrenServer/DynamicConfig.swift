@@ -34,11 +34,11 @@ public struct DynamicConfig: Equatable, Sendable {
         var servers: [PeerConfig] = []
         var version: Int64 = 0
         for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = raw.trimmingCharacters(in: .whitespaces)
+            let line = TextFormat.trimmed(raw)
             if line.isEmpty || line.hasPrefix("#") { continue }
             guard let eq = line.firstIndex(of: "=") else { throw ConfigError("\(source):\(n + 1): expected key=value, got '\(line)'") }
-            let key = line[..<eq].trimmingCharacters(in: .whitespaces)
-            let value = line[line.index(after: eq)...].trimmingCharacters(in: .whitespaces)
+            let key = String(TextFormat.trimmed(line[..<eq]))
+            let value = String(TextFormat.trimmed(line[line.index(after: eq)...]))
             if key == "version" {
                 guard let v = Int64(value, radix: 16) else { throw ConfigError("\(source):\(n + 1): version must be hex, got '\(value)'") }
                 version = v
@@ -59,7 +59,7 @@ public struct DynamicConfig: Equatable, Sendable {
     public func applying(joining: String?, leaving: String?, newMembers: String?) throws(ErrorCode) -> DynamicConfig {
         func lines(_ list: String) throws(ErrorCode) -> [PeerConfig] {
             var out: [PeerConfig] = []
-            for item in list.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !item.isEmpty {
+            for item in list.split(separator: ",").map({ TextFormat.trimmed($0) }) where !item.isEmpty {
                 guard let eq = item.firstIndex(of: "="), item.hasPrefix("server."),
                       let peer = try? ServerConfig.parsePeer(key: String(item[..<eq]), value: String(item[item.index(after: eq)...]),
                                                             line: 1, path: "reconfig") else { throw .badArguments }
@@ -80,7 +80,7 @@ public struct DynamicConfig: Equatable, Sendable {
         } else {
             next = Dictionary(uniqueKeysWithValues: servers.map { ($0.id, $0) })
             let leavingIds = try (leaving ?? "").split(separator: ",").map { item throws(ErrorCode) -> ServerId in
-                guard let id = ServerId(item.trimmingCharacters(in: .whitespaces)) else { throw .badArguments }
+                guard let id = ServerId(TextFormat.trimmed(item)) else { throw .badArguments }
                 return id
             }
             let joiningPeers = try lines(joining ?? "")

@@ -1,4 +1,5 @@
 import DequeModule
+import Logging
 import WarrenJute
 import WarrenTree
 import WarrenZab

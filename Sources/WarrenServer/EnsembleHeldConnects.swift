@@ -1,4 +1,5 @@
 import WarrenJute
+import WarrenZab
 
 /// A handshake that arrived while this ensemble member was not serving (an election, or the sync after it).
 struct HeldConnect {

@@ -1,3 +1,4 @@
+import Logging
 import WarrenJute
 import WarrenTree
 import WarrenZab

@@ -1,13 +1,14 @@
-import Foundation
 import WarrenJute
 import WarrenTree
+import WarrenZab
 
 /// ZooKeeper's four-letter words, answered in ZooKeeper's text formats so that existing monitoring scripts parse
 /// them unchanged. Only words in `4lw.commands.whitelist` run; `srvr` alone by default, like ZooKeeper.
 extension ServerCore {
     static let versionString = "3.8.0-warren, built on 2026-11-25 00:00 UTC"
 
-    func fourLetterWord(_ word: String, now: Now) -> String {
+    /// `host`: what the shell read for this word (`HostFacts.parts(forFourLetterWord:)`).
+    func fourLetterWord(_ word: String, host: HostFacts, now: Now) -> String {
         guard config.fourLetterWordWhitelist.contains(word) else {
             return "\(word) is not executed because it is not in the whitelist.\n"
         }
@@ -26,9 +27,9 @@ extension ServerCore {
         case "srst":
             resetStats(.server)
             return "Server stats reset.\n"
-        case "mntr": return monitorText(now: now)
-        case "conf": return confText()
-        case "envi": return envText()
+        case "mntr": return monitorText(host: host, now: now)
+        case "conf": return confText(host: host)
+        case "envi": return envText(host: host)
         case "wchs":
             let s = watches.summary()
             return "\(s.watchers) connections watching \(s.paths) paths\nTotal watches:\(s.watches)\n"
@@ -47,7 +48,7 @@ extension ServerCore {
             }
             return out + "\n"
         case "dump": return dumpText(now: now)
-        case "dirs": return "datadir_size: \(Self.dirSize(config.dataDir))\nlogdir_size: \(Self.dirSize(config.dataLogDir))\n"
+        case "dirs": return "datadir_size: \(host.dataDirBytes)\nlogdir_size: \(host.dataLogDirBytes)\n"
         case "hash": return "\(tree.lastProcessedZxid): \(tree.digest)\n"
         default: return ""
         }
@@ -58,7 +59,7 @@ extension ServerCore {
         if withClients {
             out += "Clients:\n" + connectionsText(brief: true) + "\n"
         }
-        out += "Latency min/avg/max: \(stats.latency.minMs)/\(String(format: "%.4f", stats.latency.avg))/\(stats.latency.maxMs)\n"
+        out += "Latency min/avg/max: \(stats.latency.minMs)/\(TextFormat.fixed4(stats.latency.avg))/\(stats.latency.maxMs)\n"
         out += "Received: \(stats.packetsReceived)\n"
         out += "Sent: \(stats.packetsSent)\n"
         out += "Connections: \(conns.count)\n"
@@ -77,29 +78,27 @@ extension ServerCore {
                 out += ",sid=0x\(Self.hex(conn.sessionId)),lop=\(conn.lastOp),est=\(conn.establishedWallMs),to=\(conn.timeoutMs)"
                 out += ",lcxid=0x\(String(UInt32(bitPattern: conn.lastCxid), radix: 16)),lzxid=0x\(Self.hex(conn.lastZxid))"
                 out += ",lresp=\(conn.lastResponseWallMs),llat=\(conn.lastLatencyMs),minlat=\(conn.latency.minMs)"
-                out += ",avglat=\(String(format: "%.4f", conn.latency.avg)),maxlat=\(conn.latency.maxMs)"
+                out += ",avglat=\(TextFormat.fixed4(conn.latency.avg)),maxlat=\(conn.latency.maxMs)"
             }
             out += ")\n"
         }
         return out
     }
 
-    private func monitorText(now: Now) -> String {
-        monitorRows(now: now).map { "\($0.0)\t\($0.1)\n" }.joined()
+    private func monitorText(host: HostFacts, now: Now) -> String {
+        monitorRows(host: host, now: now).map { "\($0.0)\t\($0.1)\n" }.joined()
     }
 
     /// mntr's rows, in order: the one gathering of these facts, shared with the AdminServer and `/metrics`.
-    func monitorRows(now: Now) -> [(String, String)] {
+    /// `host` needs `HostFacts.Parts.process`.
+    func monitorRows(host: HostFacts, now: Now) -> [(String, String)] {
         let summary = watches.summary()
-        let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1
-        var limit = rlimit()
-        getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
         let rows: [(String, String)] = [
             ("zk_version", Self.versionString),
             ("zk_server_state", serverMode),
             ("zk_ephemerals_count", "\(tree.ephemeralCount)"),
             ("zk_num_alive_connections", "\(conns.count)"),
-            ("zk_avg_latency", String(format: "%.4f", stats.latency.avg)),
+            ("zk_avg_latency", TextFormat.fixed4(stats.latency.avg)),
             ("zk_outstanding_requests", "\(pipeline.count)"),
             ("zk_znode_count", "\(tree.reportedNodeCount)"),
             ("zk_global_sessions", "\(sessions.count)"),
@@ -114,11 +113,11 @@ extension ServerCore {
             ("zk_approximate_data_size", "\(tree.approximateDataSize)"),
             ("zk_min_latency", "\(stats.latency.minMs)"),
             ("zk_max_latency", "\(stats.latency.maxMs)"),
-            ("zk_open_file_descriptor_count", "\(fds)"),
-            ("zk_max_file_descriptor_count", "\(limit.rlim_cur)"),
+            ("zk_open_file_descriptor_count", "\(host.openFileDescriptors)"),
+            ("zk_max_file_descriptor_count", "\(host.fileDescriptorLimit)"),
             ("zk_throttled_ops", "\(stats.throttledOps)"),
             ("zk_paused_connections", "\(pausedConnections.count)"),
-            ("zk_resident_bytes", "\(Self.residentBytes())"),
+            ("zk_resident_bytes", "\(host.residentBytes)"),
             ("zk_uptime", "\(now.monoMs - startedMonoMs)"),
             ("zk_proposal_count", "\(stats.proposals)"),
             ("zk_stale_sessions_expired", "\(stats.sessionsExpired)"),
@@ -156,18 +155,19 @@ extension ServerCore {
 
     /// ZooKeeper's layout: the rows, then for an ensemble member the membership in force (as in
     /// `/zookeeper/config`, no newline after the version) after a `membership: ` line.
-    private func confText() -> String {
-        let rows = confRows().map { "\($0.0)=\($0.1)\n" }.joined()
+    private func confText(host: HostFacts) -> String {
+        let rows = confRows(host: host).map { "\($0.0)=\($0.1)\n" }.joined()
         guard let ens = ensemble else { return rows }
         return rows + "membership: \n" + ens.membership.text
     }
 
     /// conf's rows, in order (shared with the AdminServer's `configuration`).
-    func confRows() -> [(String, String)] {
+    /// `host` needs `HostFacts.Parts.directories`.
+    func confRows(host: HostFacts) -> [(String, String)] {
         [("clientPort", config.servesPlaintextClients ? "\(config.clientPort)" : "-1"),
          ("secureClientPort", "\(config.secureClientPort ?? -1)"),
-         ("dataDir", "\(config.dataDir)/version-2"), ("dataDirSize", "\(Self.dirSize(config.dataDir))"),
-         ("dataLogDir", "\(config.dataLogDir)/version-2"), ("dataLogSize", "\(Self.dirSize(config.dataLogDir))"),
+         ("dataDir", "\(config.dataDir)/version-2"), ("dataDirSize", "\(host.dataDirBytes)"),
+         ("dataLogDir", "\(config.dataLogDir)/version-2"), ("dataLogSize", "\(host.dataLogDirBytes)"),
          ("tickTime", "\(config.tickTimeMs)"), ("maxClientCnxns", "\(config.maxClientCnxns)"),
          ("minSessionTimeout", "\(config.effectiveMinSessionTimeoutMs)"),
          ("maxSessionTimeout", "\(config.effectiveMaxSessionTimeoutMs)"),
@@ -184,29 +184,14 @@ extension ServerCore {
                 ("peerType", ens.zab.config.members[config.myid] == .observer ? "1" : "0")]
     }
 
-    private func envText() -> String {
-        "Environment:\n" + Self.envRows().map { "\($0.0)=\($0.1)\n" }.joined()
+    private func envText(host: HostFacts) -> String {
+        "Environment:\n" + Self.envRows(host).map { "\($0.0)=\($0.1)\n" }.joined()
     }
 
-    /// envi's rows, in order (shared with the AdminServer's `environment`).
-    static func envRows() -> [(String, String)] {
-        let info = ProcessInfo.processInfo
-        var out: [(String, String)] = []
-        out.append(("zookeeper.version", Self.versionString))
-        out.append(("host.name", info.hostName))
-        out.append(("os.name", "Linux"))
-        var uts = utsname()
-        uname(&uts)
-        let machine = withUnsafeBytes(of: &uts.machine) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-        out.append(("os.arch", machine == "x86_64" ? "amd64" : machine))
-        out.append(("user.home", info.environment["HOME"] ?? ""))
-        out.append(("os.version", info.operatingSystemVersionString))
-        out.append(("user.name", info.environment["USER"] ?? ""))
-        out.append(("user.dir", FileManager.default.currentDirectoryPath))
-        out.append(("process.id", "\(info.processIdentifier)"))
-        out.append(("warren.cores", "\(info.activeProcessorCount)"))
-        out.append(("os.memory.total", "\(info.physicalMemory / (1 << 20))MB"))
-        return out
+    /// envi's rows, in order (shared with the AdminServer's `environment`); `host` needs
+    /// `HostFacts.Parts.environment`.
+    static func envRows(_ host: HostFacts) -> [(String, String)] {
+        [("zookeeper.version", Self.versionString)] + host.environment
     }
 
     private func dumpText(now: Now) -> String {
@@ -214,14 +199,10 @@ extension ServerCore {
         // ZooKeeper's layout: one set per expiry bucket, dated like Java's Date.toString().
         let buckets = Dictionary(grouping: sessions.all, by: \.expiresAtMonoMs)
         out += "Session Sets (\(buckets.count))/(\(sessions.count)):\n"
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "EEE MMM dd HH:mm:ss zzz yyyy"
         for (expiresAtMonoMs, members) in buckets.sorted(by: { $0.key < $1.key }) {
             // Expiry is on the monotonic clock; shown as the wall-clock date it falls on as the clocks stand now.
             let expiresAtWallMs = now.wallMs(atMono: expiresAtMonoMs)
-            let date = formatter.string(from: Date(timeIntervalSince1970: Double(expiresAtWallMs) / 1000))
+            let date = TextFormat.javaDateUTC(wallMs: expiresAtWallMs)
             out += "\(members.count) expire at \(date):\n"
             for s in members.sorted(by: { $0.id < $1.id }) { out += "\t0x\(Self.hex(s.id))\n" }
         }
@@ -238,15 +219,5 @@ extension ServerCore {
             out += "\tip: \(conn.remote) sessionId: 0x\(Self.hex(conn.sessionId))\n"
         }
         return out
-    }
-
-    static func dirSize(_ path: String) -> Int64 {
-        guard !path.isEmpty, let e = FileManager.default.enumerator(atPath: path) else { return 0 }
-        var total: Int64 = 0
-        while let f = e.nextObject() as? String {
-            let attrs = try? FileManager.default.attributesOfItem(atPath: (path as NSString).appendingPathComponent(f))
-            if (attrs?[.type] as? FileAttributeType) == .typeRegular { total += (attrs?[.size] as? Int64) ?? 0 }
-        }
-        return total
     }
 }

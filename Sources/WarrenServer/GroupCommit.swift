@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 
 /// Persists transactions on a dedicated thread with group commit: every record submitted while one fsync runs is

@@ -1,5 +1,7 @@
+import Logging
 import WarrenJute
 import WarrenTree
+import WarrenZab
 
 extension ServerCore {
     /// The handshake. A new session is a transaction (so it survives a restart); a resumed one is checked against

@@ -1,5 +1,7 @@
+import Logging
 import WarrenJute
 import WarrenTree
+import WarrenZab
 
 /// Read-only mode (`readonlymode.enabled`), as ZooKeeper's: an ensemble member that has been looking for a leader
 /// for `readOnlyGraceMs` (ZooKeeper: max(2 s, tickTime)) decides it is partitioned and serves clients that allow

@@ -1,4 +1,4 @@
-import Foundation
+import DequeModule
 import WarrenJute
 
 /// Requests of open connections in the pipeline, across the server, and the bound they must stay within.
@@ -107,16 +107,5 @@ extension ServerCore {
         stats.throttledOps += 1
         conn.received += 1
         return enqueueReply(conn.id, replyBytes(xid: header.xid, err: .throttledOp), startMonoMs: heldAtMonoMs)
-    }
-}
-
-extension ServerCore {
-    /// The process's resident set size in bytes (`/proc/self/statm`), reported by mntr as `zk_resident_bytes`
-    /// so memory under load can be watched; -1 where that file is missing.
-    static func residentBytes() -> Int {
-        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .ascii),
-              let pages = text.split(separator: " ").dropFirst().first.flatMap({ Int($0) })
-        else { return -1 }
-        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
     }
 }

@@ -1,7 +1,6 @@
 import DequeModule
 import Logging
 import WarrenJute
-import WarrenStorage
 import WarrenTree
 import WarrenZab
 import WarrenRandom
@@ -101,7 +100,7 @@ struct LatencyStats {
         totalMs += ms
     }
     var avg: Double { count == 0 ? 0 : Double(totalMs) / Double(count) }
-    var text: String { "\(minMs)/\(String(format: "%.4f", avg))/\(maxMs)" }
+    var text: String { "\(minMs)/\(TextFormat.fixed4(avg))/\(maxMs)" }
 }
 
 /// Where a transaction came from, so its result can be delivered once it is durable and applied.

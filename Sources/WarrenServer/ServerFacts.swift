@@ -1,5 +1,3 @@
-import Foundation
-import WarrenStorage
 import WarrenTree
 import WarrenZab
 
@@ -91,6 +89,11 @@ public enum StatsReset: Sendable {
 }
 
 extension ServerCore {
+    /// The `HostFacts` that `facts(detail, …)` reports.
+    static func hostParts(for detail: FactsDetail) -> HostFacts.Parts {
+        detail.contains(.lastSnapshot) ? [.process, .directories, .environment, .lastSnapshot] : [.process, .directories, .environment]
+    }
+
     func resetStats(_ which: StatsReset) {
         switch which {
         case .server: stats.reset()
@@ -98,9 +101,12 @@ extension ServerCore {
         }
     }
 
-    func facts(_ detail: FactsDetail, now: Now) -> ServerFacts {
+    /// `host` needs `HostFacts.Parts` `.process`, `.directories` and `.environment`, and `.lastSnapshot` when
+    /// `detail` asks for it (`hostParts(for:)`).
+    func facts(_ detail: FactsDetail, host: HostFacts, now: Now) -> ServerFacts {
         var f = ServerFacts(
-            monitor: monitorRows(now: now), conf: confRows(), environment: Self.envRows(), version: Self.versionString,
+            monitor: monitorRows(host: host, now: now), conf: confRows(host: host), environment: Self.envRows(host),
+            version: Self.versionString,
             mode: serverMode, lastProcessedZxid: tree.lastProcessedZxid, digest: tree.digest,
             connections: conns.values.sorted(by: { $0.id < $1.id }).map { c in
                 ConnectionFacts(
@@ -122,14 +128,7 @@ extension ServerCore {
             }
             f.ephemeralsBySession = tree.ephemeralsBySession().sorted(by: { $0.key < $1.key }).map { ($0.key, $0.value.sorted()) }
         }
-        if detail.contains(.lastSnapshot) {
-            let dir = (config.dataDir as NSString).appendingPathComponent("version-2")
-            if let newest = try? SnapshotStore.newestSnapshotName(in: dir),
-               let modified = try? FileManager.default.attributesOfItem(
-                   atPath: (dir as NSString).appendingPathComponent(newest.name))[.modificationDate] as? Date {
-                f.lastSnapshot = (newest.zxid, Int64(modified.timeIntervalSince1970))
-            }
-        }
+        if detail.contains(.lastSnapshot) { f.lastSnapshot = host.lastSnapshot }
         if let ens = ensemble {
             f.ensemble = EnsembleFacts(
                 myid: config.myid, peers: ens.membership.servers, clientAddress: "\(config.clientPortAddress):\(config.clientPort)",
@@ -138,37 +137,5 @@ extension ServerCore {
                 followers: ens.zab.followerCounts)
         }
         return f
-    }
-}
-
-extension ServerShell {
-    /// Gathers `ServerFacts` on the core thread (after the core calls already queued) and hands them to `deliver`
-    /// there; `deliver` must not block. Call only after `start()`.
-    public func facts(_ detail: FactsDetail = [], deliver: @escaping @Sendable (ServerFacts) -> Void) {
-        onCoreLoop {
-            precondition(self.core != nil, "facts requested before start()")
-            deliver(self.core.facts(detail, now: Now.read()))
-        }
-    }
-
-    /// An online backup: the committed tree as of now (copied on the core thread, which is cheap) serialized and
-    /// framed off it as the snapshot file a dataDir's `version-2/` takes as is, with that file's name. Call only
-    /// after `start()`.
-    public func backupSnapshot(deliver: @escaping @Sendable (Result<(name: String, bytes: [UInt8]), Error>) -> Void) {
-        onCoreLoop {
-            precondition(self.core != nil, "backup requested before start()")
-            let (zxid, tree) = self.core.shutdownSnapshot()
-            DispatchQueue.global().async {
-                deliver(Result { try SnapshotStore.fileImage(zxid: zxid, payload: tree.snapshot()) })
-            }
-        }
-    }
-
-    /// Resets statistics on the core thread, in order with `facts` calls made after it. Call only after `start()`.
-    public func resetStats(_ which: StatsReset) {
-        onCoreLoop {
-            precondition(self.core != nil, "resetStats requested before start()")
-            self.core.resetStats(which)
-        }
     }
 }

@@ -467,9 +467,11 @@ public final class ServerShell: @unchecked Sendable {
         connectionsClosedSinceDrain.store(0, ordering: .relaxed)
     }
 
+    /// Reads what the word reports of the host on the connection's thread, then answers on the core thread.
     func fourLetterWord(_ word: String, on conn: ClientConnection) {
+        let host = HostFacts.gather(HostFacts.parts(forFourLetterWord: word), config: config)
         onCoreLoop {
-            let text = self.core.fourLetterWord(word, now: Now.read())
+            let text = self.core.fourLetterWord(word, host: host, now: Now.read())
             conn.sendTextAndClose(text)
         }
     }

@@ -74,7 +74,7 @@ final class ClockStepTests: XCTestCase {
         formatter.timeZone = TimeZone(identifier: "UTC")
         formatter.dateFormat = "EEE MMM dd HH:mm:ss zzz yyyy"
         XCTAssertTrue(
-            d.core.fourLetterWord("dump", now: d.now).contains("1 expire at \(formatter.string(from: expiresAt)):"))
+            d.core.fourLetterWord("dump", host: HostFacts(), now: d.now).contains("1 expire at \(formatter.string(from: expiresAt).replacingOccurrences(of: "GMT", with: "UTC")):"))
     }
 
     /// In an ensemble the leader expires sessions and its wall clock stamps every txn. Steps of every member's wall
@@ -103,7 +103,7 @@ final class ClockStepTests: XCTestCase {
     }
 
     private func uptime() -> Int64 {
-        let mntr = d.core.fourLetterWord("mntr", now: d.now)
+        let mntr = d.core.fourLetterWord("mntr", host: HostFacts(), now: d.now)
         let row = mntr.split(separator: "\n").first { $0.hasPrefix("zk_uptime\t") }
         return Int64(row?.split(separator: "\t").last ?? "") ?? -1
     }

@@ -344,5 +344,5 @@ final class EnsembleCoreTests: XCTestCase {
 }
 
 extension ServerCore {
-    func fourLetterWordText(_ word: String) -> String { fourLetterWord(word, now: Now(monoMs: 0, wallMs: 0)) }
+    func fourLetterWordText(_ word: String) -> String { fourLetterWord(word, host: HostFacts(), now: Now(monoMs: 0, wallMs: 0)) }
 }

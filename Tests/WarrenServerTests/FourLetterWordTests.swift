@@ -1,3 +1,4 @@
+import Foundation
 import WarrenJute
 import WarrenTree
 import XCTest
@@ -16,21 +17,21 @@ final class FourLetterWordTests: XCTestCase {
 
     func testRuok() throws {
         let d = try driver()
-        XCTAssertEqual(d.core.fourLetterWord("ruok", now: d.now), "imok")
+        XCTAssertEqual(d.core.fourLetterWord("ruok", host: HostFacts(), now: d.now), "imok")
     }
 
     func testWordOutsideTheWhitelistIsRefusedWithZooKeepersMessage() throws {
         let d = try CoreDriver()  // the default whitelist: srvr only
         XCTAssertEqual(
-            d.core.fourLetterWord("ruok", now: d.now), "ruok is not executed because it is not in the whitelist.\n")
+            d.core.fourLetterWord("ruok", host: HostFacts(), now: d.now), "ruok is not executed because it is not in the whitelist.\n")
         XCTAssertEqual(
-            d.core.fourLetterWord("mntr", now: d.now), "mntr is not executed because it is not in the whitelist.\n")
-        XCTAssertTrue(d.core.fourLetterWord("srvr", now: d.now).hasPrefix("Zookeeper version: "))
+            d.core.fourLetterWord("mntr", host: HostFacts(), now: d.now), "mntr is not executed because it is not in the whitelist.\n")
+        XCTAssertTrue(d.core.fourLetterWord("srvr", host: HostFacts(), now: d.now).hasPrefix("Zookeeper version: "))
     }
 
     func testSrvrOnAFreshTree() throws {
         let d = try CoreDriver()
-        let out = lines(d.core.fourLetterWord("srvr", now: d.now))
+        let out = lines(d.core.fourLetterWord("srvr", host: HostFacts(), now: d.now))
         XCTAssertTrue(out.contains("Mode: standalone"), "\(out)")
         XCTAssertTrue(out.contains("Zxid: 0x0"), "\(out)")
         XCTAssertTrue(out.contains("Node count: 5"), "\(out)")
@@ -44,12 +45,12 @@ final class FourLetterWordTests: XCTestCase {
         let (a, _) = try d.connectNewSession()
         _ = d.write(a, xid: 1, .create("/x"))
         _ = d.send(a, xid: 2, .create("/y"))  // pending: counted as outstanding, not in the tree
-        let out = lines(d.core.fourLetterWord("srvr", now: d.now))
+        let out = lines(d.core.fourLetterWord("srvr", host: HostFacts(), now: d.now))
         XCTAssertTrue(out.contains("Zxid: 0x2"), "\(out)")
         XCTAssertTrue(out.contains("Node count: 6"), "\(out)")
         XCTAssertTrue(out.contains("Connections: 1"), "\(out)")
         XCTAssertTrue(out.contains("Outstanding: 1"), "\(out)")
-        let stat = lines(d.core.fourLetterWord("stat", now: d.now))
+        let stat = lines(d.core.fourLetterWord("stat", host: HostFacts(), now: d.now))
         XCTAssertEqual(stat[1], "Clients:")
         XCTAssertTrue(stat[2].hasPrefix(" /127.0.0.1:40001[1](queued=1,"), stat[2])
     }
@@ -58,7 +59,7 @@ final class FourLetterWordTests: XCTestCase {
         let d = try driver()
         let (a, _) = try d.connectNewSession()
         _ = d.send(a, xid: 1, .getData("/zookeeper", watch: true))
-        let text = d.core.fourLetterWord("mntr", now: d.now.advanced(byMs: 500))
+        let text = d.core.fourLetterWord("mntr", host: HostFacts(), now: d.now.advanced(byMs: 500))
         XCTAssertTrue(text.hasSuffix("\n"))
         var values: [String: String] = [:]
         for line in text.dropLast().split(separator: "\n", omittingEmptySubsequences: false) {
@@ -79,6 +80,48 @@ final class FourLetterWordTests: XCTestCase {
         XCTAssertEqual(values["zk_approximate_data_size"], "44")
     }
 
+    /// What the shell read of the host is what mntr, conf, dirs and envi print; the core reads nothing itself.
+    func testHostFactsHandedInAreReported() throws {
+        let d = try driver()
+        var host = HostFacts()
+        host.openFileDescriptors = 17
+        host.fileDescriptorLimit = 4096
+        host.residentBytes = 123_456
+        host.dataDirBytes = 1000
+        host.dataLogDirBytes = 2000
+        host.environment = [("host.name", "sim-1"), ("process.id", "42")]
+        let mntr = lines(d.core.fourLetterWord("mntr", host: host, now: d.now))
+        XCTAssertTrue(mntr.contains("zk_open_file_descriptor_count\t17"), "\(mntr)")
+        XCTAssertTrue(mntr.contains("zk_max_file_descriptor_count\t4096"))
+        XCTAssertTrue(mntr.contains("zk_resident_bytes\t123456"))
+        XCTAssertEqual(d.core.fourLetterWord("dirs", host: host, now: d.now), "datadir_size: 1000\nlogdir_size: 2000\n")
+        let conf = lines(d.core.fourLetterWord("conf", host: host, now: d.now))
+        XCTAssertTrue(conf.contains("dataDirSize=1000") && conf.contains("dataLogSize=2000"), "\(conf)")
+        XCTAssertEqual(lines(d.core.fourLetterWord("envi", host: host, now: d.now)),
+                       ["Environment:", "zookeeper.version=\(ServerCore.versionString)", "host.name=sim-1", "process.id=42", ""])
+        XCTAssertEqual(HostFacts.parts(forFourLetterWord: "mntr"), .process)
+        XCTAssertEqual(HostFacts.parts(forFourLetterWord: "srvr"), [])
+    }
+
+    /// The shell's reading of this process: real values, not the unknown marks.
+    func testGatheredHostFactsAreReal() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hostfacts-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir + "/version-2", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Data(repeating: 1, count: 300).write(to: URL(fileURLWithPath: dir + "/version-2/log.1"))
+        var config = ServerConfig()
+        config.dataDir = dir
+        config.dataLogDir = dir
+        let host = HostFacts.gather([.process, .directories, .environment], config: config)
+        XCTAssertGreaterThan(host.openFileDescriptors, 2)
+        XCTAssertGreaterThan(host.fileDescriptorLimit, 0)
+        XCTAssertGreaterThan(host.residentBytes, 1 << 20)
+        XCTAssertEqual(host.dataDirBytes, 300)
+        XCTAssertEqual(host.environment.first { $0.0 == "process.id" }?.1, "\(getpid())")
+        XCTAssertNil(HostFacts.gather([], config: config).lastSnapshot)
+        XCTAssertEqual(HostFacts.gather([], config: config).openFileDescriptors, -1, "only the parts asked for are read")
+    }
+
     /// Like ZooKeeper's (which reports only its data-watch table), `wchs` counts data and exists watches, not
     /// child watches.
     func testWatchSummariesCountDataAndExistsWatches() throws {
@@ -88,19 +131,19 @@ final class FourLetterWordTests: XCTestCase {
         _ = d.send(a, xid: 2, .exists("/missing", watch: true))
         _ = d.send(a, xid: 3, .getChildren("/", watch: true))
         XCTAssertEqual(
-            d.core.fourLetterWord("wchs", now: d.now), "1 connections watching 2 paths\nTotal watches:2\n")
+            d.core.fourLetterWord("wchs", host: HostFacts(), now: d.now), "1 connections watching 2 paths\nTotal watches:2\n")
         let sessionHex = "0x" + String(d.core.conns[a]!.sessionId, radix: 16)
-        XCTAssertEqual(d.core.fourLetterWord("wchc", now: d.now), "\(sessionHex)\n\t/missing\n\t/zookeeper\n\n")
+        XCTAssertEqual(d.core.fourLetterWord("wchc", host: HostFacts(), now: d.now), "\(sessionHex)\n\t/missing\n\t/zookeeper\n\n")
     }
 
     func testResetWords() throws {
         let d = try driver()
         let (a, _) = try d.connectNewSession()
         _ = d.send(a, xid: 1, .exists("/"))
-        XCTAssertEqual(d.core.fourLetterWord("srst", now: d.now), "Server stats reset.\n")
-        XCTAssertTrue(lines(d.core.fourLetterWord("srvr", now: d.now)).contains("Received: 0"))
-        XCTAssertEqual(d.core.fourLetterWord("crst", now: d.now), "Connection stats reset.\n")
-        XCTAssertEqual(d.core.fourLetterWord("isro", now: d.now), "rw")
+        XCTAssertEqual(d.core.fourLetterWord("srst", host: HostFacts(), now: d.now), "Server stats reset.\n")
+        XCTAssertTrue(lines(d.core.fourLetterWord("srvr", host: HostFacts(), now: d.now)).contains("Received: 0"))
+        XCTAssertEqual(d.core.fourLetterWord("crst", host: HostFacts(), now: d.now), "Connection stats reset.\n")
+        XCTAssertEqual(d.core.fourLetterWord("isro", host: HostFacts(), now: d.now), "rw")
     }
 
     func testFrameDecoderRecognisesOnlyKnownWords() {

@@ -137,7 +137,7 @@ final class OverloadTests: XCTestCase {
 
     private func mntrRows(_ d: CoreDriver) -> [String: String] {
         var rows: [String: String] = [:]
-        for line in d.core.fourLetterWord("mntr", now: d.now).split(separator: "\n") {
+        for line in d.core.fourLetterWord("mntr", host: HostFacts.gather(.process, config: d.core.config), now: d.now).split(separator: "\n") {
             let parts = line.split(separator: "\t", maxSplits: 1)
             if parts.count == 2 { rows[String(parts[0])] = String(parts[1]) }
         }
