@@ -92,7 +92,7 @@ let package = Package(
         .testTarget(name: "WarrenBenchTests", dependencies: ["WarrenBench"]),
         .testTarget(name: "WarrenMigrateTests", dependencies: ["WarrenMigrate", "WarrenTree", "WarrenJute", "WarrenStorage", "CZlib"]),
         .testTarget(name: "WarrenServerTests", dependencies: [
-            "WarrenServer", "WarrenJute", "WarrenTree", "WarrenZab", "WarrenTLS", "WarrenRandom",
+            "WarrenServer", "WarrenJute", "WarrenTree", "WarrenZab", "WarrenTLS", "WarrenRandom", "WarrenStorage",
             .product(name: "Atomics", package: "swift-atomics"),
         ]),
         .testTarget(name: "WarrenAdminTests", dependencies: [

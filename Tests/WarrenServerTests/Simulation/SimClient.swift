@@ -1,0 +1,142 @@
+import WarrenJute
+import WarrenZab
+
+@testable import WarrenServer
+
+/// One simulated ZooKeeper client (a session, reconnecting to another server when its connection is lost) that
+/// checks the guarantees ZooKeeper gives a client on every reply. See `EnsembleSim`.
+final class SimClient {
+    enum State { case idle, connecting, connected }
+
+    enum Op {
+        case setData(path: String, value: String)
+        case create(path: String, value: String)
+        /// A read that must see at least the version (mzxid) `atLeast` of the node.
+        case getData(path: String, atLeast: Int64)
+        /// `ackedBefore`: the newest acknowledged write to `path` when the sync was sent; the read after the
+        /// sync must see it.
+        case sync(path: String, ackedBefore: Int64)
+    }
+
+    let index: Int
+    private(set) var state = State.idle
+    private(set) var stateSinceMs: Int64 = 0
+    private(set) var server: ServerId?
+    private(set) var conn: UInt64 = 0
+    private var sessionId: Int64 = 0
+    private var passwd = [UInt8](repeating: 0, count: 16)
+    /// The highest zxid any reply of this session carried: sent as `lastZxidSeen` when reconnecting.
+    private(set) var lastZxidSeen: Int64 = 0
+    private var nextXid: Int32 = 1
+    /// Requests sent on the current connection and not answered, in the order sent.
+    private(set) var outstanding: [(xid: Int32, op: Op)] = []
+    /// Per key, the newest version (mzxid) this client wrote or read: later reads must not see older ones.
+    var seen: [String: Int64] = [:]
+    var writes = 0
+    private(set) var replies = 0
+
+    init(index: Int) { self.index = index }
+
+    func connect(_ sim: EnsembleSim, lastZxidSeen: Int64) {
+        guard let (id, c) = sim.clientOpen(self) else { return }
+        server = id
+        conn = c
+        state = .connecting
+        stateSinceMs = sim.nowMs
+        outstanding = []
+        let request = ConnectRequest(lastZxidSeen: lastZxidSeen, timeOut: 4000, sessionId: sessionId, passwd: passwd)
+        sim.log("client \(index) connects to \(id) (conn \(c), session \(sessionId.hex), seen \(lastZxidSeen.hex))")
+        sim.clientSend(self, request.juteBytes())
+    }
+
+    /// The connection ended (closed by the server, or the server crashed): what was outstanding has an unknown
+    /// outcome, like a ConnectionLoss; the session reconnects at the next step.
+    func connectionLost(_ sim: EnsembleSim, reason: String) {
+        guard state != .idle else { return }
+        sim.log("client \(index) lost conn \(conn) (\(reason)), \(outstanding.count) outstanding")
+        state = .idle
+        stateSinceMs = sim.nowMs
+        outstanding = []
+        server = nil
+    }
+
+    func request(_ sim: EnsembleSim, _ op: Op) {
+        let xid = nextXid
+        nextXid += 1
+        let request: Request
+        switch op {
+        case let .setData(path, value): request = .setData(SetDataRequest(path: path, data: Array(value.utf8), version: -1))
+        case let .create(path, value):
+            request = .create(CreateRequest(path: path, data: Array(value.utf8), acl: ACL.openUnsafe, flags: 0))
+        case let .getData(path, _): request = .getData(GetDataRequest(path: path, watch: false))
+        case let .sync(path, _): request = .sync(SyncRequest(path: path))
+        }
+        outstanding.append((xid, op))
+        sim.log("client \(index) sends \(xid) \(op)")
+        sim.clientSend(self, request.packet(xid: xid))
+    }
+
+    func receive(_ sim: EnsembleSim, _ bytes: [UInt8]) {
+        var r = JuteReader(bytes)
+        if state == .connecting {
+            guard let response = try? ConnectResponse(from: &r) else { return sim.violation("client \(index): bad handshake reply") }
+            if response.timeOut <= 0 {
+                sim.log("client \(index): session \(sessionId.hex) expired; starting a new one")
+                sessionId = 0
+                lastZxidSeen = 0
+                seen = [:]
+                state = .idle
+                return
+            }
+            if sessionId != 0 && response.sessionId != sessionId {
+                sim.violation("client \(index): resumed session \(sessionId.hex) answered as \(response.sessionId.hex)")
+            }
+            sessionId = response.sessionId
+            passwd = response.passwd
+            state = .connected
+            stateSinceMs = sim.nowMs
+            return
+        }
+        guard state == .connected, let header = try? r.read(ReplyHeader.self) else { return }
+        if header.xid == Xid.notification || header.xid == Xid.ping { return }
+        replies += 1
+        sim.log("client \(index) reply \(header.xid) zxid \(header.zxid.hex) err \(header.err)")
+        guard let first = outstanding.first else {
+            return sim.violation("client \(index): reply xid \(header.xid) with nothing outstanding")
+        }
+        guard first.xid == header.xid else {
+            return sim.violation("client \(index): reply xid \(header.xid) before \(first.xid) (FIFO)")
+        }
+        outstanding.removeFirst()
+        if header.zxid < lastZxidSeen && header.err == 0 {
+            sim.violation("client \(index): reply zxid \(header.zxid.hex) older than \(lastZxidSeen.hex) seen before")
+        }
+        lastZxidSeen = max(lastZxidSeen, header.zxid)
+        let err = ErrorCode(rawValue: header.err)
+        switch first.op {
+        case let .setData(path, value):
+            if err == .noNode {
+                sim.followUp(self, .create(path: path, value: value))
+                return
+            }
+            guard err == .ok, let stat = try? r.read(StatResponse.self).stat else { return }
+            sim.recordAck(key: path, zxid: stat.mzxid, value: value)
+            seen[path] = max(seen[path] ?? 0, stat.mzxid)
+        case let .create(path, value):
+            guard err == .ok else { return }
+            sim.recordAck(key: path, zxid: header.zxid, value: value)
+            seen[path] = max(seen[path] ?? 0, header.zxid)
+        case let .getData(path, atLeast):
+            guard err == .ok, let response = try? r.read(GetDataResponse.self) else { return }
+            let mzxid = response.stat.mzxid
+            if mzxid < atLeast {
+                sim.violation("client \(index): read of \(path) saw version \(mzxid.hex), older than \(atLeast.hex) it needed")
+            }
+            seen[path] = max(seen[path] ?? 0, mzxid)
+        case let .sync(path, ackedBefore):
+            guard err == .ok else { return }
+            // The read after the sync must see every write acknowledged before the sync was sent.
+            sim.followUp(self, .getData(path: path, atLeast: max(ackedBefore, seen[path] ?? 0)))
+        }
+    }
+}
