@@ -32,7 +32,7 @@ final class EnsembleSim {
         }
     }
 
-    static let faultWords = [" start ", " crash ", " partition ", " heal ", " wall clock ", "VIOLATION"]
+    static let faultWords = [" start ", " crash ", " partition ", " heal ", " pause ", " wall clock ", " sleeps ", "VIOLATION"]
     let seed: UInt64
     private var rng: SeededRandom
     private(set) var nowMs: Int64 = 1_000_000
@@ -61,6 +61,8 @@ final class EnsembleSim {
         case zabTick(ServerId, incarnation: Int)
         case tick(ServerId, incarnation: Int)
         case clientStep(Int)
+        /// A client's packet to a server that was paused when it was sent.
+        case clientPacket(ServerId, incarnation: Int, conn: UInt64, [UInt8])
         /// A request a client makes in answer to a reply (the create after a noNode, the read after a sync), sent
         /// a moment later on the same connection, as a real client would after reading the whole socket.
         case clientFollowUp(Int, conn: UInt64, SimClient.Op)
@@ -93,6 +95,8 @@ final class EnsembleSim {
         var pendingLog: [LogEntry] = []
         var lastDurableAt: Int64 = 0
         var membership: DynamicConfig?
+        /// A stopped process (SIGSTOP, a long GC pause): nothing runs on it before this time.
+        var pausedUntilMs: Int64 = 0
     }
 
     init(seed: UInt64, size: Int = 3) throws {
@@ -168,8 +172,24 @@ final class EnsembleSim {
 
     private func random(_ range: ClosedRange<Int64>) -> Int64 { Int64.random(in: range, using: &rng) }
 
-    private func handle(_ event: Event, faultsOn: Bool) throws {
+    /// The server an event runs on, if it runs on one (a paused server runs it when it resumes).
+    private func target(of event: Event) -> ServerId? {
         switch event {
+        case let .deliver(pair, _, _): return pair.to
+        case let .durable(id, _, _), let .zabTick(id, _), let .tick(id, _), let .clientPacket(id, _, _, _): return id
+        default: return nil
+        }
+    }
+
+    private func handle(_ event: Event, faultsOn: Bool) throws {
+        if let id = target(of: event), let s = servers[id], s.pausedUntilMs > nowMs {
+            schedule(at: s.pausedUntilMs, event)
+            return
+        }
+        switch event {
+        case let .clientPacket(id, incarnation, conn, bytes):
+            guard servers[id]!.incarnation == incarnation, let core = servers[id]!.core else { return }
+            perform(id, core.onPacket(conn, bytes, now: now(id)))
         case let .deliver(pair, generation, message):
             guard let link = links[pair], link.up, link.generation == generation, let core = servers[pair.to]!.core else { return }
             perform(pair.to, core.onQuorumMessage(from: pair.from, message, now: now(pair.to)))
@@ -193,7 +213,7 @@ final class EnsembleSim {
         case let .clientStep(i):
             // Clients stop a while before the end, so the final check compares settled replicas.
             guard nowMs < loadEndMs else { return }
-            clientStep(i)
+            clientStep(i, faultsOn: faultsOn)
             schedule(after: random(5...40), .clientStep(i))
         case let .clientFollowUp(i, conn, op):
             let c = clients[i]
@@ -229,6 +249,11 @@ final class EnsembleSim {
             note("crash \(id) (\(s.pendingLog.count) log records not yet durable are lost)")
             crash(id)
             schedule(after: random(100...2500), .restart(id))
+        case 6:
+            guard s.core != nil else { return }
+            let ms = random(100...2500)
+            note("pause \(id) for \(ms) ms")
+            s.pausedUntilMs = max(s.pausedUntilMs, nowMs + ms)
         case 5:
             let step: Int64 = rng.next() % 2 == 0 ? 3_600_000 : -3_600_000
             note("wall clock of \(id) steps \(step / 1000) s")
@@ -292,6 +317,7 @@ final class EnsembleSim {
             links[Pair(from: id, to: other)]!.up = true
             links[Pair(from: other, to: id)]!.up = true
         }
+        s.pausedUntilMs = 0
         perform(id, s.core!.ensembleStart(now: now(id)))
         schedule(after: Int64(ServerCore.zabTick(config).ms), .zabTick(id, incarnation: s.incarnation))
         schedule(after: 100, .tick(id, incarnation: s.incarnation))
@@ -349,7 +375,11 @@ final class EnsembleSim {
 
     /// A client connection's packet to its server.
     func clientSend(_ client: SimClient, _ bytes: [UInt8]) {
-        guard let id = client.server, let core = servers[id]?.core else { return }
+        guard let id = client.server, let s = servers[id], let core = s.core else { return }
+        if s.pausedUntilMs > nowMs {
+            schedule(at: s.pausedUntilMs, .clientPacket(id, incarnation: s.incarnation, conn: client.conn, bytes))
+            return
+        }
         perform(id, core.onPacket(client.conn, bytes, now: now(id)))
     }
 
@@ -368,8 +398,18 @@ final class EnsembleSim {
         perform(id, core.onClosed(client.conn, now: now(id)))
     }
 
-    private func clientStep(_ i: Int) {
+    private func clientStep(_ i: Int, faultsOn: Bool) {
         let c = clients[i]
+        guard c.asleepUntilMs <= nowMs else { return }
+        if faultsOn, c.state == .connected, rng.next() % 400 == 0 {
+            // The client process stops for longer than its session timeout: the session must expire, and with it
+            // the session's ephemeral node, while the others' sessions live on.
+            c.asleepUntilMs = nowMs + random(4500...7000)
+            note("client \(i) sleeps until \(c.asleepUntilMs - 1_000_000)")
+            clientClose(c)
+            c.connectionLost(self, reason: "client asleep")
+            return
+        }
         switch c.state {
         case .idle:
             c.connect(self, lastZxidSeen: c.lastZxidSeen)
@@ -393,6 +433,11 @@ final class EnsembleSim {
     func followUp(_ client: SimClient, _ op: SimClient.Op) {
         schedule(after: random(0...2), .clientFollowUp(client.index, conn: client.conn, op))
     }
+
+    /// Ephemeral nodes acknowledged as created, with their sessions.
+    private var ephemerals: [String: Int64] = [:]
+
+    func recordEphemeral(_ path: String, session: Int64) { ephemerals[path] = session }
 
     func recordAck(key: String, zxid: Int64, value: String) {
         if acked[key, default: []].contains(where: { $0.zxid == zxid }) {
@@ -423,6 +468,18 @@ final class EnsembleSim {
             return
         }
         let tree = serving[0].1.tree
+        // Session expiry removes exactly the expired sessions' ephemerals: a live session keeps its own.
+        for (path, session) in ephemerals.sorted(by: { $0.key < $1.key }) {
+            let owner = tree.exists(path)?.ephemeralOwner
+            if tree.sessions[session] != nil && owner != session {
+                fail("ephemeral \(path) of live session \(session.hex) is \(owner.map { "owned by \($0.hex)" } ?? "gone")")
+            } else if tree.sessions[session] == nil && owner != nil {
+                fail("ephemeral \(path) outlived its session \(session.hex)")
+            }
+        }
+        for (session, paths) in tree.ephemeralsBySession() where tree.sessions[session] == nil {
+            fail("ephemerals \(paths) belong to session \(session.hex), which is not open")
+        }
         for key in keys {
             guard let writes = acked[key], let newest = writes.max(by: { $0.zxid < $1.zxid }) else { continue }
             guard case let .success((data, stat)) = tree.getData(key, ctx: SessionContext(sessionId: 0)) else {
@@ -451,6 +508,10 @@ final class EnsembleSim {
         }
         return out
     }
+
+    /// Sessions the clients found expired when they reconnected.
+    var sessionsExpired = 0
+    var ephemeralsCreated: Int { ephemerals.count }
 
     var ackedWrites: Int { acked.values.map(\.count).reduce(0, +) }
     var clientReplies: Int { clients.map(\.replies).reduce(0, +) }

@@ -23,18 +23,23 @@ final class EnsembleSimTests: XCTestCase {
         var failures: [String] = []
         var writes = 0
         var replies = 0
+        var expired = 0
+        var ephemerals = 0
         for seed in seeds {
             let sim = try EnsembleSim(seed: seed)
             let violations = try sim.run()
             writes += sim.ackedWrites
             replies += sim.clientReplies
+            expired += sim.sessionsExpired
+            ephemerals += sim.ephemeralsCreated
             if let v = violations.first { failures.append(v.description) }
         }
         XCTAssertEqual(failures, [], "\(failures.count) of \(seeds.count) seeds failed")
         // The clients must have done real work, or the checks above checked nothing.
         XCTAssertGreaterThan(writes, seeds.count * 50, "acknowledged writes over \(seeds.count) seeds")
         XCTAssertGreaterThan(replies, seeds.count * 200, "client replies over \(seeds.count) seeds")
-        print("simulation: \(seeds.count) seeds, \(writes) acknowledged writes, \(replies) replies, \(failures.count) failed")
+        print("simulation: \(seeds.count) seeds, \(writes) acknowledged writes, \(replies) replies, \(ephemerals) ephemerals, "
+              + "\(expired) sessions expired, \(failures.count) failed")
     }
 
     /// The same seed gives the same run, event for event (what makes a failing seed worth printing).

@@ -11,6 +11,8 @@ final class SimClient {
     enum Op {
         case setData(path: String, value: String)
         case create(path: String, value: String)
+        /// The ephemeral node every new session creates (checked against session expiry at the end).
+        case createEphemeral(path: String)
         /// A read that must see at least the version (mzxid) `atLeast` of the node.
         case getData(path: String, atLeast: Int64)
         /// `ackedBefore`: the newest acknowledged write to `path` when the sync was sent; the read after the
@@ -33,6 +35,10 @@ final class SimClient {
     /// Per key, the newest version (mzxid) this client wrote or read: later reads must not see older ones.
     var seen: [String: Int64] = [:]
     var writes = 0
+    /// While asleep the client does nothing (a stopped client process).
+    var asleepUntilMs: Int64 = 0
+    /// Sessions this client has started.
+    private var sessions = 0
     private(set) var replies = 0
 
     init(index: Int) { self.index = index }
@@ -68,6 +74,8 @@ final class SimClient {
         case let .setData(path, value): request = .setData(SetDataRequest(path: path, data: Array(value.utf8), version: -1))
         case let .create(path, value):
             request = .create(CreateRequest(path: path, data: Array(value.utf8), acl: ACL.openUnsafe, flags: 0))
+        case let .createEphemeral(path):
+            request = .create(CreateRequest(path: path, data: [], acl: ACL.openUnsafe, flags: 1))
         case let .getData(path, _): request = .getData(GetDataRequest(path: path, watch: false))
         case let .sync(path, _): request = .sync(SyncRequest(path: path))
         }
@@ -82,6 +90,7 @@ final class SimClient {
             guard let response = try? ConnectResponse(from: &r) else { return sim.violation("client \(index): bad handshake reply") }
             if response.timeOut <= 0 {
                 sim.log("client \(index): session \(sessionId.hex) expired; starting a new one")
+                sim.sessionsExpired += 1
                 sessionId = 0
                 lastZxidSeen = 0
                 seen = [:]
@@ -91,10 +100,15 @@ final class SimClient {
             if sessionId != 0 && response.sessionId != sessionId {
                 sim.violation("client \(index): resumed session \(sessionId.hex) answered as \(response.sessionId.hex)")
             }
+            let isNew = sessionId == 0
             sessionId = response.sessionId
             passwd = response.passwd
             state = .connected
             stateSinceMs = sim.nowMs
+            if isNew {
+                sessions += 1
+                sim.followUp(self, .createEphemeral(path: "/sim-e\(index)-\(sessions)"))
+            }
             return
         }
         guard state == .connected, let header = try? r.read(ReplyHeader.self) else { return }
@@ -126,6 +140,8 @@ final class SimClient {
             guard err == .ok else { return }
             sim.recordAck(key: path, zxid: header.zxid, value: value)
             seen[path] = max(seen[path] ?? 0, header.zxid)
+        case let .createEphemeral(path):
+            if err == .ok { sim.recordEphemeral(path, session: sessionId) }
         case let .getData(path, atLeast):
             guard err == .ok, let response = try? r.read(GetDataResponse.self) else { return }
             let mzxid = response.stat.mzxid
