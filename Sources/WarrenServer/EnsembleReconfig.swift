@@ -138,6 +138,12 @@ extension ServerCore {
         }
         let before = ens.membership
         ens.membership = next
+        // A membership adopted from a peer's notification (its versioned zoo.cfg membership, or a committed
+        // reconfig whose txn has not reached this server) has not been applied to the tree: without this, a server
+        // that restarted before it first served kept zoo.cfg's unversioned text while the others held the
+        // versioned one, and a DIFF sync never sends the node (found by EnsembleSim, seed 41). A delivered reconfig
+        // is already in the tree, and its txn overwrites the node anyway.
+        installConfigNode(next)
         logger.info("membership changed", metadata: [
             "version": "0x\(Self.hex(next.version))", "from": "\(before.members.keys.sorted())",
             "voters": "\(next.members.filter { $0.value == .participant }.keys.sorted())",

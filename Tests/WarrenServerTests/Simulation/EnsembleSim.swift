@@ -32,7 +32,7 @@ final class EnsembleSim {
         }
     }
 
-    static let faultWords = [" start ", " crash ", " partition ", " heal ", " pause ", " wall clock ", " sleeps ", "VIOLATION"]
+    static let faultWords = [" start ", " crash", " power loss", " partition ", " heal ", " pause ", " wall clock ", " sleeps ", "VIOLATION"]
     let seed: UInt64
     private var rng: SeededRandom
     private(set) var nowMs: Int64 = 1_000_000
@@ -160,7 +160,7 @@ final class EnsembleSim {
 
     private func note(_ line: String) {
         trace.append("\(nowMs - 1_000_000) \(line)")
-        if trace.count > 4000 { trace.removeFirst(1000) }
+        if trace.count > 400_000 { trace.removeFirst(100_000) }
     }
 
     private func fail(_ what: String) {
@@ -258,6 +258,13 @@ final class EnsembleSim {
             let step: Int64 = rng.next() % 2 == 0 ? 3_600_000 : -3_600_000
             note("wall clock of \(id) steps \(step / 1000) s")
             s.wallOffsetMs += step
+        case 7 where rng.next() % 3 == 0:
+            // A power loss: every server stops at once and loses what it had not synced.
+            note("power loss: every server crashes")
+            for other in ids where servers[other]!.core != nil {
+                crash(other)
+                schedule(after: random(100...2000), .restart(other))
+            }
         default:
             break  // a quiet spell
         }
@@ -340,7 +347,8 @@ final class EnsembleSim {
                 if membership.members[id] != nil { s.membership = membership }
             case let .persist(records):
                 s.pendingLog += records.map { LogEntry(zxid: Zxid(raw: $0.zxid), payload: $0.payload) }
-                let at = max(nowMs + random(0...12), s.lastDurableAt)
+                // A sync takes a few milliseconds, now and then much longer (a busy disk).
+                let at = max(nowMs + (rng.next() % 10 == 0 ? random(20...150) : random(0...12)), s.lastDurableAt)
                 s.lastDurableAt = at
                 schedule(at: at, .durable(id, incarnation: s.incarnation, upTo: records.last!.zxid))
             case let .snapshot(zxid, tree):
@@ -365,7 +373,10 @@ final class EnsembleSim {
 
     private func send(_ pair: Pair, _ message: ZabMessage) {
         guard var link = links[pair], link.up, servers[pair.to]!.core != nil else { return }
-        let at = max(nowMs + random(0...6), link.lastArrivalMs)
+        // Mostly a LAN's few milliseconds; now and then a stall (retransmission, a full buffer) that holds the
+        // link's later messages too, so a follower falls behind for a while.
+        let delay = rng.next() % 40 == 0 ? random(50...400) : random(0...6)
+        let at = max(nowMs + delay, link.lastArrivalMs)
         link.lastArrivalMs = at
         links[pair] = link
         schedule(at: at, .deliver(pair, generation: link.generation, message))
@@ -408,6 +419,15 @@ final class EnsembleSim {
             note("client \(i) sleeps until \(c.asleepUntilMs - 1_000_000)")
             clientClose(c)
             c.connectionLost(self, reason: "client asleep")
+            return
+        }
+        if c.state == .connected, rng.next() % 150 == 0 {
+            // The client drops its connection (a reset, a load balancer) and resumes the session on any server,
+            // which may lag behind what the session has seen.
+            note("client \(i) drops its connection")
+            clientClose(c)
+            c.connectionLost(self, reason: "client dropped it")
+            c.connect(self, lastZxidSeen: c.lastZxidSeen)
             return
         }
         switch c.state {
