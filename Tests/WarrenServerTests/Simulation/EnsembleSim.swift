@@ -459,6 +459,21 @@ final class EnsembleSim {
 
     func recordEphemeral(_ path: String, session: Int64) { ephemerals[path] = session }
 
+    /// Per key and version, the (mzxid, value) first seen for it in a write's reply or a read. A key's versions
+    /// form one history: the same version seen with another mzxid means a write that was acknowledged or read
+    /// was lost and its version reused (masked in the final state by the writes after it).
+    private var history: [String: [Int32: (mzxid: Int64, value: String)]] = [:]
+
+    func observe(key: String, version: Int32, mzxid: Int64, value: String, by what: String) {
+        if let known = history[key]?[version] {
+            if known.mzxid != mzxid || known.value != value {
+                fail("\(key) version \(version) was \(known.value)@\(known.mzxid.hex), now \(value)@\(mzxid.hex) (\(what)): a write was lost")
+            }
+        } else {
+            history[key, default: [:]][version] = (mzxid, value)
+        }
+    }
+
     func recordAck(key: String, zxid: Int64, value: String) {
         if acked[key, default: []].contains(where: { $0.zxid == zxid }) {
             fail("two acknowledged writes share zxid \(zxid.hex)")

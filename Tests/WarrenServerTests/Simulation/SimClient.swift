@@ -135,6 +135,7 @@ final class SimClient {
             }
             guard err == .ok, let stat = try? r.read(StatResponse.self).stat else { return }
             sim.recordAck(key: path, zxid: stat.mzxid, value: value)
+            sim.observe(key: path, version: stat.version, mzxid: stat.mzxid, value: value, by: "client \(index)'s write")
             seen[path] = max(seen[path] ?? 0, stat.mzxid)
         case let .create(path, value):
             guard err == .ok else { return }
@@ -145,6 +146,8 @@ final class SimClient {
         case let .getData(path, atLeast):
             guard err == .ok, let response = try? r.read(GetDataResponse.self) else { return }
             let mzxid = response.stat.mzxid
+            sim.observe(key: path, version: response.stat.version, mzxid: mzxid,
+                        value: String(decoding: response.data ?? [], as: UTF8.self), by: "client \(index)'s read")
             if mzxid < atLeast {
                 sim.violation("client \(index): read of \(path) saw version \(mzxid.hex), older than \(atLeast.hex) it needed")
             }
