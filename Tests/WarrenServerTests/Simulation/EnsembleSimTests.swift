@@ -8,7 +8,7 @@ import XCTest
 /// prints its event trace and replays exactly: `WARREN_SIM_SEED=<seed> swift test --filter EnsembleSimTests`.
 /// `WARREN_SIM_SEEDS=N` runs N seeds instead of the CI sample.
 final class EnsembleSimTests: XCTestCase {
-    static let sampleSeeds = 12
+    static let sampleSeeds = 24
 
     func testSeedsRunCleanUnderFaults() throws {
         let env = ProcessInfo.processInfo.environment
