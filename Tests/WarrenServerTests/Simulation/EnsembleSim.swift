@@ -462,7 +462,7 @@ final class EnsembleSim {
                 c.writes += 1
                 c.request(self, .setData(path: key, value: "c\(i)-\(c.writes)"))
             case 4..<8:
-                c.request(self, .getData(path: key, atLeast: c.seen[key] ?? 0))
+                c.request(self, .getData(path: key, atLeast: c.seen[key] ?? 0, watch: rng.next() % 2 == 0))
             default:
                 c.request(self, .sync(path: key, ackedBefore: acked[key]?.map(\.zxid).max() ?? 0))
             }
@@ -522,6 +522,14 @@ final class EnsembleSim {
             return
         }
         let tree = serving[0].1.tree
+        // Every watch of a connected session whose node changed since has fired.
+        for c in clients where c.state == .connected {
+            for (key, watched) in c.watches.sorted(by: { $0.key < $1.key }) {
+                if let stat = tree.exists(key), stat.mzxid > watched {
+                    fail("client \(c.index): its watch on \(key) set at \(watched.hex) never fired (the node is at \(stat.mzxid.hex))")
+                }
+            }
+        }
         // Session expiry removes exactly the expired sessions' ephemerals: a live session keeps its own.
         for (path, session) in ephemerals.sorted(by: { $0.key < $1.key }) {
             let owner = tree.exists(path)?.ephemeralOwner
@@ -565,6 +573,8 @@ final class EnsembleSim {
 
     /// Sessions the clients found expired when they reconnected.
     var sessionsExpired = 0
+    /// Watch events the clients received.
+    var watchEvents = 0
     var ephemeralsCreated: Int { ephemerals.count }
 
     var ackedWrites: Int { acked.values.map(\.count).reduce(0, +) }

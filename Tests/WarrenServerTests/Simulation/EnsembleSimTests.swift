@@ -25,6 +25,7 @@ final class EnsembleSimTests: XCTestCase {
         var replies = 0
         var expired = 0
         var ephemerals = 0
+        var events = 0
         for seed in seeds {
             let sim = try EnsembleSim(seed: seed)
             let violations = try sim.run()
@@ -32,13 +33,15 @@ final class EnsembleSimTests: XCTestCase {
             replies += sim.clientReplies
             expired += sim.sessionsExpired
             ephemerals += sim.ephemeralsCreated
+            events += sim.watchEvents
             if let v = violations.first { failures.append(v.description) }
         }
         XCTAssertEqual(failures, [], "\(failures.count) of \(seeds.count) seeds failed")
         // The clients must have done real work, or the checks above checked nothing.
         XCTAssertGreaterThan(writes, seeds.count * 50, "acknowledged writes over \(seeds.count) seeds")
         XCTAssertGreaterThan(replies, seeds.count * 200, "client replies over \(seeds.count) seeds")
-        print("simulation: \(seeds.count) seeds, \(writes) acknowledged writes, \(replies) replies, \(ephemerals) ephemerals, "
+        XCTAssertGreaterThan(events, seeds.count * 20, "watch events over \(seeds.count) seeds")
+        print("simulation: \(seeds.count) seeds, \(writes) acknowledged writes, \(replies) replies, \(ephemerals) ephemerals, \(events) watch events, "
               + "\(expired) sessions expired, \(failures.count) failed")
     }
 

@@ -13,8 +13,8 @@ final class SimClient {
         case create(path: String, value: String)
         /// The ephemeral node every new session creates (checked against session expiry at the end).
         case createEphemeral(path: String)
-        /// A read that must see at least the version (mzxid) `atLeast` of the node.
-        case getData(path: String, atLeast: Int64)
+        /// A read that must see at least the version (mzxid) `atLeast` of the node; `watch` leaves a data watch.
+        case getData(path: String, atLeast: Int64, watch: Bool = false)
         /// `ackedBefore`: the newest acknowledged write to `path` when the sync was sent; the read after the
         /// sync must see it.
         case sync(path: String, ackedBefore: Int64)
@@ -34,6 +34,9 @@ final class SimClient {
     private(set) var outstanding: [(xid: Int32, op: Op)] = []
     /// Per key, the newest version (mzxid) this client wrote or read: later reads must not see older ones.
     var seen: [String: Int64] = [:]
+    /// Data watches this session holds (set by a read, not yet fired), with the version that read returned: the
+    /// event must come before any reply showing a newer version, and the watches survive reconnects (SetWatches).
+    private(set) var watches: [String: Int64] = [:]
     var writes = 0
     /// While asleep the client does nothing (a stopped client process).
     var asleepUntilMs: Int64 = 0
@@ -42,6 +45,13 @@ final class SimClient {
     private(set) var replies = 0
 
     init(index: Int) { self.index = index }
+
+    /// ZooKeeper's promise: a client sees a watch event for a node before it sees the node's new data.
+    private func checkWatch(_ sim: EnsembleSim, _ path: String, shows mzxid: Int64, in what: String) {
+        if let watched = watches[path], mzxid > watched {
+            sim.violation("client \(index): \(what) shows \(path) at \(mzxid.hex) before the event of its watch set at \(watched.hex)")
+        }
+    }
 
     func connect(_ sim: EnsembleSim, lastZxidSeen: Int64) {
         guard let (id, c) = sim.clientOpen(self) else { return }
@@ -76,7 +86,7 @@ final class SimClient {
             request = .create(CreateRequest(path: path, data: Array(value.utf8), acl: ACL.openUnsafe, flags: 0))
         case let .createEphemeral(path):
             request = .create(CreateRequest(path: path, data: [], acl: ACL.openUnsafe, flags: 1))
-        case let .getData(path, _): request = .getData(GetDataRequest(path: path, watch: false))
+        case let .getData(path, _, watch): request = .getData(GetDataRequest(path: path, watch: watch))
         case let .sync(path, _): request = .sync(SyncRequest(path: path))
         }
         outstanding.append((xid, op))
@@ -89,6 +99,7 @@ final class SimClient {
         if state == .connecting {
             guard let response = try? ConnectResponse(from: &r) else { return sim.violation("client \(index): bad handshake reply") }
             if response.timeOut <= 0 {
+                watches = [:]
                 sim.log("client \(index): session \(sessionId.hex) expired; starting a new one")
                 sim.sessionsExpired += 1
                 sessionId = 0
@@ -108,11 +119,28 @@ final class SimClient {
             if isNew {
                 sessions += 1
                 sim.followUp(self, .createEphemeral(path: "/sim-e\(index)-\(sessions)"))
+            } else if !watches.isEmpty {
+                // As ZooKeeper's clients do: the watches go to the new server, which fires at once those whose
+                // node changed after the last zxid this session saw.
+                let set = SetWatches(relativeZxid: lastZxidSeen, dataWatches: watches.keys.sorted(), existWatches: [],
+                                     childWatches: [])
+                sim.log("client \(index) re-sets watches \(watches.keys.sorted()) from \(lastZxidSeen.hex)")
+                sim.clientSend(self, Request.setWatches(set).packet(xid: Xid.setWatches))
             }
             return
         }
         guard state == .connected, let header = try? r.read(ReplyHeader.self) else { return }
-        if header.xid == Xid.notification || header.xid == Xid.ping { return }
+        if header.xid == Xid.notification {
+            guard let event = try? r.read(WatcherEvent.self) else { return sim.violation("client \(index): bad notification") }
+            sim.log("client \(index) event \(event.type) \(event.path)")
+            guard event.type == EventType.nodeDataChanged.rawValue || event.type == EventType.nodeDeleted.rawValue else { return }
+            sim.watchEvents += 1
+            if watches.removeValue(forKey: event.path) == nil {
+                sim.violation("client \(index): event \(event.type) for \(event.path), which it does not watch")
+            }
+            return
+        }
+        if header.xid == Xid.ping || header.xid == Xid.setWatches { return }
         replies += 1
         sim.log("client \(index) reply \(header.xid) zxid \(header.zxid.hex) err \(header.err)")
         guard let first = outstanding.first else {
@@ -136,6 +164,7 @@ final class SimClient {
             guard err == .ok, let stat = try? r.read(StatResponse.self).stat else { return }
             sim.recordAck(key: path, zxid: stat.mzxid, value: value)
             sim.observe(key: path, version: stat.version, mzxid: stat.mzxid, value: value, by: "client \(index)'s write")
+            checkWatch(sim, path, shows: stat.mzxid, in: "its write's reply")
             seen[path] = max(seen[path] ?? 0, stat.mzxid)
         case let .create(path, value):
             guard err == .ok else { return }
@@ -143,9 +172,11 @@ final class SimClient {
             seen[path] = max(seen[path] ?? 0, header.zxid)
         case let .createEphemeral(path):
             if err == .ok { sim.recordEphemeral(path, session: sessionId) }
-        case let .getData(path, atLeast):
+        case let .getData(path, atLeast, watch):
             guard err == .ok, let response = try? r.read(GetDataResponse.self) else { return }
             let mzxid = response.stat.mzxid
+            checkWatch(sim, path, shows: mzxid, in: "a read")
+            if watch { watches[path] = mzxid }
             sim.observe(key: path, version: response.stat.version, mzxid: mzxid,
                         value: String(decoding: response.data ?? [], as: UTF8.self), by: "client \(index)'s read")
             if mzxid < atLeast {
