@@ -25,6 +25,10 @@ struct LearnerHandle: CustomStringConvertible {
     var ackDueFor: Zxid = .zero
     /// Receives proposals and commits (or informs): set when its sync is sent.
     var forwarding = false
+    /// Which FOLLOWERINFO of this learner started this handle (`LeaderState.learnerSessions`): a sync asked in one
+    /// session is never answered in a later one, whose server (restarted, or reconnected after the leader
+    /// dropped it) holds no such request.
+    var session = 0
 
     var description: String {
         "\(isObserver ? "obs" : "fol") \(stage) heard \(lastHeard) acked \(acked) due \(ackDueBy.map { "\(ackDueFor)@\($0)" } ?? "-")"
@@ -49,9 +53,12 @@ struct LeaderState: CustomStringConvertible {
     var committed: Zxid = .zero
     /// The counter hit `zxidCounterMax`: no more proposals; step down once everything is committed.
     var exhausted = false
-    /// Syncs waiting for a commit, in arrival order: answer `token` to `learner` (nil: this leader's own) once
-    /// `after` is committed. Bounded by the shells' bounds on in-flight client requests, one entry per request.
-    var pendingSyncs: [(learner: ServerId?, after: Zxid, token: [UInt8])] = []
+    /// Syncs waiting for a commit, in arrival order: answer `token` to `learner` (nil: this leader's own) in its
+    /// learner session `session` once `after` is committed. Bounded by the shells' bounds on in-flight client
+    /// requests, one entry per request.
+    var pendingSyncs: [(learner: ServerId?, session: Int, after: Zxid, token: [UInt8])] = []
+    /// FOLLOWERINFOs taken so far: numbers learner sessions (`LearnerHandle.session`).
+    var learnerSessions = 0
     var nextPingAt: Int
     /// The newest reconfig this leader proposed (or established in its history) and not yet delivered: until it
     /// is, commits need a quorum of these members' voters as well as of the current ones.

@@ -103,10 +103,11 @@ extension ZabNode {
     /// is committed: at once if it is, else right after the commit that covers it.
     func leaderSync(from learner: ServerId?, _ token: [UInt8]) {
         let after = log.last
+        let session = learner.flatMap { leading!.learners[$0]?.session } ?? 0
         if after <= leading!.committed {
-            answerSync(learner, after, token)
+            answerSync(learner, session, after, token)
         } else {
-            leading!.pendingSyncs.append((learner, after, token))
+            leading!.pendingSyncs.append((learner, session, after, token))
         }
     }
 
@@ -115,14 +116,15 @@ extension ZabNode {
         let ready = leading!.pendingSyncs.prefix { $0.after <= target }
         guard !ready.isEmpty else { return }
         leading!.pendingSyncs.removeFirst(ready.count)
-        for s in ready { answerSync(s.learner, s.after, s.token) }
+        for s in ready { answerSync(s.learner, s.session, s.after, s.token) }
     }
 
-    private func answerSync(_ learner: ServerId?, _ after: Zxid, _ token: [UInt8]) {
+    private func answerSync(_ learner: ServerId?, _ session: Int, _ after: Zxid, _ token: [UInt8]) {
         precondition(after <= leading!.committed, "sync answered before \(after) committed: \(stateDescription)")
         guard let learner else { return out.append(.synced(token: token)) }
-        // A learner dropped since it asked has lost its clients; nothing to answer.
-        guard let e = leading!.epoch, leading!.learners[learner]?.forwarding == true else { return }
+        // A learner dropped since it asked has lost its clients; nothing to answer — also when it has come back
+        // since, in a new session (a restarted server would find no such sync; EnsembleSim seed 1786).
+        guard let e = leading!.epoch, let h = leading!.learners[learner], h.session == session, h.forwarding else { return }
         send(learner, .syncReply(epoch: e, upTo: after, token: token))
     }
 

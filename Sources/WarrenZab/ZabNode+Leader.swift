@@ -35,7 +35,9 @@ extension ZabNode {
         // reconfig, or removed by one) may follow as either, and counts toward no quorum of the current voters.
         if let role = config.members[s], (role == .observer) != observer { return }
         // A FOLLOWERINFO starts a new session with that learner.
-        leading!.learners[s] = LearnerHandle(isObserver: observer, acceptedEpoch: acceptedEpoch, lastHeard: now)
+        leading!.learnerSessions += 1
+        leading!.learners[s] = LearnerHandle(isObserver: observer, acceptedEpoch: acceptedEpoch, lastHeard: now,
+                                             session: leading!.learnerSessions)
         guard let e = leading!.epoch else {
             tryDecideEpoch()
             return

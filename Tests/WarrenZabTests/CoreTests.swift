@@ -197,6 +197,37 @@ final class CoreTests: XCTestCase {
         XCTAssertEqual(c.nodes[leader]!.pendingSyncCount, 0)
     }
 
+    /// A sync asked by a learner that the leader has since dropped and taken back (it restarted, or its connection
+    /// broke) is not answered in the new session: the server there holds no such request, and the answer made a
+    /// restarted follower stop (EnsembleSim seed 1786).
+    func testSyncOfAnEarlierLearnerSessionIsNotAnsweredInALaterOne() {
+        let c = MiniCluster(three)
+        XCTAssertTrue(c.run(until: { c.allServing && c.servingLeader != nil }))
+        let leader = c.servingLeader!
+        let follower = [ServerId(1), 2, 3].first { $0 != leader }!
+        c.instantDisks = false
+        c.propose([7])
+        c.pump()
+        c.feed(follower, .clientSync(token: [9, 9]))
+        c.pump()
+        XCTAssertEqual(c.nodes[leader]!.pendingSyncCount, 1, "held until [7] commits")
+        // The connection breaks both ways; the follower looks again and rejoins the same leader.
+        c.feed(leader, .peerDisconnected(follower))
+        c.feed(follower, .peerDisconnected(leader))
+        // It is back before [7] commits: only its own disk completes writes meanwhile.
+        XCTAssertTrue(c.run(until: {
+            c.flushDisk(follower)
+            return c.nodes[follower]!.isServing && c.nodes[follower]!.leaderId == leader
+        }))
+        XCTAssertEqual(c.nodes[leader]!.pendingSyncCount, 1, "[7] still not committed")
+        c.instantDisks = true
+        for id in [ServerId(1), 2, 3] { c.flushDisk(id) }
+        c.pump()
+        let replies = c.sent.filter { if case let .syncReply(_, _, token) = $0.message { return token == [9, 9] } else { return false } }
+        XCTAssertEqual(replies.count, 0, "answered in a later session: \(replies)")
+        XCTAssertEqual(c.nodes[leader]!.pendingSyncCount, 0, "dropped once [7] committed")
+    }
+
     /// With a tiny counter limit the leader re-elects every few proposals; accepted writes are never lost or
     /// reordered, and every epoch change is a new election.
     func testZxidCounterExhaustionForcesNewEpochWithoutLoss() {

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import WarrenJute
 import WarrenRandom
@@ -158,7 +159,11 @@ final class EnsembleSim {
         return (e.at, e.seq, e.event)
     }
 
+    /// WARREN_SIM_ECHO=1 prints every event as it happens (for a seed that crashes inside a core).
+    private let echo = ProcessInfo.processInfo.environment["WARREN_SIM_ECHO"] != nil
+
     private func note(_ line: String) {
+        if echo { FileHandle.standardError.write(Data("\(nowMs - 1_000_000) \(line)\n".utf8)) }
         trace.append("\(nowMs - 1_000_000) \(line)")
         if trace.count > 400_000 { trace.removeFirst(100_000) }
     }

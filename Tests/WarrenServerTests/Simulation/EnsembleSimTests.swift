@@ -26,7 +26,9 @@ final class EnsembleSimTests: XCTestCase {
         var expired = 0
         var ephemerals = 0
         var events = 0
+        let printSeeds = env["WARREN_SIM_PRINT_SEEDS"] != nil  // a crash inside a core then names its seed
         for seed in seeds {
+            if printSeeds { FileHandle.standardError.write(Data("simulation seed \(seed)\n".utf8)) }  // unbuffered
             let sim = try EnsembleSim(seed: seed)
             let violations = try sim.run()
             writes += sim.ackedWrites
