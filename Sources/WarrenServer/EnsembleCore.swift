@@ -102,6 +102,8 @@ extension ServerCore {
 
     func onQuorumMessage(from peer: ServerId, _ message: ZabMessage, now: Now) -> [CoreAction] {
         guard let ens = ensemble else { return [] }
+        let caughtUp = catchUpStalledLeader(now: now)
+        if !caughtUp.isEmpty { return caughtUp + onQuorumMessage(from: peer, message, now: now) }
         if ens.zab.state == .looking {
             if case .notification = message {} else {
                 // The core drops these while looking; without the replay a learner waits initLimit and re-elects.
@@ -153,18 +155,25 @@ extension ServerCore {
     /// A leader whose core thread did not tick for a whole liveness timeout (the process was stopped, or stalled)
     /// heard nobody in that time, while its followers, whose clocks ran, have been electing a successor. Zab counts
     /// tick events, not time, so it would otherwise go on serving reads (stale once the successor commits) and
-    /// taking writes (never committed) for another timeout after it resumes. It is given the ticks it missed, at
-    /// most one timeout's worth, so that its lease runs out now. Not done on a follower: one that stalled has its
-    /// leader's pings waiting in its socket, and counting the gap as silence would start an election.
-    private func catchUpStalledLeader(now: Now) -> [CoreAction] {
+    /// taking writes (never committed) for another timeout after it resumes. It is given the ticks it missed — up
+    /// to initLimit's worth when that is longer, as a leader still syncing its followers counts by initLimit — so
+    /// that its lease runs out now, and this is done before anything else reaches it (`onQuorumMessage` and
+    /// `onPacket` call it too): the messages waiting in its sockets are old, and a NEWLEADER ack among them made a
+    /// leader that had stalled while syncing serve stale reads and syncs for a whole timeout (EnsembleSim seed
+    /// 380). Not done on a follower: one that stalled has its leader's pings waiting in its socket, and counting
+    /// the gap as silence would start an election.
+    func catchUpStalledLeader(now: Now) -> [CoreAction] {
         guard let ens = ensemble, let last = ens.lastZabTickMonoMs, ens.zab.state == .leading else { return [] }
         let timeout = ens.zab.config.leaderTimeoutTicks
         let missed = Int((now.monoMs - last) / Int64(Self.zabTick(config).ms)) - 1
         guard missed >= timeout else { return [] }
         logger.warning("no Zab tick for a whole leader timeout; counting the ticks missed",
                        metadata: ["ms": "\(now.monoMs - last)"])
+        // The missed ticks are accounted for now; the next tick counts from here.
+        ens.lastZabTickMonoMs = now.monoMs
         var actions: [CoreAction] = []
-        for _ in 0..<timeout where ens.zab.state == .leading { actions += runZab(.tick, now: now) }
+        let catchUp = min(missed, max(timeout, ens.zab.config.initLimitTicks + 1))
+        for _ in 0..<catchUp where ens.zab.state == .leading { actions += runZab(.tick, now: now) }
         return actions
     }
 

@@ -234,6 +234,8 @@ final class ServerCore {
     /// One packet from a connection. Handled now when `admits` lets it in, otherwise held (and the socket paused)
     /// until requests in flight drain: see `ServerCore+Throttle.swift`.
     func onPacket(_ id: UInt64, _ bytes: [UInt8], now: Now) -> [CoreAction] {
+        let caughtUp = catchUpStalledLeader(now: now)  // a stalled leader steps down before it answers anyone
+        if !caughtUp.isEmpty { return caughtUp + onPacket(id, bytes, now: now) }
         guard let conn = conns[id], !conn.closing else { return [] }
         if conn.connected, !conn.held.isEmpty || !admits(conn) { return hold(conn, bytes, now: now) }
         var actions = process(conn, bytes, now: now)

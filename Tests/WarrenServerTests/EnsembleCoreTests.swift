@@ -232,6 +232,30 @@ final class EnsembleCoreTests: XCTestCase {
         XCTAssertEqual(e.modes[leader], "looking")
     }
 
+    /// After a stall the first thing a leader sees may be a message or a client packet, not its timer: it steps
+    /// down before handling it, instead of answering from a leadership its followers have left (EnsembleSim seed
+    /// 380: a stale NEWLEADER ack waiting in the socket made such a leader serve stale syncs and reads).
+    func testAStalledLeaderStepsDownBeforeItHandlesWhatWaited() throws {
+        let e = try MiniEnsemble()
+        tickFine(e, until: { e.modes.values.sorted() == ["follower", "follower", "leader"] }, maxMs: 5_000)
+        let leader = e.modes.first { $0.value == "leader" }!.key
+        let follower = e.modes.first { $0.value == "follower" }!.key
+        tickFine(e, until: { false }, maxMs: 200)
+        e.now.advance(byMs: 2_500)  // more than the liveness timeout and initLimit (10 × 200 ms)
+        e.perform(leader, e.cores[leader]!.onQuorumMessage(from: follower, .pong(epoch: e.cores[leader]!.ensemble!.zab.epoch!), now: e.now))
+        XCTAssertEqual(e.modes[leader], "looking", "a quorum message after the stall")
+
+        let f = try MiniEnsemble()
+        tickFine(f, until: { f.modes.values.sorted() == ["follower", "follower", "leader"] }, maxMs: 5_000)
+        let leader2 = f.modes.first { $0.value == "leader" }!.key
+        openAndConnect(f, leader2, conn: 7)
+        tickFine(f, until: { false }, maxMs: 200)
+        f.now.advance(byMs: 2_500)
+        let answers = f.request(leader2, conn: 7, xid: 1, .sync(SyncRequest(path: "/")))
+        XCTAssertEqual(f.modes[leader2], "looking", "a client packet after the stall")
+        XCTAssertTrue(answers.allSatisfy { $0.0.err != 0 || $0.0.xid != 1 }, "no sync answered from the old leadership: \(answers.map(\.0))")
+    }
+
     /// Zab ticks at the real 50 ms pace (`MiniEnsemble.tick` jumps a whole tickTime), with the core's tick too.
     private func tickFine(_ e: MiniEnsemble, until done: () -> Bool, maxMs: Int64) {
         let end = e.nowMs + maxMs

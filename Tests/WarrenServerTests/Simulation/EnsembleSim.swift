@@ -96,11 +96,15 @@ final class EnsembleSim {
         var pendingLog: [LogEntry] = []
         var lastDurableAt: Int64 = 0
         var membership: DynamicConfig?
+        /// The core's mode when last looked at (for the trace).
+        var lastMode = ""
         /// A stopped process (SIGSTOP, a long GC pause): nothing runs on it before this time.
         var pausedUntilMs: Int64 = 0
     }
 
-    init(seed: UInt64, size: Int = 3) throws {
+    /// `size` servers, the last `observers` of them observers (they take clients and forward writes but do not vote).
+    init(seed: UInt64, size: Int = 3, observers: Int = 0) throws {
+        precondition(observers < size, "\(observers) observers of \(size) servers")
         self.seed = seed
         rng = SeededRandom(seed: seed)
         ids = (1...Int64(size)).map { $0 }
@@ -110,7 +114,9 @@ final class EnsembleSim {
         c.syncLimit = 5
         c.snapCount = 40  // snapshots every few dozen writes: restarts recover from snapshot and log
         c.fourLetterWordWhitelist = ServerConfig.allFourLetterWords
-        c.peers = ids.map { PeerConfig(id: $0, host: "127.0.0.1", quorumPort: 0, electionPort: 0, isObserver: false) }
+        c.peers = ids.map {
+            PeerConfig(id: $0, host: "127.0.0.1", quorumPort: 0, electionPort: 0, isObserver: $0 > Int64(size - observers))
+        }
         config = c
         for a in ids { for b in ids where a != b { links[Pair(from: a, to: b)] = Link() } }
         for id in ids { servers[id] = SimServer() }
@@ -357,7 +363,13 @@ final class EnsembleSim {
 
     private func perform(_ id: ServerId, _ actions: [CoreAction]) {
         let s = servers[id]!
-        defer { checkOutstanding(id) }
+        defer {
+            checkOutstanding(id)
+            if let mode = s.core?.ensemble?.mode, mode != s.lastMode {
+                s.lastMode = mode
+                note("server \(id) is \(mode) (epoch \(s.core?.ensemble?.zab.epoch.map(String.init) ?? "-"), zxid \(s.core!.tree.lastProcessedZxid.hex))")
+            }
+        }
         for action in actions {
             switch action {
             case let .send(conn, bytes):
