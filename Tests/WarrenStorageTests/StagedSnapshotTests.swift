@@ -35,7 +35,7 @@ final class StagedSnapshotTests: StorageTestCase {
         }
     }
 
-    /// Files larger than a few write-behind windows (`WriteBehind`: writeback started every 8 MiB, the window
+    /// Files larger than a few write-behind windows (`WriteBehind`: writeback started every window (1 MiB), the window
     /// before waited for) read back whole, staged or written at once.
     func testFilesLargerThanTheWriteBehindWindowsReadBack() throws {
         let data = payload(11, count: 3 * Int(WriteBehind.windowBytes) + 4321)
