@@ -29,8 +29,9 @@ final class EnsembleSimTests: XCTestCase {
         let printSeeds = env["WARREN_SIM_PRINT_SEEDS"] != nil  // a crash inside a core then names its seed
         for seed in seeds {
             if printSeeds { FileHandle.standardError.write(Data("simulation seed \(seed)\n".utf8)) }  // unbuffered
-            // Every third seed runs three voters and an observer.
-            let sim = seed % 3 == 0 ? try EnsembleSim(seed: seed, size: 4, observers: 1) : try EnsembleSim(seed: seed)
+            // Most seeds run three voters; every third adds an observer, every fifth (of the rest) runs five voters.
+            let sim = seed % 3 == 0 ? try EnsembleSim(seed: seed, size: 4, observers: 1)
+                : seed % 5 == 0 ? try EnsembleSim(seed: seed, size: 5) : try EnsembleSim(seed: seed)
             let violations = try sim.run()
             writes += sim.ackedWrites
             replies += sim.clientReplies
