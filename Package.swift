@@ -1,6 +1,10 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+/// Swift 6 language mode (complete concurrency checking) for the targets that build in it; the package default
+/// (`swiftLanguageModes` below) stays 5 until the clients (WarrenRecipes, ZKFS) do too.
+let swift6: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
 let package = Package(
     name: "Warren",
     platforms: [.macOS(.v13)],
@@ -22,19 +26,19 @@ let package = Package(
     ],
     targets: [
         // Wire vocabulary and the Jute codec. No I/O.
-        .target(name: "WarrenJute"),
+        .target(name: "WarrenJute", swiftSettings: swift6),
         // The data tree: znodes, sessions, watches, ACLs, transactions. No I/O.
         // CRC-32 with carry-less multiplication and page pre-faulting: the two hot spots that need C.
         .target(name: "CHotPaths"),
         // The seeded generator every pure core draws from (one seed replays a run). No I/O.
-        .target(name: "WarrenRandom"),
-        .target(name: "WarrenTree", dependencies: ["WarrenJute", "CHotPaths", "WarrenRandom"]),
+        .target(name: "WarrenRandom", swiftSettings: swift6),
+        .target(name: "WarrenTree", dependencies: ["WarrenJute", "CHotPaths", "WarrenRandom"], swiftSettings: swift6),
         // The Zab protocol core (election, discovery, sync, broadcast) as a pure state machine. No I/O.
-        .target(name: "WarrenZab", dependencies: ["WarrenJute", "WarrenRandom"]),
+        .target(name: "WarrenZab", dependencies: ["WarrenJute", "WarrenRandom"], swiftSettings: swift6),
         // zlib, for compressed snapshots.
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         // Transaction log and snapshots on disk.
-        .target(name: "WarrenStorage", dependencies: ["CZlib", "CHotPaths"]),
+        .target(name: "WarrenStorage", dependencies: ["CZlib", "CHotPaths"], swiftSettings: swift6),
         // TLS as ZooKeeper configures it (its ssl.* keys) on swift-nio-ssl: settings, contexts, reload on file change.
         .target(name: "WarrenTLS", dependencies: [
             .product(name: "NIOCore", package: "swift-nio"),
@@ -76,9 +80,9 @@ let package = Package(
         // on top of WarrenClient, in Apache Curator's znode layouts.
         .target(name: "WarrenRecipes", dependencies: ["WarrenClient", "WarrenJute"]),
         // The load generator behind `warren bench`: its own pipelined client over POSIX sockets.
-        .target(name: "WarrenBench", dependencies: ["WarrenJute", "WarrenRandom"]),
+        .target(name: "WarrenBench", dependencies: ["WarrenJute", "WarrenRandom"], swiftSettings: swift6),
         // `warren import`/`warren export`: Apache ZooKeeper's snapshot and log files to a Warren dataDir and back.
-        .target(name: "WarrenMigrate", dependencies: ["WarrenJute", "WarrenTree", "WarrenStorage", "CZlib"]),
+        .target(name: "WarrenMigrate", dependencies: ["WarrenJute", "WarrenTree", "WarrenStorage", "CZlib"], swiftSettings: swift6),
         .executableTarget(name: "warren", dependencies: [
             "WarrenServer", "WarrenAdmin", "WarrenClient", "WarrenBench", "WarrenRecipes", "WarrenMigrate",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

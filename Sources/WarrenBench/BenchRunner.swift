@@ -93,13 +93,18 @@ public enum BenchRunner {
         return Window(measureStartNs: start, stopNs: stop, giveUpNs: stop + Clock.ns(seconds: config.drainSeconds))
     }
 
+    /// A closure run on a thread of its own. Safe to send although it captures engines and a results array: each
+    /// is handed to exactly one thread, built before that thread starts, and the caller reads what it touched only
+    /// after `done.wait()` has seen every thread finish.
+    private struct ThreadBody: @unchecked Sendable { let run: () -> Void }
+
     /// Runs `bodies` on their own threads, samples this process's CPU time over the window's measured part, and
     /// returns once every body has returned.
     private static func runThreads(_ window: Window, _ bodies: [() -> Void]) -> CPUTime {
         let done = DispatchSemaphore(value: 0)
-        for body in bodies {
+        for body in bodies.map(ThreadBody.init) {
             let thread = Thread {
-                body()
+                body.run()
                 done.signal()
             }
             thread.stackSize = 1 << 20

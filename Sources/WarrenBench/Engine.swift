@@ -159,7 +159,9 @@ final class Engine {
         UnsafeMutablePointer<pollfd>?, nfds_t, UnsafePointer<timespec>?, UnsafeRawPointer?
     ) -> Int32
     /// glibc's ppoll (nanosecond timeout); the Swift Glibc module hides it behind _GNU_SOURCE, so look it up.
-    private static let ppollSymbol: UnsafeMutableRawPointer? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "ppoll")
+    /// Safe to share: written once by the (thread-safe) lazy initialization of a static, never again, and it
+    /// points at code.
+    private nonisolated(unsafe) static let ppollSymbol: UnsafeMutableRawPointer? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "ppoll")
     #endif
 
     /// poll(2) with a nanosecond timeout where the platform has one, else rounded up to milliseconds.
