@@ -155,11 +155,12 @@ final class AdminHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// Asks the core for facts and continues on this connection's event loop.
     private func withFacts(_ detail: FactsDetail, context: ChannelHandlerContext,
                            _ then: @escaping (AdminHTTPHandler, ChannelHandlerContext, ServerFacts) -> Void) {
-        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        // The handler, its context and the continuation belong to this event loop and are used only back on it.
+        let bound = NIOLoopBound((self, context, then), eventLoop: context.eventLoop)
         let loop = context.eventLoop
         source.facts(detail) { facts in
             loop.execute {
-                let (handler, context) = bound.value
+                let (handler, context, then) = bound.value
                 guard context.channel.isActive else { return }
                 then(handler, context, facts)
             }

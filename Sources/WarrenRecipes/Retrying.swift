@@ -11,7 +11,9 @@ enum Retrying {
     /// Runs `body` until it does not fail with `connectionLoss`. Operations that may have happened before the
     /// connection dropped must be safe to repeat (creates that tolerate `nodeExists`, deletes that tolerate
     /// `noNode`), or be found again afterwards (protected contender nodes).
-    static func run<T>(until deadline: Deadline? = nil, _ body: () async throws -> T) async throws -> T {
+    /// Runs in the caller's isolation (`#isolation`), so `body` may use the calling recipe's state.
+    static func run<T>(until deadline: Deadline? = nil, isolation: isolated (any Actor)? = #isolation,
+                       _ body: () async throws -> T) async throws -> T {
         var attempt = 0
         while true {
             attempt += 1
@@ -64,7 +66,8 @@ extension ZooKeeperClient {
     }
 
     /// Runs `create`, first creating the parents if the parent is missing.
-    func creatingParents<T>(of path: String, _ create: () async throws -> T) async throws -> T {
+    func creatingParents<T>(of path: String, isolation: isolated (any Actor)? = #isolation,
+                            _ create: () async throws -> T) async throws -> T {
         do {
             return try await create()
         } catch let error as ZooKeeperError where error.code == .noNode {

@@ -28,8 +28,7 @@ final class ClientConnection: @unchecked Sendable {
     /// Queues length-prefixed packets as one write (one hop to the channel's loop, one syscall when the socket
     /// takes it all). Order of calls, and of packets within a call, is the order on the wire.
     func send(_ payloads: [[UInt8]]) {
-        var total = 0
-        for p in payloads { total += p.count + 4 }
+        let total = payloads.reduce(0) { $0 + $1.count + 4 }
         let overLimit = pendingOutboundBytes.withLockedValue { pending -> Bool in
             pending += total
             return pending > outboundBytesMax

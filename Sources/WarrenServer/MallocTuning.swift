@@ -22,9 +22,10 @@ enum MallocTuning {
     #if canImport(Glibc)
     private typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
     private typealias MallocTrim = @convention(c) (Int) -> Int32
-    // The Swift Glibc module does not export these two; look them up once.
-    private static let mallopt: UnsafeMutableRawPointer? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt")
-    private static let mallocTrim: UnsafeMutableRawPointer? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim")
+    // The Swift Glibc module does not export these two; look them up once. Safe to share: each is written once by
+    // the (thread-safe) lazy initialization of a static, never again, and points at code.
+    private nonisolated(unsafe) static let mallopt: UnsafeMutableRawPointer? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt")
+    private nonisolated(unsafe) static let mallocTrim: UnsafeMutableRawPointer? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim")
     private static let mMmapThreshold: Int32 = -3  // M_MMAP_THRESHOLD in malloc.h
     private static let mTrimThreshold: Int32 = -1  // M_TRIM_THRESHOLD
     #endif

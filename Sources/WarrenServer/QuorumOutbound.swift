@@ -59,11 +59,12 @@ final class SnapshotSerializer: @unchecked Sendable {
             return (fresh, true)
         }
         if isNew {
+            let handoff = TreeHandoff(tree)
             queue.async { [weak shared, self] in
                 // Nobody waits any more (every stream for it was dropped): skip the work.
                 guard let shared else { return }
                 let started = ContinuousClock.now
-                let parts = Self.serialize(tree)
+                let parts = Self.serialize(handoff.tree)
                 self.logger.info("snapshot serialized for a SNAP sync", metadata: [
                     "zxid": "0x\(String(zxid, radix: 16))", "bytes": "\(parts.reduce(0) { $0 + $1.count })",
                     "parts": "\(parts.count)", "ms": "\(Int((ContinuousClock.now - started) / .milliseconds(1)))"])

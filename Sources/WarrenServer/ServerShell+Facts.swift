@@ -22,8 +22,9 @@ extension ServerShell {
         onCoreLoop {
             precondition(self.core != nil, "backup requested before start()")
             let (zxid, tree) = self.core.shutdownSnapshot()
+            let handoff = TreeHandoff(tree)
             DispatchQueue.global().async {
-                deliver(Result { try SnapshotStore.fileImage(zxid: zxid, payload: tree.snapshot()) })
+                deliver(Result { try SnapshotStore.fileImage(zxid: zxid, payload: handoff.tree.snapshot()) })
             }
         }
     }

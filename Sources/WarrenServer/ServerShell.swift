@@ -391,8 +391,11 @@ public final class ServerShell: @unchecked Sendable {
         for ch in channels { try? ch.close().wait() }
         for conn in connections.withLockedValue({ Array($0.values) }) { conn.close(reason: nil) }
         var finalSnapshot: (zxid: Int64, tree: DataTree)?
-        if let core {
-            finalSnapshot = try? coreLoop.submit { core.shutdownSnapshot() }.wait()
+        if let core, let (zxid, handoff) = try? coreLoop.submit({
+            let (zxid, tree) = core.shutdownSnapshot()
+            return (zxid, TreeHandoff(tree))
+        }).wait() {
+            finalSnapshot = (zxid, handoff.tree)
         }
         storage?.stop(finalSnapshot: finalSnapshot)
         try? ioGroup.syncShutdownGracefully()

@@ -295,8 +295,9 @@ final class ServerStorage: @unchecked Sendable {
                         metadata: ["zxid": "0x\(String(zxid, radix: 16))"])
             return
         }
+        let handoff = TreeHandoff(tree)
         snapshotQueue.async { [self] in
-            LowPriority.run("warren-snapshot") { [self] in writeSnapshot(zxid: zxid, tree: tree) }
+            LowPriority.run("warren-snapshot") { [self] in writeSnapshot(zxid: zxid, tree: handoff.tree) }
             snapshotRunning.withLockedValue { $0 = false }
         }
     }

@@ -142,7 +142,7 @@ public final class OpenFile: @unchecked Sendable {
     public var version: Int32 { lock.withLock { baseVersion } }
 
     /// When a commit happens.
-    public enum CommitPoint {
+    public enum CommitPoint: Sendable {
         /// close() of one descriptor: commits written data, but not a truncation alone, since the shell's
         /// `> file` closes a duplicate of the descriptor before writing, and committing the empty file then
         /// would make two versions (and show readers an empty node in between).

@@ -8,7 +8,7 @@ public enum ZKXattr {
     public static let acl = "user.zk.acl"
 
     /// The `Stat` fields, in wire order, with how each is read.
-    public static let statFields: [(name: String, value: (Stat) -> String)] = [
+    public static let statFields: [(name: String, value: @Sendable (Stat) -> String)] = [
         ("user.zk.czxid", { String($0.czxid) }),
         ("user.zk.mzxid", { String($0.mzxid) }),
         ("user.zk.ctime", { String($0.ctime) }),

@@ -6,11 +6,11 @@
 
 import Foundation
 
-struct FuzzTarget {
+struct FuzzTarget: Sendable {
     let name: String
     /// What the input is, for `warren-fuzz list`.
     let summary: String
-    let run: ([UInt8]) -> Void
+    let run: @Sendable ([UInt8]) -> Void
 }
 
 enum Fuzz {
@@ -27,10 +27,11 @@ enum Fuzz {
 
     static func target(named name: String) -> FuzzTarget? { targets.first { $0.name == name } }
 
+    // The fuzzer and the replay run every input on one thread, one after the other; nothing else touches these.
     /// True while replaying a corpus: broken invariants are counted instead of trapping.
-    static var replaying = false
+    nonisolated(unsafe) static var replaying = false
     /// Invariants broken by the current input (replay only).
-    static var violations: [String] = []
+    nonisolated(unsafe) static var violations: [String] = []
 }
 
 /// Checks an invariant of the target under test. `what` describes the violation.

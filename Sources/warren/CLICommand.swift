@@ -64,7 +64,7 @@ struct CLICommand: ParsableCommand {
             for await event in client.watchEvents() {
                 print("\nWATCHER::\n\nWatchedEvent state:\(javaName(event.state)) type:\(javaName(event.type)) "
                       + "path:\(event.path)")
-                fflush(stdout)
+                StandardOutput.flush()
             }
         }
         let home = ProcessInfo.processInfo.environment["HOME"].map { URL(fileURLWithPath: $0) }
@@ -80,14 +80,14 @@ struct CLICommand: ParsableCommand {
             count += 1
             shell.history = reader.history
             _ = blockingAwait { await shell.execute(words) }
-            fflush(stdout)
+            StandardOutput.flush()
         }
         // Closing ends the watch stream; the printer drains what already arrived before the prompt goes away.
         blockingAwait {
             await client.close()
             await watchPrinter.value
         }
-        fflush(stdout)
+        StandardOutput.flush()
     }
 }
 

@@ -25,8 +25,8 @@ final class CLILineReader {
         if isatty(STDIN_FILENO) != 0 {
             line = readEditedLine(prompt: prompt)
         } else {
-            fputs(prompt, stdout)
-            fflush(stdout)
+            StandardOutput.write(prompt)
+            StandardOutput.flush()
             line = Swift.readLine(strippingNewline: true)
         }
         if let line, !line.trimmingCharacters(in: .whitespaces).isEmpty { remember(line) }
@@ -43,8 +43,8 @@ final class CLILineReader {
     private func readEditedLine(prompt: String) -> String? {
         var original = termios()
         guard tcgetattr(STDIN_FILENO, &original) == 0 else {
-            fputs(prompt, stdout)
-            fflush(stdout)
+            StandardOutput.write(prompt)
+            StandardOutput.flush()
             return Swift.readLine(strippingNewline: true)
         }
         var raw = original
@@ -62,8 +62,8 @@ final class CLILineReader {
             var s = "\r" + prompt + String(buffer) + "\u{1b}[K"
             let back = buffer.count - cursor
             if back > 0 { s += "\u{1b}[\(back)D" }
-            fputs(s, stdout)
-            fflush(stdout)
+            StandardOutput.write(s)
+            StandardOutput.flush()
         }
         func show(_ entry: [Character]) {
             buffer = entry
@@ -77,15 +77,15 @@ final class CLILineReader {
             guard let byte = readByte() else { return buffer.isEmpty ? nil : String(buffer) }
             switch byte {
             case 13, 10:
-                fputs("\n", stdout)
+                StandardOutput.write("\n")
                 return String(buffer)
             case 4:
                 if buffer.isEmpty {
-                    fputs("\n", stdout)
+                    StandardOutput.write("\n")
                     return nil
                 }
             case 3:
-                fputs("^C\n", stdout)
+                StandardOutput.write("^C\n")
                 buffer = []
                 cursor = 0
                 redraw()

@@ -42,11 +42,11 @@ struct CLIArguments {
 
 /// Runs zkCli's everyday commands against one client, printing what zkCli prints.
 final class CLIShell: @unchecked Sendable {
-    struct Command {
+    struct Command: Sendable {
         let usage: String
         let flags: Set<Character>
         let valued: Set<Character>
-        let run: (CLIShell, CLIArguments) async throws -> Void
+        let run: @Sendable (CLIShell, CLIArguments) async throws -> Void
     }
 
     let client: ZooKeeperClient

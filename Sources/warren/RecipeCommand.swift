@@ -113,7 +113,7 @@ struct LockRecipe: ParsableCommand {
             let lock = DistributedLock(client: client, path: path, data: Array(label.utf8))
             if let startWhen {
                 print("ready")
-                fflush(stdout)
+                StandardOutput.flush()
                 try await waitForFile(startWhen, waitMs: waitMs)
             }
             for _ in 0..<rounds {

@@ -24,7 +24,7 @@ struct LeaderRecipe: ParsableCommand {
             for await event in events {
                 try appendLog(log, "\(event == .elected ? "elected" : "lost") \(id)")
                 print(event == .elected ? "elected" : "lost")
-                fflush(stdout)
+                StandardOutput.flush()
                 if event == .lost { throw RecipeCommandError("leadership lost") }
             }
         }
@@ -47,7 +47,7 @@ struct RegisterRecipe: ParsableCommand {
         try options.run { client in
             try await ServiceDiscovery(client: client, basePath: basePath).register(instance)
             print("registered")
-            fflush(stdout)
+            StandardOutput.flush()
             while readLine() != nil {}
         }
     }

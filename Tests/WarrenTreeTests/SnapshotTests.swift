@@ -94,9 +94,9 @@ final class SnapshotTests: XCTestCase {
         let copy = tree.committedCopy()
         // The copy is serialized on another thread while the original keeps applying changes.
         let done = DispatchSemaphore(value: 0)
-        var fromCopy: [UInt8] = []
+        let handoff = Handoff(copy)
         DispatchQueue.global().async {
-            fromCopy = copy.snapshot()
+            handoff.bytes = handoff.tree.snapshot()
             done.signal()
         }
         for i in 1...200 {
@@ -105,11 +105,11 @@ final class SnapshotTests: XCTestCase {
         }
         XCTAssertEqual(tree.apply(txn(401, .delete(path: "/n1"))).errorCode, .ok)
         done.wait()
-        XCTAssertEqual(fromCopy, expected)
+        XCTAssertEqual(handoff.bytes, expected)
         XCTAssertEqual(copy.digest, expectedDigest)
         XCTAssertEqual(copy.lastProcessedZxid, 200)
         XCTAssertNotEqual(tree.snapshot(), expected)
-        XCTAssertEqual(try DataTree.restore(from: fromCopy).digest, expectedDigest)
+        XCTAssertEqual(try DataTree.restore(from: handoff.bytes).digest, expectedDigest)
     }
 
     func testMalformedSnapshotsAreRejectedWithTypedErrors() throws {
@@ -336,4 +336,11 @@ extension TreeHarness {
         h.create("/app/ü-ñ", "unicode")
         return h
     }
+}
+
+/// The copy and its serialization, handed to one other thread and read back only after it signalled.
+private final class Handoff: @unchecked Sendable {
+    let tree: DataTree
+    var bytes: [UInt8] = []
+    init(_ tree: DataTree) { self.tree = tree }
 }

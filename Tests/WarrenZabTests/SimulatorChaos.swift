@@ -16,15 +16,15 @@ enum ChaosRun {
     /// - Parameter reconfig: five servers, of which 1…3 start as the voters and 4 and 5 wait to be added; the
     ///   leader keeps changing the membership (voters, observers, removals, its own) during the chaos.
     static func run(seed: UInt64, reconfig: Bool = false, coverage: inout Simulator.Coverage) -> String? {
-        defer { coverage.merge(lastCoverage) }
-        return runOne(seed: seed, reconfig: reconfig)
+        runOne(seed: seed, reconfig: reconfig, coverage: &coverage)
     }
 
-    static func run(seed: UInt64, reconfig: Bool = false) -> String? { runOne(seed: seed, reconfig: reconfig) }
+    static func run(seed: UInt64, reconfig: Bool = false) -> String? {
+        var ignored = Simulator.Coverage()
+        return runOne(seed: seed, reconfig: reconfig, coverage: &ignored)
+    }
 
-    private static var lastCoverage = Simulator.Coverage()
-
-    private static func runOne(seed: UInt64, reconfig: Bool) -> String? {
+    private static func runOne(seed: UInt64, reconfig: Bool, coverage: inout Simulator.Coverage) -> String? {
         var pick = SeededRandom(seed: seed ^ 0x5A5A_5A5A)
         let shape = Int.random(in: 0..<3, using: &pick)
         var members: [ServerId: MemberRole] = [1: .participant, 2: .participant, 3: .participant]
@@ -50,7 +50,7 @@ enum ChaosRun {
             cfg.syncLimitTicks = syncLimit
             cfg.leaderTimeoutTicks = leaderTimeout
         }
-        defer { lastCoverage = sim.coverage }
+        defer { coverage.merge(sim.coverage) }
         sim.tracing = ProcessInfo.processInfo.environment["ZAB_TRACE"] != nil
         let setup = (reconfig ? "reconfig, " : "") + "\(members.count) servers (\(members.values.filter { $0 == .observer }.count) observers), retain \(retained), counterMax \(counterMax), syncLimit \(syncLimit), leaderTimeout \(leaderTimeout)"
         func report(_ why: String) -> String {
