@@ -28,6 +28,7 @@ struct AdminEndpoints: Sendable {
 
 /// The `snapshot` command's rate limit, shared by every connection of a listener: at most one per interval
 /// (monotonic), as ZooKeeper's `admin.snapshot.intervalInMS`.
+// Sendable: `intervalNs` is immutable, `lastNs` read and written only under `lock`.
 final class SnapshotGate: @unchecked Sendable {
     let intervalNs: UInt64
     private let lock = NIOLock()

@@ -10,6 +10,7 @@ import WarrenZab
 /// ZooKeeper's own metrics are gauges in ZooKeeper (`ZooKeeperServer.registerMetrics`) named like mntr's keys
 /// without `zk_`; they are set here from the mntr rows at each scrape, so the hot path pays nothing for them and
 /// their values are the ones mntr reports at that moment.
+// Sendable: the registry is thread-safe itself, `counted` read and written only under `lock`.
 public final class MetricsExporter: @unchecked Sendable {
     public let registry: PrometheusCollectorRegistry
     /// The mntr value each counter was last advanced to (under `lock`): scrapes may overlap.

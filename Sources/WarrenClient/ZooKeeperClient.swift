@@ -13,6 +13,7 @@ import WarrenJute
 ///
 /// Paths are the caller's: with a chroot in the connect string, it is prepended to every path sent and removed
 /// from every path received.
+// Sendable: it holds no mutable state of its own; the session's lives in `engine`, which synchronizes itself.
 public final class ZooKeeperClient: @unchecked Sendable {
     let engine: SessionEngine
 

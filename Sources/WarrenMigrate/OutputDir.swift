@@ -62,6 +62,7 @@ enum OutputDir {
 
 /// Progress lines for a terminal: carriage-return updates on stderr, only when stderr is a tty, at most a few a
 /// second. Silent otherwise, so logs and pipes stay clean.
+// Sendable: an import or export runs on one thread, the only one that calls `update` and `finish`.
 public final class Progress: @unchecked Sendable {
     private let enabled: Bool
     private var last = ContinuousClock.now - .seconds(1)

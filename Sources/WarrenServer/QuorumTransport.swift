@@ -34,6 +34,7 @@ import WarrenZab
 /// the dialer's certificate (signed by the quorum trust store) and the dialer checks the accepting side's
 /// certificate against the trust store and, unless `ssl.quorum.hostnameVerification=false`, against the host it
 /// dialled. A peer that fails either check never gets past the handshake, so it cannot announce an id.
+// Sendable: every mutable table is an NIOLockedValueBox, the rest immutable or Sendable.
 final class QuorumTransport: @unchecked Sendable {
     /// Largest frame accepted from a peer: a chunk of a SNAP sync and its header, or a batch of proposals of up to
     /// jute.maxbuffer each; no frame carries a whole snapshot any more.

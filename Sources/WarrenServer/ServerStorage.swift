@@ -24,6 +24,8 @@ struct RecoveredServerState {
 
 /// The disk side of the shell: the transaction log with group commit, snapshots and autopurge, laid out like
 /// ZooKeeper's (`<dataLogDir>/version-2/log.<zxid>`, `<dataDir>/version-2/snapshot.<zxid>`).
+// Sendable: `writer` and `purgeTimer` are set in `startWriter` before any other thread uses them and read
+// again only by `stop`; everything else is immutable, thread-safe itself, or in a locked box or serial queue.
 final class ServerStorage: @unchecked Sendable {
     let config: ServerConfig
     let logger: Logger

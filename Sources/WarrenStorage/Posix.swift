@@ -8,6 +8,7 @@ import Foundation
 
 /// Test seam: lets a test make chosen system calls fail with a chosen errno, to exercise the failure contracts
 /// without a full disk. Production code never sets one.
+// Sendable: its one var is read and written only under `lock`.
 final class FaultInjector: @unchecked Sendable {
     private let lock = NSLock()
     private var failures: [String: Int32] = [:]

@@ -8,6 +8,7 @@ import WarrenTLS
 /// opened (credentials and the recursive watch re-added) and the mount carries on.
 ///
 /// Every request goes through `run`, which bounds its time and retries it after a connection loss.
+// Sendable: the callbacks are @Sendable, `options` and `logger` immutable, every var behind `lock`.
 public final class ZooKeeperConnection: @unchecked Sendable {
     public let options: MountOptions
     let logger: Logger
@@ -281,6 +282,7 @@ func withTimeout<T: Sendable>(ms: Int64, _ body: @escaping @Sendable () async th
 }
 
 /// True for the first `claim()` only.
+// Sendable: its one var is read and written only under `lock`.
 final class OnceFlag: @unchecked Sendable {
     private let lock = NSLock()
     private var claimed = false

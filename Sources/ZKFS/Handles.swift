@@ -2,6 +2,7 @@ import Foundation
 
 /// The state of one open file: a consistent snapshot for reading, and for writing a whole-file buffer that is
 /// committed with a versioned setData (the version the buffer was based on).
+// Sendable: the lets are immutable, `commits` serializes itself, every var is behind `lock`.
 public final class OpenFile: @unchecked Sendable {
     public let ino: UInt64
     /// The znode whose data this is (the directory's own node for a `.data` file). For a file whose create is

@@ -121,6 +121,7 @@ public enum ZKFSMount {
     }
 }
 
+// Sendable: libfuse's session calls used through it (notify, exit) may be made from any thread.
 struct SessionPointer: @unchecked Sendable {
     let raw: OpaquePointer
 }

@@ -3,6 +3,7 @@ import WarrenJute
 
 /// The role each path was given by the events reported so far, so that a deletion reports ISDIR like the
 /// creation did (the kernel may never have looked the node up). Bounded: past `pathsMax` it starts afresh.
+// Sendable: every var is read and written only under `lock`.
 final class EventRoles: @unchecked Sendable {
     private let lock = NSLock()
     private var roles: [String: NodeRole] = [:]

@@ -41,6 +41,8 @@ struct CLIArguments {
 }
 
 /// Runs zkCli's everyday commands against one client, printing what zkCli prints.
+// Sendable: one shell is driven by one task at a time (the read-eval loop, or one `-c` command), which alone
+// touches its vars (`history`, `quitRequested`); the client is Sendable itself.
 final class CLIShell: @unchecked Sendable {
     struct Command: Sendable {
         let usage: String

@@ -55,20 +55,25 @@ enum Daemon {
 }
 
 /// The child's side of the report: "ready" or the reason it failed, once, then the pipe closes.
+// Sendable: `fd` is taken under `lock`, so only the first report is written, whichever thread sends it.
 final class ReadyReport: @unchecked Sendable {
+    private let lock = NSLock()
     private var fd: Int32?
 
     init(fd: Int32?) { self.fd = fd }
 
-    /// nil means mounted.
+    /// nil means mounted. Only the first call writes to the pipe.
     func send(_ failure: String?) {
-        guard let fd else {
+        let taken: Int32? = lock.withLock {
+            defer { fd = nil }
+            return fd
+        }
+        guard let fd = taken else {
             if let failure { FileHandle.standardError.write(Data("zkfs: \(failure)\n".utf8)) }
             return
         }
         let text = failure.map { "error: \($0)\n" } ?? "ready\n"
         _ = text.withCString { write(fd, $0, strlen($0)) }
         close(fd)
-        self.fd = nil
     }
 }
