@@ -1,11 +1,6 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-/// Every source target builds in Swift 6 mode (the package default below: complete concurrency checking); the
-/// test targets stay in Swift 5 mode until they are converted (`@unchecked Sendable` is kept only where a comment
-/// says why it is safe).
-let testsInSwift5: [SwiftSetting] = [.swiftLanguageMode(.v5)]
-
 let package = Package(
     name: "Warren",
     platforms: [.macOS(.v13)],
@@ -89,28 +84,28 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .testTarget(name: "WarrenJuteTests", dependencies: ["WarrenJute"], resources: [.copy("Fixtures")], swiftSettings: testsInSwift5),
-        .testTarget(name: "WarrenTreeTests", dependencies: ["WarrenTree", "WarrenRandom"], swiftSettings: testsInSwift5),
+        .testTarget(name: "WarrenJuteTests", dependencies: ["WarrenJute"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "WarrenTreeTests", dependencies: ["WarrenTree", "WarrenRandom"]),
         .testTarget(name: "WarrenZabTests", dependencies: ["WarrenZab", "WarrenTree", "WarrenJute", "WarrenRandom"],
-                    exclude: ["README.md", "testdata"], swiftSettings: testsInSwift5),
-        .testTarget(name: "WarrenStorageTests", dependencies: ["WarrenStorage"], swiftSettings: testsInSwift5),
-        .testTarget(name: "WarrenBenchTests", dependencies: ["WarrenBench"], swiftSettings: testsInSwift5),
-        .testTarget(name: "WarrenMigrateTests", dependencies: ["WarrenMigrate", "WarrenTree", "WarrenJute", "WarrenStorage", "CZlib"], swiftSettings: testsInSwift5),
+                    exclude: ["README.md", "testdata"]),
+        .testTarget(name: "WarrenStorageTests", dependencies: ["WarrenStorage"]),
+        .testTarget(name: "WarrenBenchTests", dependencies: ["WarrenBench"]),
+        .testTarget(name: "WarrenMigrateTests", dependencies: ["WarrenMigrate", "WarrenTree", "WarrenJute", "WarrenStorage", "CZlib"]),
         .testTarget(name: "WarrenServerTests", dependencies: [
             "WarrenServer", "WarrenJute", "WarrenTree", "WarrenZab", "WarrenTLS", "WarrenRandom", "WarrenStorage",
             .product(name: "Atomics", package: "swift-atomics"),
-        ], swiftSettings: testsInSwift5),
+        ]),
         .testTarget(name: "WarrenAdminTests", dependencies: [
             "WarrenAdmin", "WarrenServer", .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "CoreMetrics", package: "swift-metrics"),
-        ], swiftSettings: testsInSwift5),
+        ]),
         .testTarget(name: "WarrenClientTests", dependencies: [
             "WarrenClient", "WarrenJute",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
-        ], swiftSettings: testsInSwift5),
-        .testTarget(name: "WarrenRecipesTests", dependencies: ["WarrenRecipes", "WarrenClient", "WarrenJute"], swiftSettings: testsInSwift5),
+        ]),
+        .testTarget(name: "WarrenRecipesTests", dependencies: ["WarrenRecipes", "WarrenClient", "WarrenJute"]),
         // zkfs: the znode tree as a FUSE filesystem (libfuse3 low-level API), a ZooKeeper client.
         .systemLibrary(name: "CFuse3", pkgConfig: "fuse3", providers: [.apt(["libfuse3-dev"])]),
         .target(name: "ZKFS", dependencies: [
@@ -122,7 +117,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .testTarget(name: "ZKFSTests", dependencies: ["ZKFS", "WarrenJute"], swiftSettings: testsInSwift5),
+        .testTarget(name: "ZKFSTests", dependencies: ["ZKFS", "WarrenJute"]),
         // libFuzzer targets for every decoder of outside bytes, and a corpus replayer; see Tests/fuzz/run.sh.
         .executableTarget(name: "warren-fuzz", dependencies: [
             "WarrenJute", "WarrenTree", "WarrenZab", "WarrenStorage", "WarrenServer", "WarrenAdmin", "ZKFS",

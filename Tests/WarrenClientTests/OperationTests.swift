@@ -177,12 +177,16 @@ final class OperationTests: ClientTestCase {
         let count = 200
         try await withThrowingTaskGroup(of: Void.self) { group in
             for i in 0..<count {
-                group.addTask { try await client.create(self.path("n\(i)"), data: Array("\(i)".utf8)) }
+                let p = path("n\(i)")
+                group.addTask { try await client.create(p, data: Array("\(i)".utf8)) }
             }
             try await group.waitForAll()
         }
         let results = try await withThrowingTaskGroup(of: (Int, [UInt8]?).self) { group in
-            for i in 0..<count { group.addTask { (i, try await client.getData(self.path("n\(i)")).data) } }
+            for i in 0..<count {
+                let p = path("n\(i)")
+                group.addTask { (i, try await client.getData(p).data) }
+            }
             var out: [Int: [UInt8]?] = [:]
             for try await (i, data) in group { out[i] = data }
             return out
@@ -195,7 +199,10 @@ final class OperationTests: ClientTestCase {
         let client = try await ZooKeeperClient.connect(try server.connectString, configuration: config)
         defer { Task { await client.close() } }
         try await withThrowingTaskGroup(of: Void.self) { group in
-            for i in 0..<50 { group.addTask { try await client.create(self.path("bp\(i)")) } }
+            for i in 0..<50 {
+                let p = path("bp\(i)")
+                group.addTask { try await client.create(p) }
+            }
             try await group.waitForAll()
         }
         let children = try await client.getChildren(root)

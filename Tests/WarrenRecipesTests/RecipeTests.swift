@@ -66,8 +66,9 @@ final class BarrierTests: RecipeTestCase {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for i in 0..<members {
                 let client = try await connect()
+                let barrierPath = path("double")
                 group.addTask {
-                    let barrier = DoubleBarrier(client: client, path: self.path("double"), memberCount: members)
+                    let barrier = DoubleBarrier(client: client, path: barrierPath, memberCount: members)
                     guard try await barrier.enter(timeoutMs: 20_000) else { throw RecipeServerError("enter") }
                     log.append("entered \(i)")
                     guard try await barrier.leave(timeoutMs: 20_000) else { throw RecipeServerError("leave") }

@@ -69,15 +69,17 @@ final class QuorumSnapshotTests: XCTestCase {
 
     private func transport(_ id: ServerId, peers: [ServerId: (host: String, port: Int)], group: EventLoopGroup,
                            inbox: Inbox, chunkBytes: Int, intakeStore: SnapshotStore? = nil) -> QuorumTransport {
-        QuorumTransport(
+        var makeIntake: (@Sendable (_ zxid: Int64, _ totalBytes: Int) -> SnapshotIntake?)?
+        if let store = intakeStore {
+            makeIntake = { zxid, total in
+                SnapshotIntake(zxid: zxid, totalBytes: total, config: TreeConfig(),
+                               staged: try? store.stage(zxid: zxid, payloadBytes: Int64(total)))
+            }
+        }
+        return QuorumTransport(
             myid: id, peers: peers, group: group, logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() },
             snapshotChunkBytes: chunkBytes,
-            makeSnapshotIntake: intakeStore.map { store in
-                { zxid, total in
-                    SnapshotIntake(zxid: zxid, totalBytes: total, config: TreeConfig(),
-                                   staged: try? store.stage(zxid: zxid, payloadBytes: Int64(total)))
-                }
-            },
+            makeSnapshotIntake: makeIntake,
             onMessages: { _, messages in inbox.messages.withLockedValue { $0 += messages } },
             onDisconnected: { _ in },
             onSyncProgress: { _, chunks, bytes, sent in

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import XCTest
 @testable import WarrenStorage
 
@@ -143,19 +144,17 @@ final class SnapshotTests: StorageTestCase {
 
     func testConcurrentWritesFromBackgroundThreads() throws {
         let store = try SnapshotStore(directory: snapDir)
-        let failures = NSLock()
-        var errors: [Error] = []
+        let payloads = (1...6).map { snapshotPayload(Int64($0), count: 50_000) }
+        let errors = Mutex<[any Error]>([])
         DispatchQueue.concurrentPerform(iterations: 6) { i in
             do {
-                try store.writeSnapshot(zxid: Int64(i + 1), payload: snapshotPayload(Int64(i + 1), count: 50_000))
+                try store.writeSnapshot(zxid: Int64(i + 1), payload: payloads[i])
                 _ = store.stats
             } catch {
-                failures.lock()
-                errors.append(error)
-                failures.unlock()
+                errors.withLock { $0.append(error) }
             }
         }
-        XCTAssertTrue(errors.isEmpty, "\(errors)")
+        errors.withLock { XCTAssertTrue($0.isEmpty, "\($0)") }
         XCTAssertEqual(try store.snapshotZxids(), [1, 2, 3, 4, 5, 6])
         XCTAssertEqual(store.stats.snapshotsWritten, 6)
         XCTAssertEqual(store.stats.lastSnapshotZxid, 6)

@@ -157,9 +157,12 @@ final class TxnLogTests: StorageTestCase {
 
     func testReadersAndStatsWhileAnotherThreadAppends() throws {
         let log = try TxnLog.open(directory: logDir, options: TxnLog.Options(logFileBytesMax: 8 << 10))
+        var batchesToWrite: [[LogRecord]] = []
+        for group in Int64(0)..<50 { batchesToWrite.append(records((group * 20 + 1)...(group * 20 + 20))) }
+        let batches = batchesToWrite
         let writer = Thread {
-            for group in 0..<50 {
-                try! log.append(self.records(Int64(group * 20 + 1)...Int64(group * 20 + 20)))
+            for batch in batches {
+                try! log.append(batch)
                 try! log.sync()
             }
         }
