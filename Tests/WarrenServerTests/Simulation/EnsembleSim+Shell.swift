@@ -1,0 +1,186 @@
+import Foundation
+import WarrenJute
+import WarrenStorage
+import WarrenTree
+import WarrenZab
+
+@testable import WarrenServer
+
+/// The faults, and the shell's side of the cores: starting them from the simulated disk, carrying out their
+/// actions, and the links between them.
+extension EnsembleSim {
+    // MARK: faults
+
+    func injectFault() {
+        let id = ids[Int(rng.next() % UInt64(ids.count))]
+        let s = servers[id]!
+        switch rng.next() % 8 {
+        case 0, 1, 2:
+            guard s.core != nil, !s.partitioned else { return }
+            note("partition \(id)")
+            s.partitioned = true
+            cutLinks(of: id)
+            schedule(after: random(200...3000), .heal(id))
+        case 3, 4:
+            guard s.core != nil else { return }
+            note("crash \(id) (\(s.pendingLog.count) log records not yet durable are lost)")
+            crash(id)
+            schedule(after: random(100...2500), .restart(id))
+        case 6:
+            guard s.core != nil else { return }
+            let ms = random(100...2500)
+            note("pause \(id) for \(ms) ms")
+            s.pausedUntilMs = max(s.pausedUntilMs, nowMs + ms)
+        case 5:
+            let step: Int64 = rng.next() % 2 == 0 ? 3_600_000 : -3_600_000
+            note("wall clock of \(id) steps \(step / 1000) s")
+            s.wallOffsetMs += step
+        case 7 where rng.next() % 3 == 0:
+            // A power loss: every server stops at once and loses what it had not synced.
+            note("power loss: every server crashes")
+            for other in ids where servers[other]!.core != nil {
+                crash(other)
+                schedule(after: random(100...2000), .restart(other))
+            }
+        default:
+            break  // a quiet spell
+        }
+    }
+
+    func cutLinks(of id: ServerId) {
+        for other in ids where other != id {
+            for pair in [Pair(from: id, to: other), Pair(from: other, to: id)] {
+                links[pair]!.up = false
+                links[pair]!.generation += 1
+            }
+            // Both transports see the connection go down.
+            if let core = servers[other]!.core { perform(other, core.onPeerDisconnected(id, now: now(other))) }
+            if let core = servers[id]!.core { perform(id, core.onPeerDisconnected(other, now: now(id))) }
+        }
+    }
+
+    func heal(_ id: ServerId) {
+        let s = servers[id]!
+        guard s.partitioned else { return }
+        note("heal \(id)")
+        s.partitioned = false
+        for other in ids where other != id && !servers[other]!.partitioned {
+            links[Pair(from: id, to: other)]!.up = true
+            links[Pair(from: other, to: id)]!.up = true
+        }
+    }
+
+    func crash(_ id: ServerId) {
+        let s = servers[id]!
+        cutLinks(of: id)
+        s.core = nil
+        s.incarnation += 1
+        s.pendingLog = []
+        s.partitioned = false
+        for c in clients where c.server == id { c.connectionLost(self, reason: "server \(id) crashed") }
+    }
+
+    /// Starts (or restarts) a server from what its disk holds, as the shell does.
+    func start(_ id: ServerId) throws {
+        let s = servers[id]!
+        let tree = try s.snapshot.map { try DataTree.restore(from: $0.bytes, config: config.treeConfig) } ?? DataTree(config: config.treeConfig)
+        let logged = s.durableLog.filter { $0.zxid.raw > tree.lastProcessedZxid }
+        var c = config
+        c.myid = id
+        if let m = s.membership {
+            c.peers = m.servers
+            c.configVersion = m.version
+        }
+        let durable = DurableState(epochs: s.epochs, snapshotZxid: Zxid(raw: tree.lastProcessedZxid), log: logged)
+        let recovered = RecoveredServerState(
+            tree: tree, sessionSecret: 7, logged: logged.map { LogRecord(zxid: $0.zxid.raw, payload: $0.payload) })
+        s.core = try ServerCore(config: c, recovered: recovered, now: now(id), logger: logger, durable: durable,
+                                seed: seed &+ UInt64(id) &* 0x9E37 &+ UInt64(s.incarnation))
+        note("start \(id) (snapshot \(tree.lastProcessedZxid.hex), \(logged.count) logged)")
+        for other in ids where other != id && !servers[other]!.partitioned {
+            links[Pair(from: id, to: other)]!.up = true
+            links[Pair(from: other, to: id)]!.up = true
+        }
+        s.pausedUntilMs = 0
+        perform(id, s.core!.ensembleStart(now: now(id)))
+        schedule(after: Int64(ServerCore.zabTick(config).ms), .zabTick(id, incarnation: s.incarnation))
+        schedule(after: 100, .tick(id, incarnation: s.incarnation))
+    }
+
+    // MARK: the shell's side of the core's actions
+
+    /// The core keeps each connection's `outstanding` by hand in a dozen places; its pipeline is the truth. Checked
+    /// after every event on every running server.
+    func checkOutstanding(_ id: ServerId) {
+        guard let core = servers[id]!.core else { return }
+        var counts: [UInt64: Int] = [:]
+        for entry in core.pipeline {
+            switch entry {
+            case let .txn(_, origin), let .forwarded(_, _, origin):
+                if let c = origin.connection { counts[c, default: 0] += 1 }
+            case let .reply(conn, _, _), let .read(conn, _, _, _):
+                counts[conn, default: 0] += 1
+            }
+        }
+        for (conn, state) in core.conns where !state.closing && state.outstanding != counts[conn, default: 0] {
+            fail("server \(id) connection \(conn): outstanding \(state.outstanding), pipeline holds \(counts[conn, default: 0])")
+        }
+    }
+
+    func perform(_ id: ServerId, _ actions: [CoreAction]) {
+        let s = servers[id]!
+        defer {
+            checkOutstanding(id)
+            if let mode = s.core?.ensemble?.mode, mode != s.lastMode {
+                s.lastMode = mode
+                note("server \(id) is \(mode) (epoch \(s.core?.ensemble?.zab.epoch.map(String.init) ?? "-"), zxid \(s.core!.tree.lastProcessedZxid.hex))")
+            }
+        }
+        for action in actions {
+            switch action {
+            case let .send(conn, bytes):
+                clients.first { $0.conn == conn && $0.server == id }?.receive(self, bytes)
+            case let .close(conn, _):
+                clients.first { $0.conn == conn && $0.server == id }?.connectionLost(self, reason: "closed by server \(id)")
+            case .setReading, .rollLog:
+                break
+            case let .membershipChanged(membership):
+                // The shell's dynamic config file, which the next start reads (kept only while this is a member).
+                if membership.members[id] != nil { s.membership = membership }
+            case let .persist(records):
+                s.pendingLog += records.map { LogEntry(zxid: Zxid(raw: $0.zxid), payload: $0.payload) }
+                // A sync takes a few milliseconds, now and then much longer (a busy disk).
+                let at = max(nowMs + (rng.next() % 10 == 0 ? random(20...150) : random(0...12)), s.lastDurableAt)
+                s.lastDurableAt = at
+                schedule(at: at, .durable(id, incarnation: s.incarnation, upTo: records.last!.zxid))
+            case let .snapshot(zxid, tree):
+                s.snapshot = (zxid, tree.snapshot())
+            case let .quorumSend(to, message):
+                send(Pair(from: id, to: to), message)
+            case let .quorumSendSnapshot(to, epoch, lastZxid, tree):
+                send(Pair(from: id, to: to), .snapshot(epoch: epoch, lastZxid: lastZxid, state: tree.streamingSnapshot()))
+            case let .truncateLog(zxid):
+                // The shell flushes queued appends first; then the records after `zxid` go.
+                s.durableLog = (s.durableLog + s.pendingLog).filter { $0.zxid.raw <= zxid }
+                s.pendingLog = []
+            case let .installSnapshot(zxid, payload):
+                s.durableLog = (s.durableLog + s.pendingLog).filter { $0.zxid.raw <= zxid }
+                s.pendingLog = []
+                s.snapshot = (zxid, payload)
+            case let .persistEpochs(epochs):
+                s.epochs = epochs
+            }
+        }
+    }
+
+    func send(_ pair: Pair, _ message: ZabMessage) {
+        guard var link = links[pair], link.up, servers[pair.to]!.core != nil else { return }
+        // Mostly a LAN's few milliseconds; now and then a stall (retransmission, a full buffer) that holds the
+        // link's later messages too, so a follower falls behind for a while.
+        let delay = rng.next() % 40 == 0 ? random(50...400) : random(0...6)
+        let at = max(nowMs + delay, link.lastArrivalMs)
+        link.lastArrivalMs = at
+        links[pair] = link
+        schedule(at: at, .deliver(pair, generation: link.generation, message))
+    }
+}
