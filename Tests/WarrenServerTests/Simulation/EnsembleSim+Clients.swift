@@ -99,9 +99,6 @@ extension EnsembleSim {
         acked[key, default: []].append((zxid, value))
     }
 
-    func violation(_ what: String) { fail(what) }
-    func log(_ what: String) { note(what) }
-
     // MARK: the end
 
     func checkFinalState() throws {

@@ -49,7 +49,7 @@ final class SimClient {
     /// ZooKeeper's promise: a client sees a watch event for a node before it sees the node's new data.
     private func checkWatch(_ sim: EnsembleSim, _ path: String, shows mzxid: Int64, in what: String) {
         if let watched = watches[path], mzxid > watched {
-            sim.violation("client \(index): \(what) shows \(path) at \(mzxid.hex) before the event of its watch set at \(watched.hex)")
+            sim.fail("client \(index): \(what) shows \(path) at \(mzxid.hex) before the event of its watch set at \(watched.hex)")
         }
     }
 
@@ -61,7 +61,7 @@ final class SimClient {
         stateSinceMs = sim.nowMs
         outstanding = []
         let request = ConnectRequest(lastZxidSeen: lastZxidSeen, timeOut: 4000, sessionId: sessionId, passwd: passwd)
-        sim.log("client \(index) connects to \(id) (conn \(c), session \(sessionId.hex), seen \(lastZxidSeen.hex))")
+        sim.note("client \(index) connects to \(id) (conn \(c), session \(sessionId.hex), seen \(lastZxidSeen.hex))")
         sim.clientSend(self, request.juteBytes())
     }
 
@@ -69,7 +69,7 @@ final class SimClient {
     /// outcome, like a ConnectionLoss; the session reconnects at the next step.
     func connectionLost(_ sim: EnsembleSim, reason: String) {
         guard state != .idle else { return }
-        sim.log("client \(index) lost conn \(conn) (\(reason)), \(outstanding.count) outstanding")
+        sim.note("client \(index) lost conn \(conn) (\(reason)), \(outstanding.count) outstanding")
         state = .idle
         stateSinceMs = sim.nowMs
         outstanding = []
@@ -90,17 +90,17 @@ final class SimClient {
         case let .sync(path, _): request = .sync(SyncRequest(path: path))
         }
         outstanding.append((xid, op))
-        sim.log("client \(index) sends \(xid) \(op)")
+        sim.note("client \(index) sends \(xid) \(op)")
         sim.clientSend(self, request.packet(xid: xid))
     }
 
     func receive(_ sim: EnsembleSim, _ bytes: [UInt8]) {
         var r = JuteReader(bytes)
         if state == .connecting {
-            guard let response = try? ConnectResponse(from: &r) else { return sim.violation("client \(index): bad handshake reply") }
+            guard let response = try? ConnectResponse(from: &r) else { return sim.fail("client \(index): bad handshake reply") }
             if response.timeOut <= 0 {
                 watches = [:]
-                sim.log("client \(index): session \(sessionId.hex) expired; starting a new one")
+                sim.note("client \(index): session \(sessionId.hex) expired; starting a new one")
                 sim.sessionsExpired += 1
                 sessionId = 0
                 lastZxidSeen = 0
@@ -109,7 +109,7 @@ final class SimClient {
                 return
             }
             if sessionId != 0 && response.sessionId != sessionId {
-                sim.violation("client \(index): resumed session \(sessionId.hex) answered as \(response.sessionId.hex)")
+                sim.fail("client \(index): resumed session \(sessionId.hex) answered as \(response.sessionId.hex)")
             }
             let isNew = sessionId == 0
             sessionId = response.sessionId
@@ -124,34 +124,34 @@ final class SimClient {
                 // node changed after the last zxid this session saw.
                 let set = SetWatches(relativeZxid: lastZxidSeen, dataWatches: watches.keys.sorted(), existWatches: [],
                                      childWatches: [])
-                sim.log("client \(index) re-sets watches \(watches.keys.sorted()) from \(lastZxidSeen.hex)")
+                sim.note("client \(index) re-sets watches \(watches.keys.sorted()) from \(lastZxidSeen.hex)")
                 sim.clientSend(self, Request.setWatches(set).packet(xid: Xid.setWatches))
             }
             return
         }
         guard state == .connected, let header = try? r.read(ReplyHeader.self) else { return }
         if header.xid == Xid.notification {
-            guard let event = try? r.read(WatcherEvent.self) else { return sim.violation("client \(index): bad notification") }
-            sim.log("client \(index) event \(event.type) \(event.path)")
+            guard let event = try? r.read(WatcherEvent.self) else { return sim.fail("client \(index): bad notification") }
+            sim.note("client \(index) event \(event.type) \(event.path)")
             guard event.type == EventType.nodeDataChanged.rawValue || event.type == EventType.nodeDeleted.rawValue else { return }
             sim.watchEvents += 1
             if watches.removeValue(forKey: event.path) == nil {
-                sim.violation("client \(index): event \(event.type) for \(event.path), which it does not watch")
+                sim.fail("client \(index): event \(event.type) for \(event.path), which it does not watch")
             }
             return
         }
         if header.xid == Xid.ping || header.xid == Xid.setWatches { return }
         replies += 1
-        sim.log("client \(index) reply \(header.xid) zxid \(header.zxid.hex) err \(header.err)")
+        sim.note("client \(index) reply \(header.xid) zxid \(header.zxid.hex) err \(header.err)")
         guard let first = outstanding.first else {
-            return sim.violation("client \(index): reply xid \(header.xid) with nothing outstanding")
+            return sim.fail("client \(index): reply xid \(header.xid) with nothing outstanding")
         }
         guard first.xid == header.xid else {
-            return sim.violation("client \(index): reply xid \(header.xid) before \(first.xid) (FIFO)")
+            return sim.fail("client \(index): reply xid \(header.xid) before \(first.xid) (FIFO)")
         }
         outstanding.removeFirst()
         if header.zxid < lastZxidSeen && header.err == 0 {
-            sim.violation("client \(index): reply zxid \(header.zxid.hex) older than \(lastZxidSeen.hex) seen before")
+            sim.fail("client \(index): reply zxid \(header.zxid.hex) older than \(lastZxidSeen.hex) seen before")
         }
         lastZxidSeen = max(lastZxidSeen, header.zxid)
         let err = ErrorCode(rawValue: header.err)
@@ -180,7 +180,7 @@ final class SimClient {
             sim.observe(key: path, version: response.stat.version, mzxid: mzxid,
                         value: String(decoding: response.data ?? [], as: UTF8.self), by: "client \(index)'s read")
             if mzxid < atLeast {
-                sim.violation("client \(index): read of \(path) saw version \(mzxid.hex), older than \(atLeast.hex) it needed")
+                sim.fail("client \(index): read of \(path) saw version \(mzxid.hex), older than \(atLeast.hex) it needed")
             }
             seen[path] = max(seen[path] ?? 0, mzxid)
         case let .sync(path, ackedBefore):
