@@ -1,3 +1,4 @@
+import WarrenCore
 import WarrenServer
 import WarrenZab
 

@@ -3,6 +3,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
+import WarrenCore
 import WarrenServer
 
 /// Where an HTTP handler gets its answers: the server's facts, taken on its core thread.

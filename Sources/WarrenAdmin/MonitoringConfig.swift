@@ -1,3 +1,4 @@
+import WarrenCore
 import WarrenServer
 
 /// The AdminServer's and the Prometheus provider's zoo.cfg keys, under ZooKeeper's names so that a zoo.cfg carries

@@ -1,3 +1,4 @@
+import WarrenCore
 import Foundation
 
 /// ZooKeeper's on-disk layout for a reconfigured membership: the server list in `<zoo.cfg>.dynamic.<version>`

@@ -1,3 +1,4 @@
+import WarrenCore
 import CoreMetrics
 import Foundation
 
@@ -15,7 +16,7 @@ import Foundation
 /// the writer has taken the queue, which stops the server reading sockets meanwhile; the writer never waits for the
 /// core, so this cannot deadlock.
 final class GroupCommitWriter: @unchecked Sendable {
-    typealias Record = (zxid: Int64, payload: [UInt8])
+    typealias Record = PersistRecord
 
     private let condition = NSCondition()
     private var queue: [Record] = []

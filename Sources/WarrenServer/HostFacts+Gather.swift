@@ -1,3 +1,4 @@
+import WarrenCore
 import Foundation
 import WarrenStorage
 
@@ -6,9 +7,9 @@ import Glibc
 #endif
 
 extension HostFacts {
-    /// Reads `parts` from the operating system for the server configured by `config`. Call it off the core thread:
+    /// Reads `parts` from the operating system for the server with these data directories. Call it off the core thread:
     /// `directories` walks both data directories.
-    static func gather(_ parts: Parts, config: ServerConfig) -> HostFacts {
+    static func gather(_ parts: Parts, dataDir: String, dataLogDir: String) -> HostFacts {
         var f = HostFacts()
         if parts.contains(.process) {
             f.openFileDescriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1
@@ -17,12 +18,12 @@ extension HostFacts {
             f.residentBytes = residentBytes()
         }
         if parts.contains(.directories) {
-            f.dataDirBytes = directoryBytes(config.dataDir)
-            f.dataLogDirBytes = directoryBytes(config.dataLogDir)
+            f.dataDirBytes = directoryBytes(dataDir)
+            f.dataLogDirBytes = directoryBytes(dataLogDir)
         }
         if parts.contains(.environment) { f.environment = environmentRows }
         if parts.contains(.lastSnapshot) {
-            let dir = (config.dataDir as NSString).appendingPathComponent("version-2")
+            let dir = (dataDir as NSString).appendingPathComponent("version-2")
             if let newest = try? SnapshotStore.newestSnapshotName(in: dir),
                let modified = try? FileManager.default.attributesOfItem(
                    atPath: (dir as NSString).appendingPathComponent(newest.name))[.modificationDate] as? Date {

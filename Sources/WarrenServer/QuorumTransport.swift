@@ -1,3 +1,4 @@
+import WarrenCore
 import Foundation
 import Logging
 import NIOConcurrencyHelpers

@@ -1,24 +1,7 @@
+import WarrenCore
 import Foundation
 import WarrenTLS
 import WarrenTree
-
-/// A fault in the configuration file: what is wrong and where, so an operator can fix it without reading code.
-public struct ConfigError: Error, CustomStringConvertible {
-    public let message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
-}
-
-/// One `server.N=host:quorumPort:electionPort[:participant|observer][;clientAddr:clientPort]` line.
-public struct PeerConfig: Equatable, Sendable {
-    public var id: Int64
-    public var host: String
-    public var quorumPort: Int
-    public var electionPort: Int
-    public var isObserver: Bool
-    public var clientHost: String?
-    public var clientPort: Int?
-}
 
 /// The settings Warren reads from a ZooKeeper `zoo.cfg`, unchanged in syntax and defaults.
 ///
@@ -230,7 +213,7 @@ public struct ServerConfig: Sendable {
                 c.peerType = value
             default:
                 if key.hasPrefix("server.") {
-                    c.peers.append(try parsePeer(key: key, value: value, line: n + 1, path: path))
+                    c.peers.append(try PeerConfig.parse(key: key, value: value, line: n + 1, path: path))
                 } else {
                     c.extra.append((key, value))
                 }
@@ -248,30 +231,6 @@ public struct ServerConfig: Sendable {
             throw ConfigError("minSessionTimeout must not be larger than maxSessionTimeout")
         }
         return c
-    }
-
-    static func parsePeer(key: String, value: String, line: Int, path: String?) throws -> PeerConfig {
-        let loc = "\(path ?? "zoo.cfg"):\(line)"
-        guard let id = Int64(key.dropFirst("server.".count)) else { throw ConfigError("\(loc): bad server id in \(key)") }
-        let parts = value.split(separator: ";", maxSplits: 1).map(String.init)
-        // An empty value splits into no parts at all; it is refused below like any value without the ports.
-        let fields = (parts.first ?? "").split(separator: ":").map(String.init)
-        guard fields.count >= 3, let q = Int(fields[1]), let e = Int(fields[2]) else {
-            throw ConfigError("\(loc): expected host:quorumPort:electionPort[:observer], got '\(value)'")
-        }
-        var peer = PeerConfig(
-            id: id, host: fields[0], quorumPort: q, electionPort: e, isObserver: fields.count > 3 && fields[3] == "observer",
-            clientHost: nil, clientPort: nil)
-        if parts.count > 1 {
-            let client = parts[1].split(separator: ":").map(String.init)
-            if client.count == 2 {
-                peer.clientHost = client[0]
-                peer.clientPort = Int(client[1])
-            } else if client.count == 1 {
-                peer.clientPort = Int(client[0])
-            }
-        }
-        return peer
     }
 
     private func extraValue(_ key: String) -> String? {
@@ -340,6 +299,37 @@ public struct ServerConfig: Sendable {
         // ZooKeeper's dynamic files carry the version in their name (zoo.cfg.dynamic.100000004), not inside.
         let suffix = path.components(separatedBy: ".dynamic.").last.flatMap { Int64($0, radix: 16) }
         configVersion = dynamic.version != 0 ? dynamic.version : (path.contains(".dynamic.") ? suffix ?? 0 : 0)
+    }
+
+    /// What the server core runs by: these settings with every default applied (`CoreConfig`).
+    public var core: CoreConfig {
+        var c = CoreConfig()
+        c.myid = myid
+        c.tickTimeMs = tickTimeMs
+        c.initLimit = initLimit
+        c.syncLimit = syncLimit
+        c.leaderTimeoutMs = leaderTimeoutMs
+        c.effectiveMinSessionTimeoutMs = effectiveMinSessionTimeoutMs
+        c.effectiveMaxSessionTimeoutMs = effectiveMaxSessionTimeoutMs
+        c.snapCount = snapCount
+        c.juteMaxBufferBytes = juteMaxBufferBytes
+        c.maxClientCnxns = maxClientCnxns
+        c.globalOutstandingLimit = globalOutstandingLimit
+        c.throttledOpWaitTimeMs = throttledOpWaitTimeMs
+        c.containerCheckIntervalMs = containerCheckIntervalMs
+        c.fourLetterWordWhitelist = fourLetterWordWhitelist
+        c.readOnlyModeEnabled = readOnlyModeEnabled
+        c.reconfigEnabled = reconfigEnabled
+        c.treeConfig = treeConfig
+        c.peers = peers
+        c.configVersion = configVersion
+        c.dataDir = dataDir
+        c.dataLogDir = dataLogDir
+        c.clientPort = clientPort
+        c.clientPortAddress = clientPortAddress
+        c.servesPlaintextClients = servesPlaintextClients
+        c.secureClientPort = secureClientPort
+        return c
     }
 
     /// The membership as zoo.cfg (or its dynamic file) gives it.

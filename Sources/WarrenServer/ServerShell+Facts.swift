@@ -1,3 +1,4 @@
+import WarrenCore
 import Foundation
 import WarrenStorage
 import WarrenTree
@@ -8,7 +9,7 @@ extension ServerShell {
     /// there; `deliver` must not block. Call only after `start()`.
     /// The host facts are read first, on the calling thread.
     public func facts(_ detail: FactsDetail = [], deliver: @escaping @Sendable (ServerFacts) -> Void) {
-        let host = HostFacts.gather(ServerCore.hostParts(for: detail), config: config)
+        let host = HostFacts.gather(ServerCore.hostParts(for: detail), dataDir: config.dataDir, dataLogDir: config.dataLogDir)
         onCoreLoop {
             precondition(self.core != nil, "facts requested before start()")
             deliver(self.core.facts(detail, host: host, now: Now.read()))

@@ -1,3 +1,4 @@
+import WarrenCore
 import Atomics
 import DequeModule
 import Foundation
@@ -297,7 +298,7 @@ public final class ServerShell: @unchecked Sendable {
         try coreLoop.submit { self.quorum = transport }.wait()
         try transport.start()
         onCoreLoop { self.perform(self.core.ensembleStart(now: Now.read())) }
-        let tick = TimeAmount.milliseconds(Int64(ServerCore.zabTick(config).ms))
+        let tick = TimeAmount.milliseconds(Int64(ServerCore.zabTick(config.core).ms))
         zabTickTask = coreLoop.scheduleRepeatedTask(initialDelay: tick, delay: tick) { [weak self] _ in
             guard let self else { return }
             self.onCoreLoop { self.perform(self.core.onZabTick(now: Now.read())) }
@@ -472,7 +473,7 @@ public final class ServerShell: @unchecked Sendable {
 
     /// Reads what the word reports of the host on the connection's thread, then answers on the core thread.
     func fourLetterWord(_ word: String, on conn: ClientConnection) {
-        let host = HostFacts.gather(HostFacts.parts(forFourLetterWord: word), config: config)
+        let host = HostFacts.gather(HostFacts.parts(forFourLetterWord: word), dataDir: config.dataDir, dataLogDir: config.dataLogDir)
         onCoreLoop {
             let text = self.core.fourLetterWord(word, host: host, now: Now.read())
             conn.sendTextAndClose(text)

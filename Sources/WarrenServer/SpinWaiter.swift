@@ -1,3 +1,4 @@
+import WarrenCore
 import Atomics
 import Foundation
 

@@ -3,6 +3,7 @@
 
 #if DEBUG || WARREN_FUZZING
 import WarrenJute
+@testable import WarrenCore
 @testable import WarrenServer
 import WarrenZab
 

@@ -4,6 +4,7 @@
 #if DEBUG || WARREN_FUZZING
 import Foundation
 import WarrenJute
+@testable import WarrenCore
 @testable import WarrenServer
 @testable import WarrenStorage
 @testable import WarrenTree

@@ -2,6 +2,7 @@
 
 import Foundation
 import WarrenAdmin
+import WarrenCore
 import WarrenServer
 import ZKFS
 

@@ -1,6 +1,7 @@
 import Prometheus
 import XCTest
 @testable import WarrenAdmin
+@testable import WarrenCore
 @testable import WarrenServer
 import WarrenTree
 import WarrenZab

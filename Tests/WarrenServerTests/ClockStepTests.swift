@@ -3,6 +3,7 @@ import WarrenTree
 import WarrenZab
 import XCTest
 
+@testable import WarrenCore
 @testable import WarrenServer
 
 /// The core is given two clocks (`Now`): sessions and every other interval run on the monotonic one, ctime and mtime

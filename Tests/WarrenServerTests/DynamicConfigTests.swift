@@ -3,6 +3,7 @@ import WarrenJute
 import WarrenZab
 import XCTest
 
+@testable import WarrenCore
 @testable import WarrenServer
 
 /// ZooKeeper's dynamic configuration text, the reconfig request forms applied to it, and the files a reconfig

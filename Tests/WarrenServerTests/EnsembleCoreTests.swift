@@ -4,6 +4,7 @@ import WarrenTree
 import WarrenZab
 import XCTest
 
+@testable import WarrenCore
 @testable import WarrenServer
 
 /// Three `ServerCore`s in ensemble mode wired together in memory: quorum messages and durability reports go through

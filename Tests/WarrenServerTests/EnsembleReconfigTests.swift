@@ -3,6 +3,7 @@ import WarrenTree
 import WarrenZab
 import XCTest
 
+@testable import WarrenCore
 @testable import WarrenServer
 
 /// `reconfig` through three in-memory server cores: ZooKeeper's checks in its order, the reply, activation on

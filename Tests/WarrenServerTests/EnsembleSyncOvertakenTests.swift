@@ -3,6 +3,7 @@ import WarrenTree
 import WarrenZab
 import XCTest
 
+@testable import WarrenCore
 @testable import WarrenServer
 
 /// A follower's sync whose answer is overtaken by the commit of a write the follower forwarded after it: the leader

@@ -2,6 +2,7 @@ import WarrenJute
 import WarrenTree
 import XCTest
 
+@testable import WarrenCore
 @testable import WarrenServer
 
 /// Error replies: an error header with no body, in order, and which faults cost the connection. A write that fails

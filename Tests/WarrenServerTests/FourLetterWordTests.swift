@@ -3,6 +3,7 @@ import WarrenJute
 import WarrenTree
 import XCTest
 
+@testable import WarrenCore
 @testable import WarrenServer
 
 /// Four-letter words in ZooKeeper's text formats, gated by the whitelist.
@@ -112,14 +113,14 @@ final class FourLetterWordTests: XCTestCase {
         var config = ServerConfig()
         config.dataDir = dir
         config.dataLogDir = dir
-        let host = HostFacts.gather([.process, .directories, .environment], config: config)
+        let host = HostFacts.gather([.process, .directories, .environment], dataDir: config.dataDir, dataLogDir: config.dataLogDir)
         XCTAssertGreaterThan(host.openFileDescriptors, 2)
         XCTAssertGreaterThan(host.fileDescriptorLimit, 0)
         XCTAssertGreaterThan(host.residentBytes, 1 << 20)
         XCTAssertEqual(host.dataDirBytes, 300)
         XCTAssertEqual(host.environment.first { $0.0 == "process.id" }?.1, "\(getpid())")
-        XCTAssertNil(HostFacts.gather([], config: config).lastSnapshot)
-        XCTAssertEqual(HostFacts.gather([], config: config).openFileDescriptors, -1, "only the parts asked for are read")
+        XCTAssertNil(HostFacts.gather([], dataDir: config.dataDir, dataLogDir: config.dataLogDir).lastSnapshot)
+        XCTAssertEqual(HostFacts.gather([], dataDir: config.dataDir, dataLogDir: config.dataLogDir).openFileDescriptors, -1, "only the parts asked for are read")
     }
 
     /// Like ZooKeeper's (which reports only its data-watch table), `wchs` counts data and exists watches, not

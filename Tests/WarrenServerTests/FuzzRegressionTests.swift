@@ -1,6 +1,7 @@
 import WarrenJute
 import XCTest
 
+@testable import WarrenCore
 @testable import WarrenServer
 
 /// Inputs the fuzzer (Sources/warren-fuzz) found crashing the server's decoders; each must now be refused with

@@ -2,6 +2,7 @@ import WarrenJute
 import WarrenTree
 import XCTest
 
+@testable import WarrenCore
 @testable import WarrenServer
 
 /// The connect handshake: new sessions are transactions, resumed ones are checked against their password.

@@ -2,6 +2,7 @@ import Foundation
 import WarrenJute
 import XCTest
 
+@testable import WarrenCore
 @testable import WarrenServer
 
 /// Replays the Java client's captured session (`Tests/WarrenJuteTests/Fixtures/java-*`, recorded against Apache

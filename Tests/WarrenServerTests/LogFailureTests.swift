@@ -2,6 +2,7 @@ import WarrenJute
 import WarrenTree
 import XCTest
 
+@testable import WarrenCore
 @testable import WarrenServer
 
 /// When the log fails, durability of anything pending is unknown: those writes fail, later writes are refused,

@@ -2,6 +2,7 @@ import WarrenJute
 import WarrenTree
 import XCTest
 
+@testable import WarrenCore
 @testable import WarrenServer
 
 /// `globalOutstandingLimit`: past it, connections with requests in flight are paused and their packets held in
@@ -137,7 +138,7 @@ final class OverloadTests: XCTestCase {
 
     private func mntrRows(_ d: CoreDriver) -> [String: String] {
         var rows: [String: String] = [:]
-        for line in d.core.fourLetterWord("mntr", host: HostFacts.gather(.process, config: d.core.config), now: d.now).split(separator: "\n") {
+        for line in d.core.fourLetterWord("mntr", host: HostFacts.gather(.process, dataDir: d.core.config.dataDir, dataLogDir: d.core.config.dataLogDir), now: d.now).split(separator: "\n") {
             let parts = line.split(separator: "\t", maxSplits: 1)
             if parts.count == 2 { rows[String(parts[0])] = String(parts[1]) }
         }

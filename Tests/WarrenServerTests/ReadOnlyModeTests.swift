@@ -3,6 +3,7 @@ import WarrenTree
 import WarrenZab
 import XCTest
 
+@testable import WarrenCore
 @testable import WarrenServer
 
 /// Read-only mode on the pure core: a `MiniEnsemble` member cut off from both peers.

@@ -1,6 +1,7 @@
 import XCTest
 import WarrenTLS
 
+@testable import WarrenCore
 @testable import WarrenServer
 
 /// zoo.cfg parsing: ZooKeeper's keys, defaults and syntax.
@@ -64,14 +65,14 @@ final class ServerConfigTests: XCTestCase {
     func testZabTimeoutsInTicks() throws {
         let servers = "server.1=127.0.0.1:2888:3888\nserver.2=127.0.0.1:2889:3889\nserver.3=127.0.0.1:2890:3890\n"
         var c = try ServerConfig.parse("tickTime=2000\ninitLimit=10\nsyncLimit=5\n" + servers)
-        var z = ServerCore.zabConfig(c)
-        XCTAssertEqual(ServerCore.zabTick(c).ms, 50)
+        var z = ServerCore.zabConfig(c.core)
+        XCTAssertEqual(ServerCore.zabTick(c.core).ms, 50)
         XCTAssertEqual([z.initLimitTicks, z.syncLimitTicks, z.leaderTimeoutTicks, z.pingIntervalTicks], [400, 200, 20, 2])
         c.leaderTimeoutMs = 30_000
-        z = ServerCore.zabConfig(c)
+        z = ServerCore.zabConfig(c.core)
         XCTAssertEqual(z.leaderTimeoutTicks, z.syncLimitTicks, "capped at syncLimit")
         c = try ServerConfig.parse("tickTime=100\nsyncLimit=2\n" + servers)
-        z = ServerCore.zabConfig(c)
+        z = ServerCore.zabConfig(c.core)
         XCTAssertEqual([z.syncLimitTicks, z.leaderTimeoutTicks, z.pingIntervalTicks], [4, 4, 1])
     }
 
@@ -265,7 +266,7 @@ final class ServerConfigTests: XCTestCase {
         XCTAssertEqual(o.peers.map(\.isObserver), [false, false, true])
         o.myid = 1
         XCTAssertNotNil(o.peerTypeMismatch, "the server list wins, with a warning")
-        XCTAssertFalse(ServerCore.zabConfig(o).members[1] == .observer)
+        XCTAssertFalse(ServerCore.zabConfig(o.core).members[1] == .observer)
         XCTAssertThrowsError(try ServerConfig.parse("dataDir=/d\npeerType=watcher\n")) { error in
             XCTAssertTrue("\(error)".contains("peerType must be observer or participant"), "\(error)")
         }

@@ -2,6 +2,7 @@ import WarrenJute
 import WarrenTree
 import XCTest
 
+@testable import WarrenCore
 @testable import WarrenServer
 
 /// Session expiry and closeSession: both are logged transactions that delete the session's ephemerals.

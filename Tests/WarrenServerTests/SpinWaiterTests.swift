@@ -2,6 +2,7 @@ import Atomics
 import Foundation
 import XCTest
 
+@testable import WarrenCore
 @testable import WarrenServer
 
 final class SpinWaiterTests: XCTestCase {

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+@testable import WarrenCore
 @testable import WarrenServer
 
 /// The core's own text formatting (it uses no Foundation) against Foundation's, which it replaced.

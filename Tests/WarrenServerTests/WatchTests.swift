@@ -2,6 +2,7 @@ import WarrenJute
 import WarrenTree
 import XCTest
 
+@testable import WarrenCore
 @testable import WarrenServer
 
 /// Watches are registered by reads and fire, as xid -1 notifications, before the reply of the change that caused

@@ -3,6 +3,7 @@ import WarrenJute
 import WarrenTree
 import XCTest
 
+@testable import WarrenCore
 @testable import WarrenServer
 
 /// Persist before reply, apply in zxid order, per-connection FIFO, and reads from the committed tree.

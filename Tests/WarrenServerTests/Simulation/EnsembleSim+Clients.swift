@@ -4,6 +4,7 @@ import WarrenStorage
 import WarrenTree
 import WarrenZab
 
+@testable import WarrenCore
 @testable import WarrenServer
 
 /// The clients' way to the servers, what they record, and the checks at the end of a run.

@@ -4,6 +4,7 @@ import WarrenStorage
 import WarrenTree
 import WarrenZab
 
+@testable import WarrenCore
 @testable import WarrenServer
 
 /// The faults, and the shell's side of the cores: starting them from the simulated disk, carrying out their
@@ -103,7 +104,7 @@ extension EnsembleSim {
         }
         s.pausedUntilMs = 0
         perform(id, s.core!.ensembleStart(now: now(id)))
-        schedule(after: Int64(ServerCore.zabTick(config).ms), .zabTick(id, incarnation: s.incarnation))
+        schedule(after: Int64(ServerCore.zabTick(config.core).ms), .zabTick(id, incarnation: s.incarnation))
         schedule(after: 100, .tick(id, incarnation: s.incarnation))
     }
 

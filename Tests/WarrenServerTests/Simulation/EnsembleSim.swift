@@ -6,6 +6,7 @@ import WarrenStorage
 import WarrenTree
 import WarrenZab
 
+@testable import WarrenCore
 @testable import WarrenServer
 
 /// A seeded simulation of a whole ensemble of real `ServerCore`s (Zab, the request pipeline, sessions, snapshots)
@@ -225,7 +226,7 @@ final class EnsembleSim {
             let s = servers[id]!
             guard s.incarnation == incarnation, let core = s.core else { return }
             perform(id, core.onZabTick(now: now(id)))
-            schedule(after: Int64(ServerCore.zabTick(config).ms), .zabTick(id, incarnation: incarnation))
+            schedule(after: Int64(ServerCore.zabTick(config.core).ms), .zabTick(id, incarnation: incarnation))
         case let .tick(id, incarnation):
             let s = servers[id]!
             guard s.incarnation == incarnation, let core = s.core else { return }

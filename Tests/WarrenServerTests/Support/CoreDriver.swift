@@ -3,6 +3,7 @@ import WarrenJute
 import WarrenTree
 import XCTest
 
+@testable import WarrenCore
 @testable import WarrenServer
 
 /// One `CoreAction`, decoded into what a client (or the shell) would see. Transcripts of these are compared whole,

@@ -43,7 +43,7 @@ public struct DynamicConfig: Equatable, Sendable {
                 guard let v = Int64(value, radix: 16) else { throw ConfigError("\(source):\(n + 1): version must be hex, got '\(value)'") }
                 version = v
             } else if key.hasPrefix("server.") {
-                servers.append(try ServerConfig.parsePeer(key: key, value: value, line: n + 1, path: source))
+                servers.append(try PeerConfig.parse(key: key, value: value, line: n + 1, path: source))
             } else {
                 throw ConfigError("\(source):\(n + 1): a dynamic configuration holds only server.N and version lines, got '\(key)'")
             }
@@ -61,7 +61,7 @@ public struct DynamicConfig: Equatable, Sendable {
             var out: [PeerConfig] = []
             for item in list.split(separator: ",").map({ TextFormat.trimmed($0) }) where !item.isEmpty {
                 guard let eq = item.firstIndex(of: "="), item.hasPrefix("server."),
-                      let peer = try? ServerConfig.parsePeer(key: String(item[..<eq]), value: String(item[item.index(after: eq)...]),
+                      let peer = try? PeerConfig.parse(key: String(item[..<eq]), value: String(item[item.index(after: eq)...]),
                                                             line: 1, path: "reconfig") else { throw .badArguments }
                 out.append(peer)
             }
@@ -97,7 +97,7 @@ public struct DynamicConfig: Equatable, Sendable {
     }
 }
 
-extension PeerConfig {
+package extension PeerConfig {
     /// The value of this server's `server.N=` line in ZooKeeper's dynamic format (role and client address always
     /// written).
     public var dynamicValue: String {

@@ -1,5 +1,5 @@
 /// Text the server core prints, formatted without Foundation (the core reads no clock, file or locale).
-enum TextFormat {
+package enum TextFormat {
     /// `value` with exactly four decimals, as C's `%.4f` prints it (ZooKeeper's latency averages): a negative value
     /// that rounds to zero keeps its sign; a product `value × 10⁴` exactly halfway between two integers rounds away
     /// from zero (printf: to even). Non-finite values print as Swift does.

@@ -8,7 +8,7 @@ import WarrenZab
 /// entries (`configChange(in:)`), commits them on a quorum of both the old and the new voters, and every server
 /// switches to the new membership when it delivers one (`membershipActivated`); the shell then connects to the new
 /// servers and writes the new dynamic config file.
-extension ServerCore {
+package extension ServerCore {
     static let configPath = "/zookeeper/config"
     private static let configPathBytes = Array(configPath.utf8)
 

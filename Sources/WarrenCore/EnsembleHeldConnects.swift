@@ -2,7 +2,7 @@ import WarrenJute
 import WarrenZab
 
 /// A handshake that arrived while this ensemble member was not serving (an election, or the sync after it).
-struct HeldConnect {
+package struct HeldConnect {
     let id: UInt64
     let bytes: [UInt8]
     /// Monotonic (`Now.monoMs`).
@@ -18,7 +18,7 @@ struct HeldConnect {
 /// timeout the client asks for, so a client that divides its session timeout among its hosts (kazoo, the Java and C
 /// clients) still has time to try another one. Expired handshakes are closed as before (`expireHeldConnects`, on the
 /// core's tick).
-extension ServerCore {
+package extension ServerCore {
     static let heldConnectsMax = 1024
     static let connectHoldMsMax: Int64 = 1000
 

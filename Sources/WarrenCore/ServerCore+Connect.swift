@@ -3,7 +3,7 @@ import WarrenJute
 import WarrenTree
 import WarrenZab
 
-extension ServerCore {
+package extension ServerCore {
     /// The handshake. A new session is a transaction (so it survives a restart); a resumed one is checked against
     /// its password and answered at once. A client that has seen a zxid this server has not is refused, so it can
     /// never observe history going backwards.
@@ -88,7 +88,7 @@ extension ServerCore {
         switch packet.scheme {
         case "digest":
             let credentials = String(decoding: packet.auth ?? [], as: UTF8.self)
-            for newId in ACLRules.digestAuthIds(credentials: credentials, superDigest: config.superDigest)
+            for newId in ACLRules.digestAuthIds(credentials: credentials, superDigest: config.treeConfig.superDigest)
             where !conns[id]!.authIds.contains(newId) {
                 conns[id]!.authIds.append(newId)
             }

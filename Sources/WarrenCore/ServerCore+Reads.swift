@@ -2,7 +2,7 @@ import Logging
 import WarrenJute
 import WarrenTree
 
-extension ServerCore {
+package extension ServerCore {
     /// Executes a read-type request against the committed tree and returns the reply packet. Watches are
     /// registered here, so a watch set by a read always sees every later change.
     func read(_ id: UInt64, _ header: RequestHeader, _ request: Request) -> [CoreAction] {

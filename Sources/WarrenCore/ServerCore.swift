@@ -5,8 +5,11 @@ import WarrenTree
 import WarrenZab
 import WarrenRandom
 
+/// One transaction log record to append: the txn's zxid and its encoded payload.
+package typealias PersistRecord = (zxid: Int64, payload: [UInt8])
+
 /// What the shell must do for the core, in the order given.
-enum CoreAction {
+package enum CoreAction {
     /// Send one packet (without its length prefix) to a connection.
     case send(UInt64, [UInt8])
     /// Close a connection, logging the reason when there is one.
@@ -15,7 +18,7 @@ enum CoreAction {
     /// than `connectionOutstandingMax` requests.
     case setReading(UInt64, Bool)
     /// Append these log records and fsync them; report back with `onDurable(upTo:)`.
-    case persist([GroupCommitWriter.Record])
+    case persist([PersistRecord])
     /// Write this serialized tree as the snapshot at `zxid`, off the core thread (after any earlier `rollLog`).
     case snapshot(Int64, DataTree)
     /// Start a new log file soon, off the core thread: a snapshot falls due within `snapshotRollLeadTxns` applied
@@ -42,7 +45,7 @@ enum CoreAction {
 /// Per-connection state the core keeps. A connection becomes bound to a session by the handshake.
 /// A class, not a struct: the core looks a connection up several times per request, and copying a struct with
 /// this many reference-counted fields out of the dictionary each time showed up in profiles (retain/release).
-final class ConnState {
+package final class ConnState {
     let id: UInt64
     let remote: String
     let ip: String
@@ -88,7 +91,7 @@ final class ConnState {
     }
 }
 
-struct LatencyStats {
+package struct LatencyStats {
     var count: Int64 = 0
     var totalMs: Int64 = 0
     var minMs: Int64 = 0
@@ -104,7 +107,7 @@ struct LatencyStats {
 }
 
 /// Where a transaction came from, so its result can be delivered once it is durable and applied.
-enum TxnOrigin {
+package enum TxnOrigin {
     case request(conn: UInt64, xid: Int32, op: OpCode, startMonoMs: Int64, subOps: [OpCode] = [])
     case connect(conn: UInt64, request: ConnectRequest, password: [UInt8])
     case closeSession(conn: UInt64?, xid: Int32, startMonoMs: Int64)
@@ -113,7 +116,7 @@ enum TxnOrigin {
 
 /// One step of the ordered pipeline. Entries complete strictly in order, which gives each client the FIFO order
 /// ZooKeeper promises and makes watch events precede any later reply that reflects their change.
-enum PipelineEntry {
+package enum PipelineEntry {
     /// A prepared transaction, to be applied once the log reports it durable.
     case txn(Txn, TxnOrigin)
     /// A reply already computed (usually an error) held back behind earlier entries of its connection.
@@ -132,8 +135,8 @@ enum PipelineEntry {
 /// `CoreAction`s. Contract for the shell: carry out actions in order; report durability with `onDurable(upTo:)`
 /// only after the records are fsynced. The core in turn never sends a reply that reflects a transaction before
 /// that transaction is durable and applied, and applies transactions strictly in zxid order.
-final class ServerCore {
-    let config: ServerConfig
+package final class ServerCore {
+    let config: CoreConfig
     let logger: Logger
     var tree: DataTree
     var watches: WatchManager
@@ -157,12 +160,14 @@ final class ServerCore {
     var snapshotRandom: SeededRandom
     var lastContainerCheckMonoMs: Int64 = 0
     var stats = ServerStats()
+    /// Called with each pipelined request's opcode and latency (monotonic ms) as it completes: the shell's metrics.
+    package var requestObserver: ((OpCode, Int64) -> Void)?
     /// Sessions whose closeSession transaction is in the pipeline, so expiry does not issue a second one.
     var closingSessions: Set<Int64> = []
     /// Ensemble mode (nil when standalone): the Zab node decides the order of transactions.
-    var ensemble: EnsembleState?
+    package var ensemble: EnsembleState?
 
-    var lastProcessedZxid: Int64 { tree.lastProcessedZxid }
+    package var lastProcessedZxid: Int64 { tree.lastProcessedZxid }
     /// Connections whose socket is not being read (backpressure); kept apart so the common case costs nothing.
     var pausedConnections: Set<UInt64> = []
     /// The same connections in the order they were paused, so they are resumed first come, first served.
@@ -175,23 +180,27 @@ final class ServerCore {
 
     /// - Parameter durable: for an ensemble member, what Zab recovered from disk (the tree then holds the snapshot
     ///   only; logged txns are applied once Zab knows them committed). Nil for a standalone server.
-    init(config: ServerConfig, recovered: RecoveredServerState, now: Now, logger: Logger,
-         durable: DurableState? = nil, seed: UInt64 = 0) throws {
+    /// - Parameters:
+    ///   - tree: the recovered tree (for an ensemble member, the snapshot only).
+    ///   - sessionSecret: the recovered secret session passwords are derived from.
+    ///   - recordsSinceSnapshot: log records after the newest snapshot, counted toward the next snapshot.
+    package init(config: CoreConfig, tree: DataTree, sessionSecret: UInt64, recordsSinceSnapshot: Int = 0, now: Now,
+         logger: Logger, durable: DurableState? = nil, seed: UInt64 = 0) throws {
         self.config = config
         self.logger = logger
-        self.tree = recovered.tree
+        self.tree = tree
         self.watches = WatchManager()
         self.sessions = try SessionTracker(
             serverId: config.myid, tickTimeMs: Int32(config.tickTimeMs),
             minSessionTimeoutMs: Int32(config.effectiveMinSessionTimeoutMs),
             maxSessionTimeoutMs: Int32(config.effectiveMaxSessionTimeoutMs),
-            secret: recovered.sessionSecret, startTimeMs: now.wallMs)
+            secret: sessionSecret, startTimeMs: now.wallMs)
         for (id, timeoutMs) in tree.sessions.sorted(by: { $0.key < $1.key }) {
             sessions.addSession(id: id, timeoutMs: timeoutMs, monoMs: now.monoMs)
         }
         nextZxid = tree.lastProcessedZxid + 1
         durableZxid = tree.lastProcessedZxid
-        txnsSinceSnapshot = recovered.recordsSinceSnapshot
+        txnsSinceSnapshot = recordsSinceSnapshot
         startedMonoMs = now.monoMs
         inFlight.limit = config.globalOutstandingLimit
         snapshotRandom = SeededRandom(seed: seed ^ 0x736E_6170_7368_6F74)
@@ -208,13 +217,13 @@ final class ServerCore {
 
     // MARK: events from the shell
 
-    func onOpened(_ id: UInt64, remote: String, ip: String, now: Now) {
+    package func onOpened(_ id: UInt64, remote: String, ip: String, now: Now) {
         conns[id] = ConnState(id: id, remote: remote, ip: ip, establishedWallMs: now.wallMs, authIds: [Id(scheme: "ip", id: ip)],
                               inFlight: inFlight)
         inFlight.connections += 1
     }
 
-    func onClosed(_ id: UInt64, now: Now) -> [CoreAction] {
+    package func onClosed(_ id: UInt64, now: Now) -> [CoreAction] {
         guard let conn = conns.removeValue(forKey: id) else { return [] }
         inFlight.connections -= 1
         // Its entries still in the pipeline are skipped when they drain; they no longer hold anyone back.
@@ -233,7 +242,7 @@ final class ServerCore {
 
     /// One packet from a connection. Handled now when `admits` lets it in, otherwise held (and the socket paused)
     /// until requests in flight drain: see `ServerCore+Throttle.swift`.
-    func onPacket(_ id: UInt64, _ bytes: [UInt8], now: Now) -> [CoreAction] {
+    package func onPacket(_ id: UInt64, _ bytes: [UInt8], now: Now) -> [CoreAction] {
         let caughtUp = catchUpStalledLeader(now: now)  // a stalled leader steps down before it answers anyone
         if !caughtUp.isEmpty { return caughtUp + onPacket(id, bytes, now: now) }
         guard let conn = conns[id], !conn.closing else { return [] }
@@ -286,7 +295,7 @@ final class ServerCore {
     }
 
     /// The log reports records up to `zxid` durable: complete the pipeline up to there, in order.
-    func onDurable(upTo zxid: Int64, now: Now) -> [CoreAction] {
+    package func onDurable(upTo zxid: Int64, now: Now) -> [CoreAction] {
         if ensemble != nil { return runZab(.persisted(upTo: Zxid(raw: zxid)), now: now) }
         durableZxid = max(durableZxid, zxid)
         var actions = drain(now: now)
@@ -296,7 +305,7 @@ final class ServerCore {
 
     /// The log failed. Nothing prepared after the last durable zxid will be applied: fail those requests, forget
     /// their effects and refuse writes from now on (reads keep working).
-    func onPersistFailed(_ error: Error, now: Now) -> [CoreAction] {
+    package func onPersistFailed(_ error: Error, now: Now) -> [CoreAction] {
         let reason = "transaction log failure: \(error)"
         logger.critical("refusing writes until the log is usable again (a full disk: once it has room; other failures: restart)", metadata: ["reason": "\(reason)"])
         writesDisabledReason = reason
@@ -330,7 +339,7 @@ final class ServerCore {
     /// The log is usable again (a full disk has room): accept writes. Whatever failed stays failed (its clients
     /// were answered `SystemError`); the next txn takes the zxid after the last applied one, which the log's
     /// durable end equals (`TxnLog.resumeAfterFullDisk`).
-    func onLogResumed() {
+    package func onLogResumed() {
         guard writesDisabledReason != nil else { return }
         precondition(pipeline.allSatisfy { if case .txn = $0 { return false } else { return true } },
                      "log resumed with prepared txns in the pipeline (next zxid \(nextZxid))")
@@ -340,7 +349,7 @@ final class ServerCore {
     }
 
     /// Periodic work: session expiry, container and TTL cleanup.
-    func onTick(now: Now) -> [CoreAction] {
+    package func onTick(now: Now) -> [CoreAction] {
         var actions = expireHeldConnects(now: now)
         // In an ensemble only the leader expires sessions and cleans up nodes (through proposals).
         if let ens = ensemble, !ens.isLeader { return actions }
@@ -389,7 +398,7 @@ final class ServerCore {
 }
 
 /// Counters for srvr/stat/mntr.
-struct ServerStats {
+package struct ServerStats {
     var packetsReceived = 0
     var packetsSent = 0
     var bytesReceived = 0

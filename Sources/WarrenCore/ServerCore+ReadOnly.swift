@@ -19,7 +19,7 @@ import WarrenZab
 ///
 /// Local sessions never expire while the server stays read-only (only a leader expires sessions); they are bounded
 /// in number (`readOnlySessionsMax`) and all forgotten when it rejoins.
-extension ServerCore {
+package extension ServerCore {
     static let readOnlyGraceMsMin = 2000
     static let readOnlySessionsMax = 65_536
 

@@ -8,7 +8,7 @@ import WarrenJute
 /// most one pipeline entry; so past the limit each connection adds at most one more (ZooKeeper's
 /// `shouldThrottle` likewise spares connections with nothing outstanding, which keeps light clients served
 /// during a flood from others).
-final class InFlightCount {
+package final class InFlightCount {
     private(set) var count = 0
     /// Open connections (the core's `conns`).
     var connections = 0
@@ -36,7 +36,7 @@ final class InFlightCount {
 ///
 /// With `throttled_op_wait_time` (ZooKeeper 3.6+) set, a held request that waited longer than that is answered
 /// `ZTHROTTLEDOP` (-127) instead, except pings and closeSession, as ZooKeeper's `RequestThrottler` does.
-extension ServerCore {
+package extension ServerCore {
     /// Bytes of held packets per connection: a pause takes effect before the next socket read, so what is held is
     /// what one read (and, with separate I/O loops, the few reads already under way) decoded, at most a few
     /// hundred KiB, plus one frame of up to jute.maxbuffer. Past this the connection is closed with a clear reason

@@ -6,7 +6,7 @@ import WarrenTree
 /// Every kind except `touch` comes back to the follower as a txn in the committed stream whose header carries the
 /// same `sessionId` and `cxid`, which is how the follower finds the local request to answer. A request the leader
 /// cannot prepare becomes a txn with an `.error` body, so the follower still gets its answer in order.
-enum ForwardedWrite: Equatable {
+package enum ForwardedWrite: Equatable {
     /// A write of a session on the follower: the leader prepares `op` with these credentials and `cxid`.
     case write(sessionId: Int64, authIds: [Id], cxid: Int32, op: WriteOp)
     /// Sessions with client activity on the follower since the last report: the leader refreshes their expiry.
@@ -42,7 +42,7 @@ enum ForwardedWrite: Equatable {
 }
 
 /// A Jute encoding of `WriteOp` for forwarding (Warren's own layout; it never reaches disk or clients).
-extension WriteOp {
+package extension WriteOp {
     func encode(to w: inout JuteWriter) {
         func acl(_ list: [ACL]) { w.writeVector(list) { w, a in a.encode(to: &w) } }
         switch self {
@@ -125,7 +125,7 @@ extension WriteOp {
 
 /// Names a follower's forwarded `sync` in `ZabEvent.clientSync` and back in `ZabAction.synced`: the session and
 /// cxid of the request, as its pipeline entry does.
-struct SyncToken: Equatable, CustomStringConvertible {
+package struct SyncToken: Equatable, CustomStringConvertible {
     var sessionId: Int64
     var cxid: Int32
 
@@ -141,5 +141,5 @@ struct SyncToken: Equatable, CustomStringConvertible {
         return SyncToken(sessionId: try r.readLong(), cxid: try r.readInt())
     }
 
-    var description: String { "session 0x\(String(UInt64(bitPattern: sessionId), radix: 16)) cxid \(cxid)" }
+    package var description: String { "session 0x\(String(UInt64(bitPattern: sessionId), radix: 16)) cxid \(cxid)" }
 }

@@ -88,7 +88,7 @@ public enum StatsReset: Sendable {
     case connections
 }
 
-extension ServerCore {
+package extension ServerCore {
     /// The `HostFacts` that `facts(detail, …)` reports.
     static func hostParts(for detail: FactsDetail) -> HostFacts.Parts {
         detail.contains(.lastSnapshot) ? [.process, .directories, .environment, .lastSnapshot] : [.process, .directories, .environment]

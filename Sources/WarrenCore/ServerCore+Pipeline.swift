@@ -1,7 +1,7 @@
 import WarrenJute
 import WarrenTree
 
-extension ServerCore {
+package extension ServerCore {
     /// Routes one decoded request. Reads of a connection with nothing in flight are answered at once; everything
     /// else goes through the ordered pipeline.
     func handle(_ id: UInt64, _ header: RequestHeader, _ request: Request, now: Now) -> [CoreAction] {
@@ -290,7 +290,7 @@ extension ServerCore {
     /// Latency on the monotonic clock; the response's date (`cons`'s lresp) on the wall clock.
     func recordLatency(_ id: UInt64, startMonoMs: Int64, now: Now, op: OpCode? = nil) {
         let ms = max(0, now.monoMs - startMonoMs)
-        if let op { ServerMetrics.recordRequest(op, ms: ms) }
+        if let op { requestObserver?(op, ms) }
         stats.latency.add(ms)
         conns[id]?.latency.add(ms)
         conns[id]?.lastLatencyMs = ms
@@ -298,7 +298,7 @@ extension ServerCore {
     }
 }
 
-extension TxnOrigin {
+package extension TxnOrigin {
     /// The client's xid, recorded in the txn header like ZooKeeper's cxid.
     var cxid: Int32 {
         switch self {
@@ -316,7 +316,7 @@ extension TxnOrigin {
     }
 }
 
-extension ServerCore {
+package extension ServerCore {
     /// The wire reply for an applied transaction: a failed single op is an error header with no body; a multi
     /// always answers ok with one result per op (ZooKeeper's MultiResponse).
     static func response(for op: OpCode, subOps: [OpCode], result: OpResult) -> (ErrorCode, Response) {
@@ -346,7 +346,7 @@ extension ServerCore {
     }
 }
 
-extension MultiOp {
+package extension MultiOp {
     /// The create-family requests as multi ops, so single creates and creates inside a multi share one mapping.
     init?(_ request: Request) {
         switch request {

@@ -4,7 +4,7 @@ import WarrenZab
 
 /// ZooKeeper's four-letter words, answered in ZooKeeper's text formats so that existing monitoring scripts parse
 /// them unchanged. Only words in `4lw.commands.whitelist` run; `srvr` alone by default, like ZooKeeper.
-extension ServerCore {
+package extension ServerCore {
     static let versionString = "3.8.0-warren, built on 2026-11-25 00:00 UTC"
 
     /// `host`: what the shell read for this word (`HostFacts.parts(forFourLetterWord:)`).

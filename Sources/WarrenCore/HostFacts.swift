@@ -32,7 +32,7 @@ public struct HostFacts: Sendable {
     }
 
     /// What the four-letter word `word` reports of these facts.
-    static func parts(forFourLetterWord word: String) -> Parts {
+    package static func parts(forFourLetterWord word: String) -> Parts {
         switch word {
         case "mntr": return .process
         case "conf", "dirs": return .directories

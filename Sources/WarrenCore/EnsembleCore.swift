@@ -5,7 +5,7 @@ import WarrenTree
 import WarrenZab
 
 /// The replicated side of a `ServerCore`: the Zab node and what the core tracks about its role.
-final class EnsembleState {
+package final class EnsembleState {
     let zab: ZabNode
     var mode = "looking"
     /// Sessions with client activity on this follower since the last report to the leader.
@@ -37,7 +37,7 @@ final class EnsembleState {
     var snapshotBytesReceived = 0
     /// A leader's snapshot the shell restored while its chunks arrived (`SnapshotIntake`), handed in just before
     /// the `.snapshot` message it belongs to and used by that message's install instead of restoring its bytes.
-    var preparedSnapshot: (zxid: Int64, tree: DataTree)?
+    package var preparedSnapshot: (zxid: Int64, tree: DataTree)?
     /// Read-only mode (`ServerCore+ReadOnly.swift`): whether it is on, since when Zab has been looking (monotonic
     /// ms; nil while it follows or leads), and the local sessions created while read-only.
     var readOnly = false
@@ -65,13 +65,13 @@ final class EnsembleState {
 /// received the request answers it. Losing the leader (or leadership) closes every client connection, as ZooKeeper
 /// does: clients reconnect, and requests in flight end as connection loss. Their new handshakes wait for the
 /// election (`holdConnect`) instead of being refused.
-extension ServerCore {
+package extension ServerCore {
     /// Zab runs on a finer clock than tickTime so that an election (resends, the finalize wait) takes tens of
     /// milliseconds, not seconds; initLimit and syncLimit keep their zoo.cfg meaning (multiples of tickTime).
     static let zabTickMsMax = 50
 
     /// Milliseconds per Zab tick, and Zab ticks per tickTime.
-    static func zabTick(_ config: ServerConfig) -> (ms: Int, perTickTime: Int) {
+    static func zabTick(_ config: CoreConfig) -> (ms: Int, perTickTime: Int) {
         let ms = max(1, min(config.tickTimeMs, zabTickMsMax))
         return (ms, max(1, config.tickTimeMs / ms))
     }
@@ -80,7 +80,7 @@ extension ServerCore {
     /// `warren.leaderTimeoutMs`, capped at syncLimit. Pings go out `leaderTimeoutPings` times per liveness timeout
     /// (every 100 ms by default), so a few late or lost ones never end a leadership, and never less often than
     /// every half tickTime (ZooKeeper's rate).
-    static func zabConfig(_ config: ServerConfig) -> ZabConfig {
+    static func zabConfig(_ config: CoreConfig) -> ZabConfig {
         var members: [ServerId: MemberRole] = [:]
         for p in config.peers { members[p.id] = p.isObserver ? .observer : .participant }
         let (tickMs, scale) = zabTick(config)
