@@ -188,6 +188,10 @@ package extension ServerCore {
     }
 
     func applyDurable(_ txn: Txn, _ origin: TxnOrigin, now: Now) -> [CoreAction] {
+        // Persist before reply: a standalone server applies (and so answers) only what the log reported durable;
+        // an ensemble member only what Zab delivered as committed, checked there.
+        precondition(ensemble != nil || txn.zxid <= durableZxid,
+                     "txn 0x\(Self.hex(txn.zxid)) applied before durable (durable up to 0x\(Self.hex(durableZxid)))")
         let result = tree.apply(txn)
         var actions = fireWatches(result.triggers)
         if case .closeSession = txn.body {

@@ -215,6 +215,25 @@ package final class ServerCore {
         }
     }
 
+    /// Where each open connection's `outstanding` (kept by hand where entries are added and completed, read on the
+    /// hot path for backpressure) disagrees with the pipeline, its source of truth: one line per connection, empty
+    /// when they agree. O(pipeline), so the shell does not run it per event; the simulator and `CoreDriver` do,
+    /// after every event, and any line fails the run.
+    package func outstandingDisagreements() -> [String] {
+        var counts: [UInt64: Int] = [:]
+        for entry in pipeline {
+            switch entry {
+            case let .txn(_, origin), let .forwarded(_, _, origin):
+                if let c = origin.connection { counts[c, default: 0] += 1 }
+            case let .reply(conn, _, _), let .read(conn, _, _, _):
+                counts[conn, default: 0] += 1
+            }
+        }
+        return conns.values.filter { !$0.closing && $0.outstanding != counts[$0.id, default: 0] }
+            .sorted { $0.id < $1.id }
+            .map { "connection \($0.id): outstanding \($0.outstanding), pipeline holds \(counts[$0.id, default: 0])" }
+    }
+
     // MARK: events from the shell
 
     package func onOpened(_ id: UInt64, remote: String, ip: String, now: Now) {

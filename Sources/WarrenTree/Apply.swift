@@ -2,15 +2,22 @@ import WarrenJute
 
 extension DataTree {
     /// Applies a txn to the committed tree (ZooKeeper's `DataTree.processTxn`) and retires the prepared changes of
-    /// every zxid up to this one. Txns must be applied in zxid order. Failures inside (e.g. a create whose node
-    /// already exists, possible only when replaying over a newer snapshot) are reported in the result, never thrown.
+    /// every zxid up to this one. Failures inside (e.g. a create whose node already exists) are reported in the
+    /// result, never thrown.
+    ///
+    /// Contract: txns come in strictly increasing zxid order, each above `lastProcessedZxid` — the order Zab
+    /// delivers them and the log holds them. Every caller (the pipeline, Zab's delivery, recovery's replay after a
+    /// snapshot, the migration's replay) guarantees it where it produces the txns; a txn at or below the tree's
+    /// zxid means the same change would be applied twice, so it stops the process here rather than fork a replica.
     ///
     /// - Returns: the client-visible result and the watch triggers, to be fired in array order.
     @discardableResult
     public func apply(_ txn: Txn) -> ApplyResult {
+        precondition(txn.header.zxid > lastProcessedZxid,
+                     "txn 0x\(String(txn.header.zxid, radix: 16)) (\(txn.body.type)) applied to a tree at 0x\(String(lastProcessedZxid, radix: 16))")
         var triggers: [WatchTrigger] = []
         let result = applyBody(txn.body, header: txn.header, triggers: &triggers)
-        if txn.header.zxid > lastProcessedZxid { lastProcessedZxid = txn.header.zxid }
+        lastProcessedZxid = txn.header.zxid
         pending.retire(upTo: txn.header.zxid)
         return ApplyResult(header: txn.header, result: result, triggers: triggers)
     }

@@ -110,22 +110,10 @@ extension EnsembleSim {
 
     // MARK: the shell's side of the core's actions
 
-    /// The core keeps each connection's `outstanding` by hand in a dozen places; its pipeline is the truth. Checked
-    /// after every event on every running server.
+    /// The core's own check of its connections' `outstanding` against its pipeline, after every event on every
+    /// running server.
     func checkOutstanding(_ id: ServerId) {
-        guard let core = servers[id]!.core else { return }
-        var counts: [UInt64: Int] = [:]
-        for entry in core.pipeline {
-            switch entry {
-            case let .txn(_, origin), let .forwarded(_, _, origin):
-                if let c = origin.connection { counts[c, default: 0] += 1 }
-            case let .reply(conn, _, _), let .read(conn, _, _, _):
-                counts[conn, default: 0] += 1
-            }
-        }
-        for (conn, state) in core.conns where !state.closing && state.outstanding != counts[conn, default: 0] {
-            fail("server \(id) connection \(conn): outstanding \(state.outstanding), pipeline holds \(counts[conn, default: 0])")
-        }
+        for line in servers[id]!.core?.outstandingDisagreements() ?? [] { fail("server \(id) \(line)") }
     }
 
     func perform(_ id: ServerId, _ actions: [CoreAction]) {

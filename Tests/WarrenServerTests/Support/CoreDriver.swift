@@ -155,8 +155,11 @@ final class CoreDriver {
 
     // MARK: decoding
 
+    /// The events `actions` stand for, after checking the core's invariants (each connection's `outstanding`
+    /// against its pipeline), so every transcript checks them after every step.
     func events(_ actions: [CoreAction]) -> [Event] {
-        actions.map(event)
+        for line in core.outstandingDisagreements() { XCTFail("core invariant: \(line)") }
+        return actions.map(event)
     }
 
     private func event(_ action: CoreAction) -> Event {
