@@ -93,15 +93,18 @@ let package = Package(
         ]),
         .testTarget(name: "WarrenJuteTests", dependencies: ["WarrenJute"], resources: [.copy("Fixtures")]),
         .testTarget(name: "WarrenTreeTests", dependencies: ["WarrenTree", "WarrenRandom"]),
-        .testTarget(name: "WarrenZabTests", dependencies: ["WarrenZab", "WarrenTree", "WarrenJute", "WarrenRandom"],
+        // The transcript runner (etcd-raft's datadriven format) the cores' transcript tests share.
+        .target(name: "WarrenTestSupport", path: "Tests/WarrenTestSupport"),
+        .testTarget(name: "WarrenZabTests", dependencies: ["WarrenZab", "WarrenTree", "WarrenJute", "WarrenRandom", "WarrenTestSupport"],
                     exclude: ["README.md", "testdata"]),
         .testTarget(name: "WarrenStorageTests", dependencies: ["WarrenStorage"]),
         .testTarget(name: "WarrenBenchTests", dependencies: ["WarrenBench"]),
         .testTarget(name: "WarrenMigrateTests", dependencies: ["WarrenMigrate", "WarrenTree", "WarrenJute", "WarrenStorage", "CZlib"]),
         .testTarget(name: "WarrenServerTests", dependencies: [
             "WarrenServer", "WarrenCore", "WarrenJute", "WarrenTree", "WarrenZab", "WarrenTLS", "WarrenRandom", "WarrenStorage",
+            "WarrenTestSupport",
             .product(name: "Atomics", package: "swift-atomics"),
-        ], exclude: ["Simulation/README.md"]),
+        ], exclude: ["Simulation/README.md", "testdata"]),
         .testTarget(name: "WarrenAdminTests", dependencies: [
             "WarrenAdmin", "WarrenServer", "WarrenCore", .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "CoreMetrics", package: "swift-metrics"),

@@ -1,4 +1,5 @@
 import Foundation
+import WarrenTestSupport
 import XCTest
 @testable import WarrenZab
 

@@ -1,29 +1,32 @@
 import Foundation
 import XCTest
 
+/// Shared by the Zab core's and the server core's transcript tests (`WarrenZabTests/testdata`,
+/// `WarrenServerTests/testdata`).
+///
 /// etcd-raft's datadriven style: a test file is a list of blocks, each a command line, `----`, and the output the
 /// command must print, ended by a blank line. `#` lines between blocks are comments. Run with
 /// `TRANSCRIPT_REWRITE=1` to write the actual outputs back into the file instead of comparing (then review the
 /// diff like any other change).
-struct Transcript {
-    struct Block {
-        var line: Int
+public struct Transcript {
+    public struct Block {
+        public var line: Int
         /// The command line as written.
-        var raw: String
-        var command: String
-        var args: [String]
+        public var raw: String
+        public var command: String
+        public var args: [String]
         /// `key=value` arguments.
-        var options: [String: String]
-        var expected: String
+        public var options: [String: String]
+        public var expected: String
     }
 
-    let path: String
-    let blocks: [Block]
+    public let path: String
+    public let blocks: [Block]
     /// The lines between blocks (comments, blank lines), in order: `leading[i]` precede block i.
     private let leading: [[String]]
     private let trailing: [String]
 
-    init(path: String) throws {
+    public init(path: String) throws {
         self.path = path
         let lines = try String(contentsOfFile: path, encoding: .utf8).components(separatedBy: "\n")
         var blocks: [Block] = []
@@ -65,7 +68,7 @@ struct Transcript {
     }
 
     /// Runs every block through `run` (which returns the command's output), comparing or rewriting.
-    func check(file: StaticString = #filePath, _ run: (Block) throws -> String) throws {
+    public func check(file: StaticString = #filePath, _ run: (Block) throws -> String) throws {
         let rewrite = ProcessInfo.processInfo.environment["TRANSCRIPT_REWRITE"] == "1"
         var outputs: [String] = []
         for block in blocks {
@@ -88,12 +91,12 @@ struct Transcript {
     }
 
     /// The `testdata` directory next to the calling test file.
-    static func directory(_ file: String = #filePath) -> String {
+    public static func directory(_ file: String = #filePath) -> String {
         ((file as NSString).deletingLastPathComponent as NSString).appendingPathComponent("testdata")
     }
 }
 
-struct TranscriptError: Error, CustomStringConvertible {
-    let description: String
-    init(_ d: String) { description = d }
+public struct TranscriptError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ d: String) { description = d }
 }
