@@ -28,14 +28,7 @@ import XCTest
 /// `rollLog`.
 final class CoreTranscriptTests: XCTestCase {
     func testTranscripts() throws {
-        let dir = Transcript.directory()
-        let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".txt") }.sorted()
-        XCTAssertFalse(files.isEmpty, "no transcripts in \(dir)")
-        for file in files {
-            let transcript = try Transcript(path: (dir as NSString).appendingPathComponent(file))
-            let runner = Runner()
-            try transcript.check { try runner.run($0) }
-        }
+        try Transcript.checkAll(in: Transcript.directory()) { Runner().run }
     }
 
     final class Runner {

@@ -90,6 +90,17 @@ public struct Transcript {
         try lines.joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
     }
 
+    /// Runs every `*.txt` transcript in `directory` in name order, each with a fresh runner from `makeRunner`
+    /// (one core, cluster or driver per file). Fails if the directory holds none.
+    public static func checkAll(in directory: String, file: StaticString = #filePath,
+                                _ makeRunner: () throws -> (Block) throws -> String) throws {
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".txt") }.sorted()
+        XCTAssertFalse(names.isEmpty, "no transcripts in \(directory)", file: file)
+        for name in names {
+            try Transcript(path: (directory as NSString).appendingPathComponent(name)).check(file: file, try makeRunner())
+        }
+    }
+
     /// The `testdata` directory next to the calling test file.
     public static func directory(_ file: String = #filePath) -> String {
         ((file as NSString).deletingLastPathComponent as NSString).appendingPathComponent("testdata")

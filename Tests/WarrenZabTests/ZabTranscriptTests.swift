@@ -20,13 +20,9 @@ import XCTest
 ///   `delivered ID`                the payloads server ID delivered, in order
 final class ZabTranscriptTests: XCTestCase {
     func testTranscripts() throws {
-        let dir = Transcript.directory()
-        let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".txt") }.sorted()
-        XCTAssertFalse(files.isEmpty, "no transcripts in \(dir)")
-        for file in files {
-            let transcript = try Transcript(path: (dir as NSString).appendingPathComponent(file))
+        try Transcript.checkAll(in: Transcript.directory()) {
             var driver = Driver()
-            try transcript.check { try driver.run($0) }
+            return { try driver.run($0) }
         }
     }
 
