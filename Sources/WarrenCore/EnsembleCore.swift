@@ -504,6 +504,12 @@ package extension ServerCore {
             fatalError("cannot restore the snapshot sent by the leader at \(lastZxid): \(error)")
         }
         tree = restored
+        // The config node's version is set outside transactions (`versionConfig`, `membershipActivated`), so a
+        // snapshot the leader copied before it versioned its membership (the sync of a learner that connected as
+        // the epoch began, sent late) holds the unversioned text; a learner that had adopted the versioned
+        // membership already would keep it for good, its digest differing from every other server's (found by
+        // EnsembleSim, seeds 2244, 3303 and 13 more of 10,000). Every member corrects it the same way.
+        if let ens = ensemble { installConfigNode(ens.membership) }
         for s in sessions.all where restored.sessions[s.id] == nil { sessions.close(s.id) }
         for (id, timeoutMs) in restored.sessions where !sessions.isTracked(id) {
             _ = sessions.addSession(id: id, timeoutMs: timeoutMs, monoMs: now.monoMs)

@@ -76,6 +76,7 @@ extension EnsembleSim {
         cutLinks(of: id)
         s.core = nil
         s.incarnation += 1
+        s.lastConfigMzxid = -1
         s.pendingLog = []
         s.partitioned = false
         for c in clients where c.server == id { c.connectionLost(self, reason: "server \(id) crashed") }
@@ -123,6 +124,11 @@ extension EnsembleSim {
             if let mode = s.core?.ensemble?.mode, mode != s.lastMode {
                 s.lastMode = mode
                 note("server \(id) is \(mode) (epoch \(s.core?.ensemble?.zab.epoch.map(String.init) ?? "-"), zxid \(s.core!.tree.lastProcessedZxid.hex))")
+            }
+            // The config node changes outside transactions (versioning, adopted memberships): worth a line.
+            if let stat = s.core?.tree.exists(ServerCore.configPath), stat.mzxid != s.lastConfigMzxid {
+                s.lastConfigMzxid = stat.mzxid
+                note("server \(id) /zookeeper/config at mzxid \(stat.mzxid.hex), \(stat.dataLength) bytes")
             }
         }
         for action in actions {

@@ -109,6 +109,8 @@ final class EnsembleSim {
         var membership: DynamicConfig?
         /// The core's mode when last looked at (for the trace).
         var lastMode = ""
+        /// The config node's mzxid when last looked at (for the trace).
+        var lastConfigMzxid: Int64 = -1
         /// A stopped process (SIGSTOP, a long GC pause): nothing runs on it before this time.
         var pausedUntilMs: Int64 = 0
     }

@@ -29,9 +29,7 @@ final class EnsembleSimTests: XCTestCase {
         let printSeeds = env["WARREN_SIM_PRINT_SEEDS"] != nil  // a crash inside a core then names its seed
         for seed in seeds {
             if printSeeds { FileHandle.standardError.write(Data("simulation seed \(seed)\n".utf8)) }  // unbuffered
-            // Most seeds run three voters; every third adds an observer, every fifth (of the rest) runs five voters.
-            let sim = seed % 3 == 0 ? try EnsembleSim(seed: seed, size: 4, observers: 1)
-                : seed % 5 == 0 ? try EnsembleSim(seed: seed, size: 5) : try EnsembleSim(seed: seed)
+            let sim = try Self.sim(seed)
             let violations = try sim.run()
             writes += sim.ackedWrites
             replies += sim.clientReplies
@@ -47,6 +45,28 @@ final class EnsembleSimTests: XCTestCase {
         XCTAssertGreaterThan(events, seeds.count * 20, "watch events over \(seeds.count) seeds")
         print("simulation: \(seeds.count) seeds, \(writes) acknowledged writes, \(replies) replies, \(ephemerals) ephemerals, \(events) watch events, "
               + "\(expired) sessions expired, \(failures.count) failed")
+    }
+
+    /// The ensemble a seed runs: most seeds three voters; every third adds an observer, every fifth (of the rest)
+    /// runs five voters.
+    static func sim(_ seed: UInt64) throws -> EnsembleSim {
+        seed % 3 == 0 ? try EnsembleSim(seed: seed, size: 4, observers: 1)
+            : seed % 5 == 0 ? try EnsembleSim(seed: seed, size: 5) : try EnsembleSim(seed: seed)
+    }
+
+    /// The seeds that found bugs on main, each fixed since, with what they found: a regression of any fails here.
+    static let seedsThatFoundBugs: [UInt64: String] = [
+        41: "a server restarted before it first served kept zoo.cfg's unversioned /zookeeper/config",
+        380: "a leader stalled while syncing answered stale syncs and reads after it resumed",
+        1786: "a follower's sync pending at the leader across its restart was answered in the next learner session",
+        2244: "a learner installed a SNAP copied before the leader versioned its membership and kept the unversioned config node",
+    ]
+
+    func testSeedsThatFoundBugsRunClean() throws {
+        for (seed, bug) in Self.seedsThatFoundBugs.sorted(by: { $0.key < $1.key }) {
+            let violations = try Self.sim(seed).run()
+            XCTAssertEqual(violations.map(\.description), [], "seed \(seed) (\(bug))")
+        }
     }
 
     /// The same seed gives the same run, event for event (what makes a failing seed worth printing).
