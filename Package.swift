@@ -97,7 +97,7 @@ let package = Package(
         .target(name: "WarrenTestSupport", path: "Tests/WarrenTestSupport"),
         .testTarget(name: "WarrenZabTests", dependencies: ["WarrenZab", "WarrenTree", "WarrenJute", "WarrenRandom", "WarrenTestSupport"],
                     exclude: ["README.md", "testdata"]),
-        .testTarget(name: "WarrenStorageTests", dependencies: ["WarrenStorage"]),
+        .testTarget(name: "WarrenStorageTests", dependencies: ["WarrenStorage", "WarrenRandom"]),
         .testTarget(name: "WarrenBenchTests", dependencies: ["WarrenBench"]),
         .testTarget(name: "WarrenMigrateTests", dependencies: ["WarrenMigrate", "WarrenTree", "WarrenJute", "WarrenStorage", "CZlib"]),
         .testTarget(name: "WarrenServerTests", dependencies: [

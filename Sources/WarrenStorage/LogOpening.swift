@@ -7,9 +7,9 @@ enum LogOpening {
     }
 
     /// The log files in `directory` (other names are ignored), oldest first. Creates the directory if missing.
-    static func listFiles(_ directory: String) throws -> [TxnLog.FileEntry] {
-        try Directory.ensure(directory)
-        return try Directory.list(directory)
+    static func listFiles(_ directory: String, faults: FaultInjector? = nil) throws -> [TxnLog.FileEntry] {
+        try Directory.ensure(directory, faults: faults)
+        return try Directory.list(directory, faults: faults)
             .compactMap { name in ZxidFileName.parse(prefix: LogFormat.filePrefix, name: name).map { TxnLog.FileEntry(name: name, zxid: $0) } }
             .sorted { $0.zxid < $1.zxid }
     }
@@ -18,7 +18,7 @@ enum LogOpening {
     /// one before it becomes the newest and is checked the same way. Older files were synced before their
     /// successor was created, so they are verified only when read.
     static func recover(directory: String, faults: FaultInjector?) throws -> Result {
-        var files = try listFiles(directory)
+        var files = try listFiles(directory, faults: faults)
         var report: [String] = []
         var removedFile = false
         var lastZxid: Int64 = 0

@@ -37,14 +37,20 @@ public final class SnapshotStore: @unchecked Sendable {
     /// or -1 for zlib's default (6). The default, 1, is the fastest: on a tree snapshot's records level 6 saves
     /// about a tenth of their compressed size (a few tenths of a percent of a file dominated by stored values) for
     /// about 8 times the CPU.
-    public init(directory: String, compressionLevel: Int32 = Z_BEST_SPEED) throws {
+    public convenience init(directory: String, compressionLevel: Int32 = Z_BEST_SPEED) throws {
+        try self.init(directory: directory, compressionLevel: compressionLevel, faults: nil)
+    }
+
+    /// `faults`: a test seam (failing system calls, a simulated disk), set before the directory is first read.
+    init(directory: String, compressionLevel: Int32 = Z_BEST_SPEED, faults: FaultInjector?) throws {
         precondition((-1...9).contains(compressionLevel), "zlib compression level \(compressionLevel) out of range")
         self.directory = directory
         self.compressionLevel = compressionLevel
-        try Directory.ensure(directory)
+        self.faults = faults
+        try Directory.ensure(directory, faults: faults)
         // A SNAP sync staged when the process died (a file as large as the tree): nothing can be writing it now.
-        for name in try Directory.list(directory) where name.hasSuffix(StagedSnapshot.suffix) {
-            try? Directory.remove(Directory.join(directory, name))
+        for name in try Directory.list(directory, faults: faults) where name.hasSuffix(StagedSnapshot.suffix) {
+            try? Directory.remove(Directory.join(directory, name), faults: faults)
         }
     }
 
@@ -60,12 +66,12 @@ public final class SnapshotStore: @unchecked Sendable {
         let fileBytes: Int64 = try lock.locked {
             let finalPath = Directory.join(directory, ZxidFileName.make(prefix: SnapshotFormat.filePrefix, zxid: zxid))
             let tempPath = finalPath + SnapshotFormat.tempSuffix
-            try? Directory.remove(tempPath)  // a leftover from an earlier crash
+            try? Directory.remove(tempPath, faults: faults)  // a leftover from an earlier crash
             let file = try PosixFile.create(tempPath, faults: faults)
             var renamed = false
             defer {
                 file.close()
-                if !renamed { try? Directory.remove(tempPath) }
+                if !renamed { try? Directory.remove(tempPath, faults: faults) }
             }
             try file.writeAll([UInt8](repeating: 0, count: SnapshotFormat.headerBytes))
             var out = WriteBehind(file: file, offset: Int64(SnapshotFormat.headerBytes))
@@ -76,7 +82,7 @@ public final class SnapshotStore: @unchecked Sendable {
                                                compressedBytes: compressedBytes, payloadCrc: payloadCrc)
             try file.pwriteAll(SnapshotFormat.encode(header), at: 0)
             try file.dataSync()
-            try Directory.rename(tempPath, to: finalPath)
+            try Directory.rename(tempPath, to: finalPath, faults: faults)
             renamed = true
             try Directory.sync(directory, faults: faults)
             return Int64(SnapshotFormat.headerBytes) + compressedBytes
@@ -113,7 +119,7 @@ public final class SnapshotStore: @unchecked Sendable {
                 try file.writeAll([UInt8](repeating: 0, count: SnapshotFormat.headerBytes))
             } catch {
                 file.close()
-                try? Directory.remove(path)
+                try? Directory.remove(path, faults: faults)
                 throw error
             }
             stagedNames.insert(name)
@@ -126,7 +132,7 @@ public final class SnapshotStore: @unchecked Sendable {
         try lock.locked {
             defer { stagedNames.remove(staged.name) }
             let finalPath = Directory.join(directory, ZxidFileName.make(prefix: SnapshotFormat.filePrefix, zxid: staged.zxid))
-            try Directory.rename(Directory.join(directory, staged.name), to: finalPath)
+            try Directory.rename(Directory.join(directory, staged.name), to: finalPath, faults: faults)
             try Directory.sync(directory, faults: faults)
         }
         recordWritten(zxid: staged.zxid, fileBytes: fileBytes, payloadBytes: staged.payloadBytes, elapsed: elapsed)
@@ -135,7 +141,7 @@ public final class SnapshotStore: @unchecked Sendable {
     fileprivate func discard(_ staged: StagedSnapshot) {
         lock.locked {
             stagedNames.remove(staged.name)
-            try? Directory.remove(Directory.join(directory, staged.name))
+            try? Directory.remove(Directory.join(directory, staged.name), faults: faults)
         }
     }
 
@@ -176,7 +182,10 @@ public final class SnapshotStore: @unchecked Sendable {
                 }
                 switch result {
                 case let .success(snapshot):
-                    let fileBytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int).map { Int64($0) } ?? 0
+                    let fileBytes: Int64 = (try? PosixFile.open(path, writable: false, faults: faults)).map { file in
+                        defer { file.close() }
+                        return (try? file.size()) ?? 0
+                    } ?? 0
                     statsLock.locked {
                         statsValue.lastSnapshotZxid = snapshot.zxid
                         statsValue.lastSnapshotFileBytes = fileBytes
@@ -196,9 +205,7 @@ public final class SnapshotStore: @unchecked Sendable {
     private static func read(_ file: PosixFile, at offset: Int, into: UnsafeMutableRawBufferPointer) throws {
         var done = 0
         while done < into.count {
-            let n = pread(file.fd, into.baseAddress! + done, into.count - done, off_t(offset + done))
-            if n < 0 && errno == EINTR { continue }
-            guard n >= 0 else { throw StorageError.io(op: "read", path: file.path, errno: errno) }
+            let n = try file.pread(into: UnsafeMutableRawBufferPointer(rebasing: into[done...]), at: offset + done)
             guard n > 0 else { throw SnapshotFormat.SnapshotDamage("file ends at \(offset + done), before \(offset + into.count)") }
             done += n
         }
@@ -214,7 +221,7 @@ public final class SnapshotStore: @unchecked Sendable {
     public func purge(retain requested: Int) throws -> (removed: [String], oldestRetainedZxid: Int64?) {
         let retain = max(requested, AutopurgeConfig.snapRetainCountMin)
         return try lock.locked {
-            let names = try Directory.list(directory)
+            let names = try Directory.list(directory, faults: faults)
             let snapshots = try listSnapshots(names)
             let kept = snapshots.suffix(retain)
             var removed: [String] = []
@@ -240,7 +247,7 @@ public final class SnapshotStore: @unchecked Sendable {
     }
 
     private func listSnapshots(_ names: [String]? = nil) throws -> [(zxid: Int64, name: String)] {
-        try (names ?? Directory.list(directory))
+        try (names ?? Directory.list(directory, faults: faults))
             .compactMap { name in ZxidFileName.parse(prefix: SnapshotFormat.filePrefix, name: name).map { (zxid: $0, name: name) } }
             .sorted { $0.zxid < $1.zxid }
     }

@@ -1,6 +1,6 @@
 import Foundation
 import WarrenJute
-import WarrenStorage
+@testable import WarrenStorage
 import WarrenTree
 import WarrenZab
 
@@ -24,9 +24,23 @@ extension EnsembleSim {
             schedule(after: random(200...3000), .heal(id))
         case 3, 4:
             guard s.core != nil else { return }
-            note("crash \(id) (\(s.pendingLog.count) log records not yet durable are lost)")
-            crash(id)
-            schedule(after: random(100...2500), .restart(id))
+            switch rng.next() % 4 {
+            case 0:
+                // The next sync fails (an I/O error): the shell stops the process; it restarts from the disk.
+                note("sync of \(id) will fail")
+                s.faults.fail("fdatasync", errno: EIO)
+            case 1:
+                // The disk is full for a while: appends fail, the process stops and fails to start until then.
+                let ms = random(300...2000)
+                note("disk of \(id) full for \(ms) ms")
+                s.faults.fail("write", errno: ENOSPC)
+                s.faults.fail("pwrite", errno: ENOSPC)
+                schedule(after: ms, .diskSpace(id))
+            default:
+                note("crash \(id) (\(s.unsynced) log records not yet synced may be lost)")
+                crash(id)
+                schedule(after: random(100...2500), .restart(id))
+            }
         case 6:
             guard s.core != nil else { return }
             let ms = random(100...2500)
@@ -77,16 +91,34 @@ extension EnsembleSim {
         s.core = nil
         s.incarnation += 1
         s.lastConfigMzxid = -1
-        s.pendingLog = []
+        s.storage = nil
+        s.unsynced = 0
+        disk.crash(under: s.directory + "/", random: &rng)
         s.partitioned = false
         for c in clients where c.server == id { c.connectionLost(self, reason: "server \(id) crashed") }
     }
 
-    /// Starts (or restarts) a server from what its disk holds, as the shell does.
+    /// A failed write or sync: the shell stops the process (a replica whose disk state is unknown must not vote);
+    /// it restarts from what the disk holds.
+    func diskFailed(_ id: ServerId, _ what: String, _ error: Error) {
+        note("\(what) of \(id) failed (\(error)): the process stops")
+        crash(id)
+        servers[id]!.faults.clear("fdatasync")  // an I/O error passes; a full disk stays full until `.diskSpace`
+        schedule(after: random(100...1500), .restart(id))
+    }
+
+    /// Starts (or restarts) a server from what its disk holds, as the shell does: the log opened (its torn tail
+    /// repaired), the newest valid snapshot restored, the records after it handed to Zab.
     func start(_ id: ServerId) throws {
         let s = servers[id]!
-        let tree = try s.snapshot.map { try DataTree.restore(from: $0.bytes, config: config.treeConfig) } ?? DataTree(config: config.treeConfig)
-        let logged = s.durableLog.filter { $0.zxid.raw > tree.lastProcessedZxid }
+        var options = TxnLog.Options(logFileBytesMax: 256 << 10, logFileRecordsMax: 500, writeBufferBytes: 8 << 10, runwayBytes: 16 << 10)
+        options.faults = s.faults
+        let log = try TxnLog.open(directory: s.directory + "/log/version-2", options: options)
+        let snapshots = try SnapshotStore(directory: s.directory + "/snap/version-2", faults: s.faults)
+        let state = try Recovery.load(snapshots: snapshots, log: log)
+        s.storage = (log, snapshots)
+        let tree = try state.snapshot.map { try DataTree.restore(from: $0.payload, config: config.treeConfig) } ?? DataTree(config: config.treeConfig)
+        let logged = state.records.map { LogEntry(zxid: Zxid(raw: $0.zxid), payload: $0.payload) }
         var c = config
         c.myid = id
         if let m = s.membership {
@@ -94,8 +126,8 @@ extension EnsembleSim {
             c.configVersion = m.version
         }
         let durable = DurableState(epochs: s.epochs, snapshotZxid: Zxid(raw: tree.lastProcessedZxid), log: logged)
-        let recovered = RecoveredServerState(
-            tree: tree, sessionSecret: 7, logged: logged.map { LogRecord(zxid: $0.zxid.raw, payload: $0.payload) })
+        let recovered = RecoveredServerState(tree: tree, sessionSecret: 7, logged: state.records,
+                                             recordsSinceSnapshot: state.records.count)
         s.core = try ServerCore(config: c, recovered: recovered, now: now(id), logger: logger, durable: durable,
                                 seed: seed &+ UInt64(id) &* 0x9E37 &+ UInt64(s.incarnation))
         note("start \(id) (snapshot \(tree.lastProcessedZxid.hex), \(logged.count) logged)")
@@ -137,31 +169,51 @@ extension EnsembleSim {
                 clients.first { $0.conn == conn && $0.server == id }?.receive(self, bytes)
             case let .close(conn, _):
                 clients.first { $0.conn == conn && $0.server == id }?.connectionLost(self, reason: "closed by server \(id)")
-            case .setReading, .rollLog:
+            case .setReading:
                 break
+            case .rollLog:
+                do { try s.storage!.log.roll() } catch { return diskFailed(id, "log roll", error) }
             case let .membershipChanged(membership):
                 // The shell's dynamic config file, which the next start reads (kept only while this is a member).
                 if membership.members[id] != nil { s.membership = membership }
             case let .persist(records):
-                s.pendingLog += records.map { LogEntry(zxid: Zxid(raw: $0.zxid), payload: $0.payload) }
+                do {
+                    try s.storage!.log.append(records.map { LogRecord(zxid: $0.zxid, payload: $0.payload) })
+                } catch {
+                    return diskFailed(id, "log append", error)
+                }
+                s.unsynced += records.count
                 // A sync takes a few milliseconds, now and then much longer (a busy disk).
                 let at = max(nowMs + (rng.next() % 10 == 0 ? random(20...150) : random(0...12)), s.lastDurableAt)
                 s.lastDurableAt = at
                 schedule(at: at, .durable(id, incarnation: s.incarnation, upTo: records.last!.zxid))
             case let .snapshot(zxid, tree):
-                s.snapshot = (zxid, tree.snapshot())
+                // Written in the background by the shell; a failure is logged and the next one tried later.
+                do { _ = try s.storage!.snapshots.writeSnapshot(zxid: zxid, payload: tree.snapshot()) } catch {
+                    note("snapshot of \(id) at \(zxid.hex) failed: \(error)")
+                }
             case let .quorumSend(to, message):
                 send(Pair(from: id, to: to), message)
             case let .quorumSendSnapshot(to, epoch, lastZxid, tree):
                 send(Pair(from: id, to: to), .snapshot(epoch: epoch, lastZxid: lastZxid, state: tree.streamingSnapshot()))
             case let .truncateLog(zxid):
                 // The shell flushes queued appends first; then the records after `zxid` go.
-                s.durableLog = (s.durableLog + s.pendingLog).filter { $0.zxid.raw <= zxid }
-                s.pendingLog = []
+                do {
+                    try s.storage!.log.sync()
+                    _ = try s.storage!.log.truncate(after: zxid)
+                } catch {
+                    return diskFailed(id, "log truncation", error)
+                }
+                s.unsynced = 0
             case let .installSnapshot(zxid, payload):
-                s.durableLog = (s.durableLog + s.pendingLog).filter { $0.zxid.raw <= zxid }
-                s.pendingLog = []
-                s.snapshot = (zxid, payload)
+                do {
+                    try s.storage!.log.sync()
+                    _ = try s.storage!.snapshots.writeSnapshot(zxid: zxid, payload: payload)
+                    _ = try s.storage!.log.truncate(after: zxid)
+                } catch {
+                    return diskFailed(id, "snapshot install", error)
+                }
+                s.unsynced = 0
             case let .persistEpochs(epochs):
                 s.epochs = epochs
             }

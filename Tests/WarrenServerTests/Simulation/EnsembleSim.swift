@@ -2,7 +2,7 @@ import Foundation
 import Logging
 import WarrenJute
 import WarrenRandom
-import WarrenStorage
+@testable import WarrenStorage
 import WarrenTree
 import WarrenZab
 
@@ -13,10 +13,12 @@ import WarrenZab
 /// under faults, with simulated clients that check ZooKeeper's client guarantees as replies arrive.
 ///
 /// Everything the shell does is simulated here, deterministically from one seed: the quorum links (per-link FIFO,
-/// as TCP; random delays; a cut drops what is in flight and tells both ends), the disk (a persist becomes durable
-/// after a random delay, in order; a crash loses what was not yet durable; snapshots, truncation and epochs as the
-/// shell writes them), both clocks (one monotonic time; per-server wall clocks that faults step by an hour) and the
-/// timers. Faults: partitions of one server, crashes and restarts from what was durable, wall-clock steps.
+/// as TCP; random delays; a cut drops what is in flight and tells both ends), the disk — the real `TxnLog`,
+/// `SnapshotStore` and `Recovery` code over a `SimulatedDisk` (a persist is appended at once and synced after a
+/// random delay; a crash keeps what was synced and a torn prefix of the rest; the epochs and the dynamic membership
+/// are kept as the shell's files would be) — both clocks (one monotonic time; per-server wall clocks that faults
+/// step by an hour) and the timers. Faults: partitions of one server, crashes and restarts from the disk, power
+/// loss, failed syncs, full disks, wall-clock steps.
 ///
 /// The clients check, as they go: per-connection FIFO replies; a session's reply zxids never go back (also across
 /// reconnects); a client's reads of a key never see an older version than it saw or wrote before; a `sync` then a
@@ -34,7 +36,8 @@ final class EnsembleSim {
         }
     }
 
-    static let faultWords = [" start ", " crash", " power loss", " partition ", " heal ", " pause ", " wall clock ", " sleeps ", "VIOLATION"]
+    static let faultWords = [" start ", " crash", " power loss", " partition ", " heal ", " pause ", " wall clock ", " sleeps ",
+                             " sync of ", " disk of ", " failed", "VIOLATION"]
     let seed: UInt64
     var rng: SeededRandom
     private(set) var nowMs: Int64 = 1_000_000
@@ -80,6 +83,8 @@ final class EnsembleSim {
         case clientFollowUp(Int, conn: UInt64, SimClient.Op)
         case restart(ServerId)
         case heal(ServerId)
+        /// A full disk has room again.
+        case diskSpace(ServerId)
         case fault
     }
 
@@ -102,9 +107,13 @@ final class EnsembleSim {
         var partitioned = false
         var wallOffsetMs: Int64 = 0
         var epochs = EpochState()
-        var snapshot: (zxid: Int64, bytes: [UInt8])?
-        var durableLog: [LogEntry] = []
-        var pendingLog: [LogEntry] = []
+        /// The server's log and snapshots on the simulated disk (nil while crashed), under `directory`.
+        var storage: (log: TxnLog, snapshots: SnapshotStore)?
+        let directory: String
+        /// Fails this server's system calls on the simulated disk (failed syncs, a full disk).
+        let faults: FaultInjector
+        /// Records appended since the last sync (for the trace).
+        var unsynced = 0
         var lastDurableAt: Int64 = 0
         var membership: DynamicConfig?
         /// The core's mode when last looked at (for the trace).
@@ -113,7 +122,15 @@ final class EnsembleSim {
         var lastConfigMzxid: Int64 = -1
         /// A stopped process (SIGSTOP, a long GC pause): nothing runs on it before this time.
         var pausedUntilMs: Int64 = 0
+
+        init(id: ServerId, disk: SimulatedDisk) {
+            directory = "/sim/\(id)"
+            faults = FaultInjector(disk: disk)
+        }
     }
+
+    /// Every server's files, each under its own directory.
+    let disk = SimulatedDisk()
 
     /// `size` servers, the last `observers` of them observers (they take clients and forward writes but do not vote).
     init(seed: UInt64, size: Int = 3, observers: Int = 0) throws {
@@ -132,7 +149,7 @@ final class EnsembleSim {
         }
         config = c
         for a in ids { for b in ids where a != b { links[Pair(from: a, to: b)] = Link() } }
-        for id in ids { servers[id] = SimServer() }
+        for id in ids { servers[id] = SimServer(id: id, disk: disk) }
         for id in ids { try start(id) }
     }
 
@@ -219,10 +236,13 @@ final class EnsembleSim {
             perform(pair.to, core.onQuorumMessage(from: pair.from, message, now: now(pair.to)))
         case let .durable(id, incarnation, upTo):
             let s = servers[id]!
-            guard s.incarnation == incarnation, let core = s.core else { return }
-            let done = s.pendingLog.prefix { $0.zxid.raw <= upTo }
-            s.durableLog += done
-            s.pendingLog.removeFirst(done.count)
+            guard s.incarnation == incarnation, let core = s.core, let storage = s.storage else { return }
+            do {
+                try storage.log.sync()
+            } catch {
+                return diskFailed(id, "log sync", error)
+            }
+            s.unsynced = 0
             perform(id, core.onDurable(upTo: upTo, now: now(id)))
         case let .zabTick(id, incarnation):
             let s = servers[id]!
@@ -243,12 +263,21 @@ final class EnsembleSim {
             let c = clients[i]
             if c.state == .connected && c.conn == conn { c.request(self, op) }
         case let .restart(id):
-            try start(id)
+            guard servers[id]!.core == nil else { return }
+            do { try start(id) } catch let error as StorageError {
+                // A disk still full (or failing): the process exits again; an operator or supervisor retries.
+                note("start \(id) failed: \(error)")
+                schedule(after: random(200...1000), .restart(id))
+            }
         case let .heal(id):
             heal(id)
+        case let .diskSpace(id):
+            note("disk of \(id) has room again")
+            servers[id]!.faults.clear()
         case .fault:
             guard faultsOn else {
                 for id in ids where servers[id]!.partitioned { heal(id) }
+                for id in ids { servers[id]!.faults.clear() }
                 return
             }
             injectFault()
