@@ -93,11 +93,28 @@ extension EnsembleSim {
         }
     }
 
-    func recordAck(key: String, zxid: Int64, value: String) {
+    /// An acknowledged write: sent at `sentMs`, acknowledged now, committed at `zxid`.
+    func recordAck(key: String, zxid: Int64, value: String, sentMs: Int64) {
         if acked[key, default: []].contains(where: { $0.zxid == zxid }) {
             fail("two acknowledged writes share zxid \(zxid.hex)")
         }
         acked[key, default: []].append((zxid, value))
+        writeSpans.append((zxid: zxid, sentMs: sentMs, ackedMs: nowMs, key: key))
+    }
+
+    /// ZooKeeper's writes are linearizable: their zxid order is one total order that respects real time, so a write
+    /// acknowledged before another was sent has the smaller zxid. Checked over every acknowledged write of the run
+    /// (all keys: the tree is one object), sweeping from the newest zxid down with the earliest acknowledgement
+    /// seen among newer zxids.
+    func checkWritesLinearizable() {
+        var earliestAckAbove: (ms: Int64, zxid: Int64, key: String)?
+        for w in writeSpans.sorted(by: { $0.zxid > $1.zxid }) {
+            if let above = earliestAckAbove, above.ms < w.sentMs {
+                return fail("writes not linearizable: \(above.key) at \(above.zxid.hex) was acknowledged at \(above.ms - 1_000_000) ms, "
+                            + "before \(w.key) at the older \(w.zxid.hex) was sent at \(w.sentMs - 1_000_000) ms")
+            }
+            if earliestAckAbove.map({ w.ackedMs < $0.ms }) ?? true { earliestAckAbove = (w.ackedMs, w.zxid, w.key) }
+        }
     }
 
     // MARK: the end
@@ -138,6 +155,7 @@ extension EnsembleSim {
         for (session, paths) in tree.ephemeralsBySession() where tree.sessions[session] == nil {
             fail("ephemerals \(paths) belong to session \(session.hex), which is not open")
         }
+        checkWritesLinearizable()
         for key in keys {
             guard let writes = acked[key], let newest = writes.max(by: { $0.zxid < $1.zxid }) else { continue }
             guard case let .success((data, stat)) = tree.getData(key, ctx: SessionContext(sessionId: 0)) else {

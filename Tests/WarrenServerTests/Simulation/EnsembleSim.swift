@@ -58,6 +58,8 @@ final class EnsembleSim {
     var nextConn: UInt64 = 1
     /// Per key, every acknowledged write: its zxid and value.
     var acked: [String: [(zxid: Int64, value: String)]] = [:]
+    /// Every acknowledged write with when it was sent and acknowledged (`checkWritesLinearizable`).
+    var writeSpans: [(zxid: Int64, sentMs: Int64, ackedMs: Int64, key: String)] = []
     /// Ephemeral nodes acknowledged as created, with their sessions.
     var ephemerals: [String: Int64] = [:]
     /// Per key and version, the (mzxid, value) first seen for it in a write's reply or a read. A key's versions

@@ -69,6 +69,19 @@ final class EnsembleSimTests: XCTestCase {
         }
     }
 
+    /// The linearizability check flags a write acknowledged before an older-zxid write was sent, and only that.
+    func testWriteLinearizabilityCheckFlagsRealTimeInversions() throws {
+        let ok = try EnsembleSim(seed: 1)
+        ok.writeSpans = [(zxid: 5, sentMs: 10, ackedMs: 30, key: "/a"), (zxid: 6, sentMs: 20, ackedMs: 25, key: "/b"),
+                         (zxid: 7, sentMs: 31, ackedMs: 40, key: "/a")]
+        ok.checkWritesLinearizable()
+        XCTAssertEqual(ok.violations, [], "overlapping writes may commit in either order")
+        let bad = try EnsembleSim(seed: 1)
+        bad.writeSpans = [(zxid: 5, sentMs: 50, ackedMs: 60, key: "/a"), (zxid: 6, sentMs: 20, ackedMs: 40, key: "/b")]
+        bad.checkWritesLinearizable()
+        XCTAssertEqual(bad.violations.count, 1, "/b at 6 was acknowledged at 40, before /a at the older 5 was sent at 50")
+    }
+
     /// The same seed gives the same run, event for event (what makes a failing seed worth printing).
     func testOneSeedReplaysExactly() throws {
         let a = try EnsembleSim(seed: 42)

@@ -30,8 +30,8 @@ final class SimClient {
     /// The highest zxid any reply of this session carried: sent as `lastZxidSeen` when reconnecting.
     private(set) var lastZxidSeen: Int64 = 0
     private var nextXid: Int32 = 1
-    /// Requests sent on the current connection and not answered, in the order sent.
-    private(set) var outstanding: [(xid: Int32, op: Op)] = []
+    /// Requests sent on the current connection and not answered, in the order sent, with when they were sent.
+    private(set) var outstanding: [(xid: Int32, op: Op, sentMs: Int64)] = []
     /// Per key, the newest version (mzxid) this client wrote or read: later reads must not see older ones.
     var seen: [String: Int64] = [:]
     /// Data watches this session holds (set by a read, not yet fired), with the version that read returned: the
@@ -89,7 +89,7 @@ final class SimClient {
         case let .getData(path, _, watch): request = .getData(GetDataRequest(path: path, watch: watch))
         case let .sync(path, _): request = .sync(SyncRequest(path: path))
         }
-        outstanding.append((xid, op))
+        outstanding.append((xid, op, sim.nowMs))
         sim.note("client \(index) sends \(xid) \(op)")
         sim.clientSend(self, request.packet(xid: xid))
     }
@@ -162,13 +162,13 @@ final class SimClient {
                 return
             }
             guard err == .ok, let stat = try? r.read(StatResponse.self).stat else { return }
-            sim.recordAck(key: path, zxid: stat.mzxid, value: value)
+            sim.recordAck(key: path, zxid: stat.mzxid, value: value, sentMs: first.sentMs)
             sim.observe(key: path, version: stat.version, mzxid: stat.mzxid, value: value, by: "client \(index)'s write")
             checkWatch(sim, path, shows: stat.mzxid, in: "its write's reply")
             seen[path] = max(seen[path] ?? 0, stat.mzxid)
         case let .create(path, value):
             guard err == .ok else { return }
-            sim.recordAck(key: path, zxid: header.zxid, value: value)
+            sim.recordAck(key: path, zxid: header.zxid, value: value, sentMs: first.sentMs)
             seen[path] = max(seen[path] ?? 0, header.zxid)
         case let .createEphemeral(path):
             if err == .ok { sim.recordEphemeral(path, session: sessionId) }
