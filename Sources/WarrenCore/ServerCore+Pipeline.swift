@@ -229,31 +229,11 @@ package extension ServerCore {
         case .maintenance:
             break
         }
-        txnsSinceSnapshot += 1
-        if txnsSinceSnapshot == snapshotThreshold - Self.snapshotRollLead(snapshotThreshold) {
-            actions.append(.rollLog)
-        }
-        if txnsSinceSnapshot >= snapshotThreshold {
-            txnsSinceSnapshot = 0
-            snapshotThreshold = drawSnapshotThreshold()
-            actions.append(.snapshot(tree.lastProcessedZxid, tree.committedCopy()))
-        }
+        let due = snapshotPolicy.applied()
+        if due.rollLog { actions.append(.rollLog) }
+        if due.snapshot { actions.append(.snapshot(tree.lastProcessedZxid, tree.committedCopy())) }
         return actions
     }
-
-    /// A snapshot point in [snapCount/2, snapCount], drawn after every snapshot as ZooKeeper does, so the members
-    /// of an ensemble (each with its own seed) do not snapshot together, not even after a shared start.
-    func drawSnapshotThreshold() -> Int {
-        let half = config.snapCount / 2
-        return max(1, half + Int.random(in: 0...max(1, half), using: &snapshotRandom))
-    }
-
-    /// Applied transactions before a snapshot at which the log is rolled: more than can be appended but not yet
-    /// applied at that moment (the pipeline is bounded well below this), so every record of the file before the
-    /// boundary precedes the snapshot, and that file can be purged as soon as the snapshot is the oldest one kept.
-    static let snapshotRollLeadTxnsMax = 2_000
-
-    static func snapshotRollLead(_ threshold: Int) -> Int { min(snapshotRollLeadTxnsMax, threshold / 4) }
 
     /// For a clean stop: a copy of the committed tree at its last applied zxid; the storage decides whether it is
     /// worth writing (`ServerStorage.stop(finalSnapshot:)`).

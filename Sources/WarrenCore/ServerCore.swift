@@ -21,7 +21,7 @@ package enum CoreAction {
     case persist([PersistRecord])
     /// Write this serialized tree as the snapshot at `zxid`, off the core thread (after any earlier `rollLog`).
     case snapshot(Int64, DataTree)
-    /// Start a new log file soon, off the core thread: a snapshot falls due within `snapshotRollLeadTxns` applied
+    /// Start a new log file soon, off the core thread: a snapshot falls due within `SnapshotPolicy.rollLead` applied
     /// transactions, so the file boundary lands just before its zxid (see `ServerStorage.rollLogSoon`).
     case rollLog
     /// Ensemble: send a message to a peer (in order per peer).
@@ -153,11 +153,7 @@ package final class ServerCore {
     var writesDisabledReason: String?
     /// Monotonic (`Now.monoMs`), for `zk_uptime`.
     let startedMonoMs: Int64
-    var txnsSinceSnapshot = 0
-    /// Applied txns after which the next snapshot is taken: drawn anew after every snapshot (`drawSnapshotThreshold`).
-    var snapshotThreshold = 0
-    /// Seeded (from the shell's seed), so a test or a simulation replays the same snapshot points.
-    var snapshotRandom: SeededRandom
+    var snapshotPolicy: SnapshotPolicy
     var lastContainerCheckMonoMs: Int64 = 0
     var stats = ServerStats()
     /// Called with each pipelined request's opcode and latency (monotonic ms) as it completes: the shell's metrics.
@@ -200,11 +196,9 @@ package final class ServerCore {
         }
         nextZxid = tree.lastProcessedZxid + 1
         durableZxid = tree.lastProcessedZxid
-        txnsSinceSnapshot = recordsSinceSnapshot
         startedMonoMs = now.monoMs
         inFlight.limit = config.globalOutstandingLimit
-        snapshotRandom = SeededRandom(seed: seed ^ 0x736E_6170_7368_6F74)
-        snapshotThreshold = drawSnapshotThreshold()
+        snapshotPolicy = SnapshotPolicy(snapCount: config.snapCount, seed: seed, txnsSinceSnapshot: recordsSinceSnapshot)
         if let durable {
             let membership = config.dynamicConfig
             let zab = ZabNode(id: config.myid, config: Self.zabConfig(config), durable: durable, seed: seed,

@@ -66,7 +66,7 @@ final class SnapshotRollTests: XCTestCase {
             case .snapshot:
                 // The first interval also holds the session's createSession, which is not a reply here.
                 let interval = intervals.isEmpty ? sinceSnapshot + 1 : sinceSnapshot
-                XCTAssertEqual(sinceRoll, ServerCore.snapshotRollLead(interval), "roll \(sinceRoll ?? -1) txns before a snapshot after \(interval)")
+                XCTAssertEqual(sinceRoll, SnapshotPolicy.rollLead(interval), "roll \(sinceRoll ?? -1) txns before a snapshot after \(interval)")
                 sinceRoll = nil
                 intervals.append(interval)
                 sinceSnapshot = 0
@@ -85,11 +85,8 @@ final class SnapshotRollTests: XCTestCase {
     /// The snapshot points come from the seeded generator: the same seed, the same points.
     func testSnapshotPointsFollowTheSeed() throws {
         func points(seed: UInt64) throws -> [Int] {
-            let core = try ServerCore(
-                config: CoreDriver.config { $0.snapCount = 1000 },
-                recovered: RecoveredServerState(tree: DataTree(config: TreeConfig()), sessionSecret: 42), now: Now(monoMs: 0, wallMs: 0),
-                logger: Logger(label: "warren-test") { _ in SwiftLogNoOpLogHandler() }, seed: seed)
-            return (0..<5).map { _ in core.drawSnapshotThreshold() }
+            var policy = SnapshotPolicy(snapCount: 1000, seed: seed, txnsSinceSnapshot: 0)
+            return [policy.threshold] + (0..<4).map { _ in policy.drawThreshold() }
         }
         XCTAssertEqual(try points(seed: 7), try points(seed: 7))
         XCTAssertNotEqual(try points(seed: 7), try points(seed: 8))
