@@ -1,5 +1,5 @@
 /// Length-prefixed framing of the client protocol: every packet, the handshake included, is a 4-byte big-endian
-/// length followed by that many bytes.
+/// length followed by that many bytes. Not a record, so not a field list: the payload is opaque here.
 
 public enum Frame {
     /// `payload` with its 4-byte big-endian length prefix.

@@ -3,13 +3,15 @@
 /// A multi body is a sequence of (`MultiHeader`, record) pairs ended by a header with `done == true`. In a request
 /// each header's `type` names the op and its `err` is -1; in a response each header's `type` names the result and
 /// its `err` is 0, or the op's error code when `type` is `OpCode.error`. Both end with
-/// `MultiHeader(type: -1, done: true, err: -1)`.
+/// `MultiHeader(type: -1, done: true, err: -1)`. `MultiOp` and `MultiResult` are coded by hand: each record's type
+/// comes from the header before it, and the list ends at a header rather than after a count.
 
-public struct MultiHeader: JuteRecord, Sendable, Equatable {
-    public var type: Int32
-    public var done: Bool
-    public var err: Int32
+public struct MultiHeader: JuteFields, Sendable, Equatable {
+    public var type: Int32 = 0
+    public var done = false
+    public var err: Int32 = 0
 
+    public init() {}
     public init(type: Int32, done: Bool, err: Int32) {
         self.type = type
         self.done = done
@@ -19,16 +21,10 @@ public struct MultiHeader: JuteRecord, Sendable, Equatable {
     /// The header that ends every multi request and response.
     public static let end = MultiHeader(type: -1, done: true, err: -1)
 
-    public init(from r: inout JuteReader) throws {
-        type = try r.readInt()
-        done = try r.readBool()
-        err = try r.readInt()
-    }
-
-    public func encode(to w: inout JuteWriter) {
-        w.writeInt(type)
-        w.writeBool(done)
-        w.writeInt(err)
+    @inlinable public mutating func fields<V: JuteFieldVisitor>(_ v: inout V) throws(V.Failure) {
+        try v.field(&type)
+        try v.field(&done)
+        try v.field(&err)
     }
 }
 

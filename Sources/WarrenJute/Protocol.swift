@@ -146,26 +146,24 @@ public struct Perms: OptionSet, Sendable, Hashable {
 }
 
 /// `org.apache.zookeeper.data.Id`: an identity within an auth scheme.
-public struct Id: Hashable, Sendable, JuteRecord {
-    public var scheme: String
-    public var id: String
+public struct Id: Hashable, Sendable, JuteFields {
+    public var scheme = ""
+    public var id = ""
+    public init() {}
     public init(scheme: String, id: String) {
         self.scheme = scheme
         self.id = id
     }
     public static let anyoneUnsafe = Id(scheme: "world", id: "anyone")
 
-    public init(from r: inout JuteReader) throws {
-        scheme = try r.readString() ?? ""
-        id = try r.readString() ?? ""
-    }
-    public func encode(to w: inout JuteWriter) {
-        w.writeString(scheme)
-        w.writeString(id)
+    @inlinable public mutating func fields<V: JuteFieldVisitor>(_ v: inout V) throws(V.Failure) {
+        try v.field(&scheme)
+        try v.field(&id)
     }
 }
 
-/// `org.apache.zookeeper.data.ACL`.
+/// `org.apache.zookeeper.data.ACL`. Coded by hand: `perms` is an option set over the wire's `int`, a mapping no
+/// field entry point has, and two fields do not warrant one.
 public struct ACL: Hashable, Sendable, JuteRecord {
     public var perms: Perms
     public var id: Id
@@ -188,7 +186,7 @@ public struct ACL: Hashable, Sendable, JuteRecord {
 }
 
 /// `org.apache.zookeeper.data.Stat`: a znode's metadata, in wire field order.
-public struct Stat: Hashable, Sendable, JuteRecord {
+public struct Stat: Hashable, Sendable, JuteFields {
     public var czxid: Int64 = 0
     public var mzxid: Int64 = 0
     public var ctime: Int64 = 0
@@ -220,31 +218,17 @@ public struct Stat: Hashable, Sendable, JuteRecord {
         self.pzxid = pzxid
     }
 
-    public init(from r: inout JuteReader) throws {
-        czxid = try r.readLong()
-        mzxid = try r.readLong()
-        ctime = try r.readLong()
-        mtime = try r.readLong()
-        version = try r.readInt()
-        cversion = try r.readInt()
-        aversion = try r.readInt()
-        ephemeralOwner = try r.readLong()
-        dataLength = try r.readInt()
-        numChildren = try r.readInt()
-        pzxid = try r.readLong()
-    }
-
-    public func encode(to w: inout JuteWriter) {
-        w.writeLong(czxid)
-        w.writeLong(mzxid)
-        w.writeLong(ctime)
-        w.writeLong(mtime)
-        w.writeInt(version)
-        w.writeInt(cversion)
-        w.writeInt(aversion)
-        w.writeLong(ephemeralOwner)
-        w.writeInt(dataLength)
-        w.writeInt(numChildren)
-        w.writeLong(pzxid)
+    @inlinable public mutating func fields<V: JuteFieldVisitor>(_ v: inout V) throws(V.Failure) {
+        try v.field(&czxid)
+        try v.field(&mzxid)
+        try v.field(&ctime)
+        try v.field(&mtime)
+        try v.field(&version)
+        try v.field(&cversion)
+        try v.field(&aversion)
+        try v.field(&ephemeralOwner)
+        try v.field(&dataLength)
+        try v.field(&numChildren)
+        try v.field(&pzxid)
     }
 }

@@ -6,6 +6,7 @@ public enum RequestDecodeError: Error, Equatable, Sendable {
     case unknownOpCode(Int32)
 }
 
+/// Coded by hand: the body's layout depends on the header's opcode, which no field list can say.
 public enum Request: Sendable, Equatable {
     case create(CreateRequest)
     case create2(CreateRequest)

@@ -1,5 +1,6 @@
 /// Server replies as the client sees them after the `ReplyHeader`.
 
+/// Coded by hand: the body's layout depends on the request's opcode, which no field list can say.
 public enum Response: Sendable, Equatable {
     /// No body: delete, check, ping, closeSession, auth, setWatches(2), removeWatches, checkWatches.
     case empty

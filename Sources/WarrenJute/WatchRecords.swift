@@ -1,10 +1,11 @@
 /// Records for managing watches and for asking who the session is authenticated as.
 
 /// `addWatch`: a persistent (optionally recursive) watch; `mode` is a raw `AddWatchMode`.
-public struct AddWatchRequest: JuteRecord, Sendable, Equatable {
-    public var path: String
-    public var mode: Int32
+public struct AddWatchRequest: JuteFields, Sendable, Equatable {
+    public var path = ""
+    public var mode: Int32 = 0
 
+    public init() {}
     public init(path: String, mode: Int32) {
         self.path = path
         self.mode = mode
@@ -14,97 +15,43 @@ public struct AddWatchRequest: JuteRecord, Sendable, Equatable {
 
     public var watchMode: AddWatchMode? { AddWatchMode(rawValue: mode) }
 
-    public init(from r: inout JuteReader) throws {
-        path = try r.readUString()
-        mode = try r.readInt()
-    }
-
-    public func encode(to w: inout JuteWriter) {
-        w.writeString(path)
-        w.writeInt(mode)
+    @inlinable public mutating func fields<V: JuteFieldVisitor>(_ v: inout V) throws(V.Failure) {
+        try v.field(&path)
+        try v.field(&mode)
     }
 }
 
 /// `removeWatches`: removes the session's watches of a `WatcherType` (raw) on a path.
-public struct RemoveWatchesRequest: JuteRecord, Sendable, Equatable {
-    public var path: String
-    public var type: Int32
-
-    public init(path: String, type: Int32) {
-        self.path = path
-        self.type = type
-    }
-
-    public init(path: String, type: WatcherType) { self.init(path: path, type: type.rawValue) }
-
-    public var watcherType: WatcherType? { WatcherType(rawValue: type) }
-
-    public init(from r: inout JuteReader) throws {
-        path = try r.readUString()
-        type = try r.readInt()
-    }
-
-    public func encode(to w: inout JuteWriter) {
-        w.writeString(path)
-        w.writeInt(type)
-    }
-}
+public typealias RemoveWatchesRequest = PathWatcherTypeRequest
 
 /// `checkWatches`: succeeds if the session has a watch of a `WatcherType` (raw) on a path.
-public struct CheckWatchesRequest: JuteRecord, Sendable, Equatable {
-    public var path: String
-    public var type: Int32
-
-    public init(path: String, type: Int32) {
-        self.path = path
-        self.type = type
-    }
-
-    public init(path: String, type: WatcherType) { self.init(path: path, type: type.rawValue) }
-
-    public var watcherType: WatcherType? { WatcherType(rawValue: type) }
-
-    public init(from r: inout JuteReader) throws {
-        path = try r.readUString()
-        type = try r.readInt()
-    }
-
-    public func encode(to w: inout JuteWriter) {
-        w.writeString(path)
-        w.writeInt(type)
-    }
-}
+public typealias CheckWatchesRequest = PathWatcherTypeRequest
 
 /// One identity the session is authenticated as.
-public struct ClientInfo: JuteRecord, Sendable, Equatable {
-    public var authScheme: String
-    public var user: String
+public struct ClientInfo: JuteFields, Sendable, Equatable {
+    public var authScheme = ""
+    public var user = ""
 
+    public init() {}
     public init(authScheme: String, user: String) {
         self.authScheme = authScheme
         self.user = user
     }
 
-    public init(from r: inout JuteReader) throws {
-        authScheme = try r.readUString()
-        user = try r.readUString()
-    }
-
-    public func encode(to w: inout JuteWriter) {
-        w.writeString(authScheme)
-        w.writeString(user)
+    @inlinable public mutating func fields<V: JuteFieldVisitor>(_ v: inout V) throws(V.Failure) {
+        try v.field(&authScheme)
+        try v.field(&user)
     }
 }
 
 /// The answer to `whoAmI` (ZooKeeper 3.9; the request has no body).
-public struct WhoAmIResponse: JuteRecord, Sendable, Equatable {
-    public var clientInfo: [ClientInfo]
+public struct WhoAmIResponse: JuteFields, Sendable, Equatable {
+    public var clientInfo: [ClientInfo] = []
 
+    public init() {}
     public init(clientInfo: [ClientInfo]) { self.clientInfo = clientInfo }
 
-    public init(from r: inout JuteReader) throws {
-        clientInfo = try r.readVector { try $0.read(ClientInfo.self) } ?? []
+    @inlinable public mutating func fields<V: JuteFieldVisitor>(_ v: inout V) throws(V.Failure) {
+        try v.field(&clientInfo)
     }
-
-    public func encode(to w: inout JuteWriter) { w.writeVector(clientInfo) { $0.write($1) } }
 }
