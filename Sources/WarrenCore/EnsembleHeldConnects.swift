@@ -39,6 +39,13 @@ package extension ServerCore {
     /// loop, so the createSession writes these start are carried out in the same call.
     func releaseHeldConnects(now: Now) -> [CoreAction] {
         guard let ens = ensemble, ens.zab.isServing, !ens.heldConnects.isEmpty else { return [] }
+        return replayHeldConnects(now: now)
+    }
+
+    /// Takes every held handshake and handles it now, in the order they came (those whose connection closed
+    /// meanwhile are dropped).
+    func replayHeldConnects(now: Now) -> [CoreAction] {
+        guard let ens = ensemble else { return [] }
         let held = ens.heldConnects
         ens.heldConnects = []
         var actions: [CoreAction] = []

@@ -37,15 +37,7 @@ package extension ServerCore {
         ens.readOnly = true
         ens.mode = "read-only"
         logger.info("no quorum: serving read-only clients", metadata: ["zxid": "0x\(Self.hex(tree.lastProcessedZxid))"])
-        let held = ens.heldConnects
-        ens.heldConnects = []
-        var actions: [CoreAction] = []
-        for h in held {
-            guard let conn = conns[h.id], !conn.closing else { continue }
-            conn.handshakeInFlight = false
-            actions += onConnect(h.id, h.bytes, now: now)
-        }
-        return actions
+        return replayHeldConnects(now: now)
     }
 
     /// Leaves read-only mode when Zab no longer looks: closes every client and forgets the local sessions.
