@@ -36,6 +36,7 @@ def main() -> int:
     ap.add_argument("--layout", choices=sorted(compare.LAYOUTS), default="ensemble3")
     ap.add_argument("--work-dir", default="/tmp/warren-ab")
     ap.add_argument("--json", help="write every sample here")
+    ap.add_argument("--rows", help="only the rows whose label contains one of these comma-separated words")
     a = ap.parse_args()
     binaries = {"A": Path(a.a).resolve(), "B": Path(a.b).resolve()}
     s = compare.Settings(quick=False, duration=a.duration, warmup=a.warmup, connections=16, outstanding=32,
@@ -44,6 +45,8 @@ def main() -> int:
     work = Path(a.work_dir) / time.strftime("%Y%m%d-%H%M%S")
     clusters = {k: compare.Cluster("warren", s.layout, work / k, b) for k, b in binaries.items()}
     rows = compare.workload_runs(s)
+    if a.rows:
+        rows = [r for r in rows if any(w in r.label for w in a.rows.split(","))]
     samples: dict[str, dict[str, list[dict]]] = {r.label: {"A": [], "B": []} for r in rows}
     info = compare.machine_info()
     print(f"machine: {info['cpus']} cpus, load {' '.join(info['loadavg'])}; A {binaries['A']}, B {binaries['B']}", flush=True)
