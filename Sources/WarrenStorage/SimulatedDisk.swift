@@ -14,7 +14,8 @@ import Foundation
 /// - a directory's entries (creations, renames, removals) are durable once the directory is fsynced; directories
 ///   themselves are created durably (`ensure`), which the storage code never relies on beyond start-up;
 /// - a crash (`crash(under:random:)`) puts each directory back to its last synced entries and each file's bytes
-///   back to its last synced bytes, except for part of what was written since, in 512-byte sectors: with
+///   back to its last synced bytes (a file cut shorter since is cut or not as a whole: its size is metadata),
+///   except for part of what was written since, in 512-byte sectors: with
 ///   `Writeback.inOrder` the sectors written since persist as a prefix in file order (a random number of them, the
 ///   last possibly torn at its sector boundary), with `.anyOrder` each one independently — the kernel's flusher may
 ///   write a file's dirty pages in any order. Lost unsynced data and torn writes either way.
@@ -82,6 +83,23 @@ public final class SimulatedDisk: @unchecked Sendable {
         }
     }
 
+    /// One line per file under `prefix` whose written bytes differ from its synced ones (for a simulation's trace):
+    /// the path, both lengths and the first offset that differs.
+    public func unsynced(under prefix: String) -> [String] {
+        lock.locked {
+            var lines: [String] = []
+            for dir in entries.keys.sorted() where dir.hasPrefix(prefix) {
+                for (name, inode) in entries[dir]!.sorted(by: { $0.key < $1.key }) where inode.data != inode.durable {
+                    let first = (0..<min(inode.data.count, inode.durable.count)).first { inode.data[$0] != inode.durable[$0] } ?? min(inode.data.count, inode.durable.count)
+                    lines.append("\(dir)/\(name): \(inode.durable.count) synced, \(inode.data.count) written, differ from \(first)")
+                }
+                let synced = Set(durableEntries[dir]?.keys ?? [:].keys), now = Set(entries[dir]!.keys)
+                if synced != now { lines.append("\(dir): entries \(now.sorted()) not synced (synced: \(synced.sorted()))") }
+            }
+            return lines
+        }
+    }
+
     /// Removes everything under `prefix`, as an operator wiping a server's data directory.
     public func wipe(under prefix: String) {
         lock.locked {
@@ -93,9 +111,13 @@ public final class SimulatedDisk: @unchecked Sendable {
         }
     }
 
-    /// The bytes after a crash, from the synced and the written ones: see `Writeback`.
+    /// The bytes after a crash, from the synced and the written ones: see `Writeback`. A file cut shorter since its
+    /// last sync (ftruncate) is cut or not as a whole — the size is metadata the file system changes atomically — and
+    /// the written sectors below the new end then persist as for any file; a file that grew ends after the last
+    /// written sector that persisted.
     static func torn<R: RandomNumberGenerator>(_ synced: [UInt8], _ written: [UInt8], writeback: Writeback,
                                                random: inout R) -> [UInt8] {
+        if written.count < synced.count && Bool.random(using: &random) { return synced }  // the cut did not happen
         let sectors = (max(synced.count, written.count) + sectorBytes - 1) / sectorBytes
         let changed = (0..<sectors).filter { i in
             let r = i * sectorBytes..<(i + 1) * sectorBytes
@@ -107,9 +129,13 @@ public final class SimulatedDisk: @unchecked Sendable {
         case .inOrder: persisted = Set(changed.prefix(Int.random(in: 0...changed.count, using: &random)))
         case .anyOrder: persisted = Set(changed.filter { _ in Bool.random(using: &random) })
         }
-        // The length: the written one once a sector past the synced end persisted, else the synced one.
-        let lastPersistedEnd = persisted.max().map { min(written.count, ($0 + 1) * sectorBytes) } ?? 0
-        let length = lastPersistedEnd > synced.count ? max(lastPersistedEnd, min(written.count, synced.count)) : synced.count
+        let length: Int
+        if written.count < synced.count {
+            length = written.count
+        } else {
+            let lastPersistedEnd = persisted.max().map { min(written.count, ($0 + 1) * sectorBytes) } ?? 0
+            length = max(synced.count, lastPersistedEnd)
+        }
         var out = [UInt8](repeating: 0, count: length)
         for i in 0..<(length + sectorBytes - 1) / sectorBytes {
             let source = persisted.contains(i) ? written : synced

@@ -12,6 +12,11 @@ extension TxnLog {
             try failing {
                 try flushBuffer()
                 try trimRunway()
+                // The file is closed for good here (the next append starts a new one), so it must end at its data
+                // on disk too: left to a later sync that never comes, a crash after the next file exists kept its
+                // zero fill, which an older file may not have — the log then refused to start (found by
+                // EnsembleSim over SimulatedDisk, seed 3164).
+                try current?.file.dataSync()
                 current?.file.close()
                 current = nil
                 unsynced = false

@@ -107,6 +107,27 @@ final class SimulatedDiskTests: XCTestCase {
         print("log crashed 300 times (\(disk.writeback)): \(refused) recoveries refused a hole in the unsynced tail")
     }
 
+    /// A TRUNC that cuts nothing from the current file still closes it for good: its runway must be cut off durably,
+    /// or a crash after the next file exists leaves zero fill at the end of what is now an older file, and the log
+    /// refuses to start (EnsembleSim seed 3164). Every crash of every seed tried must recover all synced records.
+    func testTruncationThatCutsNothingLeavesNoZeroFillBehindAfterACrash() throws {
+        for seed in UInt64(1)...40 {
+            let disk = SimulatedDisk()
+            var options = TxnLog.Options(logFileBytesMax: 1 << 20, logFileRecordsMax: 1000, writeBufferBytes: 64, runwayBytes: 4096)
+            options.faults = FaultInjector(disk: disk)
+            let log = try TxnLog.open(directory: "/sim/log", options: options)
+            try log.append((1...5).map { LogRecord(zxid: 0x1_0000_0000 + $0, payload: [UInt8](repeating: 7, count: 40)) })
+            try log.sync()
+            try log.truncate(after: 0x1_0000_0005)  // nothing after it: no cut, but the file is done
+            try log.append([LogRecord(zxid: 0x2_0000_0001, payload: [1, 2, 3])])
+            try log.sync()
+            var random = SeededRandom(seed: seed)
+            disk.crash(under: "/sim", random: &random)
+            let reopened = try TxnLog.open(directory: "/sim/log", options: options)
+            XCTAssertEqual(try reopened.readRecords(after: 0).map(\.zxid), (1...5).map { 0x1_0000_0000 + $0 } + [0x2_0000_0001], "seed \(seed)")
+        }
+    }
+
     /// A snapshot written on the simulated disk is found after a crash once `writeSnapshot` returned; one being
     /// written when the crash came is not, and the older one is still used.
     func testSnapshotWrittenBeforeACrashIsTheNewestAfterIt() throws {

@@ -93,6 +93,7 @@ extension EnsembleSim {
         s.lastConfigMzxid = -1
         s.storage = nil
         s.unsynced = 0
+        for line in disk.unsynced(under: s.directory + "/") { note("  unsynced at the crash: \(line)") }
         disk.crash(under: s.directory + "/", random: &rng)
         s.partitioned = false
         for c in clients where c.server == id { c.connectionLost(self, reason: "server \(id) crashed") }

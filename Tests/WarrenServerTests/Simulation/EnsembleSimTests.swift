@@ -60,6 +60,8 @@ final class EnsembleSimTests: XCTestCase {
         380: "a leader stalled while syncing answered stale syncs and reads after it resumed",
         1786: "a follower's sync pending at the leader across its restart was answered in the next learner session",
         2244: "a learner installed a SNAP copied before the leader versioned its membership and kept the unversioned config node",
+        3164: "a TRUNC that cut nothing left the closed log file's runway trim unsynced: after a crash the older file ended in zero fill and the server refused to start",
+        51924: "as 3164, with the TRUNC's sync failing (EIO)",
     ]
 
     func testSeedsThatFoundBugsRunClean() throws {
