@@ -12,7 +12,6 @@ import XCTest
 /// `CoreDriver`'s clocks and settings (tickTime 2000 ms); the core's invariants are checked after every command.
 ///
 /// Commands (C is a connection number as `open` printed it; xids count up per connection from 1):
-///   `config key=value…`              start the file's core with these zoo.cfg settings instead (first command only)
 ///   `open`                           a new connection; prints `conn C`
 ///   `connect C [timeout=MS] [resume=C2] [zxid=Z]`  a ConnectRequest: a new session, or C2's session resumed
 ///   `create C PATH [data=D] [mode=p|e|s|es|c]`, `set C PATH DATA [version=V]`, `delete C PATH [version=V]`
@@ -38,17 +37,6 @@ final class CoreTranscriptTests: XCTestCase {
 
         func run(_ b: Transcript.Block) throws -> String {
             func fail(_ why: String) -> TranscriptError { TranscriptError("line \(b.line): \(b.raw): \(why)") }
-            if b.command == "config" {
-                guard driver == nil else { throw fail("config comes first") }
-                driver = try CoreDriver(config: CoreDriver.config { c in
-                    for (key, value) in b.options.sorted(by: { $0.key < $1.key }) { c.extra.append((key, value)) }
-                    if let v = b.options["globalOutstandingLimit"].flatMap(Int.init) { c.globalOutstandingLimit = v }
-                    if let v = b.options["snapCount"].flatMap(Int.init) { c.snapCount = v }
-                    if let v = b.options["maxSessionTimeout"].flatMap(Int.init) { c.maxSessionTimeoutMs = v }
-                    if let v = b.options["throttledOpWaitTime"].flatMap(Int.init) { c.throttledOpWaitTimeMs = v }
-                })
-                return ""
-            }
             if driver == nil { driver = try CoreDriver() }
             let d = driver!
             func conn(_ i: Int = 0) throws -> UInt64 {
