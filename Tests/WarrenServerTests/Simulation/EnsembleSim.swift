@@ -168,12 +168,12 @@ final class EnsembleSim {
         }
         schedule(after: 500, .fault)
         let end = faultsEnd + calmMs
-        while let (at, _, event) = popEvent() {
+        while let (at, seq, event) = popEvent() {
             // A commit can still be on its way to a follower when the time is up (a session expiring just then):
             // the final check waits, up to `settleMsMax`, for an instant at which every server has applied the same.
             if at > end && (appliedTheSame() || at > end + Self.settleMsMax) { break }
             nowMs = at
-            try handle(event, faultsOn: at < faultsEnd)
+            try handle(event, seq: seq, faultsOn: at < faultsEnd)
             if !violations.isEmpty { break }
         }
         if nowMs > end { note("servers applied the same \(nowMs - end) ms after the end") }
@@ -190,8 +190,17 @@ final class EnsembleSim {
 
     func schedule(after ms: Int64, _ event: Event) { schedule(at: nowMs + ms, event) }
 
-    func schedule(at: Int64, _ event: Event) {
-        seq += 1
+    /// `keeping`: the sequence number of an event put off (to the end of a pause), so it stays ahead of every event
+    /// scheduled after it — what is queued for a stopped process is handled in order when it resumes, as a socket's
+    /// bytes or a thread's reports are.
+    func schedule(at: Int64, _ event: Event, keeping originalSeq: Int? = nil) {
+        let seq: Int
+        if let originalSeq {
+            seq = originalSeq
+        } else {
+            self.seq += 1
+            seq = self.seq
+        }
         let item = (at: at, seq: seq, event: event)
         // Binary insertion, ordered by (time, sequence): a stable order, so one seed always replays the same run.
         var lo = 0, hi = events.count
@@ -235,9 +244,11 @@ final class EnsembleSim {
         }
     }
 
-    func handle(_ event: Event, faultsOn: Bool) throws {
+    func handle(_ event: Event, seq: Int, faultsOn: Bool) throws {
         if let id = target(of: event), let s = servers[id], s.pausedUntilMs > nowMs {
-            schedule(at: s.pausedUntilMs, event)
+            // Put off in its original order: a new sequence number would let an event already due at the end of
+            // the pause overtake it (a durability report of seed 33394 did, and Zab stopped on it).
+            schedule(at: s.pausedUntilMs, event, keeping: seq)
             return
         }
         switch event {
