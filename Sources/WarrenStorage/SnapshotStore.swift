@@ -170,11 +170,13 @@ public final class SnapshotStore: @unchecked Sendable {
             for (zxid, name) in try listSnapshots().reversed() {
                 let path = Directory.join(directory, name)
                 let result: Result<Snapshot, SnapshotFormat.SnapshotDamage>
+                var fileBytes: Int64 = 0
                 do {
                     let file = try PosixFile.open(path, writable: false, faults: faults)
                     defer { file.close() }
                     try faults?.check("read", path)
-                    result = SnapshotFormat.decode(fileBytes: Int(try file.size()), nameZxid: zxid) { offset, into in
+                    fileBytes = try file.size()
+                    result = SnapshotFormat.decode(fileBytes: Int(fileBytes), nameZxid: zxid) { offset, into in
                         try SnapshotStore.read(file, at: offset, into: into)
                     }
                 } catch {
@@ -182,10 +184,6 @@ public final class SnapshotStore: @unchecked Sendable {
                 }
                 switch result {
                 case let .success(snapshot):
-                    let fileBytes: Int64 = (try? PosixFile.open(path, writable: false, faults: faults)).map { file in
-                        defer { file.close() }
-                        return (try? file.size()) ?? 0
-                    } ?? 0
                     statsLock.locked {
                         statsValue.lastSnapshotZxid = snapshot.zxid
                         statsValue.lastSnapshotFileBytes = fileBytes
